@@ -1,0 +1,39 @@
+import { createRequire } from "node:module";
+
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { defineConfig } from "hardhat/config";
+
+import { operatorTasks } from "./scripts/tasks/index.ts";
+
+const require = createRequire(import.meta.url);
+
+// Solidity compiles offline with the compiler shipped in the npm package `solc` (Hardhat 3's documented `path`
+// option); no compiler download can succeed on the machines this project is built on. Keep the two versions equal.
+const SOLC_VERSION = "0.8.30";
+const solcPackageVersion = (require("solc/package.json") as { version: string }).version;
+if (solcPackageVersion !== SOLC_VERSION) {
+  throw new Error(`npm package solc is ${solcPackageVersion}, hardhat.config.ts wants ${SOLC_VERSION}: pin "solc": "${SOLC_VERSION}"`);
+}
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  tasks: operatorTasks,
+  solidity: {
+    version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    settings: { optimizer: { enabled: true, runs: 200 } },
+  },
+  typechain: { outDir: "typechain-types" },
+  paths: { tests: { mocha: "test" } },
+  test: {
+    mocha: {
+      // Suites are independent (each deploys its own contracts or starts its own servers), so they run in parallel.
+      parallel: true,
+      jobs: 2,
+      timeout: 120_000,
+    },
+  },
+  networks: {
+    localhost: { type: "http", url: process.env.CHAIN_RPC_URL ?? "http://127.0.0.1:8545" },
+  },
+});
