@@ -1,0 +1,91 @@
+/**
+ * Runs a local Hardhat JSON-RPC chain (`hardhat node`) as a child process, for the devnet and for tests that need a
+ * real chain over HTTP. The child is the Node binary running Hardhat's CLI directly (not through npx), so that
+ * stopping it stops the chain.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+
+export interface ChainProcess {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface ChainOptions {
+  port?: number;
+  /** Where the chain's output goes; read back to explain a failed start. */
+  logFile: string;
+  readyTimeoutMs?: number;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(1000),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function startChain({ port = 8545, logFile, readyTimeoutMs = 60_000 }: ChainOptions): Promise<ChainProcess> {
+  const url = `http://127.0.0.1:${port}`;
+  if (await answers(url)) throw new Error(`something already answers JSON-RPC at ${url}; stop it or choose another port`);
+  await mkdir(path.dirname(logFile), { recursive: true });
+  const log = createWriteStream(logFile);
+  const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
+  const child = spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await gone;
+      clearTimeout(timer);
+    }
+    log.end();
+  };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!(await answers(url))) {
+    if (exited !== undefined || Date.now() > deadline) {
+      await stop();
+      const tail = (await readFile(logFile, "utf8").catch(() => "")).split("\n").slice(-15).join("\n");
+      throw new Error(`the chain at ${url} did not start (${exited ?? "timed out"}); its log ends:\n${tail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { url, port, process: child, stop };
+}

@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+
+import { freePort } from "../../scripts/lib/chain-process.ts";
+
+const require = createRequire(import.meta.url);
+const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts a TypeScript script or the Hardhat CLI as a real process, collecting its output. */
+function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(what: string, r: Run, text: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!r.output().includes(text)) {
+    if (r.child.exitCode !== null || Date.now() > deadline) throw new Error(`no "${text}" from ${what}; output:\n${r.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function chainAnswers(url: string): Promise<boolean> {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
+  const init = { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(1000) };
+  return fetch(url, init).then((r) => r.ok, () => false);
+}
+
+describe("npm start: the local network", function () {
+  this.timeout(180_000);
+  let dir: string;
+  let port: number;
+  let devnet: Run;
+
+  before(async function () {
+    dir = await mkdtemp(path.join(tmpdir(), "devnet-"));
+    port = await freePort();
+    devnet = run(["--import", "tsx", "scripts/start.ts", "--port", String(port), "--dir", dir]);
+    await waitFor("npm start", devnet, "The chain keeps running");
+  });
+
+  after(async function () {
+    if (devnet?.child.exitCode === null) devnet.child.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("prints the registered, current genesis epoch with its five nodes", function () {
+    const out = devnet.output();
+    expect(out).to.match(/epoch 1 \(Current, current\): n=5 k=3 t=1 prev=0 next=0/);
+    expect(out).to.contain("5/5 nodes listed");
+    for (let i = 1; i <= 5; i++) expect(out).to.match(new RegExp(`${i}\\. 0x[0-9a-fA-F]{40}  api 127\\.0\\.0\\.1:${7000 + i}  p2p`));
+  });
+
+  it("writes the deployment and the node keys, readable only by their owner", async function () {
+    const deployment = JSON.parse(await readFile(path.join(dir, "deployment.json"), "utf8")) as { nodeList: string };
+    expect(devnet.output()).to.contain(deployment.nodeList);
+    for (let i = 1; i <= 5; i++) {
+      const file = path.join(dir, "nodes", `node-${i}.key`);
+      expect((await readFile(file, "utf8")).trim()).to.match(/^0x[0-9a-f]{64}$/);
+      expect((await stat(file)).mode & 0o077, `${file} is readable by others`).to.equal(0);
+    }
+  });
+
+  it("serves the Hardhat tasks over JSON-RPC (epoch:status from the command line)", async function () {
+    const { nodeList } = JSON.parse(await readFile(path.join(dir, "deployment.json"), "utf8")) as { nodeList: string };
+    const status = run([hardhatCli, "--network", "localhost", "epoch:status"], {
+      CHAIN_RPC_URL: `http://127.0.0.1:${port}`,
+      NODE_LIST_ADDRESS: nodeList,
+    });
+    expect(await status.exited, status.output()).to.equal(0);
+    expect(status.output()).to.contain("epoch 1 (Current, current): n=5 k=3 t=1");
+  });
+
+  it("refuses to start a second network on a port that is taken, with a clear message", async function () {
+    const second = run(["--import", "tsx", "scripts/start.ts", "--port", String(port), "--dir", path.join(dir, "second")]);
+    expect(await second.exited).to.equal(1);
+    expect(second.output()).to.contain(`something already answers JSON-RPC at http://127.0.0.1:${port}`);
+  });
+
+  it("stops the chain on Ctrl-C", async function () {
+    devnet.child.kill("SIGINT");
+    expect(await devnet.exited).to.equal(0);
+    expect(await chainAnswers(`http://127.0.0.1:${port}`)).to.equal(false);
+  });
+});
