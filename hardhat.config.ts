@@ -12,7 +12,9 @@ const require = createRequire(import.meta.url);
 const SOLC_VERSION = "0.8.30";
 const solcPackageVersion = (require("solc/package.json") as { version: string }).version;
 if (solcPackageVersion !== SOLC_VERSION) {
-  throw new Error(`npm package solc is ${solcPackageVersion}, hardhat.config.ts wants ${SOLC_VERSION}: pin "solc": "${SOLC_VERSION}"`);
+  throw new Error(
+    `npm package solc is ${solcPackageVersion}, hardhat.config.ts wants ${SOLC_VERSION}: pin "solc": "${SOLC_VERSION}"`,
+  );
 }
 
 export default defineConfig({

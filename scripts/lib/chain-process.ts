@@ -34,7 +34,9 @@ export async function freePort(): Promise<number> {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -53,9 +55,14 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-export async function startChain({ port = 8545, logFile, readyTimeoutMs = 60_000 }: ChainOptions): Promise<ChainProcess> {
+export async function startChain({
+  port = 8545,
+  logFile,
+  readyTimeoutMs = 60_000,
+}: ChainOptions): Promise<ChainProcess> {
   const url = `http://127.0.0.1:${port}`;
-  if (await answers(url)) throw new Error(`something already answers JSON-RPC at ${url}; stop it or choose another port`);
+  if (await answers(url))
+    throw new Error(`something already answers JSON-RPC at ${url}; stop it or choose another port`);
   await mkdir(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
   const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");

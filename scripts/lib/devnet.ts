@@ -48,7 +48,10 @@ export async function bootstrapGenesis(options: GenesisOptions): Promise<Genesis
     await (await governance.sendTransaction({ to: key.address, value: parseEther("10") })).wait();
     nodes.push({
       key,
-      endpoints: { declaredIp: `127.0.0.1:${apiBasePort + i}`, p2pListenAddress: `/ip4/127.0.0.1/tcp/${p2pBasePort + i}` },
+      endpoints: {
+        declaredIp: `127.0.0.1:${apiBasePort + i}`,
+        p2pListenAddress: `/ip4/127.0.0.1/tcp/${p2pBasePort + i}`,
+      },
     });
     if (keyDir !== undefined) {
       await mkdir(keyDir, { recursive: true });
@@ -59,7 +62,11 @@ export async function bootstrapGenesis(options: GenesisOptions): Promise<Genesis
   }
 
   const epoch = await ops.createEpoch(nodeList, thresholdsFor(n));
-  await ops.whitelistNodes(nodeList, epoch, nodes.map((node) => node.key.address));
+  await ops.whitelistNodes(
+    nodeList,
+    epoch,
+    nodes.map((node) => node.key.address),
+  );
   for (const node of nodes) await ops.registerNode(nodeList, epoch, node.key, node.endpoints);
   await ops.activateEpoch(nodeList, epoch);
   return { nodeList, epoch, nodes, deployedAtBlock };

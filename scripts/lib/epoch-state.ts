@@ -1,8 +1,19 @@
 /** Names of the contract's `INodeList.EpochState` and `PssStatus` values, in declaration order. */
-export const EPOCH_STATES = ["None", "Registering", "Ready", "Current", "Transitioning", "Retired", "Cancelled"] as const;
+export const EPOCH_STATES = [
+  "None",
+  "Registering",
+  "Ready",
+  "Current",
+  "Transitioning",
+  "Retired",
+  "Cancelled",
+] as const;
 export type EpochStateName = (typeof EPOCH_STATES)[number];
 
-export const EpochState = Object.fromEntries(EPOCH_STATES.map((name, i) => [name, i])) as Record<EpochStateName, number>;
+export const EpochState = Object.fromEntries(EPOCH_STATES.map((name, i) => [name, i])) as Record<
+  EpochStateName,
+  number
+>;
 
 export const PSS_STATUSES = ["None", "Running", "Completed", "Aborted"] as const;
 export type PssStatusName = (typeof PSS_STATUSES)[number];

@@ -175,7 +175,9 @@ export function formatEpoch(d: EpochDescription): string {
       ` prev=${d.prevEpoch} next=${d.nextEpoch}` +
       (d.nextEpoch === 0n ? "" : `, handover to next: ${d.pssStatusToNext}`),
     `  ${d.nodes.length}/${d.n} nodes listed`,
-    ...d.nodes.map((node) => `  ${node.position}. ${node.address}  api ${node.declaredIp}  p2p ${node.p2pListenAddress}`),
+    ...d.nodes.map(
+      (node) => `  ${node.position}. ${node.address}  api ${node.declaredIp}  p2p ${node.p2pListenAddress}`,
+    ),
   ];
   return lines.join("\n");
 }

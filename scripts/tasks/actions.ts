@@ -1,4 +1,4 @@
-import { Wallet, getAddress, isAddress, parseEther } from "ethers";
+import { Wallet, getAddress, parseEther } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 
 import { resolveNodeListAddress, writeDeployment } from "../lib/deployment.ts";
@@ -15,11 +15,17 @@ async function connect(hre: HardhatRuntimeEnvironment, contract: string | undefi
 }
 
 function parseAddresses(list: string): string[] {
-  const items = list.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = list
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (items.length === 0) throw new Error("--nodes is required (comma-separated addresses)");
-  return items.map((a) => {
-    if (!isAddress(a)) throw new Error(`"${a}" is not an address`);
-    return getAddress(a);
+  return items.map((item) => {
+    try {
+      return getAddress(item); // also refuses a mixed-case address whose EIP-55 checksum is wrong
+    } catch {
+      throw new Error(`"${item}" is not an address`);
+    }
   });
 }
 
@@ -35,23 +41,32 @@ export async function deploy(args: { governance: string | undefined; out: string
   const nodeList = await ops.deployNodeList(deployer, args.governance);
   const address = await nodeList.getAddress();
   const receipt = await nodeList.deploymentTransaction()?.wait();
-  await writeDeployment({
-    chainId: (await ethers.provider.getNetwork()).chainId.toString(),
-    nodeList: address,
-    governance: await nodeList.owner(),
-    deployedAtBlock: receipt?.blockNumber ?? 0,
-  }, args.out);
+  await writeDeployment(
+    {
+      chainId: (await ethers.provider.getNetwork()).chainId.toString(),
+      nodeList: address,
+      governance: await nodeList.owner(),
+      deployedAtBlock: receipt?.blockNumber ?? 0,
+    },
+    args.out,
+  );
   console.log(`NodeList deployed at ${address} (recorded in ${args.out})`);
 }
 
-export async function createEpoch(args: { n: number; t: number; contract: string | undefined }, hre: HardhatRuntimeEnvironment) {
+export async function createEpoch(
+  args: { n: number; t: number; contract: string | undefined },
+  hre: HardhatRuntimeEnvironment,
+) {
   const { nodeList } = await connect(hre, args.contract);
   const thresholds = args.t < 0 ? thresholdsFor(args.n) : thresholdsFor(args.n, args.t);
   const epoch = await ops.createEpoch(nodeList, thresholds);
   console.log(`created epoch ${epoch}: n=${thresholds.n} k=${thresholds.k} t=${thresholds.t}`);
 }
 
-export async function whitelist(args: { epoch: bigint; nodes: string; contract: string | undefined }, hre: HardhatRuntimeEnvironment) {
+export async function whitelist(
+  args: { epoch: bigint; nodes: string; contract: string | undefined },
+  hre: HardhatRuntimeEnvironment,
+) {
   const { nodeList } = await connect(hre, args.contract);
   const addresses = parseAddresses(args.nodes);
   await ops.whitelistNodes(nodeList, requireEpoch(args.epoch), addresses);
@@ -64,7 +79,10 @@ export async function activate(args: { epoch: bigint; contract: string | undefin
   console.log(`epoch ${args.epoch} is current`);
 }
 
-export async function transition(args: { epoch: bigint; abort: boolean; contract: string | undefined }, hre: HardhatRuntimeEnvironment) {
+export async function transition(
+  args: { epoch: bigint; abort: boolean; contract: string | undefined },
+  hre: HardhatRuntimeEnvironment,
+) {
   const { nodeList } = await connect(hre, args.contract);
   const epoch = requireEpoch(args.epoch);
   if (args.abort) await ops.abortTransition(nodeList, epoch);

@@ -8,6 +8,8 @@ import { task } from "hardhat/config";
 import { ArgumentType } from "hardhat/types/arguments";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 
+import type * as ActionsModule from "./actions.ts";
+
 const contractOption = {
   name: "contract",
   description: "NodeList address (default: NODE_LIST_ADDRESS, then .devnet/deployment.json)",
@@ -17,7 +19,7 @@ const contractOption = {
 
 const epochOption = { name: "epoch", description: "Epoch id", type: ArgumentType.BIGINT, defaultValue: 0n } as const;
 
-type Actions = typeof import("./actions.ts");
+type Actions = typeof ActionsModule;
 
 /**
  * Runs an action (loaded on first use, so that the config stays light) and reports its failure as a message for the
@@ -43,20 +45,35 @@ export const operatorTasks = [
       type: ArgumentType.STRING_WITHOUT_DEFAULT,
       defaultValue: undefined,
     })
-    .addOption({ name: "out", description: "Deployment file to write", type: ArgumentType.STRING, defaultValue: ".devnet/deployment.json" })
+    .addOption({
+      name: "out",
+      description: "Deployment file to write",
+      type: ArgumentType.STRING,
+      defaultValue: ".devnet/deployment.json",
+    })
     .setInlineAction(action("deploy"))
     .build(),
 
   task("epoch:create", "Creates the successor of the current epoch (governance)")
     .addOption({ name: "n", description: "Number of nodes", type: ArgumentType.INT, defaultValue: 5 })
-    .addOption({ name: "t", description: "Faults tolerated (default: the largest with n >= 4t + 1)", type: ArgumentType.INT, defaultValue: -1 })
+    .addOption({
+      name: "t",
+      description: "Faults tolerated (default: the largest with n >= 4t + 1)",
+      type: ArgumentType.INT,
+      defaultValue: -1,
+    })
     .addOption(contractOption)
     .setInlineAction(action("createEpoch"))
     .build(),
 
   task("epoch:whitelist", "Whitelists node-key addresses in a registering epoch (governance)")
     .addOption(epochOption)
-    .addOption({ name: "nodes", description: "Comma-separated node-key addresses", type: ArgumentType.STRING, defaultValue: "" })
+    .addOption({
+      name: "nodes",
+      description: "Comma-separated node-key addresses",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
     .addOption(contractOption)
     .setInlineAction(action("whitelist"))
     .build(),
@@ -81,16 +98,36 @@ export const operatorTasks = [
     .build(),
 
   task("node:fund", "Sends ether from the first account to node keys, which pay for their own transactions (devnets)")
-    .addOption({ name: "nodes", description: "Comma-separated node-key addresses", type: ArgumentType.STRING, defaultValue: "" })
+    .addOption({
+      name: "nodes",
+      description: "Comma-separated node-key addresses",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
     .addOption({ name: "ether", description: "Ether per node key", type: ArgumentType.STRING, defaultValue: "1" })
     .setInlineAction(action("fund"))
     .build(),
 
   task("node:register", "Lists a node in an epoch, sent by the node's own key (operator)")
     .addOption(epochOption)
-    .addOption({ name: "keyFile", description: "File holding the node's private key in hex", type: ArgumentType.STRING, defaultValue: "" })
-    .addOption({ name: "api", description: "host:port of the node's JSON-RPC API", type: ArgumentType.STRING, defaultValue: "" })
-    .addOption({ name: "p2p", description: "libp2p multiaddr of the node", type: ArgumentType.STRING, defaultValue: "" })
+    .addOption({
+      name: "keyFile",
+      description: "File holding the node's private key in hex",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .addOption({
+      name: "api",
+      description: "host:port of the node's JSON-RPC API",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .addOption({
+      name: "p2p",
+      description: "libp2p multiaddr of the node",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
     .addOption(contractOption)
     .setInlineAction(action("register"))
     .build(),

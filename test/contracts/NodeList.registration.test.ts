@@ -148,7 +148,7 @@ describe("NodeList node registration", function () {
 
     it("rejects a node that is not listed in the epoch with NotListed", async function () {
       const { nodeList, nodes, epoch } = await networkHelpers.loadFixture(fixture);
-      await expect(nodeList.connect(nodes[0]!).updateEndpoints(epoch, "h:1", "", "/ip4/1.2.3.4/tcp/1"))
+      await expect(nodeList.connect(nodes[0]).updateEndpoints(epoch, "h:1", "", "/ip4/1.2.3.4/tcp/1"))
         .to.be.revertedWithCustomError(nodeList, "NotListed")
         .withArgs(epoch, nodes[0]!.address);
     });
@@ -156,7 +156,7 @@ describe("NodeList node registration", function () {
     it("rejects bad endpoints with InvalidEndpoint", async function () {
       const { nodeList, nodes, epoch } = await networkHelpers.loadFixture(fixture);
       await listNode(nodeList, epoch, nodes[0]!, 1);
-      await expect(nodeList.connect(nodes[0]!).updateEndpoints(epoch, "", "", "/ip4/1.2.3.4/tcp/1"))
+      await expect(nodeList.connect(nodes[0]).updateEndpoints(epoch, "", "", "/ip4/1.2.3.4/tcp/1"))
         .to.be.revertedWithCustomError(nodeList, "InvalidEndpoint")
         .withArgs("declaredIp", 0n);
     });
@@ -168,8 +168,8 @@ describe("NodeList node registration", function () {
       const next = await createEpoch(nodeList, 1);
       await whitelistAndList(nodeList, next, nodes.slice(5, 6));
       await nodeList.startTransition(next);
-      await nodeList.connect(nodes[5]!).confirmHandover(next, ethers.ZeroHash, 0, ethers.ZeroHash);
-      await expect(nodeList.connect(nodes[0]!).updateEndpoints(epoch, "h:1", "", "/ip4/1.2.3.4/tcp/1"))
+      await nodeList.connect(nodes[5]).confirmHandover(next, ethers.ZeroHash, 0, ethers.ZeroHash);
+      await expect(nodeList.connect(nodes[0]).updateEndpoints(epoch, "h:1", "", "/ip4/1.2.3.4/tcp/1"))
         .to.be.revertedWithCustomError(nodeList, "InvalidEpochState")
         .withArgs(epoch, EpochState.Retired, EpochState.Current);
     });

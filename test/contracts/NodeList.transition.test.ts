@@ -92,7 +92,7 @@ describe("NodeList epoch transition", function () {
         await nodeList.connect(node).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot);
       }
       expect(await nodeList.currentEpoch()).to.equal(oldEpoch);
-      const tx = nodeList.connect(newNodes[5]!).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot);
+      const tx = nodeList.connect(newNodes[5]).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot);
       await expect(tx).to.emit(nodeList, "TransitionCompleted").withArgs(oldEpoch, newEpoch, digest);
       await expect(tx).to.emit(nodeList, "EpochChanged").withArgs(oldEpoch, newEpoch);
       expect(await nodeList.currentEpoch()).to.equal(newEpoch);
@@ -102,7 +102,7 @@ describe("NodeList epoch transition", function () {
       expect(status.activatedAt).to.equal(BigInt(await networkHelpers.time.latest()));
       expect(await nodeList.getPssStatus(oldEpoch, newEpoch)).to.equal(PssStatus.Completed);
       // The last node may not confirm any more: the transition is over.
-      await expect(nodeList.connect(newNodes[6]!).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot))
+      await expect(nodeList.connect(newNodes[6]).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot))
         .to.be.revertedWithCustomError(nodeList, "NoRunningTransition")
         .withArgs(newEpoch, newEpoch);
     });
@@ -133,14 +133,14 @@ describe("NodeList epoch transition", function () {
     it("rejects a node that is not listed in the new epoch with NotListed", async function () {
       const { nodeList, oldNodes, newEpoch } = await networkHelpers.loadFixture(runningFixture);
       // oldNodes[0] serves the old epoch only.
-      await expect(nodeList.connect(oldNodes[0]!).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot))
+      await expect(nodeList.connect(oldNodes[0]).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot))
         .to.be.revertedWithCustomError(nodeList, "NotListed")
         .withArgs(newEpoch, oldNodes[0]!.address);
     });
 
     it("rejects a confirmation when no transition runs with NoRunningTransition", async function () {
       const { nodeList, newNodes, oldEpoch, newEpoch } = await networkHelpers.loadFixture(fixture);
-      await expect(nodeList.connect(newNodes[0]!).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot))
+      await expect(nodeList.connect(newNodes[0]).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot))
         .to.be.revertedWithCustomError(nodeList, "NoRunningTransition")
         .withArgs(oldEpoch, newEpoch);
     });
@@ -170,7 +170,7 @@ describe("NodeList epoch transition", function () {
       await expect(nodeList.startTransition(newEpoch)).to.emit(nodeList, "TransitionStarted").withArgs(oldEpoch, newEpoch, 2n);
       expect(await nodeList.getHandoverConfirmations(newEpoch, digest)).to.equal(0n);
       // The sixth node alone cannot complete the retry, and the first five may confirm again.
-      await nodeList.connect(newNodes[5]!).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot);
+      await nodeList.connect(newNodes[5]).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot);
       expect(await nodeList.currentEpoch()).to.equal(oldEpoch);
       for (const node of newNodes.slice(0, 5)) {
         await nodeList.connect(node).confirmHandover(newEpoch, mappingRoot, keyCount, commitmentsRoot);

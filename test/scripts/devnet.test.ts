@@ -21,8 +21,8 @@ interface Run {
 function run(args: string[], env: Record<string, string> = {}): Run {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, output: () => output, exited };
 }
@@ -30,15 +30,24 @@ function run(args: string[], env: Record<string, string> = {}): Run {
 async function waitFor(what: string, r: Run, text: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (!r.output().includes(text)) {
-    if (r.child.exitCode !== null || Date.now() > deadline) throw new Error(`no "${text}" from ${what}; output:\n${r.output()}`);
+    if (r.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`no "${text}" from ${what}; output:\n${r.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 async function chainAnswers(url: string): Promise<boolean> {
   const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
-  const init = { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(1000) };
-  return fetch(url, init).then((r) => r.ok, () => false);
+  const init = {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    signal: AbortSignal.timeout(1000),
+  };
+  return fetch(url, init).then(
+    (r) => r.ok,
+    () => false,
+  );
 }
 
 describe("npm start: the local network", function () {
@@ -63,7 +72,8 @@ describe("npm start: the local network", function () {
     const out = devnet.output();
     expect(out).to.match(/epoch 1 \(Current, current\): n=5 k=3 t=1 prev=0 next=0/);
     expect(out).to.contain("5/5 nodes listed");
-    for (let i = 1; i <= 5; i++) expect(out).to.match(new RegExp(`${i}\\. 0x[0-9a-fA-F]{40}  api 127\\.0\\.0\\.1:${7000 + i}  p2p`));
+    for (let i = 1; i <= 5; i++)
+      expect(out).to.match(new RegExp(`${i}\\. 0x[0-9a-fA-F]{40}  api 127\\.0\\.0\\.1:${7000 + i}  p2p`));
   });
 
   it("writes the deployment and the node keys, readable only by their owner", async function () {
@@ -87,7 +97,15 @@ describe("npm start: the local network", function () {
   });
 
   it("refuses to start a second network on a port that is taken, with a clear message", async function () {
-    const second = run(["--import", "tsx", "scripts/start.ts", "--port", String(port), "--dir", path.join(dir, "second")]);
+    const second = run([
+      "--import",
+      "tsx",
+      "scripts/start.ts",
+      "--port",
+      String(port),
+      "--dir",
+      path.join(dir, "second"),
+    ]);
     expect(await second.exited).to.equal(1);
     expect(second.output()).to.contain(`something already answers JSON-RPC at http://127.0.0.1:${port}`);
   });

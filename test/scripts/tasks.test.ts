@@ -79,12 +79,20 @@ describe("Hardhat tasks for governance and operators", function () {
     await runTask("node:fund", { nodes: next[0]!.address, ether: "1" });
     const file = path.join(dir, "next.key");
     await writeFile(file, next[0]!.privateKey);
-    await runTask("node:register", { epoch: 2n, keyFile: file, api: "127.0.0.1:7100", p2p: "/ip4/127.0.0.1/tcp/9100", contract });
+    await runTask("node:register", {
+      epoch: 2n,
+      keyFile: file,
+      api: "127.0.0.1:7100",
+      p2p: "/ip4/127.0.0.1/tcp/9100",
+      contract,
+    });
     expect(await runTask("epoch:transition", { epoch: 2n, contract })).to.equal("started the transition to epoch 2");
     const nodeList = connectNodeList(contract, (await ethers.getSigners())[0]!);
     expect((await nodeList.getEpochStatus(1)).state).to.equal(BigInt(EpochState.Transitioning));
     expect(await runTask("epoch:status", { epoch: 1n, contract })).to.contain("handover to next: Running");
-    expect(await runTask("epoch:transition", { epoch: 2n, abort: true, contract })).to.equal("aborted the transition to epoch 2");
+    expect(await runTask("epoch:transition", { epoch: 2n, abort: true, contract })).to.equal(
+      "aborted the transition to epoch 2",
+    );
     expect((await nodeList.getEpochStatus(1)).state).to.equal(BigInt(EpochState.Current));
   });
 
@@ -94,15 +102,30 @@ describe("Hardhat tasks for governance and operators", function () {
     return file;
   };
   const endpoints = { api: "h:1", p2p: "/ip4/1.1.1.1/tcp/1" };
-  const refusals: [string, string, () => Promise<Record<string, unknown>>, RegExp][] = [
-    ["a refused call, naming the custom error", "epoch:activate", async () => ({ epoch: 2n }), /activateEpoch was refused: NotGenesis\(epoch=2, prevEpoch=1\)/],
-    ["a missing epoch", "epoch:activate", async () => ({}), /--epoch is required/],
-    ["invalid thresholds, before sending anything", "epoch:create", async () => ({ n: 4, t: 1 }), /invalid thresholds: n = 4 < 4t \+ 1 = 5/],
-    ["a bad address", "epoch:whitelist", async () => ({ epoch: 2n, nodes: "0x1234" }), /"0x1234" is not an address/],
+  type Args = Record<string, unknown>;
+  const refusals: [string, string, () => Args | Promise<Args>, RegExp][] = [
+    [
+      "a refused call, naming the custom error",
+      "epoch:activate",
+      () => ({ epoch: 2n }),
+      /activateEpoch was refused: NotGenesis\(epoch=2, prevEpoch=1\)/,
+    ],
+    ["a missing epoch", "epoch:activate", () => ({}), /--epoch is required/],
+    [
+      "invalid thresholds, before sending anything",
+      "epoch:create",
+      () => ({ n: 4, t: 1 }),
+      /invalid thresholds: n = 4 < 4t \+ 1 = 5/,
+    ],
+    ["a bad address", "epoch:whitelist", () => ({ epoch: 2n, nodes: "0x1234" }), /"0x1234" is not an address/],
     [
       "an unfunded node key",
       "node:register",
-      async () => ({ epoch: 2n, keyFile: await keyFileHolding("unfunded.key", Wallet.createRandom().privateKey), ...endpoints }),
+      async () => ({
+        epoch: 2n,
+        keyFile: await keyFileHolding("unfunded.key", Wallet.createRandom().privateKey),
+        ...endpoints,
+      }),
       /has no ether/,
     ],
     [

@@ -3,17 +3,17 @@ import { id } from "ethers";
 import type { Signer, Wallet } from "ethers";
 import { network } from "hardhat";
 
-import { EpochState, epochStateName } from "../../scripts/lib/epoch-state.ts";
-import { publicKeyCoordinates } from "../../scripts/lib/node-key.ts";
-import { thresholdsError, thresholdsFor } from "../../scripts/lib/thresholds.ts";
-import type { NodeList } from "../../typechain-types/index.ts";
-import { Prng, envCount } from "../support/prng.ts";
-import { deployNodeList, endpointsOf, fundedNodeWallets } from "./fixtures.ts";
+import { EpochState, epochStateName } from "../../../scripts/lib/epoch-state.ts";
+import { publicKeyCoordinates } from "../../../scripts/lib/node-key.ts";
+import { thresholdsError, thresholdsFor } from "../../../scripts/lib/thresholds.ts";
+import type { NodeList } from "../../../typechain-types/index.ts";
+import { Prng, envCount } from "../../support/prng.ts";
+import { deployNodeList, endpointsOf, fundedNodeWallets } from "../fixtures.ts";
 
-const { ethers, networkHelpers } = await network.getOrCreate();
-
-// Runs x depth of random calls; CI uses the defaults, a developer can run more (INVARIANT_RUNS=2000 npm test).
+// Runs x depth of random calls over all shards; CI uses the defaults, a developer can run more
+// (INVARIANT_RUNS=2000 npm test). The runs are split over SHARDS test files so that mocha's parallel workers share them.
 const RUNS = envCount("INVARIANT_RUNS", 256);
+export const SHARDS = 2;
 const DEPTH = envCount("INVARIANT_DEPTH", 50);
 const SEED = envCount("INVARIANT_SEED", 20261123);
 const NODE_KEYS = 8;
@@ -58,7 +58,12 @@ class Ghost {
 const refusals = new Map<string, number>();
 const stats = { calls: 0, reverted: 0, listed: 0, activated: 0, started: 0, aborted: 0, cancelled: 0, completed: 0 };
 
-describe(`NodeList invariants (${RUNS} runs x depth ${DEPTH}, seed ${SEED})`, function () {
+/** Defines the invariant suite for the runs r with r % SHARDS === shard. */
+export async function defineInvariantSuite(shard: number) {
+  const { ethers, networkHelpers } = await network.getOrCreate();
+  const runs = Array.from({ length: RUNS }, (_, r) => r).filter((r) => r % SHARDS === shard);
+
+  describe(`NodeList invariants, shard ${shard + 1}/${SHARDS} (${runs.length} of ${RUNS} runs x depth ${DEPTH}, seed ${SEED})`, function () {
   this.timeout(0);
 
   async function fixture() {
@@ -68,7 +73,7 @@ describe(`NodeList invariants (${RUNS} runs x depth ${DEPTH}, seed ${SEED})`, fu
   }
 
   it("holds the registry's invariants over random call sequences by governance, nodes and strangers", async function () {
-    for (let run = 0; run < RUNS; run++) {
+    for (const run of runs) {
       const { nodeList, governance, stranger, nodes } = await networkHelpers.loadFixture(fixture);
       const prng = new Prng(SEED + run);
       const ghost = new Ghost();
@@ -83,13 +88,14 @@ describe(`NodeList invariants (${RUNS} runs x depth ${DEPTH}, seed ${SEED})`, fu
     const top = [...refusals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
     console.log(`      most frequent refusals: ${top.map(([k, v]) => `${k} ${v}`).join(", ")}`);
     // The random walk must reach every part of the lifecycle, or the invariants were checked on too little.
-    if (RUNS >= 64 && DEPTH >= 50) {
+    if (runs.length >= 64 && DEPTH >= 50) {
       for (const key of ["listed", "activated", "started", "aborted", "cancelled", "completed"] as const) {
         expect(stats[key], `no run reached "${key}"`).to.be.greaterThan(0);
       }
     }
   });
 });
+}
 
 /** Makes one random call (valid more often than not) and returns the epochs it may have touched. */
 async function randomCall(
@@ -256,7 +262,7 @@ async function readEpoch(nodeList: NodeList, epoch: bigint): Promise<EpochView> 
 const FINAL_STATES = new Set([EpochState.Ready, EpochState.Current, EpochState.Transitioning, EpochState.Retired]);
 
 /** Invariants of one epoch; the links are checked from both ends. */
-async function checkEpoch(nodeList: NodeList, ghost: Ghost, epoch: bigint, where: string) {
+async function checkEpoch(nodeList: NodeList, ghost: Ghost, epoch: bigint, current: bigint, where: string) {
   if (epoch === 0n) {
     const genesis = (await nodeList.getEpochInfo(0)).nextEpoch;
     if (genesis !== 0n) expect((await readEpoch(nodeList, genesis)).prev, `${where}: genesis link`).to.equal(0n);
@@ -296,7 +302,6 @@ async function checkEpoch(nodeList: NodeList, ghost: Ghost, epoch: bigint, where
   if (v.state !== EpochState.Cancelled) {
     expect((await nodeList.getEpochInfo(v.prev)).nextEpoch, `${at} prev's next`).to.equal(epoch);
   }
-  const current = await nodeList.currentEpoch();
   if (v.state === EpochState.Current || v.state === EpochState.Transitioning) {
     expect(epoch, `${at} serves but is not current`).to.equal(current);
   }
@@ -307,11 +312,12 @@ async function checkStep(nodeList: NodeList, ghost: Ghost, touched: bigint[], wh
   const current = await nodeList.currentEpoch();
   expect(current >= ghost.currentEpoch, `${where}: currentEpoch moved back from ${ghost.currentEpoch} to ${current}`).to.equal(true);
   ghost.currentEpoch = current;
-  for (const epoch of new Set([...touched, current])) await checkEpoch(nodeList, ghost, epoch, where);
+  for (const epoch of new Set([...touched, current])) await checkEpoch(nodeList, ghost, epoch, current, where);
 }
 
 async function checkAllEpochs(nodeList: NodeList, ghost: Ghost, where: string) {
   ghost.verifiedLists.clear();
   const count = await nodeList.epochCount();
-  for (let epoch = 0n; epoch <= count + 1n; epoch++) await checkEpoch(nodeList, ghost, epoch, where);
+  const current = await nodeList.currentEpoch();
+  for (let epoch = 0n; epoch <= count + 1n; epoch++) await checkEpoch(nodeList, ghost, epoch, current, where);
 }

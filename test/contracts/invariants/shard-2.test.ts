@@ -1,0 +1,3 @@
+import { defineInvariantSuite } from "./suite.ts";
+
+await defineInvariantSuite(1);
