@@ -6,8 +6,8 @@ import { Wallet, id, parseEther } from "ethers";
 import type { ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 
-import { publicKeyCoordinates } from "../scripts/lib/node-key.ts";
-import { thresholdsFor } from "../scripts/lib/thresholds.ts";
+import { publicKeyCoordinates } from "../node/chain/node-key.ts";
+import { thresholdsFor } from "../node/chain/thresholds.ts";
 import { NodeList__factory } from "../typechain-types/index.ts";
 
 const { ethers, networkHelpers } = await network.getOrCreate();

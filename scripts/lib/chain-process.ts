@@ -41,7 +41,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Whether a JSON-RPC server answers `eth_chainId` at `url` within a second. */
+export async function answersJsonRpc(url: string): Promise<boolean> {
   try {
     const response = await fetch(url, {
       method: "POST",
@@ -61,7 +62,7 @@ export async function startChain({
   readyTimeoutMs = 60_000,
 }: ChainOptions): Promise<ChainProcess> {
   const url = `http://127.0.0.1:${port}`;
-  if (await answers(url))
+  if (await answersJsonRpc(url))
     throw new Error(`something already answers JSON-RPC at ${url}; stop it or choose another port`);
   await mkdir(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
@@ -86,7 +87,7 @@ export async function startChain({
   };
 
   const deadline = Date.now() + readyTimeoutMs;
-  while (!(await answers(url))) {
+  while (!(await answersJsonRpc(url))) {
     if (exited !== undefined || Date.now() > deadline) {
       await stop();
       const tail = (await readFile(logFile, "utf8").catch(() => "")).split("\n").slice(-15).join("\n");

@@ -11,7 +11,7 @@ import type { JsonRpcProvider, Signer } from "ethers";
 
 import type { NodeList } from "../../typechain-types/index.ts";
 import * as ops from "./operations.ts";
-import { thresholdsFor } from "./thresholds.ts";
+import { thresholdsFor } from "../../node/chain/thresholds.ts";
 
 export interface DevnetNode {
   key: Wallet;

@@ -5,9 +5,9 @@
 import type { ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
 
 import { NodeList__factory, type NodeList } from "../../typechain-types/index.ts";
-import { epochStateName, pssStatusName } from "./epoch-state.ts";
-import { publicKeyCoordinates } from "./node-key.ts";
-import { thresholdsError, type Thresholds } from "./thresholds.ts";
+import { epochStateName, pssStatusName } from "../../node/chain/epoch-state.ts";
+import { publicKeyCoordinates } from "../../node/chain/node-key.ts";
+import { thresholdsError, type Thresholds } from "../../node/chain/thresholds.ts";
 
 /** Endpoints a node declares on-chain: `declaredIp` is host:port of its JSON-RPC API, `p2p` its libp2p multiaddr. */
 export interface NodeEndpoints {

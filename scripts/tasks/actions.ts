@@ -2,9 +2,9 @@ import { Wallet, getAddress, parseEther } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 
 import { resolveNodeListAddress, writeDeployment } from "../lib/deployment.ts";
-import { readNodeKeyFile } from "../lib/node-key.ts";
+import { readNodeKeyFile } from "../../node/chain/node-key.ts";
 import * as ops from "../lib/operations.ts";
-import { thresholdsFor } from "../lib/thresholds.ts";
+import { thresholdsFor } from "../../node/chain/thresholds.ts";
 
 async function connect(hre: HardhatRuntimeEnvironment, contract: string | undefined) {
   const { ethers } = await hre.network.getOrCreate();

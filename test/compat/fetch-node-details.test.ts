@@ -8,7 +8,7 @@ import { JsonRpcProvider } from "ethers";
 
 import { freePort, startChain, type ChainProcess } from "../../scripts/lib/chain-process.ts";
 import { bootstrapGenesis, type Genesis } from "../../scripts/lib/devnet.ts";
-import { publicKeyCoordinates } from "../../scripts/lib/node-key.ts";
+import { publicKeyCoordinates } from "../../node/chain/node-key.ts";
 
 // The package is CommonJS; its class is the `default` member of module.exports.
 const FetchNodeDetails = FetchNodeDetailsModule.default;

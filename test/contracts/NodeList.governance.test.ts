@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { EpochState } from "../../scripts/lib/epoch-state.ts";
+import { EpochState } from "../../node/chain/epoch-state.ts";
 import { activeGenesis, createEpoch, deployNodeList, fundedNodeWallets, whitelistAndList } from "./fixtures.ts";
 
 const { ethers, networkHelpers } = await network.getOrCreate();

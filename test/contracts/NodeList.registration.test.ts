@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { EpochState } from "../../scripts/lib/epoch-state.ts";
-import { publicKeyCoordinates } from "../../scripts/lib/node-key.ts";
+import { EpochState } from "../../node/chain/epoch-state.ts";
+import { publicKeyCoordinates } from "../../node/chain/node-key.ts";
 import {
   createEpoch,
   deployNodeList,

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { AbiCoder, id, keccak256 } from "ethers";
 import { network } from "hardhat";
 
-import { EpochState, PssStatus } from "../../scripts/lib/epoch-state.ts";
+import { EpochState, PssStatus } from "../../node/chain/epoch-state.ts";
 import { HANDOVER, activeGenesis, createEpoch, deployNodeList, fundedNodeWallets, whitelistAndList } from "./fixtures.ts";
 
 const { ethers, networkHelpers } = await network.getOrCreate();

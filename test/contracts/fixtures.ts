@@ -2,9 +2,10 @@ import { Wallet, id, parseEther } from "ethers";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 
-import { publicKeyCoordinates } from "../../scripts/lib/node-key.ts";
-import { thresholdsFor, type Thresholds } from "../../scripts/lib/thresholds.ts";
-import { NodeList__factory, type NodeList } from "../../typechain-types/index.ts";
+import { publicKeyCoordinates } from "../../node/chain/node-key.ts";
+import { thresholdsFor, type Thresholds } from "../../node/chain/thresholds.ts";
+import { deployNodeList as deployContract } from "../../scripts/lib/operations.ts";
+import type { NodeList } from "../../typechain-types/index.ts";
 
 /** Endpoints a test node declares: JSON-RPC API host:port, an (unused) Tendermint address, a libp2p multiaddr. */
 export function endpointsOf(index: number) {
@@ -29,8 +30,7 @@ export async function fundedNodeWallets(ethers: HardhatEthers, helpers: NetworkH
 export async function deployNodeList(ethers: HardhatEthers) {
   const [governance, stranger, newGovernance] = await ethers.getSigners();
   if (!governance || !stranger || !newGovernance) throw new Error("the test chain has too few accounts");
-  const nodeList = await new NodeList__factory(governance).deploy(governance.address);
-  await nodeList.waitForDeployment();
+  const nodeList = await deployContract(governance);
   return { nodeList, governance, stranger, newGovernance };
 }
 

@@ -6,7 +6,7 @@ import path from "node:path";
 
 import { expect } from "chai";
 
-import { freePort } from "../../scripts/lib/chain-process.ts";
+import { answersJsonRpc, freePort } from "../../scripts/lib/chain-process.ts";
 
 const require = createRequire(import.meta.url);
 const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
@@ -34,20 +34,6 @@ async function waitFor(what: string, r: Run, text: string, timeoutMs = 60_000) {
       throw new Error(`no "${text}" from ${what}; output:\n${r.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-async function chainAnswers(url: string): Promise<boolean> {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
-  const init = {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-    signal: AbortSignal.timeout(1000),
-  };
-  return fetch(url, init).then(
-    (r) => r.ok,
-    () => false,
-  );
 }
 
 describe("npm start: the local network", function () {
@@ -113,6 +99,6 @@ describe("npm start: the local network", function () {
   it("stops the chain on Ctrl-C", async function () {
     devnet.child.kill("SIGINT");
     expect(await devnet.exited).to.equal(0);
-    expect(await chainAnswers(`http://127.0.0.1:${port}`)).to.equal(false);
+    expect(await answersJsonRpc(`http://127.0.0.1:${port}`)).to.equal(false);
   });
 });

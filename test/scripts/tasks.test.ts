@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { Wallet, parseEther } from "ethers";
 import hre from "hardhat";
 
-import { EpochState } from "../../scripts/lib/epoch-state.ts";
+import { EpochState } from "../../node/chain/epoch-state.ts";
 import { connectNodeList } from "../../scripts/lib/operations.ts";
 
 const { ethers } = await hre.network.getOrCreate();

@@ -3,9 +3,9 @@ import { id } from "ethers";
 import type { Signer, Wallet } from "ethers";
 import { network } from "hardhat";
 
-import { EpochState, epochStateName } from "../../../scripts/lib/epoch-state.ts";
-import { publicKeyCoordinates } from "../../../scripts/lib/node-key.ts";
-import { thresholdsError, thresholdsFor } from "../../../scripts/lib/thresholds.ts";
+import { EpochState, epochStateName } from "../../../node/chain/epoch-state.ts";
+import { publicKeyCoordinates } from "../../../node/chain/node-key.ts";
+import { thresholdsError, thresholdsFor } from "../../../node/chain/thresholds.ts";
 import type { NodeList } from "../../../typechain-types/index.ts";
 import { Prng, envCount } from "../../support/prng.ts";
 import { deployNodeList, endpointsOf, fundedNodeWallets } from "../fixtures.ts";
