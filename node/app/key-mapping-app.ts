@@ -1,0 +1,208 @@
+/**
+ * The replicated key-mapping state machine that the BFT network orders: the pool of generated keys, and which user
+ * (verifier, verifierId) holds which key. Deterministic: given the same blocks, every honest node has the same state
+ * and the same app hash, which chains a hash of every block's effects.
+ */
+import { canonicalJson, hashBytes } from "../bft/encoding.ts";
+import type { ConsensusApp } from "../bft/consensus.ts";
+import { quorum } from "../bft/quorum.ts";
+import type { Block, Hash } from "../bft/types.ts";
+import {
+  InvalidTx,
+  decodeTx,
+  publishKeysSignBytes,
+  type AppTx,
+  type PublicKeyHex,
+  type PublishKeysTx,
+} from "./transactions.ts";
+
+export type TxResult =
+  | { code: "OK"; keyIndex?: number; publicKey?: PublicKeyHex }
+  /** No generated key is free: retry later; nothing was consumed. */
+  | { code: "NO_FREE_KEY" }
+  | { code: "INVALID"; detail: string };
+
+export interface Assignment {
+  keyIndex: number;
+  publicKey: PublicKeyHex;
+}
+
+export interface KeyMappingOptions {
+  chainId: string;
+  validators: number;
+  /** Checks a validator's signature (ECDSA with the node key in production). */
+  verify(validator: number, message: Uint8Array, signature: string): boolean;
+}
+
+const userKey = (verifier: string, verifierId: string) => `${verifier}\x1c${verifierId}`;
+
+export class KeyMappingApp implements ConsensusApp {
+  readonly #options: KeyMappingOptions;
+  readonly #quorum: number;
+  #appHash: Hash = "";
+  readonly #keys = new Map<number, PublicKeyHex>();
+  readonly #indexByPublicKey = new Map<string, number>();
+  readonly #assignments = new Map<string, number>();
+  readonly #owners = new Map<number, { verifier: string; verifierId: string }>();
+  /** Free key indexes in ascending order, consumed from `#freeHead`. */
+  #free: number[] = [];
+  #freeHead = 0;
+  /** Publication votes not yet at quorum: digest of the body → validators that signed it. */
+  readonly #publicationVotes = new Map<string, Set<number>>();
+  #lastResults: TxResult[] = [];
+
+  constructor(options: KeyMappingOptions) {
+    this.#options = options;
+    this.#quorum = quorum(options.validators);
+  }
+
+  get appHash(): Hash {
+    return this.#appHash;
+  }
+
+  /** Results of the transactions of the last finalized block, in block order. */
+  get lastResults(): readonly TxResult[] {
+    return this.#lastResults;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // ABCI-like boundary
+  // ---------------------------------------------------------------------------------------------------------------
+
+  /** Admission to the mempool against the current state. */
+  checkTx(tx: string): { ok: true } | { ok: false; detail: string } {
+    let decoded: AppTx;
+    try {
+      decoded = decodeTx(tx);
+    } catch (error) {
+      if (error instanceof InvalidTx) return { ok: false, detail: error.message };
+      throw error;
+    }
+    if (decoded.type === "assign") {
+      if (this.#assignments.has(userKey(decoded.verifier, decoded.verifierId)))
+        return { ok: false, detail: "already assigned" };
+      if (this.freeKeys === 0) return { ok: false, detail: "no free key" };
+      return { ok: true };
+    }
+    const problem = this.#publicationProblem(decoded);
+    return problem === undefined ? { ok: true } : { ok: false, detail: problem };
+  }
+
+  processProposal(block: Block): boolean {
+    // Invalid transactions in a block are answered with INVALID results rather than rejecting the block, as in
+    // CometBFT; only the size of the block matters here, and the consensus core has checked it.
+    return block.txs.length >= 0;
+  }
+
+  finalizeBlock(block: Block): Hash {
+    const results = block.txs.map((tx) => this.#deliver(tx));
+    this.#lastResults = results;
+    this.#appHash = hashBytes(
+      new TextEncoder().encode(`${this.#appHash}\x1c${block.height}\x1c${canonicalJson(results)}`),
+    );
+    return this.#appHash;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Queries
+  // ---------------------------------------------------------------------------------------------------------------
+
+  lookup(verifier: string, verifierId: string): Assignment | undefined {
+    const keyIndex = this.#assignments.get(userKey(verifier, verifierId));
+    return keyIndex === undefined ? undefined : { keyIndex, publicKey: this.#keys.get(keyIndex)! };
+  }
+
+  /** The key index of a public key and, if assigned, its owner. */
+  keyByPublicKey(
+    publicKey: PublicKeyHex,
+  ): { keyIndex: number; owner?: { verifier: string; verifierId: string } } | undefined {
+    const keyIndex = this.#indexByPublicKey.get(`${publicKey.x}:${publicKey.y}`);
+    return keyIndex === undefined ? undefined : { keyIndex, owner: this.#owners.get(keyIndex) };
+  }
+
+  get publishedKeys(): number {
+    return this.#keys.size;
+  }
+
+  get assignedKeys(): number {
+    return this.#assignments.size;
+  }
+
+  get freeKeys(): number {
+    return this.#free.length - this.#freeHead;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Delivery
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #deliver(tx: string): TxResult {
+    let decoded: AppTx;
+    try {
+      decoded = decodeTx(tx);
+    } catch (error) {
+      if (error instanceof InvalidTx) return { code: "INVALID", detail: error.message };
+      throw error;
+    }
+    return decoded.type === "assign" ? this.#assign(decoded.verifier, decoded.verifierId) : this.#publish(decoded);
+  }
+
+  /** Idempotent: a user that has a key keeps it (Torus appended a new key on every call). */
+  #assign(verifier: string, verifierId: string): TxResult {
+    const user = userKey(verifier, verifierId);
+    let keyIndex = this.#assignments.get(user);
+    if (keyIndex === undefined) {
+      if (this.freeKeys === 0) return { code: "NO_FREE_KEY" };
+      keyIndex = this.#free[this.#freeHead++]!;
+      this.#assignments.set(user, keyIndex);
+      this.#owners.set(keyIndex, { verifier, verifierId });
+      if (this.#freeHead > 1024 && this.#freeHead * 2 > this.#free.length) {
+        this.#free = this.#free.slice(this.#freeHead);
+        this.#freeHead = 0;
+      }
+    }
+    return { code: "OK", keyIndex, publicKey: this.#keys.get(keyIndex)! };
+  }
+
+  #publish(tx: PublishKeysTx): TxResult {
+    const problem = this.#publicationProblem(tx);
+    if (problem !== undefined) return { code: "INVALID", detail: problem };
+    const digest = canonicalJson(tx.body);
+    let voters = this.#publicationVotes.get(digest);
+    if (!voters) this.#publicationVotes.set(digest, (voters = new Set()));
+    voters.add(tx.validator);
+    if (voters.size >= this.#quorum) {
+      this.#publicationVotes.delete(digest);
+      const { startIndex, publicKeys } = tx.body;
+      publicKeys.forEach((key, i) => {
+        this.#keys.set(startIndex + i, key);
+        this.#indexByPublicKey.set(`${key.x}:${key.y}`, startIndex + i);
+      });
+      this.#addFree(publicKeys.map((_, i) => startIndex + i));
+    }
+    return { code: "OK" };
+  }
+
+  /** Why a publication vote is not acceptable now, or undefined. */
+  #publicationProblem(tx: PublishKeysTx): string | undefined {
+    if (tx.validator >= this.#options.validators) return `validator ${tx.validator} is not in this epoch`;
+    const { startIndex, publicKeys } = tx.body;
+    for (let i = 0; i < publicKeys.length; i++) {
+      if (this.#keys.has(startIndex + i)) return `key ${startIndex + i} is already published`;
+    }
+    const digest = canonicalJson(tx.body);
+    if (this.#publicationVotes.get(digest)?.has(tx.validator)) return "this validator already voted for it";
+    const bytes = publishKeysSignBytes(this.#options.chainId, tx.body);
+    if (!this.#options.verify(tx.validator, bytes, tx.signature)) return "bad signature";
+    return undefined;
+  }
+
+  #addFree(indexes: number[]): void {
+    const live = this.#free.slice(this.#freeHead);
+    const last = live[live.length - 1];
+    // Batches usually publish in order; an out-of-order batch needs a sort to keep allocation in index order.
+    this.#free =
+      last === undefined || indexes[0]! > last ? [...live, ...indexes] : [...live, ...indexes].sort((a, b) => a - b);
+    this.#freeHead = 0;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Transactions of the key-mapping app, as canonical JSON strings (see bft/encoding.ts):
+ * - `assign`: give (verifier, verifierId) the next free key. Unsigned: anyone may ask a node's API, which
+ *   rate-limits; the app makes it idempotent, so a repeated request returns the same key.
+ * - `publishKeys`: a validator's signed vote that the keys of a generation batch have these public keys. The keys
+ *   join the pool only when a quorum of validators signed the same content (one Byzantine node cannot inject keys).
+ */
+import { canonicalJson } from "../bft/encoding.ts";
+
+export interface AssignTx {
+  type: "assign";
+  verifier: string;
+  verifierId: string;
+}
+
+/** An uncompressed public key as lowercase hex coordinates without 0x, zero-padded to 64 characters. */
+export interface PublicKeyHex {
+  x: string;
+  y: string;
+}
+
+export interface PublishKeysBody {
+  /** Key indexes startIndex .. startIndex + publicKeys.length − 1. */
+  startIndex: number;
+  publicKeys: PublicKeyHex[];
+}
+
+export interface PublishKeysTx {
+  type: "publishKeys";
+  body: PublishKeysBody;
+  validator: number;
+  signature: string;
+}
+
+export type AppTx = AssignTx | PublishKeysTx;
+
+export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 1024 } as const;
+
+export class InvalidTx extends Error {
+  override readonly name = "InvalidTx";
+}
+
+const COORDINATE = /^[0-9a-f]{64}$/;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function boundedString(value: unknown, field: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > TX_LIMITS.maxIdLength) {
+    throw new InvalidTx(`${field} must be a non-empty string of at most ${TX_LIMITS.maxIdLength} characters`);
+  }
+  return value;
+}
+
+/** Parses and shape-checks a transaction; throws InvalidTx naming the problem. */
+export function decodeTx(tx: string): AppTx {
+  let value: unknown;
+  try {
+    value = JSON.parse(tx);
+  } catch {
+    throw new InvalidTx("not JSON");
+  }
+  if (!isObject(value)) throw new InvalidTx("not an object");
+  if (value.type === "assign") {
+    return {
+      type: "assign",
+      verifier: boundedString(value.verifier, "verifier"),
+      verifierId: boundedString(value.verifierId, "verifierId"),
+    };
+  }
+  if (value.type === "publishKeys") {
+    const body = value.body;
+    if (!isObject(body)) throw new InvalidTx("body must be an object");
+    const { startIndex, publicKeys } = body;
+    if (typeof startIndex !== "number" || !Number.isSafeInteger(startIndex) || startIndex < 0) {
+      throw new InvalidTx("startIndex must be a non-negative integer");
+    }
+    if (!Array.isArray(publicKeys) || publicKeys.length === 0 || publicKeys.length > TX_LIMITS.maxKeysPerPublication) {
+      throw new InvalidTx(`publicKeys must hold 1 to ${TX_LIMITS.maxKeysPerPublication} keys`);
+    }
+    const keys = publicKeys.map((k: unknown, i) => {
+      if (
+        !isObject(k) ||
+        typeof k.x !== "string" ||
+        typeof k.y !== "string" ||
+        !COORDINATE.test(k.x) ||
+        !COORDINATE.test(k.y)
+      ) {
+        throw new InvalidTx(`publicKeys[${i}] must be {x, y} as 64 lowercase hex characters each`);
+      }
+      return { x: k.x, y: k.y };
+    });
+    if (typeof value.validator !== "number" || !Number.isSafeInteger(value.validator) || value.validator < 0) {
+      throw new InvalidTx("validator must be a validator index");
+    }
+    if (typeof value.signature !== "string" || value.signature.length > 256)
+      throw new InvalidTx("signature is missing");
+    return {
+      type: "publishKeys",
+      body: { startIndex, publicKeys: keys },
+      validator: value.validator,
+      signature: value.signature,
+    };
+  }
+  throw new InvalidTx("unknown transaction type");
+}
+
+export function encodeTx(tx: AppTx): string {
+  return canonicalJson(tx);
+}
+
+/** The bytes a validator signs to publish keys. */
+export function publishKeysSignBytes(chainId: string, body: PublishKeysBody): Uint8Array {
+  return new TextEncoder().encode(`app-publish-keys/1\x1c${chainId}\x1c${canonicalJson(body)}`);
+}

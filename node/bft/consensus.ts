@@ -1,0 +1,694 @@
+/**
+ * The Tendermint consensus algorithm as a sans-IO state machine: Buchman, Kwon, Milosevic, "The latest gossip on BFT
+ * consensus" (arXiv:1807.04938), Algorithm 1. Line numbers in comments refer to that algorithm.
+ *
+ * `step(input)` takes a peer message, a timeout or a local event and returns outputs in the order the runtime must
+ * carry them out: WAL records first (own signed messages with `sync: true`, so they are on disk before they are sent),
+ * then messages, timers and decisions. Time, randomness and transport stay outside.
+ *
+ * Two departures from the paper, both from CometBFT: a height starts no round timers until there is work (a
+ * transaction, or a proposal or vote for it), so an idle network sends nothing; and decided blocks are kept with
+ * their precommits (commits) and served to validators that are behind.
+ */
+import { blockHash, proposalSignBytes, voteSignBytes } from "./encoding.ts";
+import type { Mempool } from "./mempool.ts";
+import { quorum, skipThreshold } from "./quorum.ts";
+import type {
+  Block,
+  Commit,
+  ConsensusMessage,
+  Evidence,
+  Hash,
+  Proposal,
+  SignatureScheme,
+  Step,
+  TimeoutConfig,
+  Vote,
+  VoteType,
+} from "./types.ts";
+import { DEFAULT_LIMITS, MalformedMessage, checkMessage, type MessageLimits } from "./validate.ts";
+import { HeightVotes } from "./vote-set.ts";
+
+/** The replicated application, as consensus sees it. Deterministic: every honest node computes the same results. */
+export interface ConsensusApp {
+  /** Content checks of a proposed block beyond its shape (CometBFT's ProcessProposal). */
+  processProposal(block: Block): boolean;
+  /** Applies a decided block and returns the app hash after it. */
+  finalizeBlock(block: Block): Hash;
+}
+
+export interface ConsensusConfig {
+  chainId: string;
+  validators: number;
+  self: number;
+  timeouts: TimeoutConfig;
+  limits?: Partial<Omit<MessageLimits, "validators">>;
+  /** How many decided commits stay in memory to serve lagging peers (older ones come from the block store). */
+  recentCommits?: number;
+}
+
+/** Where the chain stands: the next height to decide, and the hashes of the last decided block and app state. */
+export interface ChainTip {
+  height: number;
+  lastBlockHash: Hash;
+  lastAppHash: Hash;
+}
+
+export type WalRecord =
+  | { kind: "message"; from: number; message: ConsensusMessage }
+  | { kind: "own"; message: Proposal | Vote }
+  | { kind: "timeout"; height: number; round: number; step: Step };
+
+export type ConsensusInput =
+  | { type: "message"; from: number; message: unknown }
+  | { type: "timeout"; height: number; round: number; step: Step }
+  /** The mempool has transactions (or the app has protocol work queued as transactions). */
+  | { type: "txsAvailable" };
+
+export type ConsensusOutput =
+  | { type: "wal"; record: WalRecord; sync: boolean }
+  | { type: "broadcast"; message: ConsensusMessage }
+  | { type: "send"; to: number; message: ConsensusMessage }
+  | { type: "timeout"; height: number; round: number; step: Step; delayMs: number }
+  | { type: "decided"; commit: Commit; appHash: Hash }
+  | { type: "evidence"; evidence: Evidence }
+  | { type: "rejected"; from: number; reason: string }
+  /** A peer needs the commit of a height older than those kept in memory: serve it from the block store. */
+  | { type: "serveCommit"; to: number; height: number };
+
+const MAX_BUFFERED_FUTURE_MESSAGES = 10_000;
+
+export class Consensus {
+  readonly #config: ConsensusConfig;
+  readonly #limits: MessageLimits;
+  readonly #scheme: SignatureScheme;
+  readonly #app: ConsensusApp;
+  readonly #mempool: Mempool;
+  readonly #quorum: number;
+  readonly #skip: number;
+
+  #height: number;
+  #lastBlockHash: Hash;
+  #lastAppHash: Hash;
+  #round = 0;
+  #step: Step = "propose";
+  #lockedValue: Block | null = null;
+  #lockedRound = -1;
+  #validValue: Block | null = null;
+  #validRound = -1;
+  /** False while the height waits for work: no proposal, no timers (see the header comment). */
+  #active = false;
+
+  #votes = new HeightVotes();
+  #proposals = new Map<number, Proposal>();
+  #blocks = new Map<Hash, Block>();
+  #validity = new Map<Hash, boolean>();
+  #fired = new Set<string>();
+  /** What this node signed at this height, by `${round}:${step}`: never sign something else for the same slot. */
+  #signed = new Map<string, Proposal | Vote>();
+  #future: { from: number; message: ConsensusMessage }[] = [];
+  #served = new Set<string>();
+  #pendingEvidence = new Map<string, Evidence>();
+  #committedEvidence = new Set<string>();
+  #recent = new Map<number, Commit>();
+  #out: ConsensusOutput[] = [];
+  #replaying = false;
+
+  constructor(
+    config: ConsensusConfig,
+    deps: { scheme: SignatureScheme; app: ConsensusApp; mempool: Mempool },
+    tip: ChainTip,
+  ) {
+    if (!Number.isSafeInteger(config.validators) || config.validators < 1)
+      throw new RangeError("validators must be ≥ 1");
+    if (!Number.isSafeInteger(config.self) || config.self < 0 || config.self >= config.validators) {
+      throw new RangeError(`self must be in [0, ${config.validators})`);
+    }
+    this.#config = config;
+    this.#limits = { ...DEFAULT_LIMITS, ...config.limits, validators: config.validators };
+    this.#scheme = deps.scheme;
+    this.#app = deps.app;
+    this.#mempool = deps.mempool;
+    this.#quorum = quorum(config.validators);
+    this.#skip = skipThreshold(config.validators);
+    this.#height = tip.height;
+    this.#lastBlockHash = tip.lastBlockHash;
+    this.#lastAppHash = tip.lastAppHash;
+  }
+
+  get height(): number {
+    return this.#height;
+  }
+
+  get round(): number {
+    return this.#round;
+  }
+
+  get stepName(): Step {
+    return this.#step;
+  }
+
+  get lastAppHash(): Hash {
+    return this.#lastAppHash;
+  }
+
+  /** Starts the current height (line 10: StartRound(0)). */
+  start(): ConsensusOutput[] {
+    return this.#run(() => this.#startRound(0));
+  }
+
+  step(input: ConsensusInput): ConsensusOutput[] {
+    return this.#run(() => {
+      switch (input.type) {
+        case "message":
+          this.#onMessage(input.from, input.message);
+          break;
+        case "timeout":
+          this.#emit({ type: "wal", record: { kind: "timeout", ...pick(input) }, sync: false });
+          this.#onTimeout(input.height, input.round, input.step);
+          break;
+        case "txsAvailable":
+          if (this.#mempool.size > 0) this.#wake();
+          break;
+      }
+    });
+  }
+
+  /**
+   * Rebuilds the current height from the WAL after a restart. Own signed messages are loaded first, so that
+   * re-running the inputs re-sends exactly what was signed before the crash and never signs anything else for the
+   * same height, round and step. Returns the outputs to carry out (messages to re-send, timers to re-arm).
+   */
+  restore(records: readonly WalRecord[]): ConsensusOutput[] {
+    return this.#run(() => {
+      this.#replaying = true;
+      try {
+        for (const r of records) {
+          if (r.kind === "own" && r.message.height === this.#height) {
+            this.#signed.set(
+              `${r.message.round}:${r.message.type === "proposal" ? "propose" : r.message.type}`,
+              r.message,
+            );
+          }
+        }
+        this.#startRound(0);
+        for (const r of records) {
+          if (r.kind === "message") this.#onMessage(r.from, r.message);
+          else if (r.kind === "timeout") this.#onTimeout(r.height, r.round, r.step);
+          else if (r.message.height === this.#height) this.#acceptOwn(r.message);
+        }
+      } finally {
+        this.#replaying = false;
+      }
+      if (this.#active) this.#armTimers();
+    });
+  }
+
+  #run(action: () => void): ConsensusOutput[] {
+    this.#out = [];
+    action();
+    this.#evaluate();
+    return this.#out;
+  }
+
+  #emit(output: ConsensusOutput): void {
+    if (this.#replaying && output.type === "wal") return;
+    this.#out.push(output);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Inputs
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #onMessage(from: number, raw: unknown): void {
+    if (!Number.isSafeInteger(from) || from < 0 || from >= this.#config.validators || from === this.#config.self) {
+      return; // not a peer of this epoch: the transport should never deliver this
+    }
+    let message: ConsensusMessage;
+    try {
+      message = checkMessage(raw, this.#limits);
+    } catch (error) {
+      if (error instanceof MalformedMessage) return this.#emit({ type: "rejected", from, reason: error.message });
+      throw error;
+    }
+    this.#emit({ type: "wal", record: { kind: "message", from, message }, sync: false });
+    this.#handle(from, message);
+  }
+
+  #handle(from: number, message: ConsensusMessage): void {
+    switch (message.type) {
+      case "syncRequest":
+        if (message.height < this.#height) this.#serveCommit(from, message.height);
+        return;
+      case "commit":
+        return this.#onCommit(from, message.commit, message.senderHeight);
+      default:
+        break;
+    }
+    if (message.height < this.#height) {
+      // Votes of the deciding round arrive late as a matter of course; their senders decide without help. A sender
+      // in a later round of a decided height is stuck (it crashed, or missed the precommits): send it the commit.
+      const recent = this.#recent.get(message.height);
+      if (recent && message.round <= recent.round) return;
+      const key = `${from}:${message.height}:${message.round}`;
+      if (!this.#served.has(key)) {
+        this.#served.add(key);
+        this.#serveCommit(from, message.height);
+      }
+      return;
+    }
+    if (message.height === this.#height + 1) {
+      if (this.#future.length < MAX_BUFFERED_FUTURE_MESSAGES) this.#future.push({ from, message });
+      return;
+    }
+    if (message.height > this.#height + 1) {
+      this.#requestSync(from);
+      return;
+    }
+    if (message.type === "proposal") this.#onProposal(from, message);
+    else this.#onVote(from, message);
+  }
+
+  #onProposal(from: number, proposal: Proposal): void {
+    if (proposal.validator !== from || from !== this.#proposer(proposal.round)) {
+      return this.#emit({
+        type: "rejected",
+        from,
+        reason: `proposal for round ${proposal.round} not from its proposer`,
+      });
+    }
+    if (proposal.block.height !== proposal.height || proposal.validRound >= proposal.round) {
+      return this.#emit({ type: "rejected", from, reason: "proposal is inconsistent" });
+    }
+    if (this.#proposals.has(proposal.round)) return; // the first proposal of a round counts
+    const hash = blockHash(proposal.block);
+    const bytes = proposalSignBytes(this.#config.chainId, { ...proposal, blockHash: hash });
+    if (!this.#scheme.verify(from, bytes, proposal.signature)) {
+      return this.#emit({ type: "rejected", from, reason: "bad proposal signature" });
+    }
+    this.#proposals.set(proposal.round, proposal);
+    this.#blocks.set(hash, proposal.block);
+    this.#wake();
+  }
+
+  #onVote(from: number, vote: Vote): void {
+    if (vote.validator !== from)
+      return this.#emit({ type: "rejected", from, reason: "vote relayed for another validator" });
+    if (!this.#verifyVote(vote)) return this.#emit({ type: "rejected", from, reason: "bad vote signature" });
+    this.#addVote(vote);
+    this.#wake();
+  }
+
+  #verifyVote(vote: Vote): boolean {
+    return this.#scheme.verify(vote.validator, voteSignBytes(this.#config.chainId, vote), vote.signature);
+  }
+
+  #addVote(vote: Vote): void {
+    const result = this.#votes.add(vote);
+    if (result.kind === "equivocation") this.#recordEvidence(result.evidence);
+  }
+
+  #recordEvidence(evidence: Evidence): void {
+    const key = evidenceKey(evidence);
+    if (this.#pendingEvidence.has(key) || this.#committedEvidence.has(key)) return;
+    this.#pendingEvidence.set(key, evidence);
+    this.#emit({ type: "evidence", evidence });
+  }
+
+  /** A decided block with its precommits from a peer: how a lagging validator catches up. */
+  #onCommit(from: number, commit: Commit, senderHeight: number): void {
+    if (commit.block.height !== this.#height) {
+      if (commit.block.height > this.#height) this.#requestSync(from);
+      return;
+    }
+    const hash = blockHash(commit.block);
+    for (const vote of commit.precommits) {
+      const matches = vote.type === "precommit" && vote.height === this.#height && vote.round === commit.round;
+      if (!matches || vote.blockHash !== hash || !this.#verifyVote(vote)) {
+        return this.#emit({ type: "rejected", from, reason: "commit carries an invalid precommit" });
+      }
+    }
+    for (const vote of commit.precommits) this.#addVote(vote);
+    this.#blocks.set(hash, commit.block);
+    this.#evaluate();
+    // Still behind the sender: ask for the next height right away rather than wait for its votes.
+    if (senderHeight > this.#height) this.#requestSync(from);
+  }
+
+  #requestSync(to: number): void {
+    const key = `sync:${to}:${this.#height}`;
+    if (this.#served.has(key)) return;
+    this.#served.add(key);
+    this.#emit({ type: "send", to, message: { type: "syncRequest", height: this.#height } });
+  }
+
+  #serveCommit(to: number, height: number): void {
+    const commit = this.#recent.get(height);
+    if (commit) this.#emit({ type: "send", to, message: { type: "commit", commit, senderHeight: this.#height } });
+    else this.#emit({ type: "serveCommit", to, height });
+  }
+
+  /** Lines 57–66. */
+  #onTimeout(height: number, round: number, step: Step): void {
+    if (height !== this.#height || round !== this.#round) return;
+    if (step === "propose" && this.#step === "propose") {
+      this.#vote("prevote", null); // line 59
+      this.#step = "prevote";
+    } else if (step === "prevote" && this.#step === "prevote") {
+      this.#vote("precommit", null); // line 63
+      this.#step = "precommit";
+    } else if (step === "precommit") {
+      this.#startRound(this.#round + 1); // line 65
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Rounds
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #proposer(round: number): number {
+    return (this.#height + round) % this.#config.validators;
+  }
+
+  /** Lines 11–21, deferred while the height has no work. */
+  #startRound(round: number): void {
+    this.#round = round;
+    this.#step = "propose";
+    if (
+      !this.#active &&
+      (this.#mempool.size > 0 || this.#pendingEvidence.size > 0 || this.#votes.rounds().length > 0)
+    ) {
+      this.#active = true;
+    }
+    if (this.#active) this.#enterPropose();
+  }
+
+  /** A proposal, vote or transaction arrived for an idle height: start its round 0 for real. */
+  #wake(): void {
+    if (this.#active) return;
+    this.#active = true;
+    this.#enterPropose();
+  }
+
+  #enterPropose(): void {
+    if (this.#proposer(this.#round) === this.#config.self) {
+      // Lines 14–19: re-propose the valid value if there is one, else a new block.
+      this.#propose(this.#validValue ?? this.#newBlock(), this.#validRound);
+    } else {
+      this.#scheduleTimeout("propose"); // line 21
+    }
+  }
+
+  #armTimers(): void {
+    if (this.#step === "propose" && this.#proposer(this.#round) !== this.#config.self) this.#scheduleTimeout("propose");
+    if (this.#step === "prevote") this.#scheduleTimeout("prevote");
+    this.#scheduleTimeout("precommit");
+  }
+
+  #scheduleTimeout(step: Step): void {
+    const t = this.#config.timeouts;
+    const [base, delta] =
+      step === "propose"
+        ? [t.proposeMs, t.proposeDeltaMs]
+        : step === "prevote"
+          ? [t.prevoteMs, t.prevoteDeltaMs]
+          : [t.precommitMs, t.precommitDeltaMs];
+    this.#emit({
+      type: "timeout",
+      height: this.#height,
+      round: this.#round,
+      step,
+      delayMs: base + this.#round * delta,
+    });
+  }
+
+  #newBlock(): Block {
+    const { maxTxsPerBlock, maxBlockBytes } = this.#limits;
+    return {
+      height: this.#height,
+      prevHash: this.#lastBlockHash,
+      lastAppHash: this.#lastAppHash,
+      proposer: this.#config.self,
+      txs: this.#mempool.reap(maxTxsPerBlock, maxBlockBytes),
+      evidence: [...this.#pendingEvidence.values()].slice(0, this.#config.validators),
+    };
+  }
+
+  #propose(block: Block, validRound: number): void {
+    const key = `${this.#round}:propose`;
+    let proposal = this.#signed.get(key) as Proposal | undefined;
+    if (!proposal) {
+      const hash = blockHash(block);
+      const unsigned = { height: this.#height, round: this.#round, validRound, blockHash: hash };
+      proposal = {
+        type: "proposal",
+        height: this.#height,
+        round: this.#round,
+        block,
+        validRound,
+        validator: this.#config.self,
+        signature: this.#scheme.sign(proposalSignBytes(this.#config.chainId, unsigned)),
+      };
+      this.#signed.set(key, proposal);
+      this.#emit({ type: "wal", record: { kind: "own", message: proposal }, sync: true });
+    }
+    this.#emit({ type: "broadcast", message: proposal });
+    this.#acceptOwn(proposal);
+  }
+
+  /** Signs (at most once per height, round and step) and broadcasts a vote, then counts it. */
+  #vote(type: VoteType, hash: Hash | null): void {
+    const key = `${this.#round}:${type}`;
+    let vote = this.#signed.get(key) as Vote | undefined;
+    // An existing vote for this slot (restored from the WAL) is re-sent as it is, even if this run would vote
+    // otherwise: signing a second, different vote is exactly what must never happen.
+    if (!vote) {
+      const unsigned = { type, height: this.#height, round: this.#round, blockHash: hash };
+      vote = {
+        ...unsigned,
+        validator: this.#config.self,
+        signature: this.#scheme.sign(voteSignBytes(this.#config.chainId, unsigned)),
+      };
+      this.#signed.set(key, vote);
+      this.#emit({ type: "wal", record: { kind: "own", message: vote }, sync: true });
+    }
+    this.#emit({ type: "broadcast", message: vote });
+    this.#acceptOwn(vote);
+  }
+
+  #acceptOwn(message: Proposal | Vote): void {
+    if (message.type === "proposal") {
+      if (!this.#proposals.has(message.round)) {
+        this.#proposals.set(message.round, message);
+        this.#blocks.set(blockHash(message.block), message.block);
+      }
+    } else {
+      this.#votes.add(message);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The upon-rules, evaluated until none fires
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #evaluate(): void {
+    for (let guard = 0; guard < 10_000; guard++) {
+      if (!this.#fireOne()) return;
+    }
+    throw new Error("consensus rules did not settle (a bug)");
+  }
+
+  /** Fires the first rule whose condition holds; returns whether one fired. */
+  #fireOne(): boolean {
+    return (
+      this.#ruleDecide() ||
+      this.#ruleSkipRound() ||
+      (this.#active &&
+        (this.#ruleProposal() ||
+          this.#ruleLock() ||
+          this.#rulePrevoteNil() ||
+          this.#rulePrevoteTimeout() ||
+          this.#rulePrecommitTimeout()))
+    );
+  }
+
+  #once(key: string): boolean {
+    if (this.#fired.has(key)) return false;
+    this.#fired.add(key);
+    return true;
+  }
+
+  /** Lines 22–33: prevote on the round's proposal. */
+  #ruleProposal(): boolean {
+    if (this.#step !== "propose") return false;
+    const proposal = this.#proposals.get(this.#round);
+    if (!proposal) return false;
+    const v = proposal.block;
+    const id = blockHash(v);
+    const vr = proposal.validRound;
+    if (vr === -1) {
+      // Line 22
+      const ok = this.#isValid(v, id) && (this.#lockedRound === -1 || this.#lockedHash() === id);
+      this.#vote("prevote", ok ? id : null);
+    } else {
+      // Line 28: a re-proposal needs a prevote quorum for it in its valid round.
+      if (!(vr < this.#round && this.#votes.count(vr, "prevote", id) >= this.#quorum)) return false;
+      const ok = this.#isValid(v, id) && (this.#lockedRound <= vr || this.#lockedHash() === id);
+      this.#vote("prevote", ok ? id : null);
+    }
+    this.#step = "prevote";
+    return true;
+  }
+
+  /** Lines 36–43: lock on (and remember as valid) a proposal with a prevote quorum. */
+  #ruleLock(): boolean {
+    if (this.#step === "propose") return false;
+    const proposal = this.#proposals.get(this.#round);
+    if (!proposal) return false;
+    const id = blockHash(proposal.block);
+    if (this.#votes.count(this.#round, "prevote", id) < this.#quorum || !this.#isValid(proposal.block, id))
+      return false;
+    if (!this.#once(`lock:${this.#round}`)) return false;
+    if (this.#step === "prevote") {
+      this.#lockedValue = proposal.block;
+      this.#lockedRound = this.#round;
+      this.#vote("precommit", id);
+      this.#step = "precommit";
+    }
+    this.#validValue = proposal.block;
+    this.#validRound = this.#round;
+    return true;
+  }
+
+  /** Line 44. */
+  #rulePrevoteNil(): boolean {
+    if (this.#step !== "prevote" || this.#votes.count(this.#round, "prevote", null) < this.#quorum) return false;
+    this.#vote("precommit", null);
+    this.#step = "precommit";
+    return true;
+  }
+
+  /** Line 34. */
+  #rulePrevoteTimeout(): boolean {
+    if (this.#step !== "prevote" || this.#votes.total(this.#round, "prevote") < this.#quorum) return false;
+    if (!this.#once(`prevoteTimeout:${this.#round}`)) return false;
+    this.#scheduleTimeout("prevote");
+    return true;
+  }
+
+  /** Line 47. */
+  #rulePrecommitTimeout(): boolean {
+    if (this.#votes.total(this.#round, "precommit") < this.#quorum) return false;
+    if (!this.#once(`precommitTimeout:${this.#round}`)) return false;
+    this.#scheduleTimeout("precommit");
+    return true;
+  }
+
+  /** Line 55: messages of a later round from more than a third of the validators. */
+  #ruleSkipRound(): boolean {
+    let target = -1;
+    for (const r of this.#votes.rounds()) {
+      if (r <= this.#round || r <= target) continue;
+      const senders = this.#votes.validatorsIn(r);
+      const proposal = this.#proposals.get(r);
+      if (proposal) senders.add(proposal.validator);
+      if (senders.size >= this.#skip) target = r;
+    }
+    if (target === -1) return false;
+    this.#active = true;
+    this.#startRound(target);
+    return true;
+  }
+
+  /** Line 49: a precommit quorum for a known, valid block in any round decides the height. */
+  #ruleDecide(): boolean {
+    for (const r of this.#votes.rounds()) {
+      for (const id of this.#votes.valuesWith(r, "precommit", this.#quorum)) {
+        if (id === null) continue;
+        const block = this.#blocks.get(id);
+        if (block && this.#isValid(block, id)) {
+          this.#decide(block, r, id);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  #decide(block: Block, round: number, id: Hash): void {
+    const commit: Commit = { block, round, precommits: this.#votes.votesFor(round, "precommit", id) };
+    const appHash = this.#app.finalizeBlock(block);
+    this.#emit({ type: "decided", commit, appHash });
+    this.#mempool.update(block.txs);
+    for (const e of block.evidence) {
+      const key = evidenceKey(e);
+      this.#pendingEvidence.delete(key);
+      this.#committedEvidence.add(key);
+    }
+    this.#recent.set(block.height, commit);
+    this.#recent.delete(block.height - (this.#config.recentCommits ?? 64));
+
+    // Lines 51–54: next height, fresh round state.
+    this.#height += 1;
+    this.#lastBlockHash = id;
+    this.#lastAppHash = appHash;
+    this.#lockedValue = this.#validValue = null;
+    this.#lockedRound = this.#validRound = -1;
+    this.#votes = new HeightVotes();
+    this.#proposals = new Map();
+    this.#blocks = new Map();
+    this.#validity = new Map();
+    this.#fired = new Set();
+    this.#signed = new Map();
+    this.#served = new Set();
+    this.#active = false;
+    const buffered = this.#future;
+    this.#future = [];
+    this.#startRound(0);
+    for (const { from, message } of buffered) this.#handle(from, message);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // valid(v)
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #lockedHash(): Hash | null {
+    return this.#lockedValue === null ? null : blockHash(this.#lockedValue);
+  }
+
+  #isValid(block: Block, id: Hash): boolean {
+    let valid = this.#validity.get(id);
+    if (valid === undefined) {
+      valid =
+        block.height === this.#height &&
+        block.prevHash === this.#lastBlockHash &&
+        block.lastAppHash === this.#lastAppHash &&
+        block.evidence.every((e) => this.#isValidEvidence(e)) &&
+        new Set(block.evidence.map(evidenceKey)).size === block.evidence.length &&
+        this.#app.processProposal(block);
+      this.#validity.set(id, valid);
+    }
+    return valid;
+  }
+
+  #isValidEvidence({ first, second }: Evidence): boolean {
+    return (
+      first.validator === second.validator &&
+      first.type === second.type &&
+      first.height === second.height &&
+      first.round === second.round &&
+      first.blockHash !== second.blockHash &&
+      first.height <= this.#height &&
+      this.#verifyVote(first) &&
+      this.#verifyVote(second)
+    );
+  }
+}
+
+function evidenceKey(e: Evidence): string {
+  return `${e.first.validator}:${e.first.height}:${e.first.round}:${e.first.type}`;
+}
+
+function pick(input: { height: number; round: number; step: Step }) {
+  return { height: input.height, round: input.round, step: input.step };
+}

@@ -1,0 +1,304 @@
+/**
+ * n BFT validators (consensus core + mempool + key-mapping app) on the simulated network, each with a simulated disk
+ * (WAL frames and a block store) that survives crashes. The runtime loop here is what the real node does with the
+ * core's outputs: WAL before anything that follows it, then messages, timers and the block store.
+ */
+import { Consensus, type ConsensusOutput, type WalRecord } from "../../node/bft/consensus.ts";
+import { Mempool } from "../../node/bft/mempool.ts";
+import {
+  DEFAULT_TIMEOUTS,
+  type Proposal,
+  type Vote,
+  type Commit,
+  type ConsensusMessage,
+  type SignatureScheme,
+  type TimeoutConfig,
+} from "../../node/bft/types.ts";
+import { decodeWal, encodeWalRecord } from "../../node/bft/wal.ts";
+import { KeyMappingApp } from "../../node/app/key-mapping-app.ts";
+import type { Prng } from "../support/prng.ts";
+import { CALM, SimNetwork, type NetworkFaults } from "./network.ts";
+import { Scheduler } from "./scheduler.ts";
+
+export class SimCrash extends Error {
+  override readonly name = "SimCrash";
+}
+
+/** What survives a crash. */
+export class SimDisk {
+  readonly wal: Uint8Array[] = [];
+  readonly blocks: Commit[] = [];
+  writes = 0;
+  /** Crash when this many WAL appends have happened (the append itself is lost, or torn if `tearOnCrash`). */
+  crashAtWrite = Infinity;
+  tearOnCrash = false;
+
+  appendWal(record: WalRecord): void {
+    const frame = encodeWalRecord(record);
+    this.writes++;
+    if (this.writes >= this.crashAtWrite) {
+      this.crashAtWrite = Infinity;
+      if (this.tearOnCrash) this.wal.push(frame.subarray(0, Math.max(1, frame.length >> 1)));
+      throw new SimCrash(`crash at WAL write ${this.writes}`);
+    }
+    this.wal.push(frame);
+  }
+
+  /** The disk loses its last complete record (a write that was acknowledged but never reached the platter). */
+  loseLastRecord(): void {
+    this.wal.pop();
+  }
+
+  readWal(): WalRecord[] {
+    const total = this.wal.reduce((sum, f) => sum + f.length, 0);
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const frame of this.wal) {
+      bytes.set(frame, offset);
+      offset += frame.length;
+    }
+    return decodeWal(bytes).records as WalRecord[];
+  }
+}
+
+export interface ClusterOptions {
+  n: number;
+  prng: Prng;
+  schemes: SignatureScheme[];
+  faults?: NetworkFaults;
+  timeouts?: TimeoutConfig;
+  chainId?: string;
+  /** Validators whose outgoing messages pass through this filter (Byzantine behaviour); return the messages to send. */
+  byzantine?: Map<number, ByzantineFilter>;
+}
+
+/** Rewrites what a Byzantine validator sends to one peer: the honest message in, what it really sends out. */
+export type ByzantineFilter = (message: ConsensusMessage, to: number, cluster: BftCluster) => ConsensusMessage[];
+
+type WireMessage = { kind: "consensus"; message: unknown } | { kind: "tx"; tx: string };
+
+export class SimValidator {
+  up = false;
+  incarnation = 0;
+  consensus!: Consensus;
+  mempool!: Mempool;
+  app!: KeyMappingApp;
+  readonly disk = new SimDisk();
+  rejected = 0;
+
+  constructor(
+    readonly index: number,
+    readonly cluster: BftCluster,
+  ) {}
+
+  /** Boots from the disk: replays the block store into a fresh app, then the WAL of the current height. */
+  boot(): void {
+    const { cluster } = this;
+    this.incarnation++;
+    this.up = true;
+    this.app = new KeyMappingApp({
+      chainId: cluster.chainId,
+      validators: cluster.n,
+      verify: (validator, message, signature) => cluster.schemes[0]!.verify(validator, message, signature),
+    });
+    this.mempool = new Mempool((tx) => this.app.checkTx(tx));
+    let lastBlockHash = "";
+    for (const commit of this.disk.blocks) {
+      this.app.finalizeBlock(commit.block);
+      lastBlockHash = cluster.hashOf(commit);
+    }
+    const height = this.disk.blocks.length + 1;
+    this.consensus = new Consensus(
+      { chainId: cluster.chainId, validators: cluster.n, self: this.index, timeouts: cluster.timeouts },
+      { scheme: cluster.schemes[this.index]!, app: this.app, mempool: this.mempool },
+      { height, lastBlockHash, lastAppHash: this.app.appHash },
+    );
+    const records = this.disk.readWal().filter((r) => recordHeight(r) === height);
+    this.apply(records.length > 0 ? this.consensus.restore(records) : this.consensus.start());
+  }
+
+  crash(): void {
+    this.up = false;
+    this.incarnation++;
+  }
+
+  /** Carries out the core's outputs in order; a crash at a WAL write stops the rest, as it would in a process. */
+  apply(outputs: ConsensusOutput[]): void {
+    const { cluster } = this;
+    try {
+      for (const output of outputs) {
+        switch (output.type) {
+          case "wal":
+            this.disk.appendWal(output.record);
+            break;
+          case "broadcast":
+            for (let to = 0; to < cluster.n; to++) if (to !== this.index) this.#send(to, output.message);
+            break;
+          case "send":
+            this.#send(output.to, output.message);
+            break;
+          case "timeout": {
+            const incarnation = this.incarnation;
+            const { height, round, step } = output;
+            cluster.scheduler.after(output.delayMs, () => {
+              if (this.up && this.incarnation === incarnation) {
+                this.apply(this.consensus.step({ type: "timeout", height, round, step }));
+              }
+            });
+            break;
+          }
+          case "decided":
+            this.disk.blocks.push(output.commit);
+            cluster.recordDecision(this.index, output.commit, output.appHash, this.app.lastResults);
+            break;
+          case "evidence":
+            cluster.evidence.push({ by: this.index, evidence: output.evidence });
+            break;
+          case "rejected":
+            this.rejected++;
+            break;
+          case "serveCommit": {
+            const commit = this.disk.blocks[output.height - 1];
+            if (commit) this.#send(output.to, { type: "commit", commit, senderHeight: this.consensus.height });
+            break;
+          }
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof SimCrash)) throw error;
+      this.crash();
+      cluster.crashes++;
+      cluster.scheduler.after(cluster.restartDelayMs, () => this.boot());
+    }
+  }
+
+  #send(to: number, message: ConsensusMessage): void {
+    const { cluster } = this;
+    if (message.type === "prevote" || message.type === "precommit" || message.type === "proposal") {
+      cluster.recordSigned(this.index, message);
+    }
+    const filter = cluster.byzantine.get(this.index);
+    const messages = filter ? filter(message, to, cluster) : [message];
+    for (const m of messages)
+      cluster.network.send(this.index, to, { kind: "consensus", message: m } satisfies WireMessage);
+  }
+
+  receive(from: number, wire: WireMessage): void {
+    if (wire.kind === "tx") {
+      if (this.mempool.add(wire.tx, `peer-${from}`).ok) this.apply(this.consensus.step({ type: "txsAvailable" }));
+      return;
+    }
+    this.apply(this.consensus.step({ type: "message", from, message: wire.message }));
+  }
+
+  /** A client submits a transaction to this validator, which admits it and gossips it to its peers. */
+  submit(tx: string): boolean {
+    if (!this.up || !this.mempool.add(tx, "client").ok) return false;
+    for (let to = 0; to < this.cluster.n; to++) {
+      if (to !== this.index) this.cluster.network.send(this.index, to, { kind: "tx", tx } satisfies WireMessage);
+    }
+    this.apply(this.consensus.step({ type: "txsAvailable" }));
+    return true;
+  }
+}
+
+function recordHeight(record: WalRecord): number {
+  if (record.kind === "timeout") return record.height;
+  const m = record.message;
+  return m.type === "commit" ? m.commit.block.height : m.type === "syncRequest" ? -1 : m.height;
+}
+
+export interface Decision {
+  hash: string;
+  appHash: string;
+  results: readonly unknown[];
+  block: Commit["block"];
+}
+
+export class BftCluster {
+  readonly n: number;
+  readonly scheduler = new Scheduler();
+  readonly network: SimNetwork;
+  readonly validators: SimValidator[];
+  readonly schemes: SignatureScheme[];
+  readonly timeouts: TimeoutConfig;
+  readonly chainId: string;
+  readonly byzantine: Map<number, ByzantineFilter>;
+  readonly prng: Prng;
+  restartDelayMs = 500;
+  crashes = 0;
+  /** decisions[height][validator] */
+  readonly decisions: Map<number, Decision>[] = [];
+  readonly evidence: { by: number; evidence: unknown }[] = [];
+  /** Every consensus message each validator signed and sent: (height, round, step) → value, to catch double signing. */
+  readonly signed = new Map<number, Map<string, string>>();
+  readonly doubleSigned: string[] = [];
+  readonly #hashes = new WeakMap<Commit, string>();
+
+  constructor(options: ClusterOptions) {
+    this.n = options.n;
+    this.prng = options.prng;
+    this.schemes = options.schemes;
+    this.timeouts = options.timeouts ?? { ...DEFAULT_TIMEOUTS, proposeMs: 300, prevoteMs: 200, precommitMs: 200 };
+    this.chainId = options.chainId ?? "sim-chain";
+    this.byzantine = options.byzantine ?? new Map<number, ByzantineFilter>();
+    this.validators = Array.from({ length: this.n }, (_, i) => new SimValidator(i, this));
+    this.network = new SimNetwork(
+      this.scheduler,
+      this.prng,
+      options.faults ?? CALM,
+      (from, to, message) => this.validators[to]!.receive(from, message as WireMessage),
+      (node) => this.validators[node]!.up,
+    );
+  }
+
+  start(): void {
+    for (const v of this.validators) v.boot();
+  }
+
+  hashOf(commit: Commit): string {
+    let hash = this.#hashes.get(commit);
+    if (hash === undefined) {
+      hash = commit.precommits[0]?.blockHash ?? "";
+      this.#hashes.set(commit, hash);
+    }
+    return hash;
+  }
+
+  recordDecision(validator: number, commit: Commit, appHash: string, results: readonly unknown[]): void {
+    const height = commit.block.height;
+    let atHeight = this.decisions[height];
+    if (!atHeight) this.decisions[height] = atHeight = new Map<number, Decision>();
+    atHeight.set(validator, { hash: this.hashOf(commit), appHash, results, block: commit.block });
+  }
+
+  recordSigned(validator: number, message: Proposal | Vote): void {
+    let byValidator = this.signed.get(validator);
+    if (!byValidator) this.signed.set(validator, (byValidator = new Map<string, string>()));
+    const slot = `${message.height}/${message.round}/${message.type}`;
+    const value = message.type === "proposal" ? JSON.stringify(message.block) : String(message.blockHash);
+    const before = byValidator.get(slot);
+    if (before === undefined) byValidator.set(slot, value);
+    else if (before !== value) this.doubleSigned.push(`validator ${validator} signed two values at ${slot}`);
+  }
+
+  /** Heights every validator in `who` has decided. */
+  decidedHeight(who: number[]): number {
+    return Math.min(...who.map((i) => this.validators[i]!.disk.blocks.length));
+  }
+
+  /** Safety: no two of `honest` decided different blocks (or reached different app hashes) at any height. */
+  safetyViolations(honest: number[]): string[] {
+    const problems: string[] = [];
+    this.decisions.forEach((atHeight, height) => {
+      if (!atHeight) return;
+      const seen = honest.map((i) => atHeight.get(i)).filter((d): d is Decision => d !== undefined);
+      const first = seen[0];
+      for (const d of seen) {
+        if (d.hash !== first!.hash) problems.push(`height ${height}: blocks ${first!.hash} and ${d.hash}`);
+        if (d.appHash !== first!.appHash) problems.push(`height ${height}: app hashes differ`);
+      }
+    });
+    return problems;
+  }
+}
