@@ -1,0 +1,156 @@
+/**
+ * The two generators of the commitment schemes and the fast multiplications the protocols spend their time in.
+ *
+ * G is the secp256k1 base point. H is a second generator whose discrete logarithm to base G nobody knows, derived
+ * exactly as the Torus node derives it (torus-common/secp256k1/curve.go, HashToPoint(G.x)), so that Pedersen
+ * commitments g^a·h^b (Pedersen 1991) are binding and interoperate with Torus's.
+ *
+ * Costs that shaped this file (noble 2.4, one core of this machine; shared/reference/performance-model.md §4): k·G
+ * with a window-10 table ≈ 0.28 ms with scalar blinding, ≈ 0.15 ms without (noble's default table: ≈ 0.35 ms); a
+ * variable-base multiplication ≈ 0.8–2 ms; a point times a small public integer by double-and-add ≈ 16 µs for 9,
+ * against ≈ 65 µs for noble's `multiplyUnsafe`, which pays for a 256-bit GLV setup whatever the scalar.
+ */
+import { keccak_256 } from "@noble/hashes/sha3.js";
+
+import { assertScalar, bigIntToBytes, bytesToBigInt } from "./field.ts";
+import { CryptoError } from "./errors.ts";
+import { G, Point, assertPoint } from "./point.ts";
+
+export { G };
+
+const Fp = Point.Fp;
+
+/**
+ * Torus's HashToPoint: x = keccak256(data) as an integer, incremented until x³ + 7 is a square mod p; y is the square
+ * root β^((p+1)/4) (p ≡ 3 mod 4) as it comes out, with no choice of parity. The result is a point whose discrete
+ * logarithm to any other generator is unknown (nobody chose it).
+ */
+export function hashToPoint(data: Uint8Array): Point {
+  let x = Fp.create(bytesToBigInt(keccak_256(data)));
+  for (;;) {
+    const beta = Fp.add(Fp.mul(Fp.sqr(x), x), 7n);
+    const y = Fp.pow(beta, (Fp.ORDER + 1n) / 4n);
+    if (Fp.eql(Fp.sqr(y), beta)) {
+      const point = Point.fromAffine({ x, y });
+      assertPoint(point, "hashToPoint result");
+      return point;
+    }
+    x = Fp.add(x, 1n);
+  }
+}
+
+/** The second generator H = HashToPoint(G.x as 32 bytes), as in the Torus node (one increment from the hash). */
+export const H: Point = hashToPoint(bigIntToBytes(G.toAffine().x, 32));
+
+/**
+ * Window of the fixed-base tables. Measured on this machine (µs per k·G, blinded / unblinded): W=6 ≈ 355–540 /
+ * 260–380, W=8 ≈ 345–390 / 180, W=9 ≈ 290–370 / 155–220, W=10 ≈ 260–285 / 150–200, W=11 ≈ 250–380 / 185–220,
+ * W=12 ≈ 400 / 190; tables for W=10 take ≈ 150 ms (blinded) + 110 ms (unblinded) per generator to build, once, on
+ * first use. Beyond 10 the data-oblivious scan of each window (2^(W−1) entries) eats the saved additions.
+ */
+export const FIXED_BASE_WINDOW = 10;
+
+// Copies of G and H, so that the tables hang off our own instances: noble keys its tables by point identity, and
+// resizing the table of Point.BASE would change it for every other user of noble in the process (ECDSA, ECIES).
+const G_TABLE = Point.fromAffine(G.toAffine()).precompute(FIXED_BASE_WINDOW);
+const H_TABLE = Point.fromAffine(H.toAffine()).precompute(FIXED_BASE_WINDOW);
+
+/**
+ * k·base for a secret scalar k (a dealer's coefficients, a node's share): noble's constant-time table kernel with
+ * scalar blinding (k + r·q for a fresh 128-bit r), so neither timing nor the sequence of table entries reveals k.
+ */
+function mulSecret(table: Point, k: bigint, field: string): Point {
+  assertScalar(k, field);
+  return k === 0n ? Point.ZERO : table.multiply(k);
+}
+
+/**
+ * k·base for verification: the same data-oblivious, fixed-count table kernel (noble 2.4 routes `multiplyUnsafe` on a
+ * precomputed point to it), without the scalar blinding and the final normalisation, ≈ 40 % cheaper. The values a
+ * verifier multiplies are its shares, so it must not be a variable-time ladder either.
+ */
+function mulUnblinded(table: Point, k: bigint, field: string): Point {
+  assertScalar(k, field);
+  return table.multiplyUnsafe(k);
+}
+
+/** k·G for a secret k in [0, q) (0 gives the point at infinity). */
+export const mulG = (k: bigint): Point => mulSecret(G_TABLE, k, "scalar of G");
+/** k·H for a secret k in [0, q). */
+export const mulH = (k: bigint): Point => mulSecret(H_TABLE, k, "scalar of H");
+/** k·G without scalar blinding, for verification (still a fixed sequence of table additions). */
+export const mulGUnblinded = (k: bigint): Point => mulUnblinded(G_TABLE, k, "scalar of G");
+/** k·H without scalar blinding, for verification. */
+export const mulHUnblinded = (k: bigint): Point => mulUnblinded(H_TABLE, k, "scalar of H");
+
+/** Above this, a scalar is not "small" any more and noble's GLV multiplication wins over double-and-add. */
+const SMALL_SCALAR_LIMIT = 1n << 64n;
+
+/**
+ * The non-adjacent form of k (least significant digit first): digits in {−1, 0, 1}, no two adjacent non-zero, so
+ * double-and-add needs at most ⌈bits/2⌉ additions instead of popcount(k). Computed once per Horner evaluation.
+ */
+function nonAdjacentForm(k: bigint): Int8Array {
+  const digits: number[] = [];
+  for (let n = k; n > 0n; n >>= 1n) {
+    let digit = 0;
+    if ((n & 1n) === 1n) {
+      digit = (n & 3n) === 3n ? -1 : 1;
+      n -= BigInt(digit);
+    }
+    digits.push(digit);
+  }
+  return Int8Array.from(digits);
+}
+
+/** point · k for the digits of k (non-empty, top digit 1), by double-and-add from the top. */
+function mulByDigits(point: Point, digits: Int8Array): Point {
+  const negated = point.negate();
+  let acc = point;
+  for (let b = digits.length - 2; b >= 0; b--) {
+    acc = acc.double();
+    if (digits[b] === 1) acc = acc.add(point);
+    else if (digits[b] === -1) acc = acc.add(negated);
+  }
+  return acc;
+}
+
+/** A multiplier by the public scalar k in [0, q): double-and-add for small k, noble's GLV ladder otherwise. */
+function smallMultiplier(k: bigint): (point: Point) => Point {
+  if (k === 0n) return () => Point.ZERO;
+  if (k >= SMALL_SCALAR_LIMIT) return (point) => point.multiplyUnsafe(k);
+  const digits = nonAdjacentForm(k);
+  return (point) => mulByDigits(point, digits);
+}
+
+/**
+ * point · k for a PUBLIC scalar k in [0, q), fast when k is small (a share index): variable time, never for
+ * secrets. The point may be the point at infinity (an intermediate result of Horner's rule can be).
+ */
+export function mulSmall(point: Point, k: bigint): Point {
+  if (!(point instanceof Point)) throw new CryptoError("INVALID_POINT", "point is not a curve point");
+  assertScalar(k, "small scalar");
+  return smallMultiplier(k)(point);
+}
+
+/** Σ_j C_j·x^j by Horner's rule, for points already checked: ((C_d·x + C_{d−1})·x + …)·x + C_0. */
+export function evaluateCommitmentUnchecked(commitment: readonly Point[], x: bigint): Point {
+  const times = smallMultiplier(x);
+  let acc = commitment[commitment.length - 1]!;
+  for (let j = commitment.length - 2; j >= 0; j--) acc = times(acc).add(commitment[j]!);
+  return acc;
+}
+
+/**
+ * The committed polynomial evaluated "in the exponent" at a public x: Σ_j C_j·x^j, which commits to f(x) when C_j
+ * commits to the j-th coefficient of f (Feldman 1987, Pedersen 1991). Horner's rule turns the d multiplications by
+ * x^j (full-size scalars) into d multiplications by the small x.
+ */
+export function evaluateCommitment(commitment: readonly Point[], x: bigint): Point {
+  if (!Array.isArray(commitment) || commitment.length === 0) {
+    throw new CryptoError("INVALID_LENGTH", "commitment must be a non-empty array of points");
+  }
+  for (const [j, point] of commitment.entries()) assertPoint(point, `commitment[${j}]`);
+  assertScalar(x, "x");
+  return evaluateCommitmentUnchecked(commitment, x);
+}
