@@ -49,7 +49,6 @@ export class KeyMappingApp implements ConsensusApp {
   #freeHead = 0;
   /** Publication votes not yet at quorum: digest of the body → validators that signed it. */
   readonly #publicationVotes = new Map<string, Set<number>>();
-  #lastResults: TxResult[] = [];
 
   constructor(options: KeyMappingOptions) {
     this.#options = options;
@@ -58,11 +57,6 @@ export class KeyMappingApp implements ConsensusApp {
 
   get appHash(): Hash {
     return this.#appHash;
-  }
-
-  /** Results of the transactions of the last finalized block, in block order. */
-  get lastResults(): readonly TxResult[] {
-    return this.#lastResults;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -94,13 +88,12 @@ export class KeyMappingApp implements ConsensusApp {
     return block.txs.length >= 0;
   }
 
-  finalizeBlock(block: Block): Hash {
+  finalizeBlock(block: Block): { appHash: Hash; results: TxResult[] } {
     const results = block.txs.map((tx) => this.#deliver(tx));
-    this.#lastResults = results;
     this.#appHash = hashBytes(
       new TextEncoder().encode(`${this.#appHash}\x1c${block.height}\x1c${canonicalJson(results)}`),
     );
-    return this.#appHash;
+    return { appHash: this.#appHash, results };
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -22,19 +22,20 @@ import type {
   Proposal,
   SignatureScheme,
   Step,
+  TimerKind,
   TimeoutConfig,
   Vote,
   VoteType,
 } from "./types.ts";
-import { DEFAULT_LIMITS, MalformedMessage, checkMessage, type MessageLimits } from "./validate.ts";
+import { DEFAULT_LIMITS, MalformedMessage, RELAY_ROUNDS, checkMessage, type MessageLimits } from "./validate.ts";
 import { HeightVotes } from "./vote-set.ts";
 
 /** The replicated application, as consensus sees it. Deterministic: every honest node computes the same results. */
 export interface ConsensusApp {
   /** Content checks of a proposed block beyond its shape (CometBFT's ProcessProposal). */
   processProposal(block: Block): boolean;
-  /** Applies a decided block and returns the app hash after it. */
-  finalizeBlock(block: Block): Hash;
+  /** Applies a decided block; returns the app hash after it and one result per transaction, for the runtime. */
+  finalizeBlock(block: Block): { appHash: Hash; results: unknown[] };
 }
 
 export interface ConsensusConfig {
@@ -57,11 +58,11 @@ export interface ChainTip {
 export type WalRecord =
   | { kind: "message"; from: number; message: ConsensusMessage }
   | { kind: "own"; message: Proposal | Vote }
-  | { kind: "timeout"; height: number; round: number; step: Step };
+  | { kind: "timeout"; height: number; round: number; step: TimerKind };
 
 export type ConsensusInput =
   | { type: "message"; from: number; message: unknown }
-  | { type: "timeout"; height: number; round: number; step: Step }
+  | { type: "timeout"; height: number; round: number; step: TimerKind }
   /** The mempool has transactions (or the app has protocol work queued as transactions). */
   | { type: "txsAvailable" };
 
@@ -69,8 +70,8 @@ export type ConsensusOutput =
   | { type: "wal"; record: WalRecord; sync: boolean }
   | { type: "broadcast"; message: ConsensusMessage }
   | { type: "send"; to: number; message: ConsensusMessage }
-  | { type: "timeout"; height: number; round: number; step: Step; delayMs: number }
-  | { type: "decided"; commit: Commit; appHash: Hash }
+  | { type: "timeout"; height: number; round: number; step: TimerKind; delayMs: number }
+  | { type: "decided"; commit: Commit; appHash: Hash; results: unknown[] }
   | { type: "evidence"; evidence: Evidence }
   | { type: "rejected"; from: number; reason: string }
   /** A peer needs the commit of a height older than those kept in memory: serve it from the block store. */
@@ -152,9 +153,35 @@ export class Consensus {
     return this.#lastAppHash;
   }
 
+  /** The round state, for status pages and debugging. */
+  snapshot() {
+    const rounds = this.#votes.rounds().sort((a, b) => a - b);
+    return {
+      height: this.#height,
+      round: this.#round,
+      step: this.#step,
+      active: this.#active,
+      lockedRound: this.#lockedRound,
+      validRound: this.#validRound,
+      proposals: [...this.#proposals.keys()].sort((a, b) => a - b),
+      votes: rounds.map((r) => ({
+        round: r,
+        prevotes: this.#votes.total(r, "prevote"),
+        precommits: this.#votes.total(r, "precommit"),
+        prevoteNil: this.#votes.count(r, "prevote", null),
+        precommitNil: this.#votes.count(r, "precommit", null),
+      })),
+    };
+  }
+
   /** Starts the current height (line 10: StartRound(0)). */
   start(): ConsensusOutput[] {
-    return this.#run(() => this.#startRound(0));
+    return this.#run(() => {
+      this.#startRound(0);
+      // A validator booting past genesis may have missed decisions while it was down: ask who is ahead.
+      if (this.#height > 1)
+        this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#height, round: 0 } });
+    });
   }
 
   step(input: ConsensusInput): ConsensusOutput[] {
@@ -201,6 +228,8 @@ export class Consensus {
         this.#replaying = false;
       }
       if (this.#active) this.#armTimers();
+      // Messages sent while this validator was down are lost: ask for them now rather than after a gossip period.
+      this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#height, round: this.#round } });
     });
   }
 
@@ -239,6 +268,10 @@ export class Consensus {
     switch (message.type) {
       case "syncRequest":
         if (message.height < this.#height) this.#serveCommit(from, message.height);
+        else if (message.height === this.#height) this.#relayRounds(from, message.round);
+        return;
+      case "votes":
+        if (message.height === this.#height) this.#onRelay(from, message.proposals, message.votes);
         return;
       case "commit":
         return this.#onCommit(from, message.commit, message.senderHeight);
@@ -269,8 +302,8 @@ export class Consensus {
     else this.#onVote(from, message);
   }
 
-  #onProposal(from: number, proposal: Proposal): void {
-    if (proposal.validator !== from || from !== this.#proposer(proposal.round)) {
+  #onProposal(from: number, proposal: Proposal, relayed = false): void {
+    if ((!relayed && proposal.validator !== from) || proposal.validator !== this.#proposer(proposal.round)) {
       return this.#emit({
         type: "rejected",
         from,
@@ -286,6 +319,15 @@ export class Consensus {
     if (!this.#scheme.verify(from, bytes, proposal.signature)) {
       return this.#emit({ type: "rejected", from, reason: "bad proposal signature" });
     }
+    for (const vote of proposal.polVotes ?? []) {
+      const pol = vote.type === "prevote" && vote.height === this.#height && vote.round === proposal.validRound;
+      if (!pol || vote.blockHash !== hash || !this.#verifyVote(vote)) {
+        return this.#emit({ type: "rejected", from, reason: "proposal carries an invalid proof-of-lock vote" });
+      }
+    }
+    const pol = proposal.polVotes ?? [];
+    const certified = new Set(pol.map((v) => v.validator)).size >= this.#quorum;
+    for (const vote of pol) this.#addVote(vote, certified);
     this.#proposals.set(proposal.round, proposal);
     this.#blocks.set(hash, proposal.block);
     this.#wake();
@@ -303,8 +345,8 @@ export class Consensus {
     return this.#scheme.verify(vote.validator, voteSignBytes(this.#config.chainId, vote), vote.signature);
   }
 
-  #addVote(vote: Vote): void {
-    const result = this.#votes.add(vote);
+  #addVote(vote: Vote, certified = false): void {
+    const result = this.#votes.add(vote, certified);
     if (result.kind === "equivocation") this.#recordEvidence(result.evidence);
   }
 
@@ -328,7 +370,8 @@ export class Consensus {
         return this.#emit({ type: "rejected", from, reason: "commit carries an invalid precommit" });
       }
     }
-    for (const vote of commit.precommits) this.#addVote(vote);
+    const certified = new Set(commit.precommits.map((v) => v.validator)).size >= this.#quorum;
+    for (const vote of commit.precommits) this.#addVote(vote, certified);
     this.#blocks.set(hash, commit.block);
     this.#evaluate();
     // Still behind the sender: ask for the next height right away rather than wait for its votes.
@@ -339,7 +382,32 @@ export class Consensus {
     const key = `sync:${to}:${this.#height}`;
     if (this.#served.has(key)) return;
     this.#served.add(key);
-    this.#emit({ type: "send", to, message: { type: "syncRequest", height: this.#height } });
+    this.#emit({ type: "send", to, message: { type: "syncRequest", height: this.#height, round: this.#round } });
+  }
+
+  /** Sends a peer at this height every proposal and vote held for rounds `fromRound` on (a bounded number). */
+  #relayRounds(to: number, fromRound: number): void {
+    const proposals: Proposal[] = [];
+    const votes: Vote[] = [];
+    for (let r = fromRound; r < fromRound + RELAY_ROUNDS && r <= this.#round; r++) {
+      const proposal = this.#proposals.get(r);
+      if (proposal) proposals.push(proposal);
+      votes.push(...this.#votes.votesIn(r));
+    }
+    if (proposals.length > 0 || votes.length > 0) {
+      this.#emit({ type: "send", to, message: { type: "votes", height: this.#height, proposals, votes } });
+    }
+  }
+
+  /** Proposals and votes a peer relays: each is checked against its signer's key, not the relaying peer's. */
+  #onRelay(from: number, proposals: Proposal[], votes: Vote[]): void {
+    for (const proposal of proposals) this.#onProposal(from, proposal, true);
+    for (const vote of votes) {
+      if (!this.#verifyVote(vote))
+        return this.#emit({ type: "rejected", from, reason: "relayed vote with a bad signature" });
+      this.#addVote(vote);
+    }
+    if (votes.length > 0) this.#wake();
   }
 
   #serveCommit(to: number, height: number): void {
@@ -348,10 +416,14 @@ export class Consensus {
     else this.#emit({ type: "serveCommit", to, height });
   }
 
-  /** Lines 57–66. */
-  #onTimeout(height: number, round: number, step: Step): void {
+  /** Lines 57–66, and the gossip timer. */
+  #onTimeout(height: number, round: number, step: TimerKind): void {
     if (height !== this.#height || round !== this.#round) return;
-    if (step === "propose" && this.#step === "propose") {
+    if (step === "gossip") {
+      // No decision yet at this height: ask every peer for what this validator may have missed, and keep asking.
+      this.#emit({ type: "broadcast", message: { type: "syncRequest", height, round } });
+      this.#scheduleTimeout("gossip");
+    } else if (step === "propose" && this.#step === "propose") {
       this.#vote("prevote", null); // line 59
       this.#step = "prevote";
     } else if (step === "prevote" && this.#step === "prevote") {
@@ -391,6 +463,7 @@ export class Consensus {
   }
 
   #enterPropose(): void {
+    this.#scheduleTimeout("gossip");
     if (this.#proposer(this.#round) === this.#config.self) {
       // Lines 14–19: re-propose the valid value if there is one, else a new block.
       this.#propose(this.#validValue ?? this.#newBlock(), this.#validRound);
@@ -400,19 +473,21 @@ export class Consensus {
   }
 
   #armTimers(): void {
+    this.#scheduleTimeout("gossip");
     if (this.#step === "propose" && this.#proposer(this.#round) !== this.#config.self) this.#scheduleTimeout("propose");
     if (this.#step === "prevote") this.#scheduleTimeout("prevote");
     this.#scheduleTimeout("precommit");
   }
 
-  #scheduleTimeout(step: Step): void {
+  #scheduleTimeout(step: TimerKind): void {
     const t = this.#config.timeouts;
-    const [base, delta] =
-      step === "propose"
-        ? [t.proposeMs, t.proposeDeltaMs]
-        : step === "prevote"
-          ? [t.prevoteMs, t.prevoteDeltaMs]
-          : [t.precommitMs, t.precommitDeltaMs];
+    const durations: Record<TimerKind, [number, number]> = {
+      propose: [t.proposeMs, t.proposeDeltaMs],
+      prevote: [t.prevoteMs, t.prevoteDeltaMs],
+      precommit: [t.precommitMs, t.precommitDeltaMs],
+      gossip: [t.gossipMs, t.proposeDeltaMs],
+    };
+    const [base, delta] = durations[step];
     this.#emit({
       type: "timeout",
       height: this.#height,
@@ -448,6 +523,7 @@ export class Consensus {
         validRound,
         validator: this.#config.self,
         signature: this.#scheme.sign(proposalSignBytes(this.#config.chainId, unsigned)),
+        ...(validRound >= 0 ? { polVotes: this.#votes.votesFor(validRound, "prevote", hash) } : {}),
       };
       this.#signed.set(key, proposal);
       this.#emit({ type: "wal", record: { kind: "own", message: proposal }, sync: true });
@@ -617,8 +693,8 @@ export class Consensus {
 
   #decide(block: Block, round: number, id: Hash): void {
     const commit: Commit = { block, round, precommits: this.#votes.votesFor(round, "precommit", id) };
-    const appHash = this.#app.finalizeBlock(block);
-    this.#emit({ type: "decided", commit, appHash });
+    const { appHash, results } = this.#app.finalizeBlock(block);
+    this.#emit({ type: "decided", commit, appHash, results });
     this.#mempool.update(block.txs);
     for (const e of block.evidence) {
       const key = evidenceKey(e);
@@ -689,6 +765,6 @@ function evidenceKey(e: Evidence): string {
   return `${e.first.validator}:${e.first.height}:${e.first.round}:${e.first.type}`;
 }
 
-function pick(input: { height: number; round: number; step: Step }) {
+function pick(input: { height: number; round: number; step: TimerKind }) {
   return { height: input.height, round: input.round, step: input.step };
 }

@@ -40,6 +40,12 @@ export interface Proposal {
   validRound: number;
   validator: number;
   signature: string;
+  /**
+   * With validRound ≥ 0: the prevotes for the block in validRound that made it valid (outside the signature; each vote
+   * is signed by its validator). Line 28 needs them, and a validator that missed some of them would otherwise refuse
+   * the re-proposal forever.
+   */
+  polVotes?: Vote[];
 }
 
 /** Two signed votes of one validator for the same height, round and type but different values. */
@@ -56,9 +62,23 @@ export interface Commit {
 }
 
 export type ConsensusMessage =
-  Proposal | Vote | { type: "commit"; commit: Commit; senderHeight: number } | { type: "syncRequest"; height: number };
+  | Proposal
+  | Vote
+  | { type: "commit"; commit: Commit; senderHeight: number }
+  /**
+   * "I am stuck at (height, round)": a peer further ahead answers with the commit of that height, a peer at the same
+   * height with every proposal and vote it holds from that round on (the paper's gossip: what one correct validator
+   * received, all eventually receive). The algorithm assumes eventual delivery of the messages of
+   * correct validators; this is how messages missed while crashed or partitioned get delivered after all.
+   */
+  | { type: "syncRequest"; height: number; round: number }
+  /** The answer of a peer at the same height: the proposals and votes it holds from the asked round on. */
+  | { type: "votes"; height: number; proposals: Proposal[]; votes: Vote[] };
 
 export type Step = "propose" | "prevote" | "precommit";
+
+/** A timer: the three of the algorithm, and the gossip timer that asks peers for missed messages. */
+export type TimerKind = Step | "gossip";
 
 export interface TimeoutConfig {
   /** Base and per-round increment in milliseconds; timeouts grow linearly with the round without bound. */
@@ -68,6 +88,8 @@ export interface TimeoutConfig {
   prevoteDeltaMs: number;
   precommitMs: number;
   precommitDeltaMs: number;
+  /** How long a round may make no progress before the validator asks its peers for what it missed. */
+  gossipMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: TimeoutConfig = {
@@ -77,6 +99,7 @@ export const DEFAULT_TIMEOUTS: TimeoutConfig = {
   prevoteDeltaMs: 250,
   precommitMs: 500,
   precommitDeltaMs: 250,
+  gossipMs: 2000,
 };
 
 /** Signs this validator's messages and checks other validators' signatures (ECDSA node keys in production). */

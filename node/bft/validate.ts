@@ -41,6 +41,11 @@ function int(value: unknown, min: number, max: number, field: string): number {
   return value;
 }
 
+function list(value: unknown, max: number, field: string): unknown[] {
+  if (!Array.isArray(value) || value.length > max) fail(`${field} must be a list of at most ${max}`);
+  return value as unknown[];
+}
+
 function signature(value: unknown, field: string): string {
   if (typeof value !== "string" || value.length === 0 || value.length > MAX_SIGNATURE_CHARS)
     fail(`${field} is not a signature`);
@@ -106,6 +111,13 @@ function checkProposal(value: Record<string, unknown>, limits: MessageLimits): P
     validRound: int(value.validRound, -1, limits.maxRound, "proposal.validRound"),
     validator: int(value.validator, 0, limits.validators - 1, "proposal.validator"),
     signature: signature(value.signature, "proposal.signature"),
+    ...(value.polVotes === undefined
+      ? {}
+      : {
+          polVotes: list(value.polVotes, limits.validators, "proposal.polVotes").map((v, i) =>
+            checkVote(v, limits, `proposal.polVotes[${i}]`),
+          ),
+        }),
   };
 }
 
@@ -119,6 +131,9 @@ function checkCommit(value: unknown, limits: MessageLimits): Commit {
     precommits: value.precommits.map((v, i) => checkVote(v, limits, `commit.precommits[${i}]`)),
   };
 }
+
+/** Rounds a relay answer covers at most, so that its size stays bounded. */
+export const RELAY_ROUNDS = 8;
 
 /** The message, rebuilt from known fields only, or a MalformedMessage naming what is wrong. */
 export function checkMessage(value: unknown, limits: MessageLimits): ConsensusMessage {
@@ -135,8 +150,24 @@ export function checkMessage(value: unknown, limits: MessageLimits): ConsensusMe
         commit: checkCommit(value.commit, limits),
         senderHeight: int(value.senderHeight, 0, Number.MAX_SAFE_INTEGER, "senderHeight"),
       };
+    case "votes":
+      return {
+        type: "votes",
+        height: int(value.height, 1, Number.MAX_SAFE_INTEGER, "height"),
+        proposals: list(value.proposals, RELAY_ROUNDS, "proposals").map((p) => {
+          if (!isObject(p) || p.type !== "proposal") fail("proposals holds something else");
+          return checkProposal(p, limits);
+        }),
+        votes: list(value.votes, limits.validators * 4 * RELAY_ROUNDS, "votes").map((v, i) =>
+          checkVote(v, limits, `votes[${i}]`),
+        ),
+      };
     case "syncRequest":
-      return { type: "syncRequest", height: int(value.height, 1, Number.MAX_SAFE_INTEGER, "height") };
+      return {
+        type: "syncRequest",
+        height: int(value.height, 1, Number.MAX_SAFE_INTEGER, "height"),
+        round: int(value.round, 0, limits.maxRound, "round"),
+      };
     default:
       return fail("message.type is unknown");
   }

@@ -4,6 +4,7 @@
  * core's outputs: WAL before anything that follows it, then messages, timers and the block store.
  */
 import { Consensus, type ConsensusOutput, type WalRecord } from "../../node/bft/consensus.ts";
+import { blockHash } from "../../node/bft/encoding.ts";
 import { Mempool } from "../../node/bft/mempool.ts";
 import {
   DEFAULT_TIMEOUTS,
@@ -149,7 +150,7 @@ export class SimValidator {
           }
           case "decided":
             this.disk.blocks.push(output.commit);
-            cluster.recordDecision(this.index, output.commit, output.appHash, this.app.lastResults);
+            cluster.recordDecision(this.index, output.commit, output.appHash, output.results);
             break;
           case "evidence":
             cluster.evidence.push({ by: this.index, evidence: output.evidence });
@@ -276,7 +277,7 @@ export class BftCluster {
     let byValidator = this.signed.get(validator);
     if (!byValidator) this.signed.set(validator, (byValidator = new Map<string, string>()));
     const slot = `${message.height}/${message.round}/${message.type}`;
-    const value = message.type === "proposal" ? JSON.stringify(message.block) : String(message.blockHash);
+    const value = message.type === "proposal" ? blockHash(message.block) : String(message.blockHash);
     const before = byValidator.get(slot);
     if (before === undefined) byValidator.set(slot, value);
     else if (before !== value) this.doubleSigned.push(`validator ${validator} signed two values at ${slot}`);

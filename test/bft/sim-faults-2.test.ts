@@ -1,0 +1,3 @@
+import { defineFaultSuite } from "./sim-faults.ts";
+
+defineFaultSuite(1);
