@@ -34,6 +34,9 @@ export interface KeyMappingOptions {
   verify(validator: number, message: Uint8Array, signature: string): boolean;
 }
 
+/** Key batches a validator may have voted for that have not reached a quorum yet. */
+export const MAX_OPEN_VOTES_PER_VALIDATOR = 64;
+
 const userKey = (verifier: string, verifierId: string) => `${verifier}\x1c${verifierId}`;
 
 export class KeyMappingApp implements ConsensusApp {
@@ -49,6 +52,8 @@ export class KeyMappingApp implements ConsensusApp {
   #freeHead = 0;
   /** Publication votes not yet at quorum: digest of the body → validators that signed it. */
   readonly #publicationVotes = new Map<string, Set<number>>();
+  /** Open publication votes per validator, capped so that a Byzantine validator cannot grow the state without bound. */
+  readonly #openVotes = new Map<number, number>();
 
   constructor(options: KeyMappingOptions) {
     this.#options = options;
@@ -164,8 +169,10 @@ export class KeyMappingApp implements ConsensusApp {
     let voters = this.#publicationVotes.get(digest);
     if (!voters) this.#publicationVotes.set(digest, (voters = new Set()));
     voters.add(tx.validator);
+    this.#openVotes.set(tx.validator, (this.#openVotes.get(tx.validator) ?? 0) + 1);
     if (voters.size >= this.#quorum) {
       this.#publicationVotes.delete(digest);
+      for (const v of voters) this.#openVotes.set(v, this.#openVotes.get(v)! - 1);
       const { startIndex, publicKeys } = tx.body;
       publicKeys.forEach((key, i) => {
         this.#keys.set(startIndex + i, key);
@@ -185,6 +192,8 @@ export class KeyMappingApp implements ConsensusApp {
     }
     const digest = canonicalJson(tx.body);
     if (this.#publicationVotes.get(digest)?.has(tx.validator)) return "this validator already voted for it";
+    if ((this.#openVotes.get(tx.validator) ?? 0) >= MAX_OPEN_VOTES_PER_VALIDATOR)
+      return "too many open publication votes";
     const bytes = publishKeysSignBytes(this.#options.chainId, tx.body);
     if (!this.#options.verify(tx.validator, bytes, tx.signature)) return "bad signature";
     return undefined;

@@ -6,7 +6,7 @@
  */
 import { blockHash, proposalSignBytes, voteSignBytes } from "../../node/bft/encoding.ts";
 import { maxFaulty } from "../../node/bft/quorum.ts";
-import type { ConsensusMessage, Vote } from "../../node/bft/types.ts";
+import type { ConsensusMessage, SignatureScheme, Vote } from "../../node/bft/types.ts";
 import { Prng } from "../support/prng.ts";
 import { BftCluster, type ByzantineFilter } from "../sim/bft-cluster.ts";
 import { fastSchemes } from "../sim/fast-signer.ts";
@@ -32,10 +32,18 @@ interface Setup {
   during?: (cluster: BftCluster, prng: Prng) => void;
 }
 
-function runScenario(n: number, seed: number, setup: (prng: Prng) => Setup): ScenarioResult {
+/** Signature schemes for n validators: the fast keyed hash by default, real ECDSA for a few seeds. */
+export type SchemeFactory = (n: number) => SignatureScheme[];
+
+function runScenario(
+  n: number,
+  seed: number,
+  makeSchemes: SchemeFactory,
+  setup: (prng: Prng) => Setup,
+): ScenarioResult {
   const prng = new Prng(seed);
   const { faults, byzantine, faulty = [], during } = setup(prng);
-  const cluster = new BftCluster({ n, prng, schemes: fastSchemes(n), faults, byzantine });
+  const cluster = new BftCluster({ n, prng, schemes: makeSchemes(n), faults, byzantine });
   const honest = [...Array(n).keys()].filter((v) => !faulty.includes(v));
   const problems: string[] = [];
   cluster.start();
@@ -141,12 +149,13 @@ function randomHash(prng: Prng): string {
   return Array.from({ length: 8 }, () => prng.nextUint32().toString(16).padStart(8, "0")).join("");
 }
 
-export const SCENARIOS: Record<string, (n: number, seed: number) => ScenarioResult> = {
-  "message loss, duplication and reordering": (n, seed) => runScenario(n, seed, (prng) => ({ faults: lossy(prng) })),
+export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: SchemeFactory) => ScenarioResult> = {
+  "message loss, duplication and reordering": (n, seed, schemes = fastSchemes) =>
+    runScenario(n, seed, schemes, (prng) => ({ faults: lossy(prng) })),
 
   // Crashes are not Byzantine: any validators may crash and restart, even several at once.
-  "crash and restart": (n, seed) =>
-    runScenario(n, seed, (prng) => ({
+  "crash and restart": (n, seed, schemes = fastSchemes) =>
+    runScenario(n, seed, schemes, (prng) => ({
       faults: lossy(prng),
       during: (cluster) => {
         for (let c = 0; c < 4; c++) {
@@ -161,22 +170,23 @@ export const SCENARIOS: Record<string, (n: number, seed: number) => ScenarioResu
       },
     })),
 
-  "partition and heal": (n, seed) =>
-    runScenario(n, seed, (prng) => ({
+  "partition and heal": (n, seed, schemes = fastSchemes) =>
+    runScenario(n, seed, schemes, (prng) => ({
       faults: lossy(prng),
       during: (cluster) => {
         const order = shuffle([...Array(n).keys()], prng);
         const cut = prng.int(1, n - 1);
-        cluster.scheduler.at(prng.int(0, 5000), () =>
-          cluster.network.partition([order.slice(0, cut), order.slice(cut)]),
-        );
+        const start = prng.int(0, 5000);
+        cluster.scheduler.at(start, () => cluster.network.partition([order.slice(0, cut), order.slice(cut)]));
+        // The same user asks every validator, on both sides of the partition, at once: one key, whatever happens.
+        cluster.scheduler.at(start + 100, () => submitUntilAssigned(cluster, order, "google", "contested"));
         cluster.scheduler.at(prng.int(8000, FAULT_WINDOW_MS), () => cluster.network.heal());
       },
     })),
 
-  "f Byzantine validators double-prevote": (n, seed) => {
+  "f Byzantine validators double-prevote": (n, seed, schemes = fastSchemes) => {
     const bad = byzantineSet(n);
-    return runScenario(n, seed, (prng) => {
+    return runScenario(n, seed, schemes, (prng) => {
       const filter: ByzantineFilter = (message, to, cluster) => {
         if (message.type !== "prevote" || to % 2 === 0) return [message];
         return [
@@ -192,9 +202,9 @@ export const SCENARIOS: Record<string, (n: number, seed: number) => ScenarioResu
     });
   },
 
-  "f Byzantine validators send conflicting proposals": (n, seed) => {
+  "f Byzantine validators send conflicting proposals": (n, seed, schemes = fastSchemes) => {
     const bad = byzantineSet(n);
-    return runScenario(n, seed, (prng) => {
+    return runScenario(n, seed, schemes, (prng) => {
       const filter: ByzantineFilter = (message, to, cluster) => {
         if (message.type !== "proposal" || to % 2 === 0) return [message];
         const block = {
@@ -214,9 +224,9 @@ export const SCENARIOS: Record<string, (n: number, seed: number) => ScenarioResu
     });
   },
 
-  "f Byzantine validators send random precommits": (n, seed) => {
+  "f Byzantine validators send random precommits": (n, seed, schemes = fastSchemes) => {
     const bad = byzantineSet(n);
-    return runScenario(n, seed, (prng) => {
+    return runScenario(n, seed, schemes, (prng) => {
       const filter: ByzantineFilter = (message, _to, cluster) => {
         if (message.type !== "prevote" && message.type !== "precommit" && message.type !== "proposal") return [message];
         const extra: ConsensusMessage = signedVote(cluster, message.validator, {
@@ -231,8 +241,8 @@ export const SCENARIOS: Record<string, (n: number, seed: number) => ScenarioResu
     });
   },
 
-  "a validator whose disk lost its last record": (n, seed) =>
-    runScenario(n, seed, (prng) => ({
+  "a validator whose disk lost its last record": (n, seed, schemes = fastSchemes) =>
+    runScenario(n, seed, schemes, (prng) => ({
       faults: lossy(prng),
       // It may sign again what it forgot it signed: it counts as faulty, and the others must stay safe.
       faulty: [0],

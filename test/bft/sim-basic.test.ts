@@ -32,4 +32,31 @@ describe("BFT simulation: calm network", function () {
       expect(cluster.network.sent).to.equal(sent);
     });
   }
+
+  it("commits the first transaction after an idle hour as fast as any other", function () {
+    const n = 5;
+    const cluster = new BftCluster({ n, prng: new Prng(2), schemes: fastSchemes(n) });
+    cluster.start();
+    for (let v = 0; v < n; v++) cluster.validators[v]!.submit(publishTx(cluster.chainId, cluster.schemes, v, 0, 4));
+    const latency = (user: string) => {
+      const start = cluster.scheduler.now;
+      cluster.validators[3]!.submit(assignTx("google", user));
+      cluster.scheduler.run({
+        done: () => cluster.validators.every((v) => v.app.lookup("google", user)),
+        untilTime: start + 60_000,
+      });
+      return cluster.scheduler.now - start;
+    };
+    cluster.scheduler.run({ done: () => cluster.validators.every((v) => v.app.publishedKeys === 4) });
+    const warm = latency("warm");
+    // An hour with nothing to do: no timer is pending, nothing is sent.
+    const sent = cluster.network.sent;
+    expect(cluster.scheduler.run({ untilTime: cluster.scheduler.now + 3_600_000 })).to.equal("idle");
+    expect(cluster.network.sent).to.equal(sent);
+    cluster.scheduler.at(cluster.scheduler.now + 3_600_000, () => undefined);
+    cluster.scheduler.run({});
+    const afterIdle = latency("after-idle");
+    expect(afterIdle).to.be.below(100); // simulated ms: a few network hops of 1–5 ms, no timeout
+    expect(afterIdle).to.be.at.most(warm * 2 + 10);
+  });
 });

@@ -266,7 +266,11 @@ export class BftCluster {
     return hash;
   }
 
+  /** Called on every decision of every validator (benchmarks measure latency here). */
+  onDecision?: (validator: number, commit: Commit) => void;
+
   recordDecision(validator: number, commit: Commit, appHash: string, results: readonly unknown[]): void {
+    this.onDecision?.(validator, commit);
     const height = commit.block.height;
     let atHeight = this.decisions[height];
     if (!atHeight) this.decisions[height] = atHeight = new Map<number, Decision>();

@@ -1,0 +1,17 @@
+/**
+ * Node signatures for consensus messages: ECDSA over keccak256 with the node keys registered on-chain, in the Torus
+ * format (node/crypto/signature.ts). Validator i's public key is the key of the i-th node of the epoch's list.
+ */
+import type { Point } from "../crypto/point.ts";
+import { signTorus, verifyTorus } from "../crypto/signature.ts";
+import type { SignatureScheme } from "./types.ts";
+
+export function ecdsaScheme(privateKey: bigint, validatorKeys: readonly Point[]): SignatureScheme {
+  return {
+    sign: (message) => signTorus(privateKey, message),
+    verify: (validator, message, signature) => {
+      const key = validatorKeys[validator];
+      return key !== undefined && verifyTorus(key, message, signature);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { expect } from "chai";
+
+import { KeyMappingApp, MAX_OPEN_VOTES_PER_VALIDATOR } from "../../node/app/key-mapping-app.ts";
+import type { Block } from "../../node/bft/types.ts";
+import { fastSchemes } from "../sim/fast-signer.ts";
+import { assignTx, fakePublicKey, publishTx } from "./helpers.ts";
+
+const CHAIN = "app-test";
+
+describe("key-mapping app", function () {
+  const n = 4;
+  const schemes = fastSchemes(n, "app");
+  let height = 0;
+  const newApp = () =>
+    new KeyMappingApp({ chainId: CHAIN, validators: n, verify: (v, m, s) => schemes[0]!.verify(v, m, s) });
+  const block = (txs: string[]): Block => ({
+    height: ++height,
+    prevHash: "",
+    lastAppHash: "",
+    proposer: 0,
+    txs,
+    evidence: [],
+  });
+  const publish = (app: KeyMappingApp, start: number, count: number, voters = [0, 1, 2]) =>
+    app.finalizeBlock(block(voters.map((v) => publishTx(CHAIN, schemes, v, start, count))));
+
+  it("adds keys to the pool only on a quorum of identical signed publications", function () {
+    const app = newApp();
+    publish(app, 0, 5, [0, 1]);
+    expect(app.publishedKeys).to.equal(0);
+    publish(app, 0, 5, [2]);
+    expect(app.publishedKeys).to.equal(5);
+    expect(app.freeKeys).to.equal(5);
+  });
+
+  it("refuses a publication with a forged signature, from a validator outside the epoch, or twice", function () {
+    const app = newApp();
+    const forged = JSON.parse(publishTx(CHAIN, schemes, 1, 0, 2)) as { validator: number };
+    forged.validator = 2; // signed by 1, claimed by 2
+    expect(app.checkTx(JSON.stringify(forged))).to.deep.equal({ ok: false, detail: "bad signature" });
+    expect(app.checkTx(publishTx(CHAIN, fastSchemes(9, "app"), 7, 0, 2)).ok).to.equal(false);
+    publish(app, 0, 2, [0]);
+    expect(app.checkTx(publishTx(CHAIN, schemes, 0, 0, 2))).to.deep.equal({
+      ok: false,
+      detail: "this validator already voted for it",
+    });
+  });
+
+  it("caps the open publication votes of a validator, so that a Byzantine one cannot grow the state without bound", function () {
+    const app = newApp();
+    for (let batch = 0; batch < MAX_OPEN_VOTES_PER_VALIDATOR; batch++) publish(app, batch * 10, 1, [3]);
+    expect(app.checkTx(publishTx(CHAIN, schemes, 3, 9999, 1))).to.deep.equal({
+      ok: false,
+      detail: "too many open publication votes",
+    });
+    publish(app, 0, 1, [0, 1]); // the first batch reaches its quorum: validator 3 has one open vote less
+    expect(app.checkTx(publishTx(CHAIN, schemes, 3, 9999, 1))).to.deep.equal({ ok: true });
+  });
+
+  it("assigns keys in index order and is idempotent per user", function () {
+    const app = newApp();
+    publish(app, 0, 3);
+    const { results } = app.finalizeBlock(
+      block([assignTx("google", "a"), assignTx("google", "b"), assignTx("google", "a")]),
+    );
+    expect(results.map((r) => (r.code === "OK" ? r.keyIndex : r.code))).to.deep.equal([0, 1, 0]);
+    expect(app.lookup("google", "a")).to.deep.equal({ keyIndex: 0, publicKey: fakePublicKey(0) });
+    expect(app.keyByPublicKey(fakePublicKey(1))).to.deep.equal({
+      keyIndex: 1,
+      owner: { verifier: "google", verifierId: "b" },
+    });
+    expect(app.checkTx(assignTx("google", "a"))).to.deep.equal({ ok: false, detail: "already assigned" });
+  });
+
+  it("answers NO_FREE_KEY when the pool is empty, consumes nothing, and assigns once keys arrive", function () {
+    const app = newApp();
+    expect(app.checkTx(assignTx("google", "x"))).to.deep.equal({ ok: false, detail: "no free key" });
+    const { results } = app.finalizeBlock(block([assignTx("google", "x")]));
+    expect(results).to.deep.equal([{ code: "NO_FREE_KEY" }]);
+    expect(app.lookup("google", "x")).to.equal(undefined);
+    publish(app, 0, 1);
+    expect(app.finalizeBlock(block([assignTx("google", "x")])).results[0]).to.include({ code: "OK", keyIndex: 0 });
+  });
+
+  it("treats verifier ids as case-sensitive, distinct users", function () {
+    const app = newApp();
+    publish(app, 0, 2);
+    app.finalizeBlock(block([assignTx("google", "Alice@example.com"), assignTx("google", "alice@example.com")]));
+    expect(app.lookup("google", "Alice@example.com")?.keyIndex).to.equal(0);
+    expect(app.lookup("google", "alice@example.com")?.keyIndex).to.equal(1);
+  });
+
+  it("answers malformed transactions with INVALID without changing state", function () {
+    const app = newApp();
+    const before = app.appHash;
+    const { results } = app.finalizeBlock(
+      block(["{", '{"type":"assign"}', '{"type":"assign","verifier":"","verifierId":"x"}', '{"type":"nope"}']),
+    );
+    expect(results.map((r) => r.code)).to.deep.equal(["INVALID", "INVALID", "INVALID", "INVALID"]);
+    expect(app.assignedKeys).to.equal(0);
+    expect(app.appHash).to.not.equal(before); // the block itself is part of the history
+  });
+
+  it("computes the same app hash on every replica for the same blocks", function () {
+    const [a, b] = [newApp(), newApp()];
+    const blocks = [
+      block([0, 1, 2].map((v) => publishTx(CHAIN, schemes, v, 0, 4))),
+      block([assignTx("google", "u1"), assignTx("github", "u2")]),
+    ];
+    for (const blk of blocks) expect(a.finalizeBlock(blk).appHash).to.equal(b.finalizeBlock(blk).appHash);
+  });
+});

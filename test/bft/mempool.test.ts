@@ -1,0 +1,40 @@
+import { expect } from "chai";
+
+import { Mempool } from "../../node/bft/mempool.ts";
+
+describe("mempool", function () {
+  const accept = () => ({ ok: true }) as const;
+
+  it("deduplicates, caps count, bytes and per-sender, and reaps oldest first", function () {
+    const pool = new Mempool(accept, { maxTxs: 4, maxBytes: 1000, maxPerSender: 2 });
+    expect(pool.add("a", "s1")).to.deep.equal({ ok: true });
+    expect(pool.add("a", "s2")).to.deep.equal({ ok: false, reason: "duplicate" });
+    expect(pool.add("b", "s1").ok).to.equal(true);
+    expect(pool.add("c", "s1")).to.deep.equal({ ok: false, reason: "sender limit" });
+    expect(pool.add("c", "s2").ok).to.equal(true);
+    expect(pool.add("d", "s3").ok).to.equal(true);
+    expect(pool.add("e", "s4")).to.deep.equal({ ok: false, reason: "full" });
+    expect(pool.reap(3, 1000)).to.deep.equal(["a", "b", "c"]);
+    expect(pool.reap(10, 2)).to.deep.equal(["a", "b"]);
+  });
+
+  it("refuses what the app does not admit, with its reason", function () {
+    const pool = new Mempool((tx) => (tx === "bad" ? { ok: false, detail: "nope" } : { ok: true }));
+    expect(pool.add("bad", "s")).to.deep.equal({ ok: false, reason: "invalid", detail: "nope" });
+  });
+
+  it("drops committed transactions and those the new state refuses, and frees the sender's quota", function () {
+    let refused = new Set<string>();
+    const pool = new Mempool((tx) => (refused.has(tx) ? { ok: false, detail: "stale" } : { ok: true }), {
+      maxTxs: 10,
+      maxBytes: 1000,
+      maxPerSender: 2,
+    });
+    pool.add("a", "s");
+    pool.add("b", "s");
+    refused = new Set(["b"]);
+    pool.update(["a"]);
+    expect(pool.size).to.equal(0);
+    expect(pool.add("c", "s").ok).to.equal(true);
+  });
+});
