@@ -9,7 +9,7 @@ import { ecdsaSchemes } from "../test/sim/ecdsa-schemes.ts";
 import { assignTx, publishTx } from "../test/bft/helpers.ts";
 import { Prng } from "../test/support/prng.ts";
 
-const KEYS_PER_PUBLICATION = 1024;
+const KEYS_PER_PUBLICATION = 256;
 
 interface Figures {
   assignmentsPerSec: number;

@@ -11,7 +11,7 @@ import { eciesDecrypt, eciesEncrypt } from "../node/crypto/ecies.ts";
 import { mulG, mulH } from "../node/crypto/generators.ts";
 import { evaluatePolynomial, randomPolynomial } from "../node/crypto/polynomial.ts";
 import { G } from "../node/crypto/point.ts";
-import { signTorus, verifyTorus } from "../node/crypto/signature.ts";
+import { createTorusVerifier, signTorus, verifyTorus } from "../node/crypto/signature.ts";
 
 /** Runs `op` repeatedly for about `ms` milliseconds (after a warm-up) and returns operations per second. */
 function measure(op: (i: number) => void, ms = 1500, perCall = 1): number {
@@ -83,6 +83,11 @@ const signature = signTorus(privateKey, message);
 figures.sign = measure(() => signTorus(privateKey, message));
 figures.verify = measure(() => {
   if (!verifyTorus(publicKey, message, signature)) throw new Error("signature did not verify");
+});
+// The same check with the signer's key table precomputed, as consensus and ShareRequest use it for node keys.
+const verifyKnownSigner = createTorusVerifier(publicKey);
+figures.verifyPrecomputedKey = measure(() => {
+  if (!verifyKnownSigner(message, signature)) throw new Error("signature did not verify");
 });
 
 const share = new Uint8Array(32).fill(7);

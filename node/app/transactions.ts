@@ -34,7 +34,8 @@ export interface PublishKeysTx {
 
 export type AppTx = AssignTx | PublishKeysTx;
 
-export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 1024 } as const;
+/** 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction. */
+export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 256 } as const;
 
 export class InvalidTx extends Error {
   override readonly name = "InvalidTx";

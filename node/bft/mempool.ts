@@ -2,20 +2,26 @@
  * Transactions waiting for a block: deduplicated, capped in count and bytes, with a per-sender cap so one client or
  * peer cannot fill it. First in, first out. Deterministic and free of IO, so the consensus core can reap from it.
  */
+import { DEFAULT_LIMITS } from "./validate.ts";
+
 export interface MempoolLimits {
   maxTxs: number;
   maxBytes: number;
   maxPerSender: number;
+  /** Keep equal to the consensus limit: a larger transaction could never be put in a block. */
+  maxTxBytes: number;
 }
 
 export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = {
   maxTxs: 100_000,
   maxBytes: 64 * 1024 * 1024,
   maxPerSender: 10_000,
+  maxTxBytes: DEFAULT_LIMITS.maxTxBytes,
 };
 
 export type AddTxResult =
-  { ok: true } | { ok: false; reason: "duplicate" | "full" | "sender limit" | "invalid"; detail?: string };
+  | { ok: true }
+  | { ok: false; reason: "duplicate" | "full" | "sender limit" | "too large" | "invalid"; detail?: string };
 
 /** The app's admission check of a transaction against its current state (CometBFT's CheckTx). */
 export type CheckTx = (tx: string) => { ok: true } | { ok: false; detail: string };
@@ -39,6 +45,7 @@ export class Mempool {
   }
 
   add(tx: string, sender: string): AddTxResult {
+    if (tx.length > this.limits.maxTxBytes) return { ok: false, reason: "too large" };
     if (this.#txs.has(tx)) return { ok: false, reason: "duplicate" };
     if (this.#txs.size >= this.limits.maxTxs || this.#bytes + tx.length > this.limits.maxBytes) {
       return { ok: false, reason: "full" };

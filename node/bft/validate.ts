@@ -14,7 +14,7 @@ export interface MessageLimits {
 
 export const DEFAULT_LIMITS: Omit<MessageLimits, "validators"> = {
   maxTxsPerBlock: 20_000,
-  maxTxBytes: 16 * 1024,
+  maxTxBytes: 64 * 1024,
   maxBlockBytes: 8 * 1024 * 1024,
   maxRound: 1_000_000,
 };

@@ -13,8 +13,9 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
 import { CryptoError } from "./errors.ts";
-import { assertNonZeroScalar, bigIntToBytes, ORDER } from "./field.ts";
-import { assertPoint, type Point } from "./point.ts";
+import { assertNonZeroScalar, bigIntToBytes, bytesToBigInt, inv, mod, mul, ORDER } from "./field.ts";
+import { mulGUnblinded } from "./generators.ts";
+import { assertPoint, Point } from "./point.ts";
 
 /** Signed data: raw bytes, or a string taken as its UTF-8 bytes (the Go node signed `[]byte(string)`). */
 export type SignedData = Uint8Array | string;
@@ -89,6 +90,35 @@ export function verifyTorus(publicKey: Point, data: SignedData, signatureHex: un
     lowS: true,
     format: "recovered",
   });
+}
+
+/** Window of the per-key tables of `createTorusVerifier`: ≈ 40 ms to build, a few hundred kB per key. */
+const VERIFIER_WINDOW = 8;
+
+/**
+ * `verifyTorus` for one public key that signs often (a validator, a node of the epoch): the key gets a precomputed
+ * table once, so each check is u1·G + u2·P from two table walks instead of a full double-scalar multiplication,
+ * about 3 to 4 times faster. Same acceptance rules: low-s, v matching R (recovery ids 2 and 3 are not encodable).
+ */
+export function createTorusVerifier(publicKey: Point): (data: SignedData, signatureHex: unknown) => boolean {
+  assertPoint(publicKey, "publicKey");
+  const table = Point.fromAffine(publicKey.toAffine()).precompute(VERIFIER_WINDOW);
+  return (data, signatureHex) => {
+    let signature: TorusSignature;
+    try {
+      signature = parseTorusSignature(signatureHex);
+    } catch (error) {
+      if (error instanceof CryptoError) return false;
+      throw error;
+    }
+    const { r, s, recovery } = signature;
+    // Textbook ECDSA verification (SEC 1 §4.1.4): R = (z/s)·G + (r/s)·P must have x = r; a 256-bit digest is z mod q.
+    const w = inv(s);
+    const R = mulGUnblinded(mul(mod(bytesToBigInt(torusDigest(data))), w)).add(table.multiplyUnsafe(mul(r, w)));
+    if (R.is0()) return false;
+    const { x, y } = R.toAffine();
+    return x === r && Number(y & 1n) === recovery;
+  };
 }
 
 /** The public key that made `signatureHex` over `data`; throws INVALID_SIGNATURE if the signature is malformed. */

@@ -6,7 +6,8 @@ describe("mempool", function () {
   const accept = () => ({ ok: true }) as const;
 
   it("deduplicates, caps count, bytes and per-sender, and reaps oldest first", function () {
-    const pool = new Mempool(accept, { maxTxs: 4, maxBytes: 1000, maxPerSender: 2 });
+    const pool = new Mempool(accept, { maxTxs: 4, maxBytes: 1000, maxPerSender: 2, maxTxBytes: 10 });
+    expect(pool.add("x".repeat(11), "s1")).to.deep.equal({ ok: false, reason: "too large" });
     expect(pool.add("a", "s1")).to.deep.equal({ ok: true });
     expect(pool.add("a", "s2")).to.deep.equal({ ok: false, reason: "duplicate" });
     expect(pool.add("b", "s1").ok).to.equal(true);
@@ -29,6 +30,7 @@ describe("mempool", function () {
       maxTxs: 10,
       maxBytes: 1000,
       maxPerSender: 2,
+      maxTxBytes: 100,
     });
     pool.add("a", "s");
     pool.add("b", "s");

@@ -7,6 +7,7 @@ import { CryptoError, type CryptoErrorCode } from "../../node/crypto/errors.ts";
 import { ORDER, bigIntToBytes } from "../../node/crypto/field.ts";
 import { G, Point } from "../../node/crypto/point.ts";
 import {
+  createTorusVerifier,
   parseTorusSignature,
   recoverSigner,
   signTorus,
@@ -234,5 +235,31 @@ describe(`signature: Torus node signatures (${PROPERTY.numRuns} runs, seed ${PRO
     it("throws for a public key that is not a finite curve point (the caller's bug, not the peer's)", function () {
       expectRefusal(() => verifyTorus(Point.ZERO, COMMITMENT, signature), "INVALID_POINT");
     });
+  });
+});
+
+describe("createTorusVerifier: verifyTorus with a precomputed key table", function () {
+  it("agrees with verifyTorus on valid, tampered, malleated and foreign signatures", function () {
+    const privateKey = 0x1234567890abcdefn;
+    const publicKey = G.multiply(privateKey);
+    const other = G.multiply(privateKey + 1n);
+    const verify = createTorusVerifier(publicKey);
+    for (let i = 0; i < 40; i++) {
+      const data = `message ${i}`;
+      const signature = signTorus(privateKey, data);
+      const flippedV = signature.slice(0, 128) + (signature.endsWith("1b") ? "1c" : "1b");
+      const tampered = (signature[5] === "0" ? "1" : "0").padStart(6, signature.slice(0, 5)) + signature.slice(6);
+      const cases: [unknown, string][] = [
+        [signature, data],
+        [signature, data + "!"],
+        [flippedV, data],
+        [tampered, data],
+        [signTorus(privateKey + 1n, data), data],
+        ["zz", data],
+      ];
+      for (const [sig, message] of cases) expect(verify(message, sig)).to.equal(verifyTorus(publicKey, message, sig));
+      expect(verify(data, signature)).to.equal(true);
+      expect(createTorusVerifier(other)(data, signature)).to.equal(false);
+    }
   });
 });
