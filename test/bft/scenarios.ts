@@ -170,6 +170,21 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
       },
     })),
 
+  // A paused validator keeps its state and later processes everything that arrived meanwhile, late timers included.
+  "pause and resume": (n, seed, schemes = fastSchemes) =>
+    runScenario(n, seed, schemes, (prng) => ({
+      faults: lossy(prng),
+      during: (cluster) => {
+        for (let p = 0; p < 4; p++) {
+          const v = cluster.validators[prng.int(0, n - 1)]!;
+          cluster.scheduler.at(prng.int(0, FAULT_WINDOW_MS - 12_000), () => {
+            v.pause();
+            cluster.scheduler.after(prng.int(1000, 10_000), () => v.resume());
+          });
+        }
+      },
+    })),
+
   "partition and heal": (n, seed, schemes = fastSchemes) =>
     runScenario(n, seed, schemes, (prng) => ({
       faults: lossy(prng),

@@ -121,6 +121,7 @@ export class SimValidator {
   crash(): void {
     this.up = false;
     this.incarnation++;
+    this.#paused = null;
   }
 
   /** Carries out the core's outputs in order; a crash at a WAL write stops the rest, as it would in a process. */
@@ -143,7 +144,7 @@ export class SimValidator {
             const { height, round, step } = output;
             cluster.scheduler.after(output.delayMs, () => {
               if (this.up && this.incarnation === incarnation) {
-                this.apply(this.consensus.step({ type: "timeout", height, round, step }));
+                this.#whenRunning(() => this.apply(this.consensus.step({ type: "timeout", height, round, step })));
               }
             });
             break;
@@ -184,7 +185,29 @@ export class SimValidator {
       cluster.network.send(this.index, to, { kind: "consensus", message: m } satisfies WireMessage);
   }
 
+  /** A paused process (a long GC, a stopped VM) keeps its state; what arrives meanwhile waits in order. */
+  #paused: (() => void)[] | null = null;
+
+  pause(): void {
+    this.#paused ??= [];
+  }
+
+  resume(): void {
+    const queued = this.#paused ?? [];
+    this.#paused = null;
+    for (const run of queued) if (this.up) run();
+  }
+
+  #whenRunning(run: () => void): void {
+    if (this.#paused) this.#paused.push(run);
+    else run();
+  }
+
   receive(from: number, wire: WireMessage): void {
+    if (this.#paused) {
+      this.#paused.push(() => this.receive(from, wire));
+      return;
+    }
     if (wire.kind === "tx") {
       if (this.mempool.add(wire.tx, `peer-${from}`).ok) this.apply(this.consensus.step({ type: "txsAvailable" }));
       return;
