@@ -1,0 +1,784 @@
+/**
+ * Key generation for one epoch as a sans-IO state machine: every node deals an AVSS sharing per batch of B keys
+ * (sharing.ts), the set of completed dealers is agreed through an ordering service (`propose` out, `decided` in; the
+ * BFT network in production), and each node then publishes Y_i = s_i·G with a proof against its Pedersen commitment;
+ * any k valid Y_i fix the public key and every other Y_j. A key buffer starts batches as assignments drain it.
+ *
+ * Outputs are carried out in order: `persist` before the messages that depend on it (a dealing is on disk before any
+ * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
+ */
+import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
+import { commitPedersenMatrix, verifyColumn, verifyRow } from "../crypto/commitments.ts";
+import { add, randomScalar, type Rng } from "../crypto/field.ts";
+import { evaluateCommitment } from "../crypto/generators.ts";
+import { lagrangeCoefficients } from "../crypto/lagrange.ts";
+import { Point } from "../crypto/point.ts";
+import { proveShare, verifyShareProof } from "../crypto/share-proof.ts";
+import { MAX_HASHES, Sharing, type RowsAndColumns } from "./sharing.ts";
+import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ReadyProof, SessionId } from "./types.ts";
+import {
+  MalformedDkgMessage,
+  commitmentHash,
+  matricesToWire,
+  parseDecision,
+  parseDkgMessage,
+  parseScalar,
+  pointHex,
+  pointsToWire,
+  readySignBytes,
+  scalarHex,
+  type ParsedMessage,
+  type Points,
+  type Shape,
+} from "./wire.ts";
+
+export interface KeygenConfig {
+  epoch: number;
+  n: number;
+  t: number;
+  k: number;
+  /** This node's index, 1..n. */
+  self: number;
+  batchSize: number;
+  /** Unassigned keys to keep generated ahead of demand. */
+  keyBuffer: number;
+  maxConcurrentBatches: number;
+  /** How long a batch may make no progress before this node asks its peers to resend. */
+  resendMs: number;
+  signer: NodeSigner;
+  rng: Rng;
+}
+
+export const DEFAULT_KEY_BUFFER = 64;
+
+export type KeygenRecord =
+  | { kind: "dealing"; batch: number; f: string[][][]; fb: string[][][] }
+  | {
+      kind: "sharing";
+      batch: number;
+      dealer: number;
+      own: { hash: string; rows: string[][]; rowBlindings: string[][]; cols: string[][]; colBlindings: string[][] };
+      commitments: string[][][];
+      echoed?: string;
+      readied?: string;
+      completed?: { hash: string; readies: ReadyProof[] };
+    }
+  | { kind: "decision"; decision: DealerDecision }
+  | { kind: "keys"; batch: number; keys: GeneratedKey[] };
+
+export type KeygenInput =
+  | { type: "message"; from: number; message: unknown }
+  /** A decision the ordering service delivered (in the same order to every node). */
+  | { type: "decided"; decision: unknown }
+  /** Generated keys not yet assigned; the buffer starts batches to keep `keyBuffer` of them. */
+  | { type: "demand"; unassigned: number }
+  | { type: "timer"; batch: number };
+
+export type KeygenOutput =
+  | { type: "persist"; record: KeygenRecord }
+  | { type: "send"; to: number; message: DkgMessage }
+  | { type: "propose"; decision: DealerDecision }
+  | { type: "keys"; batch: number; keys: GeneratedKey[] }
+  | { type: "timer"; batch: number; delayMs: number }
+  | { type: "rejected"; from: number; reason: string };
+
+interface Batch {
+  batch: number;
+  dealing?: { f: BivariatePolynomial[]; fb: BivariatePolynomial[]; commitments: Point[][][] };
+  sessions: Map<number, Sharing>;
+  decision?: DealerDecision;
+  proposed: boolean;
+  /** After the decision: Σ over dealers of column 0 of each key's matrix, the commitment to f(x, 0). */
+  columnCommitments?: Point[][];
+  shares?: { s: bigint[]; r: bigint[] };
+  shareKeys: Map<number, Point[]>;
+  parkedProofs: Map<number, ParsedMessage & { type: "proofs" }>;
+  keys?: GeneratedKey[];
+}
+
+const MAX_BATCHES_AHEAD = 4;
+
+export class KeyGenerator {
+  readonly #c: KeygenConfig;
+  readonly #shape: Shape;
+  readonly #echoThreshold: number;
+  readonly #batches = new Map<number, Batch>();
+  #nextBatch = 0;
+  #out: KeygenOutput[] = [];
+  /** Messages to this node itself, processed after the current input (no recursion). */
+  #loopback: ParsedMessage[] = [];
+
+  constructor(config: KeygenConfig) {
+    const { n, t, k } = config;
+    if (!(n >= 4 * t + 1 && k === Math.floor(n / 2) + 1 && k <= n - 2 * t))
+      throw new RangeError(`bad thresholds n${n} k${k} t${t}`);
+    if (config.self < 1 || config.self > n) throw new RangeError(`self must be in 1..${n}`);
+    this.#c = config;
+    this.#shape = { n, k, batchSize: config.batchSize };
+    // Cachin et al.: ⌈(n + t + 1)/2⌉ echoes, and at least k so that a row can be interpolated from them.
+    this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
+  }
+
+  get nextBatch(): number {
+    return this.#nextBatch;
+  }
+
+  step(input: KeygenInput): KeygenOutput[] {
+    this.#out = [];
+    switch (input.type) {
+      case "message":
+        this.#onMessage(input.from, input.message);
+        break;
+      case "decided":
+        this.#onDecision(input.decision);
+        break;
+      case "demand":
+        this.#onDemand(input.unassigned);
+        break;
+      case "timer":
+        this.#onTimer(input.batch);
+        break;
+    }
+    this.#drainLoopback();
+    return this.#out;
+  }
+
+  /**
+   * Rebuilds the state after a restart from the persisted records, then asks every peer to resend what it sent this
+   * node for each unfinished batch (messages that arrived while it was down are lost).
+   */
+  restore(records: readonly KeygenRecord[]): KeygenOutput[] {
+    this.#out = [];
+    for (const record of records) this.#restoreRecord(record);
+    for (const b of this.#batches.values()) {
+      if (b.keys) continue;
+      for (let m = 1; m <= this.#c.n; m++) {
+        if (m !== this.#c.self) this.#send(m, { type: "resend", epoch: this.#c.epoch, batch: b.batch });
+      }
+      this.#out.push({ type: "timer", batch: b.batch, delayMs: this.#c.resendMs });
+      this.#progressBatch(b);
+    }
+    this.#drainLoopback();
+    return this.#out;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Inputs
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #onMessage(from: number, raw: unknown): void {
+    if (!Number.isSafeInteger(from) || from < 1 || from > this.#c.n || from === this.#c.self) return;
+    let message: ParsedMessage;
+    try {
+      message = parseDkgMessage(raw, this.#shape);
+    } catch (error) {
+      if (error instanceof MalformedDkgMessage) return this.#reject(from, error.message);
+      throw error;
+    }
+    if (message.epoch !== this.#c.epoch) return this.#reject(from, `message of epoch ${message.epoch}`);
+    this.#handle(from, message);
+  }
+
+  #reject(from: number, reason: string): void {
+    this.#out.push({ type: "rejected", from, reason });
+  }
+
+  #handle(from: number, message: ParsedMessage): void {
+    const batch = this.#batchFor(message.batch);
+    if (!batch) return this.#reject(from, `batch ${message.batch} is too far ahead`);
+    switch (message.type) {
+      case "send":
+        return this.#onSend(from, batch, message);
+      case "echo":
+      case "ready":
+        return this.#onPoints(from, batch, message);
+      case "commitmentRequest": {
+        const commitments = batch.sessions.get(message.dealer)?.commitments.get(message.hash);
+        if (commitments) {
+          this.#send(from, {
+            type: "commitments",
+            epoch: this.#c.epoch,
+            batch: batch.batch,
+            dealer: message.dealer,
+            commitments: matricesToWire(commitments),
+          });
+        }
+        return;
+      }
+      case "commitments":
+        return this.#onCommitments(from, batch, message);
+      case "resend":
+        return this.#resendTo(from, batch);
+      case "proofs":
+        return this.#onProofs(from, batch, message);
+    }
+  }
+
+  /** The state of a batch, started (and dealt by this node) on first sight, within a bounded window ahead. */
+  #batchFor(batch: number): Batch | undefined {
+    const existing = this.#batches.get(batch);
+    if (existing) return existing;
+    if (batch < this.#nextBatch) return undefined; // finished and dropped
+    if (batch >= this.#nextBatch + MAX_BATCHES_AHEAD) return undefined;
+    while (this.#nextBatch <= batch) this.#startBatch();
+    return this.#batches.get(batch);
+  }
+
+  #onDemand(unassigned: number): void {
+    const inFlight = [...this.#batches.values()].filter((b) => !b.keys).length;
+    let ahead = unassigned + inFlight * this.#c.batchSize;
+    for (let running = inFlight; ahead < this.#c.keyBuffer && running < this.#c.maxConcurrentBatches; running++) {
+      this.#startBatch();
+      ahead += this.#c.batchSize;
+    }
+  }
+
+  #onTimer(batchNumber: number): void {
+    const batch = this.#batches.get(batchNumber);
+    if (!batch || batch.keys) return;
+    for (let m = 1; m <= this.#c.n; m++) {
+      if (m !== this.#c.self) this.#send(m, { type: "resend", epoch: this.#c.epoch, batch: batchNumber });
+    }
+    this.#out.push({ type: "timer", batch: batchNumber, delayMs: this.#c.resendMs });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Dealing
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #startBatch(): void {
+    const number = this.#nextBatch++;
+    const batch = this.#newBatch(number);
+    const { k, batchSize, rng } = this.#c;
+    const f = Array.from({ length: batchSize }, () => randomBivariate(randomScalar(rng), k, rng));
+    const fb = Array.from({ length: batchSize }, () => randomBivariate(randomScalar(rng), k, rng));
+    this.#out.push({
+      type: "persist",
+      record: { kind: "dealing", batch: number, f: f.map(matrixHex), fb: fb.map(matrixHex) },
+    });
+    this.#deal(batch, f, fb);
+    this.#out.push({ type: "timer", batch: number, delayMs: this.#c.resendMs });
+  }
+
+  #newBatch(number: number): Batch {
+    const batch: Batch = {
+      batch: number,
+      sessions: new Map(),
+      proposed: false,
+      shareKeys: new Map(),
+      parkedProofs: new Map(),
+    };
+    this.#batches.set(number, batch);
+    return batch;
+  }
+
+  #deal(batch: Batch, f: BivariatePolynomial[], fb: BivariatePolynomial[]): void {
+    const commitments = f.map((poly, key) => commitPedersenMatrix(poly, fb[key]!));
+    batch.dealing = { f, fb, commitments };
+    for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#sendMessage(batch, m));
+  }
+
+  #sendMessage(batch: Batch, m: number): DkgMessage {
+    const { f, fb, commitments } = batch.dealing!;
+    const x = BigInt(m);
+    return {
+      type: "send",
+      epoch: this.#c.epoch,
+      batch: batch.batch,
+      dealer: this.#c.self,
+      commitments: matricesToWire(commitments),
+      rows: f.map((p) => bivariateRow(p, x).map(scalarHex)),
+      rowBlindings: fb.map((p) => bivariateRow(p, x).map(scalarHex)),
+      cols: f.map((p) => bivariateColumn(p, x).map(scalarHex)),
+      colBlindings: fb.map((p) => bivariateColumn(p, x).map(scalarHex)),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // AVSS
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #session(batch: Batch, dealer: number): Sharing {
+    let session = batch.sessions.get(dealer);
+    if (!session) batch.sessions.set(dealer, (session = new Sharing(this.#c.self, this.#c.k)));
+    return session;
+  }
+
+  #id(batch: Batch, dealer: number): SessionId {
+    return { epoch: this.#c.epoch, batch: batch.batch, dealer };
+  }
+
+  #onSend(from: number, batch: Batch, message: ParsedMessage & { type: "send" }): void {
+    if (from !== message.dealer) return this.#reject(from, "send from a node that is not its dealer");
+    if (batch.decision && !decides(batch.decision, message.dealer)) return;
+    const session = this.#session(batch, message.dealer);
+    if (session.sendHash !== undefined) return; // the first valid send counts
+    const { k } = this.#c;
+    const i = BigInt(this.#c.self);
+    const valid = message.commitments.every(
+      (matrix, key) =>
+        verifyRow(matrix, k, i, message.rows[key]!, message.rowBlindings[key]) &&
+        verifyColumn(matrix, k, i, message.cols[key]!, message.colBlindings[key]),
+    );
+    if (!valid) return this.#reject(from, "rows or columns do not match the commitments");
+    const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
+    this.#rememberCommitments(session, hash, message.commitments);
+    session.sendHash = hash;
+    session.own ??= {
+      hash,
+      rows: message.rows,
+      rowBlindings: message.rowBlindings,
+      cols: message.cols,
+      colBlindings: message.colBlindings,
+    };
+    if (session.own.hash === hash) {
+      session.echoed = hash;
+      this.#persistSharing(batch, message.dealer, session);
+      for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#echoMessage(batch, message.dealer, session, m));
+    }
+    this.#unpark(session, hash);
+    this.#progressSharing(batch, message.dealer, session);
+  }
+
+  #echoMessage(batch: Batch, dealer: number, session: Sharing, m: number): DkgMessage {
+    return {
+      type: "echo",
+      ...this.#id(batch, dealer),
+      hash: session.own!.hash,
+      points: session.pointsForPeer(m).map(pointsToWire),
+    };
+  }
+
+  #readyMessage(batch: Batch, dealer: number, session: Sharing, m: number): DkgMessage {
+    const id = this.#id(batch, dealer);
+    const hash = session.readied!;
+    session.readySignature ??= this.#c.signer.sign(readySignBytes(id, hash));
+    return {
+      type: "ready",
+      ...id,
+      hash,
+      points: session.pointsForPeer(m).map(pointsToWire),
+      signature: session.readySignature,
+    };
+  }
+
+  #rememberCommitments(session: Sharing, hash: string, commitments: Point[][][]): void {
+    if (session.commitments.has(hash) || session.commitments.size >= MAX_HASHES) return;
+    session.commitments.set(hash, commitments);
+  }
+
+  #onPoints(from: number, batch: Batch, message: ParsedMessage & { type: "echo" | "ready" }): void {
+    if (batch.decision && !decides(batch.decision, message.dealer)) return;
+    const session = this.#session(batch, message.dealer);
+    const store = message.type === "echo" ? session.echoes : session.readies;
+    if (store.get(message.hash)?.has(from)) return; // duplicate
+    if (
+      message.type === "ready" &&
+      !this.#c.signer.verify(from, readySignBytes(message, message.hash), message.signature)
+    ) {
+      return this.#reject(from, "ready with a bad signature");
+    }
+    const ok = session.checkPoints(message.hash, from, message.points);
+    if (ok === undefined) {
+      // The commitments for this hash are unknown (the dealer never sent them here): ask the sender, park the points.
+      const parked = session.park({
+        from,
+        kind: message.type,
+        hash: message.hash,
+        points: message.points,
+        signature: message.type === "ready" ? message.signature : undefined,
+      });
+      if (parked && !session.requested.has(`${from}:${message.hash}`)) {
+        session.requested.add(`${from}:${message.hash}`);
+        this.#send(from, { type: "commitmentRequest", ...this.#id(batch, message.dealer), hash: message.hash });
+      }
+      return;
+    }
+    if (!ok) return this.#reject(from, `${message.type} points do not match the commitments`);
+    this.#accept(
+      session,
+      from,
+      message.type,
+      message.hash,
+      message.points,
+      message.type === "ready" ? message.signature : undefined,
+    );
+    this.#progressSharing(batch, message.dealer, session);
+  }
+
+  #accept(
+    session: Sharing,
+    from: number,
+    kind: "echo" | "ready",
+    hash: string,
+    points: Points[],
+    signature?: string,
+  ): void {
+    if (kind === "echo") {
+      let byHash = session.echoes.get(hash);
+      if (!byHash) session.echoes.set(hash, (byHash = new Map<number, Points[]>()));
+      byHash.set(from, points);
+    } else {
+      let byHash = session.readies.get(hash);
+      if (!byHash) session.readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
+      byHash.set(from, { points, signature: signature! });
+    }
+  }
+
+  #onCommitments(from: number, batch: Batch, message: ParsedMessage & { type: "commitments" }): void {
+    const session = batch.sessions.get(message.dealer);
+    if (!session) return;
+    const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
+    if (session.commitments.has(hash)) return; // another peer answered the same request first
+    if (!session.parked.some((p) => p.hash === hash)) return this.#reject(from, "commitments nobody asked for");
+    this.#rememberCommitments(session, hash, message.commitments);
+    this.#unpark(session, hash);
+    this.#progressSharing(batch, message.dealer, session);
+  }
+
+  #unpark(session: Sharing, hash: string): void {
+    const waiting = session.parked.filter((p) => p.hash === hash);
+    if (waiting.length === 0 || !session.commitments.has(hash)) return;
+    session.parked.splice(0, session.parked.length, ...session.parked.filter((p) => p.hash !== hash));
+    for (const p of waiting) {
+      const ok = session.checkPoints(hash, p.from, p.points);
+      if (ok) this.#accept(session, p.from, p.kind, hash, p.points, p.signature);
+      else this.#reject(p.from, `${p.kind} points do not match the commitments`);
+    }
+  }
+
+  /** Echo quorum or k readies → ready; k + t readies → complete. */
+  #progressSharing(batch: Batch, dealer: number, session: Sharing): void {
+    const { k, t } = this.#c;
+    const hashes = new Set([...session.echoes.keys(), ...session.readies.keys()]);
+    for (const hash of hashes) {
+      const echoes = session.echoes.get(hash)?.size ?? 0;
+      const readies = session.readies.get(hash)?.size ?? 0;
+      if (session.readied === undefined && (echoes >= this.#echoThreshold || readies >= k)) {
+        if (!this.#ensureOwn(session, hash)) continue;
+        session.readied = hash;
+        this.#persistSharing(batch, dealer, session);
+        for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#readyMessage(batch, dealer, session, m));
+      }
+      if (
+        session.completed === undefined &&
+        readies >= k + t &&
+        session.readied === hash &&
+        session.own?.hash === hash
+      ) {
+        session.completed = hash;
+        this.#persistSharing(batch, dealer, session);
+        this.#progressBatch(batch);
+      }
+    }
+  }
+
+  /** Makes sure this node holds its row and column for `hash`, interpolating them from peers' points if needed. */
+  #ensureOwn(session: Sharing, hash: string): boolean {
+    if (session.own?.hash === hash) return true;
+    const own = session.interpolate(hash, this.#c.batchSize);
+    if (!own) return false;
+    session.own = own;
+    return true;
+  }
+
+  #persistSharing(batch: Batch, dealer: number, session: Sharing): void {
+    const own = session.own!;
+    const readies = session.readies.get(session.completed ?? "");
+    this.#out.push({
+      type: "persist",
+      record: {
+        kind: "sharing",
+        batch: batch.batch,
+        dealer,
+        own: {
+          hash: own.hash,
+          rows: own.rows.map((p) => p.map(scalarHex)),
+          rowBlindings: own.rowBlindings.map((p) => p.map(scalarHex)),
+          cols: own.cols.map((p) => p.map(scalarHex)),
+          colBlindings: own.colBlindings.map((p) => p.map(scalarHex)),
+        },
+        commitments: matricesToWire(session.commitments.get(own.hash) ?? []),
+        echoed: session.echoed,
+        readied: session.readied,
+        ...(session.completed && readies
+          ? { completed: { hash: session.completed, readies: readyProofs(readies, this.#c.k + this.#c.t) } }
+          : {}),
+      },
+    });
+  }
+
+  #resendTo(peer: number, batch: Batch): void {
+    if (batch.dealing) this.#send(peer, this.#sendMessage(batch, peer));
+    for (const [dealer, session] of batch.sessions) {
+      if (session.own && session.echoed === session.own.hash)
+        this.#send(peer, this.#echoMessage(batch, dealer, session, peer));
+      if (session.own && session.readied === session.own.hash)
+        this.#send(peer, this.#readyMessage(batch, dealer, session, peer));
+    }
+    if (batch.shares) this.#send(peer, this.#proofsMessage(batch));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Dealer set, shares, public keys
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #progressBatch(batch: Batch): void {
+    const { k, t } = this.#c;
+    if (!batch.decision && !batch.proposed) {
+      const completed = [...batch.sessions.entries()]
+        .filter(([, s]) => s.completed !== undefined)
+        .sort(([a], [b]) => a - b);
+      if (completed.length >= k + t) {
+        batch.proposed = true;
+        this.#out.push({
+          type: "propose",
+          decision: {
+            type: "dealers",
+            epoch: this.#c.epoch,
+            batch: batch.batch,
+            dealers: completed.map(([dealer, s]) => ({
+              dealer,
+              hash: s.completed!,
+              readies: readyProofs(s.readies.get(s.completed!)!, k + t),
+            })),
+          },
+        });
+      }
+    }
+    if (batch.decision && !batch.shares) this.#computeShares(batch);
+    if (batch.shares && !batch.keys) this.#tryPublicKeys(batch);
+  }
+
+  #onDecision(raw: unknown): void {
+    let decision: DealerDecision;
+    try {
+      decision = parseDecision(raw, this.#shape);
+    } catch (error) {
+      if (error instanceof MalformedDkgMessage) return this.#reject(0, `decision: ${error.message}`);
+      throw error;
+    }
+    if (decision.epoch !== this.#c.epoch) return;
+    const existing = this.#batches.get(decision.batch);
+    if (existing?.decision) return; // the first valid decision wins
+    const problem = this.#decisionProblem(decision);
+    if (problem) return this.#reject(0, `decision for batch ${decision.batch}: ${problem}`);
+    // A valid decision is signed by k + t nodes per dealer: a batch this node has not reached yet is real, start it.
+    while (this.#nextBatch <= decision.batch) this.#startBatch();
+    const batch = this.#batches.get(decision.batch);
+    if (!batch) return; // finished long ago
+    batch.decision = decision;
+    this.#out.push({ type: "persist", record: { kind: "decision", decision } });
+    this.#progressBatch(batch);
+  }
+
+  /** Why a decision is invalid: fewer than k + t dealers, or a dealer without k + t valid signed readies on its hash. */
+  #decisionProblem(decision: DealerDecision): string | undefined {
+    const { k, t } = this.#c;
+    const dealers = new Set(decision.dealers.map((d) => d.dealer));
+    if (dealers.size !== decision.dealers.length) return "a dealer is named twice";
+    if (dealers.size < k + t) return `names ${dealers.size} dealers, fewer than k + t = ${k + t}`;
+    for (const d of decision.dealers) {
+      const signers = new Set(d.readies.map((r) => r.node));
+      if (signers.size !== d.readies.length || signers.size < k + t)
+        return `dealer ${d.dealer} lacks k + t distinct readies`;
+      const bytes = readySignBytes({ epoch: decision.epoch, batch: decision.batch, dealer: d.dealer }, d.hash);
+      if (!d.readies.every((r) => this.#c.signer.verify(r.node, bytes, r.signature)))
+        return `dealer ${d.dealer} has a bad ready`;
+    }
+    return undefined;
+  }
+
+  /** Once every decided sharing is complete here: this node's shares, and its Y_i with proofs, to every node. */
+  #computeShares(batch: Batch): void {
+    const decision = batch.decision!;
+    const sessions = decision.dealers.map((d) => batch.sessions.get(d.dealer));
+    if (sessions.some((s, i) => s?.completed !== decision.dealers[i]!.hash)) return; // AVSS will complete them
+    const { batchSize, k } = this.#c;
+    const s = Array.from({ length: batchSize }, () => 0n);
+    const r = Array.from({ length: batchSize }, () => 0n);
+    const columns: Point[][] = Array.from({ length: batchSize }, () => Array.from({ length: k }, () => Point.ZERO));
+    for (const session of sessions as Sharing[]) {
+      const own = session.own!;
+      const commitments = session.commitments.get(own.hash)!;
+      for (let key = 0; key < batchSize; key++) {
+        // Node i's share of the key is Σ over dealers of f_d(i, 0): the constant term of its row.
+        s[key] = add(s[key]!, own.rows[key]![0]!);
+        r[key] = add(r[key]!, own.rowBlindings[key]![0]!);
+        for (let j = 0; j < k; j++) columns[key]![j] = columns[key]![j]!.add(commitments[key]![j]![0]!);
+      }
+    }
+    batch.shares = { s, r };
+    batch.columnCommitments = columns;
+    for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#proofsMessage(batch));
+    for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
+    batch.parkedProofs.clear();
+  }
+
+  #proofContext(batch: Batch, key: number, node: number): Uint8Array {
+    return new TextEncoder().encode(
+      `dkg-share/1\x1c${this.#c.epoch}\x1c${batch.batch * this.#c.batchSize + key}\x1c${node}`,
+    );
+  }
+
+  #proofsMessage(batch: Batch): DkgMessage {
+    const { s, r } = batch.shares!;
+    return {
+      type: "proofs",
+      epoch: this.#c.epoch,
+      batch: batch.batch,
+      proofs: s.map((share, key) => {
+        const { Y, proof } = proveShare(share, r[key]!, this.#proofContext(batch, key, this.#c.self), this.#c.rng);
+        return {
+          Y: pointHex(Y),
+          T1: pointHex(proof.T1),
+          T2: pointHex(proof.T2),
+          u1: scalarHex(proof.u1),
+          u2: scalarHex(proof.u2),
+        };
+      }),
+    };
+  }
+
+  #onProofs(from: number, batch: Batch, message: ParsedMessage & { type: "proofs" }): void {
+    if (batch.shareKeys.has(from) || batch.keys) return;
+    if (!batch.columnCommitments) {
+      batch.parkedProofs.set(from, message);
+      return;
+    }
+    this.#checkProofs(batch, from, message);
+    this.#progressBatch(batch);
+  }
+
+  #checkProofs(batch: Batch, from: number, message: ParsedMessage & { type: "proofs" }): void {
+    const x = BigInt(from);
+    const valid = message.proofs.every((p, key) => {
+      const C = evaluateCommitment(batch.columnCommitments![key]!, x);
+      return verifyShareProof(p.Y, C, { T1: p.T1, T2: p.T2, u1: p.u1, u2: p.u2 }, this.#proofContext(batch, key, from));
+    });
+    if (!valid) return this.#reject(from, "share key proof does not verify");
+    batch.shareKeys.set(
+      from,
+      message.proofs.map((p) => p.Y),
+    );
+  }
+
+  /** k valid Y_j fix the public key and every node's Y by Lagrange interpolation in the exponent. */
+  #tryPublicKeys(batch: Batch): void {
+    const { k, n, batchSize } = this.#c;
+    if (batch.shareKeys.size < k) return;
+    const senders = [...batch.shareKeys.keys()].sort((a, b) => a - b).slice(0, k);
+    const indexes = senders.map(BigInt);
+    // Public values: variable-time multiplication is fine here.
+    const combine = (key: number, at: bigint) =>
+      lagrangeCoefficients(indexes, at).reduce(
+        (acc, lambda, j) =>
+          lambda === 0n ? acc : acc.add(batch.shareKeys.get(senders[j]!)![key]!.multiplyUnsafe(lambda)),
+        Point.ZERO,
+      );
+    const keys: GeneratedKey[] = [];
+    for (let key = 0; key < batchSize; key++) {
+      const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));
+      keys.push({
+        keyIndex: batch.batch * batchSize + key,
+        publicKey: pointHex(combine(key, 0n)),
+        shareKeys: ys.map(pointHex),
+        share: scalarHex(batch.shares!.s[key]!),
+        blinding: scalarHex(batch.shares!.r[key]!),
+      });
+    }
+    batch.keys = keys;
+    this.#out.push({ type: "persist", record: { kind: "keys", batch: batch.batch, keys } });
+    this.#out.push({ type: "keys", batch: batch.batch, keys });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Transport
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #send(to: number, message: DkgMessage): void {
+    if (to === this.#c.self) this.#loopback.push(parseDkgMessage(message, this.#shape));
+    else this.#out.push({ type: "send", to, message });
+  }
+
+  #drainLoopback(): void {
+    for (let guard = 0; this.#loopback.length > 0; guard++) {
+      if (guard > 100_000) throw new Error("key generation loopback did not settle (a bug)");
+      this.#handleOwn(this.#loopback.shift()!);
+    }
+  }
+
+  /** A message this node sent itself: trusted, so it skips signature checks but follows the same paths. */
+  #handleOwn(message: ParsedMessage): void {
+    this.#handle(this.#c.self, message);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Restore
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #restoreRecord(record: KeygenRecord): void {
+    const batch =
+      this.#batches.get(record.kind === "decision" ? record.decision.batch : record.batch) ??
+      this.#newBatch(record.kind === "decision" ? record.decision.batch : record.batch);
+    this.#nextBatch = Math.max(this.#nextBatch, batch.batch + 1);
+    switch (record.kind) {
+      case "dealing": {
+        const f = record.f.map((m) => m.map((row) => row.map((c) => parseScalar(c, "f"))));
+        const fb = record.fb.map((m) => m.map((row) => row.map((c) => parseScalar(c, "fb"))));
+        batch.dealing = { f, fb, commitments: f.map((poly, key) => commitPedersenMatrix(poly, fb[key]!)) };
+        break;
+      }
+      case "sharing": {
+        const session = this.#session(batch, record.dealer);
+        const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
+        const own: RowsAndColumns = {
+          hash: record.own.hash,
+          rows: parse(record.own.rows),
+          rowBlindings: parse(record.own.rowBlindings),
+          cols: parse(record.own.cols),
+          colBlindings: parse(record.own.colBlindings),
+        };
+        session.own = own;
+        if (record.commitments.length > 0) {
+          session.commitments.set(
+            own.hash,
+            record.commitments.map((m) => m.map((row) => row.map((p) => Point.fromHex(p)))),
+          );
+        }
+        session.sendHash ??= record.echoed;
+        session.echoed = record.echoed;
+        session.readied = record.readied;
+        if (record.completed) {
+          session.completed = record.completed.hash;
+          const readies = new Map(
+            record.completed.readies.map((r) => [r.node, { points: [] as Points[], signature: r.signature }]),
+          );
+          session.readies.set(record.completed.hash, readies);
+        }
+        break;
+      }
+      case "decision":
+        batch.decision = record.decision;
+        break;
+      case "keys":
+        batch.keys = record.keys;
+        break;
+    }
+  }
+}
+
+function decides(decision: DealerDecision, dealer: number): boolean {
+  return decision.dealers.some((d) => d.dealer === dealer);
+}
+
+function readyProofs(readies: Map<number, { signature: string }>, count: number): ReadyProof[] {
+  return [...readies.entries()]
+    .sort(([a], [b]) => a - b)
+    .slice(0, count)
+    .map(([node, r]) => ({ node, signature: r.signature }));
+}
+
+function matrixHex(m: BivariatePolynomial): string[][] {
+  return m.map((row) => row.map(scalarHex));
+}

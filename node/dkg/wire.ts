@@ -1,0 +1,260 @@
+/**
+ * Encoding and strict parsing of key-generation messages. A peer's message may be anything: every field is checked
+ * (types, ranges, shapes: B keys, k × k matrices, k coefficients) and converted to scalars and curve points here,
+ * so that the core only ever sees well-formed values. A malformed message is a `MalformedDkgMessage`, never a crash.
+ */
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+import { CryptoError } from "../crypto/errors.ts";
+import { ORDER } from "../crypto/field.ts";
+import { decodePoint, type Point } from "../crypto/point.ts";
+import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
+
+export class MalformedDkgMessage extends Error {
+  override readonly name = "MalformedDkgMessage";
+}
+
+function fail(reason: string): never {
+  throw new MalformedDkgMessage(reason);
+}
+
+const SCALAR = /^[0-9a-f]{64}$/;
+const POINT = /^04[0-9a-f]{128}$/;
+const HASH = /^[0-9a-f]{64}$/;
+
+export const scalarHex = (value: bigint): string => value.toString(16).padStart(64, "0");
+export const pointHex = (point: Point): string => bytesToHex(point.toBytes(false));
+
+export function parseScalar(value: unknown, field: string): bigint {
+  if (typeof value !== "string" || !SCALAR.test(value)) fail(`${field} is not a 64-digit lowercase hex scalar`);
+  const scalar = BigInt("0x" + value);
+  if (scalar >= ORDER) fail(`${field} is not below the group order`);
+  return scalar;
+}
+
+export function parsePoint(value: unknown, field: string): Point {
+  if (typeof value !== "string" || !POINT.test(value)) fail(`${field} is not an uncompressed point in hex`);
+  try {
+    return decodePoint(Uint8Array.from(Buffer.from(value, "hex")), field);
+  } catch (error) {
+    if (error instanceof CryptoError) fail(error.message);
+    throw error;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function int(value: unknown, min: number, max: number, field: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(`${field} must be an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+function list(value: unknown, length: number, field: string): unknown[] {
+  if (!Array.isArray(value) || value.length !== length) fail(`${field} must be a list of ${length}`);
+  return value as unknown[];
+}
+
+function hash(value: unknown, field: string): string {
+  if (typeof value !== "string" || !HASH.test(value)) fail(`${field} is not a hash`);
+  return value;
+}
+
+export interface Shape {
+  n: number;
+  k: number;
+  batchSize: number;
+}
+
+/** Points of one key, parsed. */
+export interface Points {
+  row: bigint;
+  rowBlinding: bigint;
+  col: bigint;
+  colBlinding: bigint;
+}
+
+export type ParsedMessage =
+  | (SessionId & {
+      type: "send";
+      commitments: Point[][][];
+      rows: bigint[][];
+      rowBlindings: bigint[][];
+      cols: bigint[][];
+      colBlindings: bigint[][];
+    })
+  | (SessionId & { type: "echo"; hash: string; points: Points[] })
+  | (SessionId & { type: "ready"; hash: string; points: Points[]; signature: string })
+  | (SessionId & { type: "commitmentRequest"; hash: string })
+  | (SessionId & { type: "commitments"; commitments: Point[][][] })
+  | { type: "resend"; epoch: number; batch: number }
+  | {
+      type: "proofs";
+      epoch: number;
+      batch: number;
+      proofs: { Y: Point; T1: Point; T2: Point; u1: bigint; u2: bigint }[];
+    };
+
+function sessionId(value: Record<string, unknown>, shape: Shape): SessionId {
+  return {
+    epoch: int(value.epoch, 0, Number.MAX_SAFE_INTEGER, "epoch"),
+    batch: int(value.batch, 0, Number.MAX_SAFE_INTEGER, "batch"),
+    dealer: int(value.dealer, 1, shape.n, "dealer"),
+  };
+}
+
+function matrices(value: unknown, shape: Shape, field: string): Point[][][] {
+  return list(value, shape.batchSize, field).map((m, key) =>
+    list(m, shape.k, `${field}[${key}]`).map((row, j) =>
+      list(row, shape.k, `${field}[${key}][${j}]`).map((p, l) => parsePoint(p, `${field}[${key}][${j}][${l}]`)),
+    ),
+  );
+}
+
+function polynomials(value: unknown, shape: Shape, field: string): bigint[][] {
+  return list(value, shape.batchSize, field).map((poly, key) =>
+    list(poly, shape.k, `${field}[${key}]`).map((c, j) => parseScalar(c, `${field}[${key}][${j}]`)),
+  );
+}
+
+function points(value: unknown, shape: Shape): Points[] {
+  return list(value, shape.batchSize, "points").map((p, key) => {
+    if (!isObject(p)) fail(`points[${key}] is not an object`);
+    return {
+      row: parseScalar(p.row, `points[${key}].row`),
+      rowBlinding: parseScalar(p.rowBlinding, `points[${key}].rowBlinding`),
+      col: parseScalar(p.col, `points[${key}].col`),
+      colBlinding: parseScalar(p.colBlinding, `points[${key}].colBlinding`),
+    };
+  });
+}
+
+/** Parses a peer's message for an epoch of the given shape; throws MalformedDkgMessage saying what is wrong. */
+export function parseDkgMessage(raw: unknown, shape: Shape): ParsedMessage {
+  if (!isObject(raw)) fail("message is not an object");
+  switch (raw.type) {
+    case "send":
+      return {
+        type: "send",
+        ...sessionId(raw, shape),
+        commitments: matrices(raw.commitments, shape, "commitments"),
+        rows: polynomials(raw.rows, shape, "rows"),
+        rowBlindings: polynomials(raw.rowBlindings, shape, "rowBlindings"),
+        cols: polynomials(raw.cols, shape, "cols"),
+        colBlindings: polynomials(raw.colBlindings, shape, "colBlindings"),
+      };
+    case "echo":
+      return {
+        type: "echo",
+        ...sessionId(raw, shape),
+        hash: hash(raw.hash, "hash"),
+        points: points(raw.points, shape),
+      };
+    case "ready":
+      if (typeof raw.signature !== "string" || raw.signature.length === 0 || raw.signature.length > 256) {
+        fail("signature is missing");
+      }
+      return {
+        type: "ready",
+        ...sessionId(raw, shape),
+        hash: hash(raw.hash, "hash"),
+        points: points(raw.points, shape),
+        signature: raw.signature,
+      };
+    case "commitmentRequest":
+      return { type: "commitmentRequest", ...sessionId(raw, shape), hash: hash(raw.hash, "hash") };
+    case "commitments":
+      return {
+        type: "commitments",
+        ...sessionId(raw, shape),
+        commitments: matrices(raw.commitments, shape, "commitments"),
+      };
+    case "resend":
+      return {
+        type: "resend",
+        epoch: int(raw.epoch, 0, Number.MAX_SAFE_INTEGER, "epoch"),
+        batch: int(raw.batch, 0, Number.MAX_SAFE_INTEGER, "batch"),
+      };
+    case "proofs":
+      return {
+        type: "proofs",
+        epoch: int(raw.epoch, 0, Number.MAX_SAFE_INTEGER, "epoch"),
+        batch: int(raw.batch, 0, Number.MAX_SAFE_INTEGER, "batch"),
+        proofs: list(raw.proofs, shape.batchSize, "proofs").map((p, key) => {
+          if (!isObject(p)) fail(`proofs[${key}] is not an object`);
+          return {
+            Y: parsePoint(p.Y, `proofs[${key}].Y`),
+            T1: parsePoint(p.T1, `proofs[${key}].T1`),
+            T2: parsePoint(p.T2, `proofs[${key}].T2`),
+            u1: parseScalar(p.u1, `proofs[${key}].u1`),
+            u2: parseScalar(p.u2, `proofs[${key}].u2`),
+          };
+        }),
+      };
+    default:
+      return fail("unknown message type");
+  }
+}
+
+/** Shape check of a decision delivered by the ordering service (its signatures are checked by the core). */
+export function parseDecision(raw: unknown, shape: Shape): DealerDecision {
+  if (!isObject(raw) || raw.type !== "dealers") fail("decision is not a dealer decision");
+  if (!Array.isArray(raw.dealers) || raw.dealers.length > shape.n) fail("decision.dealers is not a bounded list");
+  return {
+    type: "dealers",
+    epoch: int(raw.epoch, 0, Number.MAX_SAFE_INTEGER, "epoch"),
+    batch: int(raw.batch, 0, Number.MAX_SAFE_INTEGER, "batch"),
+    dealers: (raw.dealers as unknown[]).map((d, i) => {
+      if (!isObject(d)) fail(`dealers[${i}] is not an object`);
+      if (!Array.isArray(d.readies) || d.readies.length > shape.n) fail(`dealers[${i}].readies is not a bounded list`);
+      return {
+        dealer: int(d.dealer, 1, shape.n, `dealers[${i}].dealer`),
+        hash: hash(d.hash, `dealers[${i}].hash`),
+        readies: (d.readies as unknown[]).map((r, j) => {
+          if (!isObject(r) || typeof r.signature !== "string" || r.signature.length > 256) {
+            fail(`dealers[${i}].readies[${j}] is malformed`);
+          }
+          return { node: int(r.node, 1, shape.n, `dealers[${i}].readies[${j}].node`), signature: r.signature };
+        }),
+      };
+    }),
+  };
+}
+
+/** H(C): binds the batch's commitment matrices to their session, so a hash is never valid for another one. */
+export function commitmentHash(id: SessionId, commitments: readonly (readonly (readonly Point[])[])[]): string {
+  const header = new TextEncoder().encode(`dkg-commitments/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c`);
+  const chunks: Uint8Array[] = [header];
+  for (const matrix of commitments) for (const row of matrix) for (const p of row) chunks.push(p.toBytes(false));
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.length;
+  }
+  return bytesToHex(keccak_256(bytes));
+}
+
+/** The bytes a node signs when it sends `ready`. */
+export function readySignBytes(id: SessionId, hash: string): Uint8Array {
+  return new TextEncoder().encode(`dkg-ready/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c${hash}`);
+}
+
+export function pointsToWire(p: Points): WirePoints {
+  return {
+    row: scalarHex(p.row),
+    rowBlinding: scalarHex(p.rowBlinding),
+    col: scalarHex(p.col),
+    colBlinding: scalarHex(p.colBlinding),
+  };
+}
+
+export function matricesToWire(commitments: readonly (readonly (readonly Point[])[])[]): string[][][] {
+  return commitments.map((m) => m.map((row) => row.map(pointHex)));
+}
+
+export type { DkgMessage, ProofsMessage };

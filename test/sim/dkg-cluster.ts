@@ -1,0 +1,251 @@
+/**
+ * n key-generation cores on the simulated network, with an in-simulation ordering service (the role the BFT network
+ * plays in production: every proposal is appended to one log in arrival order, and the log is delivered to every node
+ * in that order, replayed in full to a node that restarts) and a simulated disk per node that survives crashes.
+ */
+import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "../../node/dkg/keygen.ts";
+import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner } from "../../node/dkg/types.ts";
+import { mod } from "../../node/crypto/field.ts";
+import { G } from "../../node/crypto/point.ts";
+import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
+import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
+import type { Prng } from "../support/prng.ts";
+import { fastSchemes } from "./fast-signer.ts";
+import { CALM, SimNetwork, type NetworkFaults } from "./network.ts";
+import { Scheduler } from "./scheduler.ts";
+
+/** Rewrites what a Byzantine node sends to one peer. */
+export type DkgFilter = (message: DkgMessage, to: number, cluster: DkgCluster) => DkgMessage[];
+
+export interface DkgClusterOptions {
+  n: number;
+  t: number;
+  prng: Prng;
+  batchSize?: number;
+  keyBuffer?: number;
+  faults?: NetworkFaults;
+  byzantine?: Map<number, DkgFilter>;
+  orderingDelayMs?: number;
+}
+
+export class SimDkgNode {
+  up = false;
+  incarnation = 0;
+  core!: KeyGenerator;
+  readonly disk: KeygenRecord[] = [];
+  readonly keys = new Map<number, GeneratedKey[]>();
+  rejected = 0;
+  /** Crash before writing the record with this ordinal (1-based), like a process killed mid-write. */
+  crashAtWrite = Infinity;
+  writes = 0;
+
+  constructor(
+    readonly index: number,
+    readonly cluster: DkgCluster,
+  ) {}
+
+  boot(): void {
+    const { cluster } = this;
+    this.incarnation++;
+    this.up = true;
+    this.core = new KeyGenerator({
+      epoch: cluster.epoch,
+      n: cluster.n,
+      t: cluster.t,
+      k: cluster.k,
+      self: this.index,
+      batchSize: cluster.batchSize,
+      keyBuffer: cluster.keyBuffer,
+      maxConcurrentBatches: 2,
+      resendMs: 2000,
+      signer: cluster.signers[this.index - 1]!,
+      rng: cluster.rngFor(this.index, this.incarnation),
+    });
+    if (this.disk.length > 0) this.apply(this.core.restore(this.disk));
+    for (const decision of cluster.log) this.apply(this.core.step({ type: "decided", decision }));
+  }
+
+  crash(): void {
+    this.up = false;
+    this.incarnation++;
+  }
+
+  apply(outputs: KeygenOutput[]): void {
+    const { cluster } = this;
+    for (const output of outputs) {
+      if (!this.up) return;
+      switch (output.type) {
+        case "persist":
+          if (++this.writes >= this.crashAtWrite) {
+            this.crashAtWrite = Infinity;
+            this.crash();
+            cluster.scheduler.after(cluster.restartDelayMs, () => this.boot());
+            return;
+          }
+          this.disk.push(JSON.parse(JSON.stringify(output.record)) as KeygenRecord);
+          break;
+        case "send": {
+          const filter = cluster.byzantine.get(this.index);
+          for (const m of filter ? filter(output.message, output.to, cluster) : [output.message]) {
+            cluster.network.send(this.index - 1, output.to - 1, m);
+          }
+          break;
+        }
+        case "propose":
+          cluster.propose(output.decision);
+          break;
+        case "keys":
+          this.keys.set(output.batch, output.keys);
+          break;
+        case "timer": {
+          const incarnation = this.incarnation;
+          cluster.scheduler.after(output.delayMs, () => {
+            if (this.up && this.incarnation === incarnation)
+              this.apply(this.core.step({ type: "timer", batch: output.batch }));
+          });
+          break;
+        }
+        case "rejected":
+          this.rejected++;
+          break;
+      }
+    }
+  }
+
+  receive(from: number, message: unknown): void {
+    this.apply(this.core.step({ type: "message", from, message }));
+  }
+}
+
+export class DkgCluster {
+  readonly n: number;
+  readonly t: number;
+  readonly k: number;
+  readonly epoch = 1;
+  readonly batchSize: number;
+  readonly keyBuffer: number;
+  readonly scheduler = new Scheduler();
+  readonly network: SimNetwork;
+  readonly nodes: SimDkgNode[];
+  readonly signers: NodeSigner[];
+  readonly byzantine: Map<number, DkgFilter>;
+  readonly prng: Prng;
+  /** The ordering service's log of decisions, in delivery order. */
+  readonly log: DealerDecision[] = [];
+  readonly orderingDelayMs: number;
+  restartDelayMs = 500;
+
+  constructor(options: DkgClusterOptions) {
+    this.n = options.n;
+    this.t = options.t;
+    this.k = Math.floor(options.n / 2) + 1;
+    this.prng = options.prng;
+    this.batchSize = options.batchSize ?? 1;
+    this.keyBuffer = options.keyBuffer ?? this.batchSize;
+    this.byzantine = options.byzantine ?? new Map<number, DkgFilter>();
+    this.orderingDelayMs = options.orderingDelayMs ?? 50;
+    const schemes = fastSchemes(this.n, "dkg");
+    this.signers = schemes.map((scheme) => ({
+      sign: (message: Uint8Array) => scheme.sign(message),
+      verify: (node: number, message: Uint8Array, signature: string) => scheme.verify(node - 1, message, signature),
+    }));
+    this.nodes = Array.from({ length: this.n }, (_, i) => new SimDkgNode(i + 1, this));
+    this.network = new SimNetwork(
+      this.scheduler,
+      this.prng,
+      options.faults ?? CALM,
+      (from, to, message) => this.nodes[to]!.receive(from + 1, message),
+      (node) => this.nodes[node]!.up,
+    );
+  }
+
+  /** A deterministic byte source per node and incarnation (a restarted node draws fresh randomness). */
+  rngFor(node: number, incarnation: number): (bytes: number) => Uint8Array {
+    let state = (this.prng.seed * 1_000_003 + node * 7919 + incarnation * 104_729) >>> 0;
+    return (bytes) =>
+      Uint8Array.from({ length: bytes }, () => {
+        state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+        return state >>> 24;
+      });
+  }
+
+  start(): void {
+    for (const node of this.nodes) node.boot();
+  }
+
+  /** Starts `batches` batches on every node (what the key buffer does when assignments drain it). */
+  demand(unassigned: number): void {
+    for (const node of this.nodes) if (node.up) node.apply(node.core.step({ type: "demand", unassigned }));
+  }
+
+  propose(decision: DealerDecision): void {
+    this.scheduler.after(this.orderingDelayMs, () => {
+      this.log.push(decision);
+      for (const node of this.nodes) {
+        if (node.up) node.apply(node.core.step({ type: "decided", decision }));
+      }
+    });
+  }
+
+  /** Problems with batch `batch` among the honest nodes (empty = every check passed). */
+  check(batch: number, honest: number[]): string[] {
+    const problems: string[] = [];
+    const keysOf = honest.map((i) => this.nodes[i - 1]!.keys.get(batch));
+    const missing = honest.filter((_, j) => keysOf[j] === undefined);
+    if (missing.length > 0) return [`batch ${batch}: nodes ${missing.join(",")} have no keys`];
+    const decision = this.decisionFor(batch, honest[0]!);
+    if (!decision) return [`batch ${batch}: no decision`];
+    for (let key = 0; key < this.batchSize; key++) {
+      const first = keysOf[0]![key]!;
+      for (const keys of keysOf) {
+        if (keys![key]!.publicKey !== first.publicKey) problems.push(`batch ${batch} key ${key}: public keys differ`);
+        if (keys![key]!.shareKeys.join() !== first.shareKeys.join())
+          problems.push(`batch ${batch} key ${key}: Y vectors differ`);
+      }
+      // The master polynomial F(x) = Σ over decided dealers of f_d(x, 0), from the dealers' persisted dealings.
+      const dealings = decision.dealers.map((d) => this.dealingOf(d.dealer, batch));
+      if (dealings.some((f) => f === undefined)) {
+        problems.push(`batch ${batch}: a decided dealer has no dealing on disk`);
+        continue;
+      }
+      const F = Array.from({ length: this.k }, (_, j) => mod(dealings.reduce((acc, f) => acc + f![key]![j]![0]!, 0n)));
+      if (F[this.k - 1] === 0n) problems.push(`batch ${batch} key ${key}: the polynomial has degree < k − 1`);
+      const secret = F[0]!;
+      if (first.publicKey !== Buffer.from(G.multiply(secret).toBytes(false)).toString("hex")) {
+        problems.push(`batch ${batch} key ${key}: public key ≠ g^secret`);
+      }
+      honest.forEach((i, j) => {
+        const share = BigInt("0x" + keysOf[j]![key]!.share);
+        if (share !== evaluatePolynomial(F, BigInt(i)))
+          problems.push(`batch ${batch} key ${key}: node ${i}'s share is not F(${i})`);
+        if (first.shareKeys[i - 1] !== Buffer.from(G.multiply(share).toBytes(false)).toString("hex")) {
+          problems.push(`batch ${batch} key ${key}: Y_${i} ≠ g^(s_${i})`);
+        }
+      });
+      // Any k honest shares reconstruct the secret.
+      const subset = honest.slice(-this.k);
+      if (subset.length === this.k) {
+        const lambdas = lagrangeCoefficients(subset.map(BigInt));
+        const rebuilt = subset.reduce(
+          (acc, i, j) => mod(acc + lambdas[j]! * BigInt("0x" + keysOf[honest.indexOf(i)]![key]!.share)),
+          0n,
+        );
+        if (rebuilt !== secret)
+          problems.push(`batch ${batch} key ${key}: k honest shares do not reconstruct the secret`);
+      }
+    }
+    return problems;
+  }
+
+  /** The decision a node accepted for a batch (the first valid one the ordering service delivered). */
+  decisionFor(batch: number, node: number): DealerDecision | undefined {
+    const record = this.nodes[node - 1]!.disk.find((r) => r.kind === "decision" && r.decision.batch === batch);
+    return record?.kind === "decision" ? record.decision : undefined;
+  }
+
+  dealingOf(dealer: number, batch: number): bigint[][][] | undefined {
+    const record = this.nodes[dealer - 1]!.disk.find((r) => r.kind === "dealing" && r.batch === batch);
+    if (!record || record.kind !== "dealing") return undefined;
+    return record.f.map((m) => m.map((row) => row.map((c) => BigInt("0x" + c))));
+  }
+}
