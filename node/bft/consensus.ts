@@ -268,7 +268,11 @@ export class Consensus {
     switch (message.type) {
       case "syncRequest":
         if (message.height < this.#height) this.#serveCommit(from, message.height);
-        else if (message.height === this.#height) this.#relayRounds(from, message.round);
+        else if (message.height === this.#height) {
+          this.#relayRounds(from, message.round);
+          // A peer working on this height means there is work here too, even if its messages were lost.
+          this.#wake();
+        }
         return;
       case "votes":
         if (message.height === this.#height) this.#onRelay(from, message.proposals, message.votes);

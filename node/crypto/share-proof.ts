@@ -7,6 +7,7 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
+import { multiScalarMul } from "./batch-verify.ts";
 import { bytesToBigInt, mod, mul, add, randomNonZeroScalar, assertScalar, type Rng } from "./field.ts";
 import { G, H, mulG, mulGUnblinded, mulH, mulHUnblinded } from "./generators.ts";
 import { assertPoint, type Point } from "./point.ts";
@@ -69,4 +70,53 @@ export function verifyShareProof(Y: Point, C: Point, proof: ShareProof, context:
   const blindingPart = C.subtract(Y); // b·H; the point at infinity when b = 0
   const right2 = blindingPart.is0() ? proof.T2 : proof.T2.add(blindingPart.multiplyUnsafe(c));
   return mulHUnblinded(proof.u2).equals(right2);
+}
+
+export interface ShareProofClaim {
+  Y: Point;
+  C: Point;
+  proof: ShareProof;
+  context: Uint8Array;
+}
+
+/**
+ * Checks many share proofs with one random linear combination of their equations (weights of 128 bits drawn after
+ * the claims are fixed): (Σ w·u1)·G + (Σ v·u2)·H = Σ w·T1 + w·c·Y + v·T2 + v·c·(C − Y). If the combination fails,
+ * each claim is checked on its own. Returns one verdict per claim.
+ */
+export function verifyShareProofs(claims: readonly ShareProofClaim[], rng: Rng): boolean[] {
+  const wellFormed = claims.every(({ Y, C, proof }) => {
+    try {
+      [Y, C, proof.T1, proof.T2].forEach((p, i) => assertPoint(p, `point ${i}`));
+      assertScalar(proof.u1, "u1");
+      assertScalar(proof.u2, "u2");
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const each = () => claims.map(({ Y, C, proof, context }) => verifyShareProof(Y, C, proof, context));
+  if (!wellFormed || claims.length < 2) return each();
+  const random = rng(32 * claims.length);
+  const weight = (i: number) => bytesToBigInt(random.subarray(16 * i, 16 * i + 16)) | 1n;
+  let u1 = 0n;
+  let u2 = 0n;
+  const points: Point[] = [];
+  const scalars: bigint[] = [];
+  claims.forEach(({ Y, C, proof, context }, j) => {
+    const w = weight(2 * j);
+    const v = weight(2 * j + 1);
+    const c = challenge(C, Y, proof.T1, proof.T2, context);
+    u1 = add(u1, mul(w, proof.u1));
+    u2 = add(u2, mul(v, proof.u2));
+    points.push(proof.T1, Y, proof.T2);
+    scalars.push(w, mul(w, c), v);
+    const blindingPart = C.subtract(Y);
+    if (!blindingPart.is0()) {
+      points.push(blindingPart);
+      scalars.push(mul(v, c));
+    }
+  });
+  const left = mulGUnblinded(u1).add(mulHUnblinded(u2));
+  return left.equals(multiScalarMul(points, scalars)) ? claims.map(() => true) : each();
 }

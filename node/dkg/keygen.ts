@@ -8,12 +8,13 @@
  * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
  */
 import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
-import { commitPedersenMatrix, verifyColumn, verifyRow } from "../crypto/commitments.ts";
+import { columnItems, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { add, randomScalar, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { Point } from "../crypto/point.ts";
-import { proveShare, verifyShareProof } from "../crypto/share-proof.ts";
+import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
 import { MAX_HASHES, Sharing, type RowsAndColumns } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ReadyProof, SessionId } from "./types.ts";
 import {
@@ -97,6 +98,8 @@ interface Batch {
 }
 
 const MAX_BATCHES_AHEAD = 4;
+/** Messages per sender kept for a batch this node has not started yet (a send, echoes and readies per dealer, proofs). */
+const MAX_EARLY_MESSAGES = 64;
 
 export class KeyGenerator {
   readonly #c: KeygenConfig;
@@ -105,6 +108,8 @@ export class KeyGenerator {
   readonly #batches = new Map<number, Batch>();
   #nextBatch = 0;
   #out: KeygenOutput[] = [];
+  /** Messages for batches not started yet, with who sent them (see #batchFor). */
+  readonly #early = new Map<number, { senders: Set<number>; messages: { from: number; message: ParsedMessage }[] }>();
   /** Messages to this node itself, processed after the current input (no recursion). */
   #loopback: ParsedMessage[] = [];
 
@@ -184,8 +189,8 @@ export class KeyGenerator {
   }
 
   #handle(from: number, message: ParsedMessage): void {
-    const batch = this.#batchFor(message.batch);
-    if (!batch) return this.#reject(from, `batch ${message.batch} is too far ahead`);
+    const batch = this.#batchFor(message.batch, from, message);
+    if (!batch) return;
     switch (message.type) {
       case "send":
         return this.#onSend(from, batch, message);
@@ -214,14 +219,25 @@ export class KeyGenerator {
     }
   }
 
-  /** The state of a batch, started (and dealt by this node) on first sight, within a bounded window ahead. */
-  #batchFor(batch: number): Batch | undefined {
-    const existing = this.#batches.get(batch);
+  /**
+   * The state of a batch. A batch this node has not started yet starts (and it deals) once t + 1 peers work on it:
+   * at least one of them is honest, so a Byzantine node cannot make it deal batches nobody asked for. Until then
+   * their messages wait, a bounded number of them.
+   */
+  #batchFor(number: number, from: number, message: ParsedMessage): Batch | undefined {
+    const existing = this.#batches.get(number);
     if (existing) return existing;
-    if (batch < this.#nextBatch) return undefined; // finished and dropped
-    if (batch >= this.#nextBatch + MAX_BATCHES_AHEAD) return undefined;
-    while (this.#nextBatch <= batch) this.#startBatch();
-    return this.#batches.get(batch);
+    if (number < this.#nextBatch || number >= this.#nextBatch + MAX_BATCHES_AHEAD) {
+      this.#reject(from, `batch ${number} is not open here`);
+      return undefined;
+    }
+    let early = this.#early.get(number);
+    if (!early) this.#early.set(number, (early = { senders: new Set(), messages: [] }));
+    early.senders.add(from);
+    if (early.messages.length < MAX_EARLY_MESSAGES * this.#c.n) early.messages.push({ from, message });
+    if (early.senders.size <= this.#c.t) return undefined;
+    while (this.#nextBatch <= number) this.#startBatch();
+    return undefined; // #startBatch replays the waiting messages, this one among them
   }
 
   #onDemand(unassigned: number): void {
@@ -235,6 +251,7 @@ export class KeyGenerator {
 
   #onTimer(batchNumber: number): void {
     const batch = this.#batches.get(batchNumber);
+    if (batch?.shares && !batch.keys) this.#tryPublicKeys(batch, true);
     if (!batch || batch.keys) return;
     for (let m = 1; m <= this.#c.n; m++) {
       if (m !== this.#c.self) this.#send(m, { type: "resend", epoch: this.#c.epoch, batch: batchNumber });
@@ -258,6 +275,9 @@ export class KeyGenerator {
     });
     this.#deal(batch, f, fb);
     this.#out.push({ type: "timer", batch: number, delayMs: this.#c.resendMs });
+    const early = this.#early.get(number);
+    this.#early.delete(number);
+    for (const { from, message } of early?.messages ?? []) this.#handle(from, message);
   }
 
   #newBatch(number: number): Batch {
@@ -315,11 +335,12 @@ export class KeyGenerator {
     if (session.sendHash !== undefined) return; // the first valid send counts
     const { k } = this.#c;
     const i = BigInt(this.#c.self);
-    const valid = message.commitments.every(
-      (matrix, key) =>
-        verifyRow(matrix, k, i, message.rows[key]!, message.rowBlindings[key]) &&
-        verifyColumn(matrix, k, i, message.cols[key]!, message.colBlindings[key]),
-    );
+    // Every coefficient of every row and column of the batch in one random linear combination.
+    const items = message.commitments.flatMap((matrix, key) => [
+      ...rowItems(matrix, k, i, message.rows[key]!, message.rowBlindings[key]),
+      ...columnItems(matrix, k, i, message.cols[key]!, message.colBlindings[key]),
+    ]);
+    const valid = verifyBatch(items, k, this.#c.rng).ok;
     if (!valid) return this.#reject(from, "rows or columns do not match the commitments");
     const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
     this.#rememberCommitments(session, hash, message.commitments);
@@ -652,21 +673,30 @@ export class KeyGenerator {
 
   #checkProofs(batch: Batch, from: number, message: ParsedMessage & { type: "proofs" }): void {
     const x = BigInt(from);
-    const valid = message.proofs.every((p, key) => {
-      const C = evaluateCommitment(batch.columnCommitments![key]!, x);
-      return verifyShareProof(p.Y, C, { T1: p.T1, T2: p.T2, u1: p.u1, u2: p.u2 }, this.#proofContext(batch, key, from));
-    });
-    if (!valid) return this.#reject(from, "share key proof does not verify");
+    const verdicts = verifyShareProofs(
+      message.proofs.map((p, key) => ({
+        Y: p.Y,
+        C: evaluateCommitment(batch.columnCommitments![key]!, x),
+        proof: { T1: p.T1, T2: p.T2, u1: p.u1, u2: p.u2 },
+        context: this.#proofContext(batch, key, from),
+      })),
+      this.#c.rng,
+    );
+    if (!verdicts.every(Boolean)) return this.#reject(from, "share key proof does not verify");
     batch.shareKeys.set(
       from,
       message.proofs.map((p) => p.Y),
     );
   }
 
-  /** k valid Y_j fix the public key and every node's Y by Lagrange interpolation in the exponent. */
-  #tryPublicKeys(batch: Batch): void {
+  /**
+   * k valid Y_j fix the public key and every node's Y by Lagrange interpolation in the exponent. Normally all n
+   * arrive and only the public key is interpolated; a node that waits for missing ones too long (its resend timer)
+   * interpolates them from k.
+   */
+  #tryPublicKeys(batch: Batch, force = false): void {
     const { k, n, batchSize } = this.#c;
-    if (batch.shareKeys.size < k) return;
+    if (batch.shareKeys.size < k || (batch.shareKeys.size < n && !force)) return;
     const senders = [...batch.shareKeys.keys()].sort((a, b) => a - b).slice(0, k);
     const indexes = senders.map(BigInt);
     // Public values: variable-time multiplication is fine here.

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
 import { mulG, mulH } from "../../node/crypto/generators.ts";
-import { proveShare, verifyShareProof } from "../../node/crypto/share-proof.ts";
+import { proveShare, verifyShareProof, verifyShareProofs } from "../../node/crypto/share-proof.ts";
 import { Prng } from "../support/prng.ts";
 
 const rng = (() => {
@@ -36,5 +36,22 @@ describe("share proof: Y = a·G opens C = a·G + b·H", function () {
     expect(verifyShareProof(Y, C, { ...proof, u2: proof.u2 + 1n }, context)).to.equal(false);
     expect(verifyShareProof(Y, C, { ...proof, T1: proof.T1.add(mulG(1n)) }, context)).to.equal(false);
     expect(verifyShareProof(Y, C, { ...proof, u1: -1n }, context)).to.equal(false);
+  });
+});
+
+describe("verifyShareProofs: many share proofs in one combination", function () {
+  const claims = Array.from({ length: 6 }, (_, i) => {
+    const ctx = new TextEncoder().encode(`key ${i}`);
+    const { Y, C, proof } = proveShare(BigInt(1000 + i), BigInt(i), ctx, rng);
+    return { Y, C, proof, context: ctx };
+  });
+
+  it("accepts a batch of valid proofs (including a zero blinding)", function () {
+    expect(verifyShareProofs(claims, rng)).to.deep.equal(Array(6).fill(true));
+  });
+
+  it("names the one bad proof in a batch", function () {
+    const bad = claims.map((c, i) => (i === 3 ? { ...c, Y: c.Y.negate() } : c));
+    expect(verifyShareProofs(bad, rng)).to.deep.equal([true, true, true, false, true, true]);
   });
 });

@@ -1,0 +1,116 @@
+import { expect } from "chai";
+import fc from "fast-check";
+
+import { KeyGenerator, type KeygenOutput } from "../../node/dkg/keygen.ts";
+import type { DkgMessage, SendMessage } from "../../node/dkg/types.ts";
+import { Prng, envCount } from "../support/prng.ts";
+import { fastSchemes } from "../sim/fast-signer.ts";
+
+const schemes = fastSchemes(5, "keygen-unit");
+function node(self: number, seed = self) {
+  const prng = new Prng(seed);
+  return new KeyGenerator({
+    epoch: 1,
+    n: 5,
+    t: 1,
+    k: 3,
+    self,
+    batchSize: 2,
+    keyBuffer: 2,
+    maxConcurrentBatches: 1,
+    resendMs: 1000,
+    signer: {
+      sign: (m) => schemes[self - 1]!.sign(m),
+      verify: (v, m, s) => schemes[0]!.verify(v - 1, m, s),
+    },
+    rng: (bytes) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff),
+  });
+}
+
+const sends = (out: KeygenOutput[]) =>
+  out.flatMap((o) => (o.type === "send" ? [{ to: o.to, message: o.message }] : []));
+const rejected = (out: KeygenOutput[]) => out.filter((o) => o.type === "rejected");
+
+describe("key generation core", function () {
+  it("persists its dealing before it sends any row of it", function () {
+    const out = node(1).step({ type: "demand", unassigned: 0 });
+    const persisted = out.findIndex((o) => o.type === "persist" && o.record.kind === "dealing");
+    const firstSend = out.findIndex((o) => o.type === "send" && o.message.type === "send");
+    expect(persisted).to.be.greaterThan(-1);
+    expect(persisted).to.be.lessThan(firstSend);
+  });
+
+  it("after a restart re-sends the very same dealing, never a second polynomial for the batch", function () {
+    const dealer = node(1);
+    const out = dealer.step({ type: "demand", unassigned: 0 });
+    const records = out.flatMap((o) => (o.type === "persist" ? [o.record] : []));
+    const before = sends(out).find((s) => s.to === 2)!.message;
+    const restarted = node(1, 999); // other randomness: a fresh dealing would differ
+    restarted.restore(JSON.parse(JSON.stringify(records)) as typeof records);
+    const resent = sends(restarted.step({ type: "message", from: 2, message: { type: "resend", epoch: 1, batch: 0 } }));
+    expect(resent.find((s) => s.message.type === "send")?.message).to.deep.equal(before);
+  });
+
+  it("refuses a send from a node that is not its dealer, and one whose rows do not match its commitments", function () {
+    const dealing = sends(node(1).step({ type: "demand", unassigned: 0 }));
+    const toTwo = dealing.find((s) => s.to === 2)!.message as SendMessage;
+    const receiver = node(2);
+    receiver.step({ type: "demand", unassigned: 0 });
+    expect(rejected(receiver.step({ type: "message", from: 3, message: toTwo }))).to.have.length(1);
+    const tampered = { ...toTwo, rows: toTwo.rows.map((r) => [...r].reverse()) };
+    const out = receiver.step({ type: "message", from: 1, message: tampered });
+    expect(rejected(out).map((r) => r.type === "rejected" && r.reason)).to.deep.equal([
+      "rows or columns do not match the commitments",
+    ]);
+    expect(sends(out)).to.deep.equal([]); // no echo for a bad send
+  });
+
+  it("refuses a ready with a bad signature", function () {
+    const receiver = node(2);
+    receiver.step({ type: "demand", unassigned: 0 });
+    const ready: DkgMessage = {
+      type: "ready",
+      epoch: 1,
+      batch: 0,
+      dealer: 1,
+      hash: "ab".repeat(32),
+      points: Array.from({ length: 2 }, () => ({
+        row: "01".padStart(64, "0"),
+        rowBlinding: "02".padStart(64, "0"),
+        col: "03".padStart(64, "0"),
+        colBlinding: "04".padStart(64, "0"),
+      })),
+      signature: "00".repeat(32),
+    };
+    expect(rejected(receiver.step({ type: "message", from: 3, message: ready }))).to.have.length(1);
+  });
+
+  it("does not start a batch a single peer asks for (t + 1 must), so one node cannot make it deal", function () {
+    const receiver = node(2);
+    const ask = (from: number) =>
+      receiver.step({ type: "message", from, message: { type: "resend", epoch: 1, batch: 2 } });
+    ask(3);
+    expect(receiver.nextBatch).to.equal(0);
+    ask(4);
+    expect(receiver.nextBatch).to.equal(3);
+  });
+
+  it("never throws on garbage from a peer", function () {
+    const receiver = node(2);
+    receiver.step({ type: "demand", unassigned: 0 });
+    const valid = sends(node(1).step({ type: "demand", unassigned: 0 })).find((s) => s.to === 2)!.message;
+    const garbage = fc.oneof(
+      fc.anything(),
+      fc
+        .tuple(fc.constantFrom(...Object.keys(valid)), fc.anything())
+        .map(([key, value]) => ({ ...valid, [key]: value })),
+    );
+    fc.assert(
+      fc.property(garbage, fc.integer({ min: -1, max: 7 }), (message, from) => {
+        receiver.step({ type: "message", from, message });
+        receiver.step({ type: "decided", decision: message });
+      }),
+      { numRuns: envCount("PROPERTY_RUNS", 100) * 5, seed: envCount("PROPERTY_SEED", 5) },
+    );
+  });
+});

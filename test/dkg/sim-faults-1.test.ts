@@ -1,0 +1,3 @@
+import { defineDkgFaultSuite } from "./sim-faults.ts";
+
+defineDkgFaultSuite(0);
