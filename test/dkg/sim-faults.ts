@@ -4,7 +4,7 @@ import { envCount } from "../support/prng.ts";
 import { DKG_SCENARIOS } from "./scenarios.ts";
 
 // Seeds per scenario: CI runs the defaults, DKG_SEEDS=1000 runs more. A failure names its seed.
-const SEEDS = envCount("DKG_SEEDS", 50);
+const SEEDS = envCount("DKG_SEEDS", 20);
 const SEEDS_N9 = envCount("DKG_SEEDS_N9", 2);
 const FIRST_SEED = envCount("DKG_FIRST_SEED", 1);
 
