@@ -8,7 +8,9 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 
 import { CryptoError } from "../crypto/errors.ts";
 import { ORDER } from "../crypto/field.ts";
-import { decodePoint, type Point } from "../crypto/point.ts";
+import { normalizeZ } from "@noble/curves/abstract/curve.js";
+
+import { decodePoint, Point } from "../crypto/point.ts";
 import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
 
 export class MalformedDkgMessage extends Error {
@@ -253,8 +255,12 @@ export function pointsToWire(p: Points): WirePoints {
   };
 }
 
+/** Hex of every point of the matrices; one batched inversion makes them all affine first (one per point otherwise). */
 export function matricesToWire(commitments: readonly (readonly (readonly Point[])[])[]): string[][][] {
-  return commitments.map((m) => m.map((row) => row.map(pointHex)));
+  const flat = commitments.flatMap((m) => m.flatMap((row) => [...row]));
+  const affine = flat.length > 0 ? normalizeZ(Point, flat) : [];
+  let next = 0;
+  return commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
 }
 
 export type { DkgMessage, ProofsMessage };

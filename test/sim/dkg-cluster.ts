@@ -26,6 +26,7 @@ export interface DkgClusterOptions {
   faults?: NetworkFaults;
   byzantine?: Map<number, DkgFilter>;
   orderingDelayMs?: number;
+  maxConcurrentBatches?: number;
 }
 
 export class SimDkgNode {
@@ -56,7 +57,7 @@ export class SimDkgNode {
       self: this.index,
       batchSize: cluster.batchSize,
       keyBuffer: cluster.keyBuffer,
-      maxConcurrentBatches: 2,
+      maxConcurrentBatches: cluster.maxConcurrentBatches,
       resendMs: 2000,
       signer: cluster.signers[this.index - 1]!,
       rng: cluster.rngFor(this.index, this.incarnation),
@@ -133,6 +134,7 @@ export class DkgCluster {
   /** The ordering service's log of decisions, in delivery order. */
   readonly log: DealerDecision[] = [];
   readonly orderingDelayMs: number;
+  readonly maxConcurrentBatches: number;
   restartDelayMs = 500;
 
   constructor(options: DkgClusterOptions) {
@@ -144,6 +146,7 @@ export class DkgCluster {
     this.keyBuffer = options.keyBuffer ?? this.batchSize;
     this.byzantine = options.byzantine ?? new Map<number, DkgFilter>();
     this.orderingDelayMs = options.orderingDelayMs ?? 50;
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
     const schemes = fastSchemes(this.n, "dkg");
     this.signers = schemes.map((scheme) => ({
       sign: (message: Uint8Array) => scheme.sign(message),

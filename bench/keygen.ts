@@ -1,0 +1,56 @@
+/**
+ * Key generation throughput: `npm run bench:keygen`. The whole protocol (dealing, AVSS echo/ready, dealer-set
+ * decision, share-key proofs, public keys) for n5/t1/k3 and n9/t2/k5 with honest nodes, all in this one process (one
+ * core) over the simulated network with no added delay. Prints keys per second, messages and bytes per key, and the
+ * wall time per batch; the last line is JSON.
+ */
+import { DkgCluster } from "../test/sim/dkg-cluster.ts";
+import { Prng } from "../test/support/prng.ts";
+
+const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 16);
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 3);
+
+function run(n: number, t: number) {
+  const cluster = new DkgCluster({
+    n,
+    t,
+    prng: new Prng(n),
+    batchSize: BATCH_SIZE,
+    keyBuffer: BATCH_SIZE * BATCHES,
+    maxConcurrentBatches: 1,
+    orderingDelayMs: 0,
+    faults: { lossRate: 0, duplicateRate: 0, minDelayMs: 0, maxDelayMs: 0, retransmitMs: 0 },
+  });
+  cluster.start();
+  const started = performance.now();
+  const batchTimes: number[] = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const batchStart = performance.now();
+    cluster.demand(b * BATCH_SIZE);
+    cluster.scheduler.run({ done: () => cluster.nodes.every((node) => node.keys.has(b)) });
+    if (!cluster.nodes.every((node) => node.keys.has(b))) throw new Error(`batch ${b} did not finish`);
+    batchTimes.push(performance.now() - batchStart);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const keys = BATCH_SIZE * BATCHES;
+  for (let b = 0; b < BATCHES; b++) {
+    const problems = cluster.check(
+      b,
+      cluster.nodes.map((node) => node.index),
+    );
+    if (problems.length > 0) throw new Error(problems.join("; "));
+  }
+  return {
+    keysPerSec: Math.round((keys / seconds) * 100) / 100,
+    msgsPerKey: Math.round(cluster.network.sent / keys),
+    bytesPerKey: Math.round(cluster.network.bytes / keys),
+    batchLatencyMs: Math.round(batchTimes.reduce((a, b) => a + b, 0) / batchTimes.length),
+  };
+}
+
+console.log(`batches of ${BATCH_SIZE} keys, ${BATCHES} batches per cluster, one core`);
+const n5 = run(5, 1);
+console.log(`n5: ${JSON.stringify(n5)}`);
+const n9 = run(9, 2);
+console.log(`n9: ${JSON.stringify(n9)}`);
+console.log(JSON.stringify({ bench: "keygen", n5, n9 }));
