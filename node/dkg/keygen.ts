@@ -8,7 +8,7 @@
  * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
  */
 import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
-import { columnItems, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { add, randomScalar, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
@@ -712,12 +712,16 @@ export class KeyGenerator {
     const senders = [...batch.shareKeys.keys()].sort((a, b) => a - b).slice(0, k);
     const indexes = senders.map(BigInt);
     // Public values: variable-time multiplication is fine here.
-    const combine = (key: number, at: bigint) =>
-      lagrangeCoefficients(indexes, at).reduce(
-        (acc, lambda, j) =>
-          lambda === 0n ? acc : acc.add(batch.shareKeys.get(senders[j]!)![key]!.multiplyUnsafe(lambda)),
-        Point.ZERO,
+    // Lagrange in the exponent over public values: one multi-scalar multiplication per point.
+    const lambdasAt = new Map<bigint, bigint[]>();
+    const combine = (key: number, at: bigint) => {
+      let lambdas = lambdasAt.get(at);
+      if (!lambdas) lambdasAt.set(at, (lambdas = lagrangeCoefficients(indexes, at)));
+      return multiScalarMul(
+        senders.map((sender) => batch.shareKeys.get(sender)![key]!),
+        lambdas,
       );
+    };
     const keys: GeneratedKey[] = [];
     for (let key = 0; key < batchSize; key++) {
       const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));
