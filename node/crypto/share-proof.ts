@@ -8,7 +8,7 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
 import { multiScalarMul } from "./batch-verify.ts";
-import { bytesToBigInt, mod, mul, add, randomNonZeroScalar, assertScalar, type Rng } from "./field.ts";
+import { bytesToBigInt, mul, add, randomNonZeroScalar, assertScalar, type Rng } from "./field.ts";
 import { G, H, mulG, mulGUnblinded, mulH, mulHUnblinded } from "./generators.ts";
 import { assertPoint, type Point } from "./point.ts";
 
@@ -29,20 +29,25 @@ function challenge(C: Point, Y: Point, T1: Point, T2: Point, context: Uint8Array
     bytes.set(part, offset);
     offset += part.length;
   }
-  return mod(bytesToBigInt(keccak_256(bytes)));
+  // A 128-bit challenge: soundness error 2^-128, and half-length scalars for the verifier's c·Y and c·(C − Y).
+  return bytesToBigInt(keccak_256(bytes).subarray(0, 16));
 }
 
-/** Proves knowledge of (a, b) with Y = a·G and C = a·G + b·H. */
+/**
+ * Proves knowledge of (a, b) with Y = a·G and C = a·G + b·H. A caller that already holds C (derived from public
+ * commitments) passes it and saves a multiplication; it must be a·G + b·H, or the proof will not verify.
+ */
 export function proveShare(
   a: bigint,
   b: bigint,
   context: Uint8Array,
   rng: Rng,
+  knownC?: Point,
 ): { Y: Point; C: Point; proof: ShareProof } {
   assertScalar(a, "a");
   assertScalar(b, "b");
   const Y = mulG(a);
-  const C = Y.add(mulH(b));
+  const C = knownC ?? Y.add(mulH(b));
   const v1 = randomNonZeroScalar(rng);
   const v2 = randomNonZeroScalar(rng);
   const T1 = mulG(v1);
@@ -80,7 +85,7 @@ export interface ShareProofClaim {
 }
 
 /**
- * Checks many share proofs with one random linear combination of their equations (weights of 128 bits drawn after
+ * Checks many share proofs with one random linear combination of their equations (weights of 64 bits drawn after
  * the claims are fixed): (Σ w·u1)·G + (Σ v·u2)·H = Σ w·T1 + w·c·Y + v·T2 + v·c·(C − Y). If the combination fails,
  * each claim is checked on its own. Returns one verdict per claim.
  */
@@ -97,8 +102,9 @@ export function verifyShareProofs(claims: readonly ShareProofClaim[], rng: Rng):
   });
   const each = () => claims.map(({ Y, C, proof, context }) => verifyShareProof(Y, C, proof, context));
   if (!wellFormed || claims.length < 2) return each();
-  const random = rng(32 * claims.length);
-  const weight = (i: number) => bytesToBigInt(random.subarray(16 * i, 16 * i + 16)) | 1n;
+  // 64-bit weights: a false claim survives the combination with probability 2^-64.
+  const random = rng(16 * claims.length);
+  const weight = (i: number) => bytesToBigInt(random.subarray(8 * i, 8 * i + 8)) | 1n;
   let u1 = 0n;
   let u2 = 0n;
   const points: Point[] = [];

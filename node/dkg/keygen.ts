@@ -10,11 +10,12 @@
 import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
 import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
-import { add, randomScalar, type Rng } from "../crypto/field.ts";
-import { evaluateCommitment } from "../crypto/generators.ts";
+import { add, mul, randomScalar, type Rng } from "../crypto/field.ts";
+import { evaluateCommitment, mulSmall } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { Point } from "../crypto/point.ts";
 import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
+import { extractionMatrix } from "./extraction.ts";
 import { MAX_HASHES, Sharing, type RowsAndColumns } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ReadyProof, SessionId } from "./types.ts";
 import {
@@ -105,6 +106,8 @@ export class KeyGenerator {
   readonly #c: KeygenConfig;
   readonly #shape: Shape;
   readonly #echoThreshold: number;
+  /** Each batch's batchSize sharings per dealer yield k keys each, by randomness extraction. */
+  readonly #keysPerBatch: number;
   readonly #batches = new Map<number, Batch>();
   #nextBatch = 0;
   #out: KeygenOutput[] = [];
@@ -119,7 +122,8 @@ export class KeyGenerator {
       throw new RangeError(`bad thresholds n${n} k${k} t${t}`);
     if (config.self < 1 || config.self > n) throw new RangeError(`self must be in 1..${n}`);
     this.#c = config;
-    this.#shape = { n, k, batchSize: config.batchSize };
+    this.#keysPerBatch = config.batchSize * k;
+    this.#shape = { n, k, batchSize: config.batchSize, keysPerBatch: this.#keysPerBatch };
     // Cachin et al.: ⌈(n + t + 1)/2⌉ echoes, and at least k so that a row can be interpolated from them.
     this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
   }
@@ -242,10 +246,10 @@ export class KeyGenerator {
 
   #onDemand(unassigned: number): void {
     const inFlight = [...this.#batches.values()].filter((b) => !b.keys).length;
-    let ahead = unassigned + inFlight * this.#c.batchSize;
+    let ahead = unassigned + inFlight * this.#keysPerBatch;
     for (let running = inFlight; ahead < this.#c.keyBuffer && running < this.#c.maxConcurrentBatches; running++) {
       this.#startBatch();
-      ahead += this.#c.batchSize;
+      ahead += this.#keysPerBatch;
     }
   }
 
@@ -615,23 +619,40 @@ export class KeyGenerator {
     return undefined;
   }
 
-  /** Once every decided sharing is complete here: this node's shares, and its Y_i with proofs, to every node. */
+  /**
+   * Once the sharings of the first k + t decided dealers are complete here: this node's shares of the batch's keys,
+   * and its Y_i with proofs, to every node. Each of the batchSize sharings per dealer yields k keys by extraction: key
+   * (κ, r) is Σ_j M[r][j]·(dealer j's sharing κ), so node i's share is Σ_j M[r][j]·f_j(i, 0).
+   */
   #computeShares(batch: Batch): void {
-    const decision = batch.decision!;
-    const sessions = decision.dealers.map((d) => batch.sessions.get(d.dealer));
-    if (sessions.some((s, i) => s?.completed !== decision.dealers[i]!.hash)) return; // AVSS will complete them
-    const { batchSize, k } = this.#c;
-    const s = Array.from({ length: batchSize }, () => 0n);
-    const r = Array.from({ length: batchSize }, () => 0n);
-    const columns: Point[][] = Array.from({ length: batchSize }, () => Array.from({ length: k }, () => Point.ZERO));
-    for (const session of sessions as Sharing[]) {
-      const own = session.own!;
-      const commitments = session.commitments.get(own.hash)!;
-      for (let key = 0; key < batchSize; key++) {
-        // Node i's share of the key is Σ over dealers of f_d(i, 0): the constant term of its row.
-        s[key] = add(s[key]!, own.rows[key]![0]!);
-        r[key] = add(r[key]!, own.rowBlindings[key]![0]!);
-        for (let j = 0; j < k; j++) columns[key]![j] = columns[key]![j]!.add(commitments[key]![j]![0]!);
+    const { batchSize, k, t } = this.#c;
+    const used = [...batch.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, k + t);
+    const sessions = used.map((d) => batch.sessions.get(d.dealer));
+    if (sessions.some((s, j) => s?.completed !== used[j]!.hash)) return; // AVSS will complete them
+    const M = extractionMatrix(
+      used.map((d) => BigInt(d.dealer)),
+      k,
+    );
+    const s: bigint[] = [];
+    const r: bigint[] = [];
+    const columns: Point[][] = [];
+    for (let sharing = 0; sharing < batchSize; sharing++) {
+      for (let output = 0; output < k; output++) {
+        let share = 0n;
+        let blinding = 0n;
+        const column = Array.from({ length: k }, () => Point.ZERO);
+        (sessions as Sharing[]).forEach((session, j) => {
+          const weight = M[output]![j]!;
+          const own = session.own!;
+          const commitments = session.commitments.get(own.hash)!;
+          // f_j(i, 0) is the constant term of this node's row; column 0 of the matrix commits to f_j(x, 0).
+          share = add(share, mul(weight, own.rows[sharing]![0]!));
+          blinding = add(blinding, mul(weight, own.rowBlindings[sharing]![0]!));
+          for (let c = 0; c < k; c++) column[c] = column[c]!.add(mulSmall(commitments[sharing]![c]![0]!, weight));
+        });
+        s.push(share);
+        r.push(blinding);
+        columns.push(column);
       }
     }
     batch.shares = { s, r };
@@ -643,7 +664,7 @@ export class KeyGenerator {
 
   #proofContext(batch: Batch, key: number, node: number): Uint8Array {
     return new TextEncoder().encode(
-      `dkg-share/1\x1c${this.#c.epoch}\x1c${batch.batch * this.#c.batchSize + key}\x1c${node}`,
+      `dkg-share/1\x1c${this.#c.epoch}\x1c${batch.batch * this.#keysPerBatch + key}\x1c${node}`,
     );
   }
 
@@ -654,7 +675,9 @@ export class KeyGenerator {
       epoch: this.#c.epoch,
       batch: batch.batch,
       proofs: s.map((share, key) => {
-        const { Y, proof } = proveShare(share, r[key]!, this.#proofContext(batch, key, this.#c.self), this.#c.rng);
+        const C = evaluateCommitment(batch.columnCommitments![key]!, BigInt(this.#c.self));
+        const context = this.#proofContext(batch, key, this.#c.self);
+        const { Y, proof } = proveShare(share, r[key]!, context, this.#c.rng, C);
         return {
           Y: pointHex(Y),
           T1: pointHex(proof.T1),
@@ -707,7 +730,7 @@ export class KeyGenerator {
    * interpolates them from k.
    */
   #tryPublicKeys(batch: Batch, force = false): void {
-    const { k, n, batchSize } = this.#c;
+    const { k, n } = this.#c;
     if (batch.shareKeys.size < k || (batch.shareKeys.size < n && !force)) return;
     const senders = [...batch.shareKeys.keys()].sort((a, b) => a - b).slice(0, k);
     const indexes = senders.map(BigInt);
@@ -723,10 +746,10 @@ export class KeyGenerator {
       );
     };
     const keys: GeneratedKey[] = [];
-    for (let key = 0; key < batchSize; key++) {
+    for (let key = 0; key < this.#keysPerBatch; key++) {
       const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));
       keys.push({
-        keyIndex: batch.batch * batchSize + key,
+        keyIndex: batch.batch * this.#keysPerBatch + key,
         publicKey: pointHex(combine(key, 0n)),
         shareKeys: ys.map(pointHex),
         share: scalarHex(batch.shares!.s[key]!),

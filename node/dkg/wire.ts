@@ -69,7 +69,10 @@ function hash(value: unknown, field: string): string {
 export interface Shape {
   n: number;
   k: number;
+  /** Sharings each dealer makes per batch. */
   batchSize: number;
+  /** Keys a batch yields: batchSize × k (see extraction.ts). */
+  keysPerBatch: number;
 }
 
 /** Points of one key, parsed. */
@@ -186,7 +189,7 @@ export function parseDkgMessage(raw: unknown, shape: Shape): ParsedMessage {
         type: "proofs",
         epoch: int(raw.epoch, 0, Number.MAX_SAFE_INTEGER, "epoch"),
         batch: int(raw.batch, 0, Number.MAX_SAFE_INTEGER, "batch"),
-        proofs: list(raw.proofs, shape.batchSize, "proofs").map((p, key) => {
+        proofs: list(raw.proofs, shape.keysPerBatch, "proofs").map((p, key) => {
           if (!isObject(p)) fail(`proofs[${key}] is not an object`);
           return {
             Y: parsePoint(p.Y, `proofs[${key}].Y`),

@@ -27,7 +27,7 @@ interface Setup {
 function run(n: number, t: number, seed: number, setup: (prng: Prng) => Setup): string[] {
   const prng = new Prng(seed);
   const { faults, byzantine, faulty = [], during } = setup(prng);
-  const cluster = new DkgCluster({ n, t, prng, batchSize: 1, keyBuffer: BATCHES, faults, byzantine });
+  const cluster = new DkgCluster({ n, t, prng, batchSize: 1, keyBuffer: 100, faults, byzantine });
   const honest = [...Array(n).keys()].map((i) => i + 1).filter((i) => !faulty.includes(i));
   cluster.start();
   cluster.demand(0);
@@ -199,14 +199,8 @@ export const DKG_SCENARIOS: Record<string, (n: number, t: number, seed: number) 
         t,
         (p) => (message) => {
           const replay = { ...message, ...(p.chance(0.5) ? { epoch: 7 } : { batch: message.batch + 1 }) };
-          const otherDealer =
-            "dealer" in message ? { ...message, dealer: ((message.dealer % n) + 1) } : message;
-          return [
-            garble(message, p) as DkgMessage,
-            replay,
-            otherDealer,
-            garble(message, p) as DkgMessage,
-          ];
+          const otherDealer = "dealer" in message ? { ...message, dealer: (message.dealer % n) + 1 } : message;
+          return [garble(message, p) as DkgMessage, replay, otherDealer, garble(message, p) as DkgMessage];
         },
         prng,
       ),

@@ -10,7 +10,7 @@ describe("key generation simulation: honest nodes, calm network", function () {
     [9, 2],
   ] as const) {
     it(`n${n}/t${t}: every node ends each batch with a share of the same key, and the public key is g^secret`, function () {
-      const cluster = new DkgCluster({ n, t, prng: new Prng(n), batchSize: 2, keyBuffer: 4 });
+      const cluster = new DkgCluster({ n, t, prng: new Prng(n), batchSize: 2, keyBuffer: 100 });
       cluster.start();
       cluster.demand(0);
       const honest = [...Array(n).keys()].map((i) => i + 1);

@@ -3,12 +3,12 @@
  * plays in production: every proposal is appended to one log in arrival order, and the log is delivered to every node
  * in that order, replayed in full to a node that restarts) and a simulated disk per node that survives crashes.
  */
+import { extractionMatrix } from "../../node/dkg/extraction.ts";
 import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "../../node/dkg/keygen.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner } from "../../node/dkg/types.ts";
 import { mod } from "../../node/crypto/field.ts";
 import { G } from "../../node/crypto/point.ts";
-import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
-import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
+import { evaluatePolynomial, interpolatePolynomial } from "../../node/crypto/polynomial.ts";
 import type { Prng } from "../support/prng.ts";
 import { fastSchemes } from "./fast-signer.ts";
 import { CALM, SimNetwork, type NetworkFaults } from "./network.ts";
@@ -190,7 +190,12 @@ export class DkgCluster {
     });
   }
 
-  /** Problems with batch `batch` among the honest nodes (empty = every check passed). */
+  /**
+   * Problems with batch `batch` among the honest nodes (empty = every check passed): they hold keys, agree on each
+   * public key and Y vector; their shares lie on one polynomial F of degree exactly k − 1 (so k − 1 shares do not
+   * determine F(0)) and any k of them reconstruct F(0); the public key is g^F(0) and Y_i = g^(s_i). When every dealer
+   * the batch used is honest, F must also be the extraction of the dealers' own persisted polynomials.
+   */
   check(batch: number, honest: number[]): string[] {
     const problems: string[] = [];
     const keysOf = honest.map((i) => this.nodes[i - 1]!.keys.get(batch));
@@ -198,43 +203,38 @@ export class DkgCluster {
     if (missing.length > 0) return [`batch ${batch}: nodes ${missing.join(",")} have no keys`];
     const decision = this.decisionFor(batch, honest[0]!);
     if (!decision) return [`batch ${batch}: no decision`];
-    for (let key = 0; key < this.batchSize; key++) {
+    const used = [...decision.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, this.k + this.t);
+    const M = extractionMatrix(
+      used.map((d) => BigInt(d.dealer)),
+      this.k,
+    );
+    const hex = (secret: bigint) => Buffer.from(G.multiply(secret).toBytes(false)).toString("hex");
+    for (let key = 0; key < this.batchSize * this.k; key++) {
+      const [sharing, output] = [Math.floor(key / this.k), key % this.k];
+      const at = `batch ${batch} key ${key}`;
       const first = keysOf[0]![key]!;
       for (const keys of keysOf) {
-        if (keys![key]!.publicKey !== first.publicKey) problems.push(`batch ${batch} key ${key}: public keys differ`);
-        if (keys![key]!.shareKeys.join() !== first.shareKeys.join())
-          problems.push(`batch ${batch} key ${key}: Y vectors differ`);
+        if (keys![key]!.publicKey !== first.publicKey) problems.push(`${at}: public keys differ`);
+        if (keys![key]!.shareKeys.join() !== first.shareKeys.join()) problems.push(`${at}: Y vectors differ`);
       }
-      // The master polynomial F(x) = Σ over decided dealers of f_d(x, 0), from the dealers' persisted dealings.
-      const dealings = decision.dealers.map((d) => this.dealingOf(d.dealer, batch));
-      if (dealings.some((f) => f === undefined)) {
-        problems.push(`batch ${batch}: a decided dealer has no dealing on disk`);
-        continue;
-      }
-      const F = Array.from({ length: this.k }, (_, j) => mod(dealings.reduce((acc, f) => acc + f![key]![j]![0]!, 0n)));
-      if (F[this.k - 1] === 0n) problems.push(`batch ${batch} key ${key}: the polynomial has degree < k − 1`);
-      const secret = F[0]!;
-      if (first.publicKey !== Buffer.from(G.multiply(secret).toBytes(false)).toString("hex")) {
-        problems.push(`batch ${batch} key ${key}: public key ≠ g^secret`);
-      }
+      const shares = honest.map((i, j) => ({ x: BigInt(i), y: BigInt("0x" + keysOf[j]![key]!.share) }));
+      const F = interpolatePolynomial(shares.slice(0, this.k));
+      if (F[this.k - 1] === 0n) problems.push(`${at}: the polynomial has degree < k − 1`);
+      for (const { x, y } of shares)
+        if (evaluatePolynomial(F, x) !== y) problems.push(`${at}: node ${x}'s share is off F`);
+      // Any k honest shares reconstruct F(0): the last k as well as the first k.
+      if (interpolatePolynomial(shares.slice(-this.k))[0] !== F[0]) problems.push(`${at}: two k-subsets disagree`);
+      if (first.publicKey !== hex(F[0]!)) problems.push(`${at}: public key ≠ g^secret`);
       honest.forEach((i, j) => {
-        const share = BigInt("0x" + keysOf[j]![key]!.share);
-        if (share !== evaluatePolynomial(F, BigInt(i)))
-          problems.push(`batch ${batch} key ${key}: node ${i}'s share is not F(${i})`);
-        if (first.shareKeys[i - 1] !== Buffer.from(G.multiply(share).toBytes(false)).toString("hex")) {
-          problems.push(`batch ${batch} key ${key}: Y_${i} ≠ g^(s_${i})`);
-        }
+        if (first.shareKeys[i - 1] !== hex(BigInt("0x" + keysOf[j]![key]!.share)))
+          problems.push(`${at}: Y_${i} ≠ g^(s_${i})`);
       });
-      // Any k honest shares reconstruct the secret.
-      const subset = honest.slice(-this.k);
-      if (subset.length === this.k) {
-        const lambdas = lagrangeCoefficients(subset.map(BigInt));
-        const rebuilt = subset.reduce(
-          (acc, i, j) => mod(acc + lambdas[j]! * BigInt("0x" + keysOf[honest.indexOf(i)]![key]!.share)),
-          0n,
+      if (used.every((d) => honest.includes(d.dealer))) {
+        const dealings = used.map((d) => this.dealingOf(d.dealer, batch));
+        const expected = Array.from({ length: this.k }, (_, c) =>
+          mod(dealings.reduce((acc, f, j) => acc + M[output]![j]! * f![sharing]![c]![0]!, 0n)),
         );
-        if (rebuilt !== secret)
-          problems.push(`batch ${batch} key ${key}: k honest shares do not reconstruct the secret`);
+        if (expected.join() !== F.join()) problems.push(`${at}: F is not the extraction of the honest dealings`);
       }
     }
     return problems;
