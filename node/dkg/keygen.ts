@@ -44,6 +44,8 @@ export interface KeygenConfig {
   batchSize: number;
   /** Unassigned keys to keep generated ahead of demand. */
   keyBuffer: number;
+  /** Batches start when fewer keys than this are ahead (default: half of keyBuffer). */
+  refillMark?: number;
   maxConcurrentBatches: number;
   /** How long a batch may make no progress before this node asks its peers to resend. */
   resendMs: number;
@@ -51,6 +53,7 @@ export interface KeygenConfig {
   rng: Rng;
 }
 
+/** Default number of generated, unassigned keys a node keeps ahead of demand. */
 export const DEFAULT_KEY_BUFFER = 64;
 
 export type KeygenRecord =
@@ -99,6 +102,8 @@ interface Batch {
 }
 
 const MAX_BATCHES_AHEAD = 4;
+/** Finished batches kept in memory to answer resends from peers that are behind. */
+const RETAINED_BATCHES = 16;
 /** Messages per sender kept for a batch this node has not started yet (a send, echoes and readies per dealer, proofs). */
 const MAX_EARLY_MESSAGES = 64;
 
@@ -244,9 +249,14 @@ export class KeyGenerator {
     return undefined; // #startBatch replays the waiting messages, this one among them
   }
 
+  /**
+   * The key buffer: when the keys generated and not yet assigned, plus those of batches under way, fall below the
+   * refill mark, start batches until `keyBuffer` are ahead (at most `maxConcurrentBatches` at a time).
+   */
   #onDemand(unassigned: number): void {
     const inFlight = [...this.#batches.values()].filter((b) => !b.keys).length;
     let ahead = unassigned + inFlight * this.#keysPerBatch;
+    if (ahead >= (this.#c.refillMark ?? Math.floor(this.#c.keyBuffer / 2))) return;
     for (let running = inFlight; ahead < this.#c.keyBuffer && running < this.#c.maxConcurrentBatches; running++) {
       this.#startBatch();
       ahead += this.#keysPerBatch;
@@ -759,6 +769,24 @@ export class KeyGenerator {
     batch.keys = keys;
     this.#out.push({ type: "persist", record: { kind: "keys", batch: batch.batch, keys } });
     this.#out.push({ type: "keys", batch: batch.batch, keys });
+    this.#retire(batch);
+  }
+
+  /**
+   * A finished batch keeps only what answering a lagging peer's resend needs (the dealing, each sharing's own row and
+   * column and its commitments, the shares for the proofs); batches far behind are forgotten (their records stay on
+   * disk with the node's store).
+   */
+  #retire(batch: Batch): void {
+    for (const session of batch.sessions.values()) {
+      session.echoes.clear();
+      session.readies.clear();
+      session.parked.length = 0;
+      for (const hash of [...session.commitments.keys()])
+        if (hash !== session.own?.hash) session.commitments.delete(hash);
+    }
+    batch.parkedProofs.clear();
+    for (const old of this.#batches.keys()) if (old < batch.batch - RETAINED_BATCHES) this.#batches.delete(old);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { Prng, envCount } from "../support/prng.ts";
 import { fastSchemes } from "../sim/fast-signer.ts";
 
 const schemes = fastSchemes(5, "keygen-unit");
-function node(self: number, seed = self) {
+function node(self: number, seed = self, buffer = { keyBuffer: 2, refillMark: undefined as number | undefined }) {
   const prng = new Prng(seed);
   return new KeyGenerator({
     epoch: 1,
@@ -16,7 +16,8 @@ function node(self: number, seed = self) {
     k: 3,
     self,
     batchSize: 2,
-    keyBuffer: 2,
+    keyBuffer: buffer.keyBuffer,
+    refillMark: buffer.refillMark,
     maxConcurrentBatches: 1,
     resendMs: 1000,
     signer: {
@@ -112,5 +113,33 @@ describe("key generation core", function () {
       }),
       { numRuns: envCount("PROPERTY_RUNS", 100) * 5, seed: envCount("PROPERTY_SEED", 5) },
     );
+  });
+
+  it("starts a batch only when the keys ahead fall below the refill mark", function () {
+    const buffered = node(1, 1, { keyBuffer: 12, refillMark: 6 });
+    const started = (unassigned: number) =>
+      buffered.step({ type: "demand", unassigned }).some((o) => o.type === "persist" && o.record.kind === "dealing");
+    expect(started(6)).to.equal(false); // at the mark: nothing to do
+    expect(started(5)).to.equal(true); // below it: one batch (2 sharings × k = 6 keys) now under way
+    expect(started(0)).to.equal(false); // 0 + 6 under way ≥ the mark
+  });
+
+  it("refuses share index 0 (a dealer or sender 0) and counts a repeated echo once", function () {
+    const receiver = node(2);
+    receiver.step({ type: "demand", unassigned: 0 });
+    const zeroDealer = { type: "commitmentRequest", epoch: 1, batch: 0, dealer: 0, hash: "ab".repeat(32) };
+    expect(rejected(receiver.step({ type: "message", from: 3, message: zeroDealer }))).to.have.length(1);
+    expect(receiver.step({ type: "message", from: 0, message: zeroDealer })).to.deep.equal([]);
+    // Node 1 deals; node 2 echoes; a copy of node 1's echo delivered twice does not count twice.
+    const dealing = sends(node(1).step({ type: "demand", unassigned: 0 }));
+    receiver.step({ type: "message", from: 1, message: dealing.find((d) => d.to === 2)!.message });
+    const echoer = node(3);
+    echoer.step({ type: "demand", unassigned: 0 });
+    const echoes = sends(echoer.step({ type: "message", from: 1, message: dealing.find((d) => d.to === 3)!.message }));
+    const echoToTwo = echoes.find((e) => e.to === 2 && e.message.type === "echo")!.message;
+    expect(
+      receiver.step({ type: "message", from: 3, message: echoToTwo }).filter((o) => o.type === "send"),
+    ).to.deep.equal([]);
+    expect(receiver.step({ type: "message", from: 3, message: echoToTwo })).to.deep.equal([]);
   });
 });
