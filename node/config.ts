@@ -1,0 +1,189 @@
+/**
+ * The node's configuration: a JSON file, with environment variables overriding single fields (TORUS_NODE_KEY,
+ * TORUS_NODE_KEY_FILE, TORUS_CHAIN_RPC_URL, TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN).
+ * Every field is checked; a bad one is a ConfigError that names it, so an operator sees at once what to fix.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+
+import { canonicalJson } from "./bft/encoding.ts";
+
+export interface VerifierConfig {
+  /** The verifier name clients send (e.g. "google"). */
+  name: string;
+  issuer: string;
+  jwksUri: string;
+  audience: string;
+  /** The ID-token claim that is the verifier id (e.g. "email" or "sub"). */
+  verifierIdClaim: string;
+  maxTokenAgeSeconds: number;
+  algorithms: string[];
+}
+
+export interface NodeConfig {
+  /** The node's secp256k1 private key (hex), the key registered on-chain. */
+  nodeKey: string;
+  chain: { rpcUrl: string; nodeList: string; pollingIntervalMs: number };
+  api: { host: string; port: number; declaredIp: string };
+  p2p: { listen: string; announce: string };
+  dataDir: string;
+  verifiers: VerifierConfig[];
+  keygen: { batchSize: number; keyBuffer: number };
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const ALGORITHMS = new Set(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]);
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function object(value: unknown, field: string): Json {
+  if (!isObject(value)) throw new ConfigError(`${field} must be an object`);
+  return value;
+}
+
+function string(value: unknown, field: string, pattern?: RegExp, what?: string): string {
+  if (typeof value !== "string" || value.length === 0) throw new ConfigError(`${field} must be a non-empty string`);
+  if (pattern && !pattern.test(value)) throw new ConfigError(`${field} must be ${what}, got "${value}"`);
+  return value;
+}
+
+function int(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${field} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function url(value: unknown, field: string): string {
+  const text = string(value, field);
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(`${field} must be a URL, got "${text}"`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConfigError(`${field} must be http(s)`);
+  return text;
+}
+
+function verifier(value: unknown, field: string): VerifierConfig {
+  const v = object(value, field);
+  const algorithms = v.algorithms;
+  if (!Array.isArray(algorithms) || algorithms.length === 0)
+    throw new ConfigError(`${field}.algorithms must be a list`);
+  for (const [i, a] of algorithms.entries()) {
+    if (typeof a !== "string" || !ALGORITHMS.has(a)) {
+      throw new ConfigError(
+        `${field}.algorithms[${i}] must be one of ${[...ALGORITHMS].join(", ")} (no "none", no HMAC)`,
+      );
+    }
+  }
+  return {
+    name: string(v.name, `${field}.name`, /^[A-Za-z0-9._-]{1,64}$/, "1–64 letters, digits, '.', '_' or '-'"),
+    issuer: string(v.issuer, `${field}.issuer`),
+    jwksUri: url(v.jwksUri, `${field}.jwksUri`),
+    audience: string(v.audience, `${field}.audience`),
+    verifierIdClaim: string(v.verifierIdClaim, `${field}.verifierIdClaim`),
+    maxTokenAgeSeconds: int(v.maxTokenAgeSeconds, `${field}.maxTokenAgeSeconds`, 1, 86_400),
+    algorithms: algorithms as string[],
+  };
+}
+
+/** Checks a parsed configuration object (after environment overrides); paths are resolved against `baseDir`. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
+  const c = object(raw, "config");
+  const chain = object(c.chain, "config.chain");
+  const api = object(c.api, "config.api");
+  const p2p = object(c.p2p, "config.p2p");
+  const keygen = object(c.keygen ?? {}, "config.keygen");
+  if (!Array.isArray(c.verifiers)) throw new ConfigError("config.verifiers must be a list");
+  const verifiers = c.verifiers.map((v, i) => verifier(v, `config.verifiers[${i}]`));
+  const names = new Set(verifiers.map((v) => v.name));
+  if (names.size !== verifiers.length) throw new ConfigError("config.verifiers names a verifier twice");
+  const host = string(api.host ?? "127.0.0.1", "config.api.host");
+  const port = int(api.port, "config.api.port", 1, 65_535);
+  const listen = string(
+    p2p.listen,
+    "config.p2p.listen",
+    /^\/ip4\/[0-9.]+\/tcp\/\d+$/,
+    "a multiaddr /ip4/<ip>/tcp/<port>",
+  );
+  return {
+    nodeKey: string(c.nodeKey, "config.nodeKey", /^(0x)?[0-9a-fA-F]{64}$/, "a 32-byte hex private key"),
+    chain: {
+      rpcUrl: url(chain.rpcUrl, "config.chain.rpcUrl"),
+      nodeList: string(chain.nodeList, "config.chain.nodeList", /^0x[0-9a-fA-F]{40}$/, "a contract address"),
+      pollingIntervalMs: int(chain.pollingIntervalMs ?? 500, "config.chain.pollingIntervalMs", 50, 60_000),
+    },
+    api: {
+      host,
+      port,
+      declaredIp: string(api.declaredIp ?? `${host}:${port}`, "config.api.declaredIp", /^[^\s/]+:\d+$/, "host:port"),
+    },
+    p2p: { listen, announce: string(p2p.announce ?? listen, "config.p2p.announce") },
+    dataDir: path.resolve(baseDir, string(c.dataDir, "config.dataDir")),
+    verifiers,
+    keygen: {
+      batchSize: int(keygen.batchSize ?? 4, "config.keygen.batchSize", 1, 256),
+      keyBuffer: int(keygen.keyBuffer ?? 64, "config.keygen.keyBuffer", 1, 1_000_000),
+    },
+    logLevel: string(
+      c.logLevel ?? "info",
+      "config.logLevel",
+      /^(fatal|error|warn|info|debug|trace|silent)$/,
+      "a pino level",
+    ),
+  };
+}
+
+/** Reads the config file, applies the environment overrides, resolves `nodeKeyFile`, and checks everything. */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
+  let raw: Json;
+  try {
+    raw = object(JSON.parse(await readFile(file, "utf8")), "config");
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const baseDir = path.dirname(path.resolve(file));
+  const set = (obj: string, key: string, value: string | number | undefined) => {
+    if (value === undefined) return;
+    raw[obj] = { ...(isObject(raw[obj]) ? raw[obj] : {}), [key]: value };
+  };
+  set("chain", "rpcUrl", env.TORUS_CHAIN_RPC_URL);
+  set("chain", "nodeList", env.TORUS_NODE_LIST);
+  set("api", "port", env.TORUS_API_PORT === undefined ? undefined : Number(env.TORUS_API_PORT));
+  set("p2p", "listen", env.TORUS_P2P_LISTEN);
+  if (env.TORUS_DATA_DIR) raw.dataDir = env.TORUS_DATA_DIR;
+  if (env.TORUS_NODE_KEY) raw.nodeKey = env.TORUS_NODE_KEY;
+  const keyFile = env.TORUS_NODE_KEY_FILE ?? (typeof raw.nodeKeyFile === "string" ? raw.nodeKeyFile : undefined);
+  if (raw.nodeKey === undefined && keyFile !== undefined) {
+    try {
+      raw.nodeKey = (await readFile(path.resolve(baseDir, keyFile), "utf8")).trim();
+    } catch (error) {
+      throw new ConfigError(`config.nodeKeyFile: cannot read ${keyFile}: ${(error as Error).message}`);
+    }
+  }
+  delete raw.nodeKeyFile;
+  return parseConfig(raw, baseDir);
+}
+
+/**
+ * The hash every node of an epoch compares: clients compare the nodes' answers byte for byte, so nodes that verify
+ * tokens differently must not serve side by side.
+ */
+export function verifierSetHash(verifiers: readonly VerifierConfig[]): string {
+  const sorted = [...verifiers].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return bytesToHex(sha256(utf8ToBytes(canonicalJson(sorted))));
+}

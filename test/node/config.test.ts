@@ -1,0 +1,101 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+
+import { ConfigError, loadConfig, parseConfig, verifierSetHash } from "../../node/config.ts";
+
+export const VERIFIER = {
+  name: "dev",
+  issuer: "http://127.0.0.1:5555",
+  jwksUri: "http://127.0.0.1:5555/jwks",
+  audience: "torus-devnet",
+  verifierIdClaim: "email",
+  maxTokenAgeSeconds: 600,
+  algorithms: ["RS256"],
+};
+
+const valid = {
+  nodeKey: "11".repeat(32),
+  chain: { rpcUrl: "http://127.0.0.1:8545", nodeList: "0x" + "ab".repeat(20) },
+  api: { port: 7001 },
+  p2p: { listen: "/ip4/127.0.0.1/tcp/9001" },
+  dataDir: "data",
+  verifiers: [VERIFIER],
+};
+
+describe("node configuration", function () {
+  it("accepts a valid config and fills the defaults", function () {
+    const config = parseConfig(valid, "/srv/node");
+    expect(config.api).to.deep.equal({ host: "127.0.0.1", port: 7001, declaredIp: "127.0.0.1:7001" });
+    expect(config.dataDir).to.equal("/srv/node/data");
+    expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64 });
+  });
+
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ["a short node key", { nodeKey: "11" }, /config\.nodeKey must be a 32-byte hex private key/],
+    [
+      "a chain URL that is not http",
+      { chain: { ...valid.chain, rpcUrl: "ftp://x" } },
+      /config\.chain\.rpcUrl must be http\(s\)/,
+    ],
+    [
+      "a bad contract address",
+      { chain: { ...valid.chain, nodeList: "0x12" } },
+      /config\.chain\.nodeList must be a contract address/,
+    ],
+    ["a port out of range", { api: { port: 70000 } }, /config\.api\.port must be an integer in \[1, 65535\]/],
+    [
+      "a listen address that is not a multiaddr",
+      { p2p: { listen: "0.0.0.0:9" } },
+      /config\.p2p\.listen must be a multiaddr/,
+    ],
+    [
+      "the 'none' algorithm",
+      { verifiers: [{ ...VERIFIER, algorithms: ["none"] }] },
+      /config\.verifiers\[0\]\.algorithms\[0\] must be one of/,
+    ],
+    ["an HMAC algorithm", { verifiers: [{ ...VERIFIER, algorithms: ["HS256"] }] }, /no HMAC/],
+    ["a verifier named twice", { verifiers: [VERIFIER, VERIFIER] }, /names a verifier twice/],
+    [
+      "a missing audience",
+      { verifiers: [{ ...VERIFIER, audience: "" }] },
+      /config\.verifiers\[0\]\.audience must be a non-empty string/,
+    ],
+  ];
+  for (const [what, change, message] of bad) {
+    it(`refuses ${what}, naming the field`, function () {
+      expect(() => parseConfig({ ...valid, ...change })).to.throw(ConfigError, message);
+    });
+  }
+
+  it("reads the key from a file and lets the environment override fields", async function () {
+    const dir = await mkdtemp(path.join(tmpdir(), "config-"));
+    try {
+      await writeFile(path.join(dir, "node.key"), "0x" + "22".repeat(32) + "\n");
+      const { nodeKey: _, ...rest } = valid;
+      await writeFile(path.join(dir, "node.json"), JSON.stringify({ ...rest, nodeKeyFile: "node.key" }));
+      const config = await loadConfig(path.join(dir, "node.json"), {
+        TORUS_API_PORT: "7100",
+        TORUS_CHAIN_RPC_URL: "http://127.0.0.1:9999",
+      });
+      expect(config.nodeKey).to.equal("0x" + "22".repeat(32));
+      expect(config.api.port).to.equal(7100);
+      expect(config.chain.rpcUrl).to.equal("http://127.0.0.1:9999");
+      const error = await loadConfig(path.join(dir, "missing.json")).catch((e: unknown) => e);
+      expect(error)
+        .to.be.instanceOf(ConfigError)
+        .with.property("message")
+        .that.matches(/cannot read/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("hashes the verifier list independently of its order, and differently when a field differs", function () {
+    const other = { ...VERIFIER, name: "google" };
+    expect(verifierSetHash([VERIFIER, other])).to.equal(verifierSetHash([other, VERIFIER]));
+    expect(verifierSetHash([VERIFIER])).to.not.equal(verifierSetHash([{ ...VERIFIER, audience: "other" }]));
+  });
+});
