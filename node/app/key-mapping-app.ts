@@ -7,6 +7,8 @@ import { canonicalJson, hashBytes } from "../bft/encoding.ts";
 import type { ConsensusApp } from "../bft/consensus.ts";
 import { quorum } from "../bft/quorum.ts";
 import type { Block, Hash } from "../bft/types.ts";
+import { decisionProblem } from "../dkg/decision.ts";
+import type { DealerDecision } from "../dkg/types.ts";
 import {
   InvalidTx,
   decodeTx,
@@ -17,7 +19,7 @@ import {
 } from "./transactions.ts";
 
 export type TxResult =
-  | { code: "OK"; keyIndex?: number; publicKey?: PublicKeyHex }
+  | { code: "OK"; keyIndex?: number; publicKey?: PublicKeyHex; decided?: boolean }
   /** No generated key is free: retry later; nothing was consumed. */
   | { code: "NO_FREE_KEY" }
   | { code: "INVALID"; detail: string };
@@ -30,6 +32,10 @@ export interface Assignment {
 export interface KeyMappingOptions {
   chainId: string;
   validators: number;
+  /** The epoch and thresholds, to check key-generation decisions. */
+  epoch?: number;
+  k?: number;
+  t?: number;
   /** Checks a validator's signature (ECDSA with the node key in production). */
   verify(validator: number, message: Uint8Array, signature: string): boolean;
 }
@@ -52,6 +58,8 @@ export class KeyMappingApp implements ConsensusApp {
   #freeHead = 0;
   /** Publication votes not yet at quorum: digest of the body → validators that signed it. */
   readonly #publicationVotes = new Map<string, Set<number>>();
+  /** The first valid dealer-set decision of each key-generation batch. */
+  readonly #decisions = new Map<number, DealerDecision>();
   /** Open publication votes per validator, capped so that a Byzantine validator cannot grow the state without bound. */
   readonly #openVotes = new Map<number, number>();
 
@@ -72,7 +80,7 @@ export class KeyMappingApp implements ConsensusApp {
   checkTx(tx: string): { ok: true } | { ok: false; detail: string } {
     let decoded: AppTx;
     try {
-      decoded = decodeTx(tx);
+      decoded = decodeTx(tx, this.#options.validators);
     } catch (error) {
       if (error instanceof InvalidTx) return { ok: false, detail: error.message };
       throw error;
@@ -83,7 +91,8 @@ export class KeyMappingApp implements ConsensusApp {
       if (this.freeKeys === 0) return { ok: false, detail: "no free key" };
       return { ok: true };
     }
-    const problem = this.#publicationProblem(decoded);
+    const problem =
+      decoded.type === "dkgDecision" ? this.#decisionProblem(decoded.decision) : this.#publicationProblem(decoded);
     return problem === undefined ? { ok: true } : { ok: false, detail: problem };
   }
 
@@ -137,10 +146,17 @@ export class KeyMappingApp implements ConsensusApp {
   #deliver(tx: string): TxResult {
     let decoded: AppTx;
     try {
-      decoded = decodeTx(tx);
+      decoded = decodeTx(tx, this.#options.validators);
     } catch (error) {
       if (error instanceof InvalidTx) return { code: "INVALID", detail: error.message };
       throw error;
+    }
+    if (decoded.type === "dkgDecision") {
+      const problem = this.#decisionProblem(decoded.decision);
+      if (problem === "already decided") return { code: "OK", decided: false };
+      if (problem !== undefined) return { code: "INVALID", detail: problem };
+      this.#decisions.set(decoded.decision.batch, decoded.decision);
+      return { code: "OK", decided: true };
     }
     return decoded.type === "assign" ? this.#assign(decoded.verifier, decoded.verifierId) : this.#publish(decoded);
   }
@@ -181,6 +197,20 @@ export class KeyMappingApp implements ConsensusApp {
       this.#addFree(publicKeys.map((_, i) => startIndex + i));
     }
     return { code: "OK" };
+  }
+
+  /** The decision for a key-generation batch, once one was ordered. */
+  decisionFor(batch: number): DealerDecision | undefined {
+    return this.#decisions.get(batch);
+  }
+
+  #decisionProblem(decision: DealerDecision): string | undefined {
+    const { epoch, k, t } = this.#options;
+    if (epoch === undefined || k === undefined || t === undefined) return "this app takes no key-generation decisions";
+    if (decision.epoch !== epoch) return `decision of epoch ${decision.epoch}`;
+    if (this.#decisions.has(decision.batch)) return "already decided";
+    // Ready signers are nodes 1..n; validator i − 1 is node i.
+    return decisionProblem(decision, { k, t }, (node, bytes, sig) => this.#options.verify(node - 1, bytes, sig));
   }
 
   /** Why a publication vote is not acceptable now, or undefined. */

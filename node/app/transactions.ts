@@ -6,6 +6,8 @@
  *   join the pool only when a quorum of validators signed the same content (one Byzantine node cannot inject keys).
  */
 import { canonicalJson } from "../bft/encoding.ts";
+import type { DealerDecision } from "../dkg/types.ts";
+import { MalformedDkgMessage, parseDecision } from "../dkg/wire.ts";
 
 export interface AssignTx {
   type: "assign";
@@ -32,7 +34,13 @@ export interface PublishKeysTx {
   signature: string;
 }
 
-export type AppTx = AssignTx | PublishKeysTx;
+/** A dealer-set decision of the key generation, carrying its own proofs (signed readies); the first valid one wins. */
+export interface DkgDecisionTx {
+  type: "dkgDecision";
+  decision: DealerDecision;
+}
+
+export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx;
 
 /** 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction. */
 export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 256 } as const;
@@ -54,8 +62,8 @@ function boundedString(value: unknown, field: string): string {
   return value;
 }
 
-/** Parses and shape-checks a transaction; throws InvalidTx naming the problem. */
-export function decodeTx(tx: string): AppTx {
+/** Parses and shape-checks a transaction of an epoch of n validators; throws InvalidTx naming the problem. */
+export function decodeTx(tx: string, n = 256): AppTx {
   let value: unknown;
   try {
     value = JSON.parse(tx);
@@ -103,6 +111,18 @@ export function decodeTx(tx: string): AppTx {
       validator: value.validator,
       signature: value.signature,
     };
+  }
+  if (value.type === "dkgDecision") {
+    try {
+      // Only the decision's shape here; its proofs are checked against the epoch by the app.
+      return {
+        type: "dkgDecision",
+        decision: parseDecision(value.decision, { n, k: 1, batchSize: 1, keysPerBatch: 1 }),
+      };
+    } catch (error) {
+      if (error instanceof MalformedDkgMessage) throw new InvalidTx(`decision: ${error.message}`);
+      throw error;
+    }
   }
   throw new InvalidTx("unknown transaction type");
 }

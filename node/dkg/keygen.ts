@@ -15,6 +15,7 @@ import { evaluateCommitment, mulSmall } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { Point } from "../crypto/point.ts";
 import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
+import { decisionProblem } from "./decision.ts";
 import { extractionMatrix } from "./extraction.ts";
 import { MAX_HASHES, Sharing, type RowsAndColumns } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ReadyProof, SessionId } from "./types.ts";
@@ -601,7 +602,7 @@ export class KeyGenerator {
     if (decision.epoch !== this.#c.epoch) return;
     const existing = this.#batches.get(decision.batch);
     if (existing?.decision) return; // the first valid decision wins
-    const problem = this.#decisionProblem(decision);
+    const problem = decisionProblem(decision, this.#c, (node, bytes, sig) => this.#c.signer.verify(node, bytes, sig));
     if (problem) return this.#reject(0, `decision for batch ${decision.batch}: ${problem}`);
     // A valid decision is signed by k + t nodes per dealer: a batch this node has not reached yet is real, start it.
     while (this.#nextBatch <= decision.batch) this.#startBatch();
@@ -610,23 +611,6 @@ export class KeyGenerator {
     batch.decision = decision;
     this.#out.push({ type: "persist", record: { kind: "decision", decision } });
     this.#progressBatch(batch);
-  }
-
-  /** Why a decision is invalid: fewer than k + t dealers, or a dealer without k + t valid signed readies on its hash. */
-  #decisionProblem(decision: DealerDecision): string | undefined {
-    const { k, t } = this.#c;
-    const dealers = new Set(decision.dealers.map((d) => d.dealer));
-    if (dealers.size !== decision.dealers.length) return "a dealer is named twice";
-    if (dealers.size < k + t) return `names ${dealers.size} dealers, fewer than k + t = ${k + t}`;
-    for (const d of decision.dealers) {
-      const signers = new Set(d.readies.map((r) => r.node));
-      if (signers.size !== d.readies.length || signers.size < k + t)
-        return `dealer ${d.dealer} lacks k + t distinct readies`;
-      const bytes = readySignBytes({ epoch: decision.epoch, batch: decision.batch, dealer: d.dealer }, d.hash);
-      if (!d.readies.every((r) => this.#c.signer.verify(r.node, bytes, r.signature)))
-        return `dealer ${d.dealer} has a bad ready`;
-    }
-    return undefined;
   }
 
   /**

@@ -2,6 +2,7 @@ import { expect } from "chai";
 
 import { KeyMappingApp, MAX_OPEN_VOTES_PER_VALIDATOR } from "../../node/app/key-mapping-app.ts";
 import type { Block } from "../../node/bft/types.ts";
+import { readySignBytes } from "../../node/dkg/wire.ts";
 import { fastSchemes } from "../sim/fast-signer.ts";
 import { assignTx, fakePublicKey, publishTx } from "./helpers.ts";
 
@@ -108,5 +109,44 @@ describe("key-mapping app", function () {
       block([assignTx("google", "u1"), assignTx("github", "u2")]),
     ];
     for (const blk of blocks) expect(a.finalizeBlock(blk).appHash).to.equal(b.finalizeBlock(blk).appHash);
+  });
+
+  it("orders key-generation decisions: the first valid one per batch is decided, later ones are not, bad ones refused", function () {
+    const app = new KeyMappingApp({
+      chainId: CHAIN,
+      validators: n,
+      epoch: 1,
+      k: 3,
+      t: 0,
+      verify: (v, m, s) => schemes[0]!.verify(v, m, s),
+    });
+    const decision = (batch: number, signedBy = [1, 2, 3]) => ({
+      type: "dkgDecision",
+      decision: {
+        type: "dealers",
+        epoch: 1,
+        batch,
+        dealers: [1, 2, 3].map((dealer) => ({
+          dealer,
+          hash: "ab".repeat(32),
+          readies: signedBy.map((node) => ({
+            node,
+            signature: schemes[node - 1]!.sign(readySignBytes({ epoch: 1, batch, dealer }, "ab".repeat(32))),
+          })),
+        })),
+      },
+    });
+    const forged = decision(0, [1, 2, 3]);
+    forged.decision.dealers[0]!.readies[0]!.signature = "00".repeat(32);
+    const txs = [JSON.stringify(forged), JSON.stringify(decision(0)), JSON.stringify(decision(0, [3, 2, 1]))];
+    expect(app.checkTx(txs[0]!)).to.deep.equal({ ok: false, detail: "dealer 1 has a bad ready" });
+    const { results } = app.finalizeBlock(block(txs));
+    expect(results).to.deep.equal([
+      { code: "INVALID", detail: "dealer 1 has a bad ready" },
+      { code: "OK", decided: true },
+      { code: "OK", decided: false },
+    ]);
+    expect(app.decisionFor(0)?.batch).to.equal(0);
+    expect(app.checkTx(JSON.stringify(decision(0)))).to.deep.equal({ ok: false, detail: "already decided" });
   });
 });
