@@ -60,6 +60,13 @@ export type WalRecord =
   | { kind: "own"; message: Proposal | Vote }
   | { kind: "timeout"; height: number; round: number; step: TimerKind };
 
+/** The height a WAL record belongs to (−1 for none): a restart replays only the records of the height it resumes. */
+export function walRecordHeight(record: WalRecord): number {
+  if (record.kind === "timeout") return record.height;
+  const m = record.message;
+  return m.type === "commit" ? m.commit.block.height : m.type === "syncRequest" ? -1 : m.height;
+}
+
 export type ConsensusInput =
   | { type: "message"; from: number; message: unknown }
   | { type: "timeout"; height: number; round: number; step: TimerKind }

@@ -3,7 +3,7 @@
  * (WAL frames and a block store) that survives crashes. The runtime loop here is what the real node does with the
  * core's outputs: WAL before anything that follows it, then messages, timers and the block store.
  */
-import { Consensus, type ConsensusOutput, type WalRecord } from "../../node/bft/consensus.ts";
+import { Consensus, walRecordHeight, type ConsensusOutput, type WalRecord } from "../../node/bft/consensus.ts";
 import { blockHash } from "../../node/bft/encoding.ts";
 import { Mempool } from "../../node/bft/mempool.ts";
 import {
@@ -114,7 +114,7 @@ export class SimValidator {
       { scheme: cluster.schemes[this.index]!, app: this.app, mempool: this.mempool },
       { height, lastBlockHash, lastAppHash: this.app.appHash },
     );
-    const records = this.disk.readWal().filter((r) => recordHeight(r) === height);
+    const records = this.disk.readWal().filter((r) => walRecordHeight(r) === height);
     this.apply(records.length > 0 ? this.consensus.restore(records) : this.consensus.start());
   }
 
@@ -224,12 +224,6 @@ export class SimValidator {
     this.apply(this.consensus.step({ type: "txsAvailable" }));
     return true;
   }
-}
-
-function recordHeight(record: WalRecord): number {
-  if (record.kind === "timeout") return record.height;
-  const m = record.message;
-  return m.type === "commit" ? m.commit.block.height : m.type === "syncRequest" ? -1 : m.height;
 }
 
 export interface Decision {

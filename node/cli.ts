@@ -1,0 +1,70 @@
+/**
+ * `torus-node`: the node operator's command.
+ *
+ *   torus-node start  --config node.json   run the node (until SIGINT/SIGTERM)
+ *   torus-node status --config node.json   print the running node's status (from its API)
+ *
+ * Run it with `npx tsx node/cli.ts …` (or `npm run node -- …`). Exit code 1 and one clear line on stderr for a bad
+ * configuration, a key that is not whitelisted, or a chain that was reset.
+ */
+import { parseArgs } from "node:util";
+
+import { pino } from "pino";
+
+import { startApiServer } from "./api/server.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { TorusNode } from "./node.ts";
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { config: { type: "string", short: "c" } },
+});
+const command = positionals[0];
+
+function fail(message: string): never {
+  process.stderr.write(`torus-node: ${message}\n`);
+  process.exit(1);
+}
+
+if (command !== "start" && command !== "status") fail("usage: torus-node start|status --config <node.json>");
+if (!values.config) fail("--config <node.json> is required");
+
+let config;
+try {
+  config = await loadConfig(values.config);
+} catch (error) {
+  if (error instanceof ConfigError) fail(`bad configuration: ${error.message}`);
+  throw error;
+}
+
+if (command === "status") {
+  const response = await fetch(`http://${config.api.host}:${config.api.port}/status`, {
+    signal: AbortSignal.timeout(5000),
+  }).catch((error: unknown) =>
+    fail(`no node answers at ${config.api.host}:${config.api.port}: ${(error as Error).message}`),
+  );
+  process.stdout.write(JSON.stringify(await response.json(), null, 2) + "\n");
+  process.exit(0);
+}
+
+const log = pino({ level: config.logLevel, base: { node: config.api.declaredIp } });
+let node: TorusNode;
+try {
+  node = await TorusNode.start(config, log);
+} catch (error) {
+  fail((error as Error).message);
+}
+const server = await startApiServer(node, config.api.host, config.api.port);
+log.info({ api: `http://${config.api.host}:${config.api.port}`, p2p: node.p2p.peerId }, "node running");
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping");
+  await server.close();
+  await node.stop();
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,0 +1,478 @@
+/**
+ * The composition root: the only place that wires IO to the protocol cores. It finds this node's epoch on-chain,
+ * lists the node, waits for the epoch to become current, then runs the BFT network (consensus + key-mapping app) and
+ * the key generation over libp2p, with every protocol record on disk before anything that depends on it is sent.
+ *
+ * Inputs (peer messages, timers, client requests) are handled one at a time, in order, by one async queue: a core's
+ * outputs are carried out completely (appends awaited, fsync before the first send) before the next input is handled.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+
+import type { Logger } from "pino";
+
+import { KeyMappingApp, type TxResult } from "./app/key-mapping-app.ts";
+import { encodeTx, publishKeysSignBytes } from "./app/transactions.ts";
+import { Consensus, walRecordHeight, type ConsensusOutput, type WalRecord } from "./bft/consensus.ts";
+import { ecdsaScheme } from "./bft/ecdsa-scheme.ts";
+import { blockHash } from "./bft/encoding.ts";
+import { Mempool } from "./bft/mempool.ts";
+import { DEFAULT_TIMEOUTS, type Commit, type SignatureScheme } from "./bft/types.ts";
+import { Registry, type EpochView } from "./chain/registry.ts";
+import type { NodeConfig } from "./config.ts";
+import { verifierSetHash } from "./config.ts";
+import { systemRng } from "./crypto/field.ts";
+import { pointFromCoordinates } from "./crypto/point.ts";
+import { createTorusVerifier, signTorus } from "./crypto/signature.ts";
+import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "./dkg/keygen.ts";
+import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
+import { P2PHost, peerIdOf } from "./p2p/host.ts";
+import { AppendLog } from "./store/append-log.ts";
+import { KeyStore } from "./store/key-store.ts";
+
+type Envelope =
+  | { ch: "bft"; m: unknown }
+  | { ch: "dkg"; m: unknown }
+  | { ch: "tx"; tx: string }
+  | { ch: "hello"; epoch: number; verifiers: string };
+
+export interface NodeStatus {
+  epoch: number;
+  index: number;
+  n: number;
+  k: number;
+  t: number;
+  peersConnected: number;
+  bft: { height: number; round: number; step: string };
+  keys: { published: number; assigned: number; free: number; generatedBatches: number };
+  verifierHash: string;
+  refusing: string | undefined;
+}
+
+export class TorusNode {
+  readonly registry: Registry;
+  epoch!: EpochView;
+  index = 0;
+  app!: KeyMappingApp;
+  consensus!: Consensus;
+  mempool!: Mempool;
+  keygen!: KeyGenerator;
+  p2p!: P2PHost;
+  keyStore!: KeyStore;
+  /** Why this node refuses to serve clients, if it does (a verifier list that differs from a peer's). */
+  refusing: string | undefined;
+  readonly verifierHash: string;
+  readonly metrics = { bftRejected: 0, dkgRejected: 0, blocks: 0, generatedBatches: 0, txSubmitted: 0 };
+  /** Waiters for the results of transactions, resolved when the block holding them is decided. */
+  readonly #txWaiters = new Map<string, ((result: TxResult) => void)[]>();
+
+  #privateKey: bigint;
+  #scheme!: SignatureScheme;
+  #peerIds: string[] = [];
+  #indexOfPeer = new Map<string, number>();
+  #walLog!: AppendLog<WalRecord>;
+  #blockLog!: AppendLog<Commit>;
+  #keygenLog!: AppendLog<KeygenRecord>;
+  /** What the logs held at start, for recovery. */
+  #onDisk!: { wal: WalRecord[]; commits: Commit[]; keygen: KeygenRecord[] };
+  #commits: Commit[] = [];
+  #queue: Promise<void> = Promise.resolve();
+  #timers = new Set<NodeJS.Timeout>();
+  #stopped = false;
+  readonly #abort = new AbortController();
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly log: Logger,
+  ) {
+    this.#privateKey = BigInt(config.nodeKey.startsWith("0x") ? config.nodeKey : `0x${config.nodeKey}`);
+    this.registry = new Registry({
+      rpcUrl: config.chain.rpcUrl,
+      nodeList: config.chain.nodeList,
+      nodeKey: config.nodeKey,
+      pollingIntervalMs: config.chain.pollingIntervalMs,
+      log: (m) => log.warn(m),
+      signal: this.#abort.signal,
+    });
+    this.verifierHash = verifierSetHash(config.verifiers);
+  }
+
+  /** Registers on-chain, waits for the epoch to be current, then runs it. Throws on fatal errors (named clearly). */
+  static async start(config: NodeConfig, log: Logger): Promise<TorusNode> {
+    const node = new TorusNode(config, log);
+    await node.#join();
+    return node;
+  }
+
+  async #join(): Promise<void> {
+    const { config, registry, log } = this;
+    const epoch = await registry.findOwnEpoch();
+    if (epoch === undefined)
+      throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);
+    await registry.ensureListed(epoch, { declaredIp: config.api.declaredIp, p2pListenAddress: config.p2p.announce });
+    log.info({ epoch, address: registry.address }, "listed; waiting for the epoch to become current");
+    const state = await registry.waitForState(epoch, ["Current", "Transitioning"]);
+    this.epoch = await registry.readEpoch(epoch);
+    const self = this.epoch.nodes.find((n) => n.address === registry.address);
+    if (!self) throw new Error(`node ${registry.address} is not in the node list of epoch ${epoch}`);
+    this.index = self.index;
+    log.info({ epoch, state, index: this.index, n: this.epoch.n }, "epoch is current; starting");
+    await this.#openStores();
+    this.#buildCores();
+    await this.#startP2P();
+    await this.#recover();
+  }
+
+  async #openStores(): Promise<void> {
+    const dir = path.join(this.config.dataDir, `epoch-${this.epoch.epoch}`);
+    await mkdir(dir, { recursive: true });
+    this.keyStore = await KeyStore.open(path.join(dir, "keys"));
+    const wal = await AppendLog.open<WalRecord>(path.join(dir, "bft-wal.log"));
+    const blocks = await AppendLog.open<Commit>(path.join(dir, "blocks.log"));
+    const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
+    [this.#walLog, this.#blockLog, this.#keygenLog] = [wal.log, blocks.log, keygen.log];
+    this.#onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records };
+  }
+
+  #buildCores(): void {
+    const { epoch } = this;
+    const publicKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index} key`));
+    const scheme = (this.#scheme = ecdsaScheme(this.#privateKey, publicKeys));
+    this.app = new KeyMappingApp({
+      chainId: `torus-epoch-${epoch.epoch}`,
+      validators: epoch.n,
+      epoch: epoch.epoch,
+      k: epoch.k,
+      t: epoch.t,
+      verify: (validator, message, signature) => scheme.verify(validator, message, signature),
+    });
+    this.mempool = new Mempool((tx) => this.app.checkTx(tx));
+    const verifiers = publicKeys.map(createTorusVerifier);
+    this.keygen = new KeyGenerator({
+      epoch: epoch.epoch,
+      n: epoch.n,
+      t: epoch.t,
+      k: epoch.k,
+      self: this.index,
+      batchSize: this.config.keygen.batchSize,
+      keyBuffer: this.config.keygen.keyBuffer,
+      maxConcurrentBatches: 2,
+      resendMs: 3000,
+      signer: {
+        sign: (message) => signTorus(this.#privateKey, message),
+        verify: (node, message, signature) => verifiers[node - 1]?.(message, signature) ?? false,
+      },
+      rng: systemRng,
+    });
+    this.#peerIds = epoch.nodes.map((n) => peerIdOf(publicKeys[n.index - 1]!.toBytes(false)));
+    this.#peerIds.forEach((id, i) => this.#indexOfPeer.set(id, i + 1));
+  }
+
+  async #startP2P(): Promise<void> {
+    this.p2p = await P2PHost.start({
+      privateKey: hexToBytes(this.config.nodeKey),
+      listen: this.config.p2p.listen,
+      onMessage: (from, message) => this.#onPeerMessage(from, message),
+      log: (m) => this.log.warn(m),
+    });
+    this.p2p.setPeers(
+      this.epoch.nodes
+        .filter((n) => n.index !== this.index)
+        .map((n) => ({ id: this.#peerIds[n.index - 1]!, address: n.p2pListenAddress })),
+    );
+    this.#helloLoop();
+  }
+
+  /** Tells peers the epoch and the hash of the verifier list until every peer answered; a mismatch stops serving. */
+  #helloLoop(): void {
+    const seen = new Set<number>();
+    const say = () =>
+      this.p2p.broadcast({ ch: "hello", epoch: this.epoch.epoch, verifiers: this.verifierHash } satisfies Envelope);
+    this.#onHello = (from, hello) => {
+      if (hello.verifiers !== this.verifierHash && !this.refusing) {
+        this.refusing = `the verifier list differs from node ${from}'s (${hello.verifiers.slice(0, 12)}… ≠ ${this.verifierHash.slice(0, 12)}…)`;
+        this.log.error({ peer: from }, `refusing to serve: ${this.refusing}`);
+      }
+      if (!seen.has(from)) {
+        seen.add(from);
+        say(); // answer, so that a peer that started later learns this node's hash too
+      }
+    };
+    say();
+    const timer = setInterval(() => {
+      if (seen.size >= this.epoch.n - 1) clearInterval(timer);
+      else say();
+    }, 2000);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  #onHello: (from: number, hello: { epoch: number; verifiers: string }) => void = () => undefined;
+
+  /** Replays the block store into the app, then restores consensus and key generation from their logs. */
+  async #recover(): Promise<void> {
+    const { wal, commits, keygen } = this.#onDisk;
+    let lastBlockHash = "";
+    const decisions: DealerDecision[] = [];
+    for (const commit of commits) {
+      decisions.push(...this.#applyResults(commit, this.app.finalizeBlock(commit.block).results, false));
+      lastBlockHash = blockHash(commit.block);
+    }
+    this.#commits = commits;
+    const height = commits.length + 1;
+    this.consensus = new Consensus(
+      {
+        chainId: `torus-epoch-${this.epoch.epoch}`,
+        validators: this.epoch.n,
+        self: this.index - 1,
+        timeouts: DEFAULT_TIMEOUTS,
+      },
+      { scheme: this.#scheme, app: this.app, mempool: this.mempool },
+      { height, lastBlockHash, lastAppHash: this.app.appHash },
+    );
+    this.log.info(
+      { blocks: commits.length, walRecords: wal.length, keygenRecords: keygen.length },
+      "recovered from disk",
+    );
+    await this.#run(async () => {
+      const records = wal.filter((r) => walRecordHeight(r) === height);
+      await this.#applyBft(records.length > 0 ? this.consensus.restore(records) : this.consensus.start());
+      await this.#applyKeygen(keygen.length > 0 ? this.keygen.restore(keygen) : []);
+      // Decisions the block store holds reach the key generation again; it ignores those it already has.
+      for (const decision of decisions) await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
+      await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
+    });
+  }
+
+  /** Runs `task` after every task queued before it (one input at a time). */
+  #run(task: () => Promise<void>): Promise<void> {
+    const next = this.#queue.then(task, task).catch((error: unknown) => {
+      this.log.error({ err: error }, "a task failed");
+    });
+    this.#queue = next;
+    return next;
+  }
+
+  #onPeerMessage(from: string, message: unknown): void {
+    const index = this.#indexOfPeer.get(from);
+    if (index === undefined || this.#stopped || typeof message !== "object" || message === null) return;
+    const envelope = message as Partial<Envelope>;
+    switch (envelope.ch) {
+      case "bft":
+        void this.#run(() =>
+          this.#applyBft(
+            this.consensus.step({ type: "message", from: index - 1, message: (envelope as { m: unknown }).m }),
+          ),
+        );
+        return;
+      case "dkg":
+        void this.#run(() =>
+          this.#applyKeygen(
+            this.keygen.step({ type: "message", from: index, message: (envelope as { m: unknown }).m }),
+          ),
+        );
+        return;
+      case "tx": {
+        const tx = (envelope as { tx: unknown }).tx;
+        if (typeof tx !== "string") return;
+        void this.#run(async () => {
+          if (this.mempool.add(tx, `peer-${index}`).ok)
+            await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+        });
+        return;
+      }
+      case "hello": {
+        const hello = envelope as { epoch?: unknown; verifiers?: unknown };
+        if (typeof hello.verifiers === "string" && typeof hello.epoch === "number") {
+          this.#onHello(index, { epoch: hello.epoch, verifiers: hello.verifiers });
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Submits a transaction to this node's mempool and gossips it; resolves with its result once it is decided. */
+  submit(tx: string): Promise<TxResult> {
+    return new Promise((resolve, reject) => {
+      void this.#run(async () => {
+        const added = this.mempool.add(tx, "client");
+        if (!added.ok && added.reason !== "duplicate") {
+          reject(new Error(added.reason === "invalid" ? (added.detail ?? "invalid") : added.reason));
+          return;
+        }
+        const waiters = this.#txWaiters.get(tx) ?? [];
+        waiters.push(resolve);
+        this.#txWaiters.set(tx, waiters);
+        this.metrics.txSubmitted++;
+        this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+        await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+      });
+    });
+  }
+
+  async #applyBft(outputs: ConsensusOutput[]): Promise<void> {
+    for (const output of outputs) {
+      switch (output.type) {
+        case "wal":
+          await this.#walLog.append(output.record, { sync: output.sync });
+          break;
+        case "broadcast":
+          await this.#walLog.sync();
+          this.p2p.broadcast({ ch: "bft", m: output.message } satisfies Envelope);
+          break;
+        case "send":
+          await this.#walLog.sync();
+          this.p2p.send(this.#peerIds[output.to]!, { ch: "bft", m: output.message } satisfies Envelope);
+          break;
+        case "timeout": {
+          const { height, round, step } = output;
+          this.#after(output.delayMs, () =>
+            this.#applyBft(this.consensus.step({ type: "timeout", height, round, step })),
+          );
+          break;
+        }
+        case "decided":
+          await this.#blockLog.append(output.commit, { sync: true });
+          this.#commits.push(output.commit);
+          this.metrics.blocks++;
+          await this.#onDecided(output.commit, output.results as TxResult[]);
+          break;
+        case "evidence":
+          this.log.warn({ evidence: output.evidence }, "equivocation");
+          break;
+        case "rejected":
+          this.metrics.bftRejected++;
+          this.log.debug({ peer: output.from + 1, reason: output.reason }, "rejected a consensus message");
+          break;
+        case "serveCommit": {
+          const commit = this.#commits[output.height - 1];
+          if (commit) {
+            const message = { type: "commit", commit, senderHeight: this.consensus.height };
+            this.p2p.send(this.#peerIds[output.to]!, { ch: "bft", m: message } satisfies Envelope);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  async #onDecided(commit: Commit, results: TxResult[]): Promise<void> {
+    for (const decision of this.#applyResults(commit, results, true)) {
+      await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
+    }
+    await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
+  }
+
+  /** Resolves waiting clients and returns the key-generation decisions the block made. */
+  #applyResults(commit: Commit, results: TxResult[], live: boolean): DealerDecision[] {
+    const decisions: DealerDecision[] = [];
+    commit.block.txs.forEach((tx, i) => {
+      const result = results[i]!;
+      if (live) {
+        for (const resolve of this.#txWaiters.get(tx) ?? []) resolve(result);
+        this.#txWaiters.delete(tx);
+      }
+      if (result.code === "OK" && result.decided) {
+        decisions.push((JSON.parse(tx) as { decision: DealerDecision }).decision);
+      }
+    });
+    return decisions;
+  }
+
+  async #applyKeygen(outputs: KeygenOutput[]): Promise<void> {
+    for (const output of outputs) {
+      switch (output.type) {
+        case "persist":
+          await this.#keygenLog.append(output.record);
+          break;
+        case "send":
+          await this.#keygenLog.sync(); // everything this node's messages depend on is on disk first
+          this.p2p.send(this.#peerIds[output.to - 1]!, { ch: "dkg", m: output.message } satisfies Envelope);
+          break;
+        case "propose": {
+          await this.#keygenLog.sync();
+          const tx = encodeTx({ type: "dkgDecision", decision: output.decision });
+          if (this.mempool.add(tx, "self").ok) {
+            this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+            await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+          }
+          break;
+        }
+        case "keys":
+          await this.#keygenLog.sync();
+          await this.#onKeys(output.batch, output.keys);
+          break;
+        case "timer": {
+          const batch = output.batch;
+          this.#after(output.delayMs, () => this.#applyKeygen(this.keygen.step({ type: "timer", batch })));
+          break;
+        }
+        case "rejected":
+          this.metrics.dkgRejected++;
+          this.log.debug({ peer: output.from, reason: output.reason }, "rejected a key-generation message");
+          break;
+      }
+    }
+  }
+
+  /** A finished batch: its shares go to the key store, and this node votes to publish its public keys. */
+  async #onKeys(batch: number, keys: GeneratedKey[]): Promise<void> {
+    await this.keyStore.saveBatch(batch, keys);
+    this.metrics.generatedBatches++;
+    const body = {
+      startIndex: keys[0]!.keyIndex,
+      publicKeys: keys.map((k) => ({ x: k.publicKey.slice(2, 66), y: k.publicKey.slice(66, 130) })),
+    };
+    const signature = signTorus(this.#privateKey, publishKeysSignBytes(`torus-epoch-${this.epoch.epoch}`, body));
+    const tx = encodeTx({ type: "publishKeys", body, validator: this.index - 1, signature });
+    if (this.mempool.add(tx, "self").ok) {
+      this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+      await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+    }
+  }
+
+  #after(ms: number, task: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#stopped) void this.#run(task);
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  status(): NodeStatus {
+    return {
+      epoch: this.epoch.epoch,
+      index: this.index,
+      n: this.epoch.n,
+      k: this.epoch.k,
+      t: this.epoch.t,
+      peersConnected: this.p2p.connectedPeers,
+      bft: { height: this.consensus.height, round: this.consensus.round, step: this.consensus.stepName },
+      keys: {
+        published: this.app.publishedKeys,
+        assigned: this.app.assignedKeys,
+        free: this.app.freeKeys,
+        generatedBatches: this.keyStore.batches,
+      },
+      verifierHash: this.verifierHash,
+      refusing: this.refusing,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort.abort();
+    for (const timer of this.#timers) clearTimeout(timer);
+    await this.#queue;
+    await this.p2p?.stop();
+    await Promise.all([this.#walLog?.close(), this.#blockLog?.close(), this.#keygenLog?.close()]);
+    this.registry.destroy();
+  }
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const clean = hex.startsWith("0x") ? hex.slice(2) : hex;
+  return Uint8Array.from(Buffer.from(clean, "hex"));
+}

@@ -1,0 +1,249 @@
+/**
+ * A local network of real processes: a Hardhat chain, the NodeList with a genesis epoch, one `torus-node` OS process
+ * per node (each lists itself on-chain with its own key), and a development OIDC issuer. Used by `npm start` and by
+ * the process-level tests, which kill and restart nodes.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+import { JsonRpcProvider, Wallet, parseEther } from "ethers";
+
+import type { NodeList } from "../../typechain-types/index.ts";
+import { freePort, startChain, type ChainProcess } from "./chain-process.ts";
+import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "./dev-oidc.ts";
+import * as ops from "./operations.ts";
+import { thresholdsFor } from "../../node/chain/thresholds.ts";
+
+export interface DevnetOptions {
+  dir: string;
+  n: number;
+  chainPort?: number;
+  oidcPort?: number;
+  batchSize?: number;
+  keyBuffer?: number;
+  /** Base ports; node i (1-based) gets base + i. 0 picks free ports. */
+  apiBasePort?: number;
+  p2pBasePort?: number;
+  log?: (line: string) => void;
+  /** Extra config fields per node (tests give one node a different verifier list). */
+  configOverride?: (i: number, config: Record<string, unknown>) => Record<string, unknown>;
+}
+
+export interface DevnetNode {
+  /** 1..n in the order the processes were started (its on-chain position may differ). */
+  slot: number;
+  key: Wallet;
+  configFile: string;
+  dataDir: string;
+  logFile: string;
+  apiUrl: string;
+  apiPort: number;
+  p2pAddress: string;
+  process?: ChildProcess;
+  exited?: Promise<number | null>;
+}
+
+export const VERIFIER_NAME = "dev";
+
+export class Devnet {
+  readonly nodes: DevnetNode[] = [];
+  chain!: ChainProcess;
+  provider!: JsonRpcProvider;
+  nodeList!: NodeList;
+  oidc!: DevOidc;
+  epoch = 0n;
+
+  private constructor(readonly options: DevnetOptions) {}
+
+  /** Starts the chain, contracts, OIDC issuer and node processes, and activates the genesis epoch. */
+  static async start(options: DevnetOptions): Promise<Devnet> {
+    const devnet = new Devnet(options);
+    try {
+      await devnet.#start();
+    } catch (error) {
+      await devnet.stop();
+      throw error;
+    }
+    return devnet;
+  }
+
+  async #start(): Promise<void> {
+    const { dir, n, log = () => undefined } = this.options;
+    await mkdir(dir, { recursive: true });
+    this.chain = await startChain({ port: this.options.chainPort ?? 8545, logFile: path.join(dir, "chain.log") });
+    this.provider = new JsonRpcProvider(this.chain.url, undefined, { pollingInterval: 200 });
+    const governance = await this.provider.getSigner(0);
+    this.oidc = await startDevOidc(this.options.oidcPort || (await freePort()));
+    log(`chain ${this.chain.url}, OIDC issuer ${this.oidc.issuer}`);
+
+    this.nodeList = await ops.deployNodeList(governance);
+    this.epoch = await ops.createEpoch(this.nodeList, thresholdsFor(n));
+    for (let slot = 1; slot <= n; slot++) this.nodes.push(await this.#prepareNode(slot));
+    await ops.whitelistNodes(
+      this.nodeList,
+      this.epoch,
+      this.nodes.map((node) => node.key.address),
+    );
+    for (const node of this.nodes) {
+      await (await governance.sendTransaction({ to: node.key.address, value: parseEther("10") })).wait();
+    }
+    for (const node of this.nodes) this.spawn(node);
+    log(`started ${n} node processes; waiting for them to list themselves`);
+    await this.#waitFor(
+      async () => (await this.nodeList.getNodes(this.epoch)).length === n,
+      120_000,
+      "every node to list itself",
+    );
+    await ops.activateEpoch(this.nodeList, this.epoch);
+    log(`epoch ${this.epoch} is current`);
+  }
+
+  async #prepareNode(slot: number): Promise<DevnetNode> {
+    const { dir } = this.options;
+    const key = new Wallet(Wallet.createRandom().privateKey, this.provider);
+    const nodeDir = path.join(dir, "nodes", `node-${slot}`);
+    await mkdir(nodeDir, { recursive: true });
+    await writeFile(path.join(nodeDir, "node.key"), key.privateKey + "\n", { mode: 0o600 });
+    const apiPort = this.options.apiBasePort ? this.options.apiBasePort + slot : await freePort();
+    const p2pPort = this.options.p2pBasePort ? this.options.p2pBasePort + slot : await freePort();
+    const p2pAddress = `/ip4/127.0.0.1/tcp/${p2pPort}`;
+    let config: Record<string, unknown> = {
+      nodeKeyFile: "node.key",
+      chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress(), pollingIntervalMs: 200 },
+      api: { host: "127.0.0.1", port: apiPort },
+      p2p: { listen: p2pAddress },
+      dataDir: "data",
+      verifiers: [
+        {
+          name: VERIFIER_NAME,
+          issuer: this.oidc.issuer,
+          jwksUri: this.oidc.jwksUri,
+          audience: DEV_AUDIENCE,
+          verifierIdClaim: "email",
+          maxTokenAgeSeconds: 600,
+          algorithms: ["RS256"],
+        },
+      ],
+      keygen: { batchSize: this.options.batchSize ?? 4, keyBuffer: this.options.keyBuffer ?? 60 },
+      logLevel: "info",
+    };
+    config = this.options.configOverride?.(slot, config) ?? config;
+    const configFile = path.join(nodeDir, "node.json");
+    await writeFile(configFile, JSON.stringify(config, null, 2) + "\n");
+    return {
+      slot,
+      key,
+      configFile,
+      dataDir: path.join(nodeDir, "data"),
+      logFile: path.join(nodeDir, "node.log"),
+      apiUrl: `http://127.0.0.1:${apiPort}`,
+      apiPort,
+      p2pAddress,
+    };
+  }
+
+  /** Starts (or restarts) a node's process; its output goes to its log file. */
+  spawn(node: DevnetNode): void {
+    const cli = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "node", "cli.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", cli, "start", "--config", node.configFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const log = createWriteStream(node.logFile, { flags: "a" });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    node.process = child;
+    node.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  }
+
+  /** Kills a node's process (SIGKILL by default: nothing is flushed, as in a crash). */
+  async kill(node: DevnetNode, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    if (node.process && node.process.exitCode === null && node.process.signalCode === null) {
+      node.process.kill(signal);
+      await node.exited;
+    }
+  }
+
+  async status(node: DevnetNode): Promise<NodeStatusJson | undefined> {
+    try {
+      const response = await fetch(`${node.apiUrl}/status`, { signal: AbortSignal.timeout(2000) });
+      return response.ok ? ((await response.json()) as NodeStatusJson) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until every running node reports at least `count` published keys; reports progress. */
+  async waitForKeys(
+    count: number,
+    timeoutMs: number,
+    onProgress?: (published: number) => void,
+    who = this.nodes,
+  ): Promise<void> {
+    await this.#waitFor(
+      async () => {
+        const statuses = await Promise.all(who.map((node) => this.status(node)));
+        const published = Math.min(...statuses.map((s) => s?.keys.published ?? 0));
+        onProgress?.(published);
+        return published >= count;
+      },
+      timeoutMs,
+      `${count} published keys on every node`,
+    );
+  }
+
+  async #waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      for (const node of this.nodes) {
+        if (node.process && node.process.exitCode !== null && node.process.exitCode !== 0 && !node.process.killed) {
+          throw new Error(`node ${node.slot} exited with code ${node.process.exitCode} (log: ${node.logFile})`);
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** The network description written to `network.json`. */
+  async describe(ready: boolean) {
+    const [, n, k, t] = await this.nodeList.getEpochInfo(this.epoch);
+    const nodes = await Promise.all(
+      this.nodes.map(async (node) => {
+        const d = await this.nodeList.getNodeDetailsForEpoch(this.epoch, node.key.address);
+        return {
+          index: Number(d.position),
+          endpoint: `${node.apiUrl}/jrpc`,
+          pubX: d.pubKx.toString(16),
+          pubY: d.pubKy.toString(16),
+          address: node.key.address,
+          pid: node.process?.pid,
+        };
+      }),
+    );
+    return {
+      chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress() },
+      epoch: { id: Number(this.epoch), n: Number(n), k: Number(k), t: Number(t) },
+      nodes: nodes.sort((a, b) => a.index - b.index),
+      oidc: { issuer: this.oidc.issuer, tokenEndpoint: this.oidc.tokenEndpoint, verifier: VERIFIER_NAME },
+      ready,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.kill(node, "SIGTERM")));
+    await this.oidc?.stop();
+    this.provider?.destroy();
+    await this.chain?.stop();
+  }
+}
+
+export interface NodeStatusJson {
+  epoch: number;
+  index: number;
+  peersConnected: number;
+  bft: { height: number };
+  keys: { published: number; assigned: number; free: number; generatedBatches: number };
+  refusing?: string;
+}
