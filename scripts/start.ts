@@ -1,73 +1,87 @@
 /**
- * `npm start`: the local network. Today it starts a Hardhat chain on 127.0.0.1, deploys the NodeList, registers a
- * genesis epoch of five nodes (keys in .devnet/nodes/) and prints it; the chain keeps running until Ctrl-C, so the
- * Hardhat tasks (`npx hardhat --network localhost epoch:status`) work against it.
+ * `npm start`: the local network. Starts a Hardhat chain on 127.0.0.1, deploys the NodeList, whitelists and funds
+ * fresh node keys, starts each node as its own process (each lists itself on-chain), activates epoch 1, starts a
+ * development OIDC issuer, shows the key buffer filling, writes `.devnet/network.json`, and stays up until Ctrl-C,
+ * which stops every process.
  *
- * Options: --port <chain port> (default 8545, or DEVNET_CHAIN_PORT), --nodes <n> (default 5), --dir <state dir>
- * (default .devnet), --once (exit after printing, for scripted checks).
+ * Options: --nodes <n> (default 5), --port <chain port> (8545, or DEVNET_CHAIN_PORT), --api-base <port> (7000: node i
+ * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --keys <buffer to wait for> (50),
+ * --dir <state dir> (.devnet), --once (exit once ready, for scripted checks).
  */
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-import { JsonRpcProvider } from "ethers";
-
-import { startChain } from "./lib/chain-process.ts";
-import { writeDeployment } from "./lib/deployment.ts";
-import { bootstrapGenesis } from "./lib/devnet.ts";
+import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
 
 const { values } = parseArgs({
   options: {
-    port: { type: "string", default: process.env.DEVNET_CHAIN_PORT ?? "8545" },
     nodes: { type: "string", default: "5" },
+    port: { type: "string", default: process.env.DEVNET_CHAIN_PORT ?? "8545" },
+    "api-base": { type: "string", default: "7000" },
+    "p2p-base": { type: "string", default: "9000" },
+    "oidc-port": { type: "string", default: "5555" },
+    keys: { type: "string", default: "50" },
     dir: { type: "string", default: ".devnet" },
     once: { type: "boolean", default: false },
   },
 });
 
-function positiveInt(name: string, raw: string): number {
+function count(name: string, raw: string, min: number): number {
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new Error(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
   return value;
 }
 
-const port = positiveInt("port", values.port);
-const n = positiveInt("nodes", values.nodes);
+const n = count("nodes", values.nodes, 1);
+const wantedKeys = count("keys", values.keys, 0);
 const dir = values.dir;
-
-const chain = await startChain({ port, logFile: path.join(dir, "chain.log") });
+let devnet: Devnet | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
-  await chain.stop();
+  await devnet?.stop();
   process.exit(code);
 };
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
-  const provider = new JsonRpcProvider(chain.url, undefined, { pollingInterval: 200 });
-  const governance = await provider.getSigner(0);
-  const genesis = await bootstrapGenesis({ provider, governance, n, keyDir: path.join(dir, "nodes") });
-  const nodeList = await genesis.nodeList.getAddress();
-  await writeDeployment(
-    {
-      chainId: (await provider.getNetwork()).chainId.toString(),
-      nodeList,
-      governance: await governance.getAddress(),
-      deployedAtBlock: genesis.deployedAtBlock,
-    },
-    path.join(dir, "deployment.json"),
+  devnet = await Devnet.start({
+    dir,
+    n,
+    chainPort: count("port", values.port, 1),
+    apiBasePort: count("api-base", values["api-base"], 0),
+    p2pBasePort: count("p2p-base", values["p2p-base"], 0),
+    oidcPort: count("oidc-port", values["oidc-port"], 0),
+    log: (line) => console.log(line),
+  });
+  const started = Date.now();
+  const bar = (published: number) => {
+    const width = 30;
+    const filled = Math.min(width, Math.round((published / Math.max(1, wantedKeys)) * width));
+    process.stdout.write(
+      `\rkey buffer [${"#".repeat(filled)}${".".repeat(width - filled)}] ${published}/${wantedKeys} keys`,
+    );
+  };
+  await devnet.waitForKeys(wantedKeys, 600_000, bar);
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`\nkey buffer filled in ${seconds.toFixed(1)} s`);
+  const network = await devnet.describe(true);
+  await writeFile(path.join(dir, "network.json"), JSON.stringify(network, null, 2) + "\n");
+  console.log(`chain      ${network.chain.rpcUrl}   NodeList ${network.chain.nodeList}`);
+  console.log(formatEpoch(await describeEpoch(devnet.nodeList)));
+  for (const node of network.nodes) console.log(`  node ${node.index}: ${node.endpoint} (pid ${node.pid})`);
+  console.log(
+    `OIDC issuer ${network.oidc.issuer}  (POST ${network.oidc.tokenEndpoint} {"email": …}, verifier "${network.oidc.verifier}")`,
   );
-  console.log(`chain      ${chain.url} (log: ${path.join(dir, "chain.log")})`);
-  console.log(`NodeList   ${nodeList}`);
-  console.log(`node keys  ${path.join(dir, "nodes")}/node-<i>.key`);
-  console.log(formatEpoch(await describeEpoch(genesis.nodeList)));
-  provider.destroy();
+  console.log(`network    ${path.join(dir, "network.json")}`);
   if (values.once) await shutdown(0);
-  else console.log("\nThe chain keeps running; Ctrl-C stops it. Try: npx hardhat --network localhost epoch:status");
+  else console.log("\nThe network keeps running; Ctrl-C stops it.");
 } catch (error) {
-  console.error(process.env.DEBUG ? error : error instanceof Error ? error.message : error);
+  console.error(`\n${process.env.DEBUG ? String((error as Error).stack) : (error as Error).message}`);
   await shutdown(1);
 }

@@ -36,8 +36,8 @@ async function waitFor(what: string, r: Run, text: string, timeoutMs = 60_000) {
   }
 }
 
-describe("npm start: the local network", function () {
-  this.timeout(180_000);
+describe("npm start: the local network of real node processes", function () {
+  this.timeout(240_000);
   let dir: string;
   let port: number;
   let devnet: Run;
@@ -45,8 +45,20 @@ describe("npm start: the local network", function () {
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "devnet-"));
     port = await freePort();
-    devnet = run(["--import", "tsx", "scripts/start.ts", "--port", String(port), "--dir", dir]);
-    await waitFor("npm start", devnet, "The chain keeps running");
+    const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0"];
+    devnet = run([
+      "--import",
+      "tsx",
+      "scripts/start.ts",
+      "--port",
+      String(port),
+      "--dir",
+      dir,
+      "--keys",
+      "12",
+      ...free,
+    ]);
+    await waitFor("npm start", devnet, "The network keeps running", 150_000);
   });
 
   after(async function () {
@@ -54,26 +66,41 @@ describe("npm start: the local network", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("prints the registered, current genesis epoch with its five nodes", function () {
+  it("prints the current genesis epoch with its five nodes, once their key buffer holds keys", function () {
     const out = devnet.output();
+    expect(out).to.match(/key buffer filled in [\d.]+ s/);
     expect(out).to.match(/epoch 1 \(Current, current\): n=5 k=3 t=1 prev=0 next=0/);
     expect(out).to.contain("5/5 nodes listed");
     for (let i = 1; i <= 5; i++)
-      expect(out).to.match(new RegExp(`${i}\\. 0x[0-9a-fA-F]{40}  api 127\\.0\\.0\\.1:${7000 + i}  p2p`));
+      expect(out).to.match(new RegExp(`node ${i}: http://127\\.0\\.0\\.1:\\d+/jrpc \\(pid \\d+\\)`));
   });
 
-  it("writes the deployment and the node keys, readable only by their owner", async function () {
-    const deployment = JSON.parse(await readFile(path.join(dir, "deployment.json"), "utf8")) as { nodeList: string };
-    expect(devnet.output()).to.contain(deployment.nodeList);
+  it("writes network.json, and node keys readable only by their owner", async function () {
+    const network = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
+      ready: boolean;
+      epoch: { id: number; n: number; k: number; t: number };
+      nodes: { index: number; endpoint: string; pid: number }[];
+      oidc: { issuer: string; tokenEndpoint: string; verifier: string };
+    };
+    expect(network.ready).to.equal(true);
+    expect(network.epoch).to.deep.equal({ id: 1, n: 5, k: 3, t: 1 });
+    expect(network.nodes.map((node) => node.index)).to.deep.equal([1, 2, 3, 4, 5]);
+    const token = (await (
+      await fetch(network.oidc.tokenEndpoint, { method: "POST", body: JSON.stringify({ email: "dev@example.com" }) })
+    ).json()) as { id_token: string };
+    expect(token.id_token.split(".")).to.have.length(3);
     for (let i = 1; i <= 5; i++) {
-      const file = path.join(dir, "nodes", `node-${i}.key`);
+      const file = path.join(dir, "nodes", `node-${i}`, "node.key");
       expect((await readFile(file, "utf8")).trim()).to.match(/^0x[0-9a-f]{64}$/);
       expect((await stat(file)).mode & 0o077, `${file} is readable by others`).to.equal(0);
     }
   });
 
   it("serves the Hardhat tasks over JSON-RPC (epoch:status from the command line)", async function () {
-    const { nodeList } = JSON.parse(await readFile(path.join(dir, "deployment.json"), "utf8")) as { nodeList: string };
+    const { chain } = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
+      chain: { nodeList: string };
+    };
+    const nodeList = chain.nodeList;
     const status = run([hardhatCli, "--network", "localhost", "epoch:status"], {
       CHAIN_RPC_URL: `http://127.0.0.1:${port}`,
       NODE_LIST_ADDRESS: nodeList,
@@ -96,9 +123,21 @@ describe("npm start: the local network", function () {
     expect(second.output()).to.contain(`something already answers JSON-RPC at http://127.0.0.1:${port}`);
   });
 
-  it("stops the chain on Ctrl-C", async function () {
+  it("stops the chain and every node process on Ctrl-C", async function () {
+    const { nodes } = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
+      nodes: { pid: number }[];
+    };
     devnet.child.kill("SIGINT");
     expect(await devnet.exited).to.equal(0);
     expect(await answersJsonRpc(`http://127.0.0.1:${port}`)).to.equal(false);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(nodes.filter((node) => alive(node.pid))).to.deep.equal([]);
   });
 });
