@@ -183,24 +183,33 @@ export class TorusNode {
     this.#helloLoop();
   }
 
-  /** Tells peers the epoch and the hash of the verifier list until every peer answered; a mismatch stops serving. */
+  /**
+   * Tells peers the epoch and the hash of the verifier list until every peer answered. Clients compare the nodes'
+   * answers byte for byte, so a node whose list differs from most of its peers' refuses to serve (and says why); the
+   * majority keeps serving and logs which peer differs.
+   */
   #helloLoop(): void {
-    const seen = new Set<number>();
+    const hashes = new Map<number, string>();
     const say = () =>
       this.p2p.broadcast({ ch: "hello", epoch: this.epoch.epoch, verifiers: this.verifierHash } satisfies Envelope);
     this.#onHello = (from, hello) => {
-      if (hello.verifiers !== this.verifierHash && !this.refusing) {
-        this.refusing = `the verifier list differs from node ${from}'s (${hello.verifiers.slice(0, 12)}… ≠ ${this.verifierHash.slice(0, 12)}…)`;
-        this.log.error({ peer: from }, `refusing to serve: ${this.refusing}`);
-      }
-      if (!seen.has(from)) {
-        seen.add(from);
-        say(); // answer, so that a peer that started later learns this node's hash too
-      }
+      const first = !hashes.has(from);
+      hashes.set(from, hello.verifiers);
+      const differing = [...hashes].filter(([, hash]) => hash !== this.verifierHash).map(([node]) => node);
+      const agreeing = hashes.size - differing.length + 1; // this node agrees with itself
+      if (first && hello.verifiers !== this.verifierHash)
+        this.log.warn({ peer: from }, "a peer has another verifier list");
+      const refusing =
+        differing.length >= agreeing
+          ? `the verifier list differs from that of nodes ${differing.join(", ")} (${agreeing} of ${hashes.size + 1} agree)`
+          : undefined;
+      if (refusing && !this.refusing) this.log.error(`refusing to serve: ${refusing}`);
+      this.refusing = refusing;
+      if (first) say(); // answer, so that a peer that started later learns this node's hash too
     };
     say();
     const timer = setInterval(() => {
-      if (seen.size >= this.epoch.n - 1) clearInterval(timer);
+      if (hashes.size >= this.epoch.n - 1) clearInterval(timer);
       else say();
     }, 2000);
     timer.unref();

@@ -116,6 +116,7 @@ export class KeyGenerator {
   readonly #keysPerBatch: number;
   readonly #batches = new Map<number, Batch>();
   #nextBatch = 0;
+  #refilling = false;
   #out: KeygenOutput[] = [];
   /** Messages for batches not started yet, with who sent them (see #batchFor). */
   readonly #early = new Map<number, { senders: Set<number>; messages: { from: number; message: ParsedMessage }[] }>();
@@ -257,7 +258,10 @@ export class KeyGenerator {
   #onDemand(unassigned: number): void {
     const inFlight = [...this.#batches.values()].filter((b) => !b.keys).length;
     let ahead = unassigned + inFlight * this.#keysPerBatch;
-    if (ahead >= (this.#c.refillMark ?? Math.floor(this.#c.keyBuffer / 2))) return;
+    // Hysteresis: refilling starts below the mark and goes on until the buffer is full, not just back at the mark.
+    if (ahead < (this.#c.refillMark ?? Math.floor(this.#c.keyBuffer / 2))) this.#refilling = true;
+    if (ahead >= this.#c.keyBuffer) this.#refilling = false;
+    if (!this.#refilling) return;
     for (let running = inFlight; ahead < this.#c.keyBuffer && running < this.#c.maxConcurrentBatches; running++) {
       this.#startBatch();
       ahead += this.#keysPerBatch;

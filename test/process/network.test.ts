@@ -1,0 +1,189 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+
+import { mod } from "../../node/crypto/field.ts";
+import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
+import { G } from "../../node/crypto/point.ts";
+import type { GeneratedKey } from "../../node/dkg/types.ts";
+import { freePort } from "../../scripts/lib/chain-process.ts";
+import { Devnet, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
+
+/** Every key this node holds, from its per-batch key files. */
+async function keysOf(node: DevnetNode): Promise<Map<number, GeneratedKey>> {
+  const dir = path.join(node.dataDir, "epoch-1", "keys");
+  const keys = new Map<number, GeneratedKey>();
+  for (const file of await readdir(dir)) {
+    const batch = JSON.parse(await readFile(path.join(dir, file), "utf8")) as { keys: GeneratedKey[] };
+    for (const key of batch.keys) keys.set(key.keyIndex, key);
+  }
+  return keys;
+}
+
+async function indexOf(devnet: Devnet, node: DevnetNode): Promise<number> {
+  return (await devnet.status(node))!.index;
+}
+
+describe("a network of five node processes on a Hardhat chain", function () {
+  this.timeout(300_000);
+  let dir: string;
+  let devnet: Devnet;
+
+  before(async function () {
+    dir = await mkdtemp(path.join(tmpdir(), "network-"));
+    // A buffer larger than the test fills, so that key generation goes on through the whole suite.
+    devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 400 });
+  });
+
+  after(async function () {
+    await devnet?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("registers, connects, commits blocks and fills a buffer of at least 50 keys", async function () {
+    await devnet.waitForKeys(50, 180_000);
+    for (const node of devnet.nodes) {
+      const status = (await devnet.status(node))!;
+      expect(status.peersConnected).to.equal(4);
+      expect(status.bft.height).to.be.greaterThan(2);
+    }
+  });
+
+  it("holds, on every node, shares of each key that k of them turn into the published public key", async function () {
+    const shares = await Promise.all(
+      devnet.nodes.map(async (node) => ({ index: await indexOf(devnet, node), keys: await keysOf(node) })),
+    );
+    const common = [...shares[0]!.keys.keys()].filter((i) => shares.every((s) => s.keys.has(i)));
+    expect(common.length).to.be.at.least(40);
+    for (const keyIndex of common) {
+      const publicKey = shares[0]!.keys.get(keyIndex)!.publicKey;
+      for (const subset of [shares.slice(0, 3), shares.slice(2, 5)]) {
+        const lambdas = lagrangeCoefficients(subset.map((s) => BigInt(s.index)));
+        const secret = subset.reduce(
+          (acc, s, j) => mod(acc + lambdas[j]! * BigInt("0x" + s.keys.get(keyIndex)!.share)),
+          0n,
+        );
+        expect(Buffer.from(G.multiply(secret).toBytes(false)).toString("hex"), `key ${keyIndex}`).to.equal(publicKey);
+      }
+      expect(shares.every((s) => s.keys.get(keyIndex)!.publicKey === publicKey)).to.equal(true);
+    }
+  });
+
+  it("recovers a node killed with SIGKILL during key generation, and keeps generating without it", async function () {
+    const victim = devnet.nodes[2]!;
+    const others = devnet.nodes.filter((n) => n !== victim);
+    const before = (await devnet.status(others[0]!))!.keys.published;
+    await devnet.kill(victim, "SIGKILL");
+    // Fewer than t = 1 missing: the other four go on generating and publishing keys.
+    await devnet.waitForKeys(before + 12, 120_000, undefined, others);
+    devnet.spawn(victim);
+    // The restarted node catches up: the blocks it missed and its shares of the batches decided meanwhile.
+    const target = (await devnet.status(others[0]!))!.keys.published;
+    await devnet.waitForKeys(target, 120_000, undefined, [victim]);
+    const height = (await devnet.status(others[0]!))!.bft.height;
+    const deadline = Date.now() + 60_000;
+    while (((await devnet.status(victim))?.bft.height ?? 0) < height && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect((await devnet.status(victim))!.bft.height, "the restarted node reaches the others' height").to.be.at.least(
+      height,
+    );
+    const mine = await keysOf(victim);
+    const theirs = await keysOf(others[0]!);
+    // Keys of the batches decided while it was down (up to what was published when it restarted; generation goes on).
+    const missedBatchKeys = [...theirs.keys()].filter((i) => i >= before && i < target);
+    expect(missedBatchKeys.filter((i) => !mine.has(i))).to.deep.equal([]);
+  });
+});
+
+describe("node processes that must not serve", function () {
+  this.timeout(300_000);
+  let dir: string;
+
+  beforeEach(async () => (dir = await mkdtemp(path.join(tmpdir(), "refuse-"))));
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  function runNode(configFile: string) {
+    const cli = path.join(process.cwd(), "node", "cli.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", cli, "start", "--config", configFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    return {
+      child,
+      output: () => output,
+      exited: new Promise<number | null>((resolve) => child.once("exit", resolve)),
+    };
+  }
+
+  it("exits with a clear message on a bad configuration", async function () {
+    const file = path.join(dir, "node.json");
+    // Valid but for the key, which is too short.
+    const chain = { rpcUrl: "http://127.0.0.1:1", nodeList: "0x" + "ab".repeat(20) };
+    const config = {
+      nodeKey: "12",
+      chain,
+      api: { port: 1 },
+      p2p: { listen: "/ip4/127.0.0.1/tcp/1" },
+      dataDir: "d",
+      verifiers: [],
+    };
+    await writeFile(file, JSON.stringify(config));
+    const node = runNode(file);
+    expect(await node.exited).to.equal(1);
+    expect(node.output()).to.contain("torus-node: bad configuration: config.nodeKey must be a 32-byte hex private key");
+  });
+
+  it("exits with a clear message when its key is not whitelisted, and refuses to serve with a different verifier list", async function () {
+    const devnet = await Devnet.start({
+      dir,
+      n: 5,
+      chainPort: await freePort(),
+      keyBuffer: 12,
+      configOverride: (slot, config) =>
+        slot === 5
+          ? { ...config, verifiers: [{ ...(config.verifiers as object[])[0]!, audience: "something-else" }] }
+          : config,
+    });
+    try {
+      // A sixth key nobody whitelisted.
+      const stranger = {
+        ...JSON.parse(await readFile(devnet.nodes[0]!.configFile, "utf8")),
+        nodeKey: "0x" + "42".repeat(32),
+        dataDir: "stranger",
+      };
+      delete stranger.nodeKeyFile;
+      const file = path.join(path.dirname(devnet.nodes[0]!.configFile), "stranger.json");
+      await writeFile(
+        file,
+        JSON.stringify({
+          ...stranger,
+          api: { port: await freePort() },
+          p2p: { listen: `/ip4/127.0.0.1/tcp/${await freePort()}` },
+        }),
+      );
+      const node = runNode(file);
+      expect(await node.exited).to.equal(1);
+      expect(node.output()).to.match(/torus-node: node key 0x[0-9a-fA-F]{40} is not whitelisted in any epoch/);
+
+      const odd = devnet.nodes[4]!;
+      const deadline = Date.now() + 60_000;
+      let status = await devnet.status(odd);
+      while (!status?.refusing && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        status = await devnet.status(odd);
+      }
+      expect(status?.refusing).to.match(/verifier list differs/);
+      expect((await fetch(`${odd.apiUrl}/healthz`)).status).to.equal(503);
+      // The four that agree keep serving.
+      expect((await fetch(`${devnet.nodes[0]!.apiUrl}/healthz`)).status).to.equal(200);
+    } finally {
+      await devnet.stop();
+    }
+  });
+});
