@@ -50,7 +50,10 @@ if (command === "status") {
 const log = pino({ level: config.logLevel, base: { node: config.api.declaredIp } });
 let node: TorusNode;
 try {
-  node = await TorusNode.start(config, log);
+  node = await TorusNode.start(config, log, (error) => {
+    process.stderr.write(`torus-node: ${error.message}\n`);
+    process.exit(1);
+  });
 } catch (error) {
   fail((error as Error).message);
 }

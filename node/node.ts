@@ -18,7 +18,8 @@ import { ecdsaScheme } from "./bft/ecdsa-scheme.ts";
 import { blockHash } from "./bft/encoding.ts";
 import { Mempool } from "./bft/mempool.ts";
 import { DEFAULT_TIMEOUTS, type Commit, type SignatureScheme } from "./bft/types.ts";
-import { Registry, type EpochView } from "./chain/registry.ts";
+import { epochStateName } from "./chain/epoch-state.ts";
+import { ChainResetError, Registry, type EpochView } from "./chain/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { verifierSetHash } from "./config.ts";
 import { systemRng } from "./crypto/field.ts";
@@ -98,10 +99,52 @@ export class TorusNode {
   }
 
   /** Registers on-chain, waits for the epoch to be current, then runs it. Throws on fatal errors (named clearly). */
-  static async start(config: NodeConfig, log: Logger): Promise<TorusNode> {
+  /**
+   * Registers on-chain, waits for the epoch to be current, then runs it. Throws on fatal errors (named clearly);
+   * `onFatal` is told of one that happens later (the chain was reset), after which the node must stop.
+   */
+  static async start(
+    config: NodeConfig,
+    log: Logger,
+    onFatal: (error: Error) => void = () => undefined,
+  ): Promise<TorusNode> {
     const node = new TorusNode(config, log);
     await node.#join();
+    node.#watchChain(onFatal);
     return node;
+  }
+
+  /**
+   * Follows the epoch on-chain: its state (logged when it changes) and the contract's presence. A chain outage only
+   * delays this (calls are retried); a contract that is gone means the chain was reset, which is fatal.
+   */
+  #watchChain(onFatal: (error: Error) => void): void {
+    let last = this.epoch.state;
+    let busy = false;
+    const timer = setInterval(
+      () => {
+        if (busy || this.#stopped) return;
+        busy = true;
+        this.registry
+          .call("getEpochStatus", (c) => c.getEpochStatus(this.epoch.epoch))
+          .then((status) => {
+            const state = epochStateName(status.state);
+            if (state !== last)
+              this.log.info({ epoch: this.epoch.epoch, from: last, to: state }, "epoch state changed");
+            last = state;
+          })
+          .catch((error: unknown) => {
+            if (error instanceof ChainResetError) {
+              this.log.fatal(error.message);
+              onFatal(error);
+            }
+          })
+          .finally(() => (busy = false));
+      },
+      Math.max(1000, this.config.chain.pollingIntervalMs * 5),
+    );
+    timer.unref();
+    this.#timers.add(timer);
   }
 
   async #join(): Promise<void> {

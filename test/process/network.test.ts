@@ -9,7 +9,7 @@ import { mod } from "../../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
 import { G } from "../../node/crypto/point.ts";
 import type { GeneratedKey } from "../../node/dkg/types.ts";
-import { freePort } from "../../scripts/lib/chain-process.ts";
+import { freePort, startChain } from "../../scripts/lib/chain-process.ts";
 import { Devnet, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 
 /** Every key this node holds, from its per-batch key files. */
@@ -179,6 +179,22 @@ describe("node processes that must not serve", function () {
       expect((await fetch(`${odd.apiUrl}/healthz`)).status).to.equal(503);
       // The four that agree keep serving.
       expect((await fetch(`${devnet.nodes[0]!.apiUrl}/healthz`)).status).to.equal(200);
+    } finally {
+      await devnet.stop();
+    }
+  });
+
+  it("exits with a clear message when the chain was reset under it", async function () {
+    const devnet = await Devnet.start({ dir, n: 1, chainPort: await freePort(), keyBuffer: 3 });
+    try {
+      await devnet.waitForKeys(3, 60_000);
+      const node = devnet.nodes[0]!;
+      // The chain goes away and a fresh one (without the contract) answers on the same port.
+      const port = devnet.chain.port;
+      await devnet.chain.stop();
+      devnet.chain = await startChain({ port, logFile: path.join(dir, "chain-2.log") });
+      expect(await node.exited).to.equal(1);
+      expect(await readFile(node.logFile, "utf8")).to.match(/no contract at 0x[0-9a-fA-F]{40} .* the chain was reset/);
     } finally {
       await devnet.stop();
     }
