@@ -12,6 +12,8 @@ export interface DevOidc {
   issuer: string;
   jwksUri: string;
   tokenEndpoint: string;
+  /** How many times the JWKS was fetched (tests check that verifiers cache it). */
+  readonly jwksFetches: number;
   /** Mints an ID token directly (what `POST /token` does). */
   mint(
     claims: { email: string } & Record<string, unknown>,
@@ -25,13 +27,12 @@ export async function startDevOidc(port: number, host = "127.0.0.1"): Promise<De
   const kid = `dev-${Date.now().toString(36)}`;
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
   const issuer = `http://${host}:${port}`;
+  let jwksFetches = 0;
   const mint: DevOidc["mint"] = async (claims, options = {}) => {
     const iat = options.issuedAt ?? Math.floor(Date.now() / 1000);
-    return new SignJWT({ ...claims, email_verified: true })
+    // Claims given explicitly (tests set a wrong iss or aud) win over the defaults.
+    return new SignJWT({ iss: issuer, aud: DEV_AUDIENCE, sub: claims.email, email_verified: true, ...claims })
       .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
-      .setIssuer(issuer)
-      .setAudience(DEV_AUDIENCE)
-      .setSubject(claims.email)
       .setIssuedAt(iat)
       .setExpirationTime(iat + (options.expiresInSeconds ?? 600))
       .sign(privateKey);
@@ -49,7 +50,10 @@ export async function startDevOidc(port: number, host = "127.0.0.1"): Promise<De
         id_token_signing_alg_values_supported: ["RS256"],
       });
     }
-    if (request.method === "GET" && request.url === "/jwks") return send(200, { keys: [jwk] });
+    if (request.method === "GET" && request.url === "/jwks") {
+      jwksFetches++;
+      return send(200, { keys: [jwk] });
+    }
     if (request.method === "POST" && request.url === "/token") {
       let body = "";
       request.on("data", (chunk: Buffer) => {
@@ -74,6 +78,9 @@ export async function startDevOidc(port: number, host = "127.0.0.1"): Promise<De
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return {
     issuer,
+    get jwksFetches() {
+      return jwksFetches;
+    },
     jwksUri: `${issuer}/jwks`,
     tokenEndpoint: `${issuer}/token`,
     mint,
