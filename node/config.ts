@@ -27,7 +27,7 @@ export interface NodeConfig {
   /** The node's secp256k1 private key (hex), the key registered on-chain. */
   nodeKey: string;
   chain: { rpcUrl: string; nodeList: string; pollingIntervalMs: number };
-  api: { host: string; port: number; declaredIp: string };
+  api: { host: string; port: number; declaredIp: string; keyAssignPerSecond: number; commitmentsPerSecond: number };
   p2p: { listen: string; announce: string };
   dataDir: string;
   verifiers: VerifierConfig[];
@@ -130,6 +130,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       host,
       port,
       declaredIp: string(api.declaredIp ?? `${host}:${port}`, "config.api.declaredIp", /^[^\s/]+:\d+$/, "host:port"),
+      keyAssignPerSecond: int(api.keyAssignPerSecond ?? 50, "config.api.keyAssignPerSecond", 1, 100_000),
+      commitmentsPerSecond: int(api.commitmentsPerSecond ?? 500, "config.api.commitmentsPerSecond", 1, 1_000_000),
     },
     p2p: { listen, announce: string(p2p.announce ?? listen, "config.p2p.announce") },
     dataDir: path.resolve(baseDir, string(c.dataDir, "config.dataDir")),

@@ -30,12 +30,16 @@ import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
 import { P2PHost, peerIdOf } from "./p2p/host.ts";
 import { AppendLog } from "./store/append-log.ts";
 import { KeyStore } from "./store/key-store.ts";
+import { CommitmentStore, type AuthRecord } from "./auth/commitments.ts";
 
 type Envelope =
   | { ch: "bft"; m: unknown }
   | { ch: "dkg"; m: unknown }
   | { ch: "tx"; tx: string }
-  | { ch: "hello"; epoch: number; verifiers: string };
+  | { ch: "hello"; epoch: number; verifiers: string }
+  /** "Send me the signature you issued on this commitment" (a ShareRequest that carried too few). */
+  | { ch: "sigReq"; id: number; verifier: string; commitment: string }
+  | { ch: "sigRes"; id: number; data: string; signature: string };
 
 export interface NodeStatus {
   epoch: number;
@@ -66,6 +70,11 @@ export class TorusNode {
   readonly metrics = { bftRejected: 0, dkgRejected: 0, blocks: 0, generatedBatches: 0, txSubmitted: 0 };
   /** Waiters for the results of transactions, resolved when the block holding them is decided. */
   readonly #txWaiters = new Map<string, ((result: TxResult) => void)[]>();
+  /** Commit–reveal records (durable through the auth log). */
+  readonly commitments = new CommitmentStore(() => Date.now());
+  #authLog!: AppendLog<AuthRecord>;
+  #signatureRequests = new Map<number, { node: number; data: string; signature: string }[]>();
+  #nextSignatureRequest = 1;
 
   #privateKey: bigint;
   #scheme!: SignatureScheme;
@@ -170,6 +179,9 @@ export class TorusNode {
     const dir = path.join(this.config.dataDir, `epoch-${this.epoch.epoch}`);
     await mkdir(dir, { recursive: true });
     this.keyStore = await KeyStore.open(path.join(dir, "keys"));
+    const auth = await AppendLog.open<AuthRecord>(path.join(dir, "auth.log"));
+    this.#authLog = auth.log;
+    this.commitments.load(auth.records);
     const wal = await AppendLog.open<WalRecord>(path.join(dir, "bft-wal.log"));
     const blocks = await AppendLog.open<Commit>(path.join(dir, "blocks.log"));
     const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
@@ -340,6 +352,23 @@ export class TorusNode {
         }
         return;
       }
+      case "sigReq": {
+        // Only a signature this node already issued is returned: answering never signs anything new.
+        const { id, verifier, commitment } = envelope as { id?: unknown; verifier?: unknown; commitment?: unknown };
+        if (typeof id !== "number" || typeof verifier !== "string" || typeof commitment !== "string") return;
+        const record = this.commitments.commitment(commitment);
+        if (record && record.verifier === verifier) {
+          this.p2p.send(from, { ch: "sigRes", id, data: record.data, signature: record.signature } satisfies Envelope);
+        }
+        return;
+      }
+      case "sigRes": {
+        const { id, data, signature } = envelope as { id?: unknown; data?: unknown; signature?: unknown };
+        if (typeof id === "number" && typeof data === "string" && typeof signature === "string" && data.length < 1024) {
+          this.#signatureRequests.get(id)?.push({ node: index, data, signature });
+        }
+        return;
+      }
       default:
         return;
     }
@@ -493,6 +522,37 @@ export class TorusNode {
     this.#timers.add(timer);
   }
 
+  /** Persists a commit–reveal record (fsynced): it must survive a crash before the answer that depends on it leaves. */
+  async persistAuth(record: AuthRecord): Promise<void> {
+    await this.#authLog.append(record, { sync: true });
+  }
+
+  /** Asks every peer for the signature it issued on (verifier, commitment); collects answers for `timeoutMs`. */
+  async requestPeerSignatures(
+    verifier: string,
+    commitment: string,
+    timeoutMs = 1500,
+  ): Promise<{ node: number; data: string; signature: string }[]> {
+    const id = this.#nextSignatureRequest++;
+    const answers: { node: number; data: string; signature: string }[] = [];
+    this.#signatureRequests.set(id, answers);
+    this.p2p.broadcast({ ch: "sigReq", id, verifier, commitment } satisfies Envelope);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && answers.length < this.epoch.n - 1) await new Promise((r) => setTimeout(r, 25));
+    this.#signatureRequests.delete(id);
+    return answers;
+  }
+
+  /** Signs data with the node key (Torus format). */
+  sign(data: string): string {
+    return signTorus(this.#privateKey, data);
+  }
+
+  /** Keys each key-generation batch yields. */
+  get keysPerBatch(): number {
+    return this.config.keygen.batchSize * this.epoch.k;
+  }
+
   status(): NodeStatus {
     return {
       epoch: this.epoch.epoch,
@@ -519,7 +579,12 @@ export class TorusNode {
     for (const timer of this.#timers) clearTimeout(timer);
     await this.#queue;
     await this.p2p?.stop();
-    await Promise.all([this.#walLog?.close(), this.#blockLog?.close(), this.#keygenLog?.close()]);
+    await Promise.all([
+      this.#walLog?.close(),
+      this.#blockLog?.close(),
+      this.#keygenLog?.close(),
+      this.#authLog?.close(),
+    ]);
     this.registry.destroy();
   }
 }

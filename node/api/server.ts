@@ -5,6 +5,8 @@
 import Fastify, { type FastifyInstance } from "fastify";
 
 import type { TorusNode } from "../node.ts";
+import { mountJsonRpc } from "./jrpc.ts";
+import { createMethods } from "./methods.ts";
 
 export async function startApiServer(node: TorusNode, host: string, port: number): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
@@ -55,6 +57,7 @@ export async function startApiServer(node: TorusNode, host: string, port: number
     return reply.type("text/plain; version=0.0.4").send(text.join("\n") + "\n");
   });
 
+  mountJsonRpc(app, createMethods(node), (error) => node.log.error({ err: error }, "JSON-RPC failure"));
   await app.listen({ host, port });
   return app;
 }

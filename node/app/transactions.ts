@@ -131,6 +131,11 @@ export function encodeTx(tx: AppTx): string {
   return canonicalJson(tx);
 }
 
+/** The assignment transaction of a user: the same bytes for the same user on every node (mempools deduplicate). */
+export function assignTx(verifier: string, verifierId: string): string {
+  return encodeTx({ type: "assign", verifier, verifierId });
+}
+
 /** The bytes a validator signs to publish keys. */
 export function publishKeysSignBytes(chainId: string, body: PublishKeysBody): Uint8Array {
   return new TextEncoder().encode(`app-publish-keys/1\x1c${chainId}\x1c${canonicalJson(body)}`);

@@ -20,6 +20,4 @@ export function publishTx(
   return encodeTx({ type: "publishKeys", body, validator, signature });
 }
 
-export function assignTx(verifier: string, verifierId: string): string {
-  return encodeTx({ type: "assign", verifier, verifierId });
-}
+export { assignTx } from "../../node/app/transactions.ts";

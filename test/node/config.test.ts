@@ -28,7 +28,13 @@ const valid = {
 describe("node configuration", function () {
   it("accepts a valid config and fills the defaults", function () {
     const config = parseConfig(valid, "/srv/node");
-    expect(config.api).to.deep.equal({ host: "127.0.0.1", port: 7001, declaredIp: "127.0.0.1:7001" });
+    expect(config.api).to.deep.equal({
+      host: "127.0.0.1",
+      port: 7001,
+      declaredIp: "127.0.0.1:7001",
+      keyAssignPerSecond: 50,
+      commitmentsPerSecond: 500,
+    });
     expect(config.dataDir).to.equal("/srv/node/data");
     expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64 });
   });

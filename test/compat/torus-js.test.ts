@@ -1,0 +1,102 @@
+import { createServer, type Server } from "node:http";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import TorusPkg from "@toruslabs/torus.js";
+import { expect } from "chai";
+
+import { addressFromPublicKey } from "../../node/crypto/address.ts";
+import { G } from "../../node/crypto/point.ts";
+import { freePort } from "../../scripts/lib/chain-process.ts";
+import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
+
+// CommonJS package: its class is module.exports.default.
+const Torus = TorusPkg.default;
+
+/** The allow, signer and metadata hosts torus.js 8.0.1 calls, stubbed on loopback. */
+async function startAuxStub(): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    response.writeHead(200, { "content-type": "application/json" });
+    if (request.url?.startsWith("/api/sign")) {
+      response.end(
+        JSON.stringify({
+          "torus-timestamp": String(Math.floor(Date.now() / 1000)),
+          "torus-nonce": "nonce",
+          "torus-signature": "c2ln",
+        }),
+      );
+    } else if (request.url?.startsWith("/metadata")) {
+      response.end(JSON.stringify({ message: "0" }));
+    } else {
+      response.end("{}");
+    }
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node network", function () {
+  this.timeout(300_000);
+  let dir: string;
+  let devnet: Devnet;
+  let aux: { url: string; server: Server };
+  const realFetch = globalThis.fetch;
+
+  before(async function () {
+    // torus.js must reach nothing but loopback.
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.hostname !== "127.0.0.1" && url.hostname !== "localhost")
+        throw new Error(`external request to ${url.href}`);
+      return realFetch(input, init);
+    });
+    dir = await mkdtemp(path.join(tmpdir(), "torusjs-"));
+    aux = await startAuxStub();
+    devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 30 });
+    await devnet.waitForKeys(6, 120_000);
+  });
+
+  after(async function () {
+    globalThis.fetch = realFetch;
+    await devnet?.stop();
+    aux?.server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("assigns a key with getPublicAddress, and retrieveShares returns its private key", async function () {
+    const network = await devnet.describe(true);
+    const endpoints = network.nodes.map((n) => n.endpoint);
+    const nodePubs = network.nodes.map((n) => ({ X: n.pubX, Y: n.pubY }));
+    const indexes = network.nodes.map((n) => n.index);
+    const torus = new Torus({
+      network: "mainnet",
+      clientId: "local-test",
+      enableOneKey: false,
+      metadataHost: `${aux.url}/metadata`,
+      allowHost: `${aux.url}/api/allow`,
+      signerHost: `${aux.url}/api/sign`,
+    });
+    const verifierId = "alice@example.com";
+    const user = (await torus.getPublicAddress(endpoints, nodePubs, { verifier: VERIFIER_NAME, verifierId }, true)) as {
+      address: string;
+      X: string;
+      Y: string;
+    };
+    // A second lookup finds the same key (no second assignment).
+    const again = (await torus.getPublicAddress(
+      endpoints,
+      nodePubs,
+      { verifier: VERIFIER_NAME, verifierId },
+      true,
+    )) as { address: string };
+    expect(again.address).to.equal(user.address);
+
+    const idToken = await devnet.oidc.mint({ email: verifierId });
+    const result = await torus.retrieveShares(endpoints, indexes, VERIFIER_NAME, { verifier_id: verifierId }, idToken);
+    expect(result.ethAddress).to.equal(user.address);
+    const publicKey = G.multiply(BigInt("0x" + result.privKey));
+    expect(addressFromPublicKey(publicKey)).to.equal(user.address);
+  });
+});
