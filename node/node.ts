@@ -73,7 +73,10 @@ export class TorusNode {
   /** Commit–reveal records (durable through the auth log). */
   readonly commitments = new CommitmentStore(() => Date.now());
   #authLog!: AppendLog<AuthRecord>;
-  #signatureRequests = new Map<number, { node: number; data: string; signature: string }[]>();
+  #signatureRequests = new Map<
+    number,
+    { responded: Set<number>; signatures: { node: number; data: string; signature: string }[] }
+  >();
   #nextSignatureRequest = 1;
 
   #privateKey: bigint;
@@ -357,15 +360,24 @@ export class TorusNode {
         const { id, verifier, commitment } = envelope as { id?: unknown; verifier?: unknown; commitment?: unknown };
         if (typeof id !== "number" || typeof verifier !== "string" || typeof commitment !== "string") return;
         const record = this.commitments.commitment(commitment);
-        if (record && record.verifier === verifier) {
-          this.p2p.send(from, { ch: "sigRes", id, data: record.data, signature: record.signature } satisfies Envelope);
-        }
+        const found = record && record.verifier === verifier;
+        // Always answer (empty when there is nothing), so the asking node need not wait for its timeout.
+        this.p2p.send(from, {
+          ch: "sigRes",
+          id,
+          data: found ? record.data : "",
+          signature: found ? record.signature : "",
+        } satisfies Envelope);
         return;
       }
       case "sigRes": {
         const { id, data, signature } = envelope as { id?: unknown; data?: unknown; signature?: unknown };
         if (typeof id === "number" && typeof data === "string" && typeof signature === "string" && data.length < 1024) {
-          this.#signatureRequests.get(id)?.push({ node: index, data, signature });
+          const answers = this.#signatureRequests.get(id);
+          if (answers && !answers.responded.has(index)) {
+            answers.responded.add(index);
+            if (signature !== "") answers.signatures.push({ node: index, data, signature });
+          }
         }
         return;
       }
@@ -527,20 +539,24 @@ export class TorusNode {
     await this.#authLog.append(record, { sync: true });
   }
 
-  /** Asks every peer for the signature it issued on (verifier, commitment); collects answers for `timeoutMs`. */
+  /** Asks every peer for the signature it issued on (verifier, commitment); waits for all of them or `timeoutMs`. */
   async requestPeerSignatures(
     verifier: string,
     commitment: string,
     timeoutMs = 1500,
   ): Promise<{ node: number; data: string; signature: string }[]> {
     const id = this.#nextSignatureRequest++;
-    const answers: { node: number; data: string; signature: string }[] = [];
+    const answers = {
+      responded: new Set<number>(),
+      signatures: [] as { node: number; data: string; signature: string }[],
+    };
     this.#signatureRequests.set(id, answers);
     this.p2p.broadcast({ ch: "sigReq", id, verifier, commitment } satisfies Envelope);
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && answers.length < this.epoch.n - 1) await new Promise((r) => setTimeout(r, 25));
+    while (Date.now() < deadline && answers.responded.size < this.epoch.n - 1)
+      await new Promise((r) => setTimeout(r, 10));
     this.#signatureRequests.delete(id);
-    return answers;
+    return answers.signatures;
   }
 
   /** Signs data with the node key (Torus format). */

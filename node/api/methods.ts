@@ -207,7 +207,11 @@ export function createMethods(node: TorusNode): Map<string, Method> {
       : [];
     const quorum = revealQuorum(node.epoch.n, node.epoch.t);
     let tempKey = quorumKey(signatures, commitment, verifierName);
-    if (!tempKey) {
+    // Peers are asked only for a commitment that exists (here, or signed by some node in the request): a made-up
+    // token must not make every node broadcast.
+    const worthAsking =
+      node.commitments.commitment(commitment) !== undefined || signedBySomeNode(signatures, commitment, verifierName);
+    if (!tempKey && worthAsking) {
       // Too few signatures on one key (torus.js forwards only the first answers it got): ask the peers for the
       // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged.
       const fromPeers = await node.requestPeerSignatures(verifierName, commitment);
@@ -269,11 +273,29 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     return response;
   });
 
+  function signedBySomeNode(entries: readonly unknown[], commitment: string, verifier: string): boolean {
+    return countSigners(entries, commitment, verifier).size > 0;
+  }
+
   /**
    * The temporary key that at least q distinct nodes of the epoch signed for this commitment and verifier, or
    * undefined. Null entries, signatures on other data and repeated signers are skipped; each node counts once.
    */
   function quorumKey(entries: readonly unknown[], commitment: string, verifier: string): Point | undefined {
+    const signersByKey = countSigners(entries, commitment, verifier);
+    const quorum = revealQuorum(nodeKeys.length, node.epoch.t);
+    const keys = [...signersByKey].filter(([, signers]) => signers.size >= quorum);
+    if (keys.length !== 1) return undefined; // none, or (impossible with ≤ t Byzantine nodes) two
+    const [x, y] = keys[0]![0].split(":") as [string, string];
+    try {
+      return pointFromCoordinates(BigInt("0x" + x), BigInt("0x" + y), "temporary public key");
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Distinct valid node signers per temporary key ("x:y") on this commitment and verifier. */
+  function countSigners(entries: readonly unknown[], commitment: string, verifier: string): Map<string, Set<number>> {
     const signersByKey = new Map<string, Set<number>>();
     const now = Math.floor(Date.now() / 1000);
     for (const entry of entries) {
@@ -297,15 +319,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
       if (!signers) signersByKey.set(keyId, (signers = new Set()));
       signers.add(node);
     }
-    const quorum = revealQuorum(nodeKeys.length, node.epoch.t);
-    const keys = [...signersByKey].filter(([, signers]) => signers.size >= quorum);
-    if (keys.length !== 1) return undefined; // none, or (impossible with ≤ t Byzantine nodes) two
-    const [x, y] = keys[0]![0].split(":") as [string, string];
-    try {
-      return pointFromCoordinates(BigInt("0x" + x), BigInt("0x" + y), "temporary public key");
-    } catch {
-      return undefined;
-    }
+    return signersByKey;
   }
 
   return methods;

@@ -46,12 +46,12 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
 
   before(async function () {
     // torus.js must reach nothing but loopback.
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
       const url = new URL(input instanceof Request ? input.url : String(input));
       if (url.hostname !== "127.0.0.1" && url.hostname !== "localhost")
         throw new Error(`external request to ${url.href}`);
       return realFetch(input, init);
-    });
+    };
     dir = await mkdtemp(path.join(tmpdir(), "torusjs-"));
     aux = await startAuxStub();
     devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 30 });

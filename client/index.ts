@@ -1,0 +1,239 @@
+/**
+ * The DApp SDK for a threshold key network of this project (or any node speaking the Torus legacy JSON-RPC).
+ *
+ * @example
+ * const network = { endpoints, indexes: [1, 2, 3, 4, 5], nodePublicKeys, t: 1 };
+ * const { address } = await getOrAssignKey(network, { verifier: "google", verifierId: "alice@example.com" });
+ * const { privateKey } = await login(network, { verifier: "google", verifierId: "alice@example.com", idToken });
+ *
+ * `login` is the commit–reveal of the seeds, done safely: it commits keccak256(idToken) with a fresh temporary key to
+ * every node, checks the nodes' signatures itself, and reveals the token only once q = ⌈(n + t + 1)/2⌉ distinct
+ * nodes signed its own key — if q became unreachable it stops without revealing (ask for a fresh token). It then
+ * decrypts k shares, interpolates the private key and checks it against the public key every node reported.
+ */
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+import { addressFromPublicKey } from "../node/crypto/address.ts";
+import { eciesDecrypt, eciesFromLegacyShare } from "../node/crypto/ecies.ts";
+import { bytesToBigInt, randomNonZeroScalar, systemRng, mod } from "../node/crypto/field.ts";
+import { lagrangeCoefficients } from "../node/crypto/lagrange.ts";
+import { G, pointFromCoordinates, type Point } from "../node/crypto/point.ts";
+import { verifyTorus } from "../node/crypto/signature.ts";
+import { JsonRpcClient, type RpcOutcome } from "./jrpc.ts";
+
+export interface Network {
+  /** JSON-RPC endpoints of the current epoch's nodes, in node-list order. */
+  endpoints: string[];
+  /** Each endpoint's node index (its 1-based position in the node list). */
+  indexes: number[];
+  /** Each endpoint's node public key (hex coordinates), to check its signatures. */
+  nodePublicKeys: { x: string; y: string }[];
+  /** Faults tolerated by the epoch. */
+  t: number;
+}
+
+export interface KeyInfo {
+  keyIndex: number;
+  publicKey: { x: string; y: string };
+  address: string;
+}
+
+export interface SdkOptions {
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+  /** How long to wait for an assignment to show up at a majority (default 15 s). */
+  assignTimeoutMs?: number;
+}
+
+export class LoginError extends Error {
+  override readonly name = "LoginError";
+  constructor(
+    readonly code: "TOO_FEW_SIGNATURES" | "TOO_FEW_SHARES" | "KEY_MISMATCH" | "NOT_ASSIGNED" | "NO_MAJORITY",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const majority = (n: number) => Math.floor(n / 2) + 1;
+export const revealQuorum = (n: number, t: number) => Math.ceil((n + t + 1) / 2);
+
+/** The same answer from a majority of nodes (compared as JSON), or undefined. */
+function majorityOf<T>(outcomes: RpcOutcome[], pick: (o: RpcOutcome) => T | undefined): T | undefined {
+  const counts = new Map<string, { value: T; count: number }>();
+  for (const outcome of outcomes) {
+    const value = pick(outcome);
+    if (value === undefined) continue;
+    const key = JSON.stringify(value);
+    const entry = counts.get(key) ?? { value, count: 0 };
+    entry.count++;
+    counts.set(key, entry);
+  }
+  return [...counts.values()].find((e) => e.count >= majority(outcomes.length))?.value;
+}
+
+interface LookupResult {
+  keys: { key_index: string; pub_key_X: string; pub_key_Y: string; address: string }[];
+}
+
+function toKeyInfo(result: LookupResult): KeyInfo {
+  const key = result.keys[0]!;
+  return {
+    keyIndex: Number.parseInt(key.key_index, 16),
+    publicKey: { x: key.pub_key_X.padStart(64, "0"), y: key.pub_key_Y.padStart(64, "0") },
+    address: key.address,
+  };
+}
+
+/** The key of (verifier, verifierId), assigning one if the user has none: the account-resolver API. */
+export async function getOrAssignKey(
+  network: Network,
+  user: { verifier: string; verifierId: string },
+  options: SdkOptions = {},
+): Promise<KeyInfo> {
+  const rpc = new JsonRpcClient(options.timeoutMs);
+  const params = { verifier: user.verifier, verifier_id: user.verifierId };
+  const lookup = async () => {
+    const outcomes = await rpc.all(network.endpoints, "VerifierLookupRequest", params);
+    const found = majorityOf(outcomes, (o) => (o.result ? (o.result as LookupResult) : undefined));
+    const unassigned = majorityOf(outcomes, (o) =>
+      o.error?.data?.includes("has not yet been assigned") ? true : undefined,
+    );
+    return { found, unassigned };
+  };
+  const first = await lookup();
+  let found = first.found;
+  if (found) return toKeyInfo(found);
+  if (!first.unassigned) throw new LoginError("NO_MAJORITY", "the nodes do not agree on this user's key");
+  // KeyAssign at one node (the next one if it fails); it is idempotent, so a retry never makes a second key.
+  const deadline = Date.now() + (options.assignTimeoutMs ?? 15_000);
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const endpoint = network.endpoints[attempt % network.endpoints.length]!;
+    const outcome = await rpc.call(endpoint, "KeyAssign", params);
+    if (outcome.result) {
+      ({ found } = await lookup());
+      if (found) return toKeyInfo(found);
+    }
+    await new Promise((resolve) => setTimeout(resolve, outcome.result ? 250 : 500));
+  }
+  throw new LoginError("NOT_ASSIGNED", "no key could be assigned in time (no free key yet?)");
+}
+
+interface NodeSignature {
+  signature: string;
+  data: string;
+  nodepubx: string;
+  nodepuby: string;
+}
+
+interface ShareKey {
+  Index: string;
+  PublicKey: { X: string; Y: string };
+  Share: string;
+  Metadata: { iv: string; ephemPublicKey: string; mac: string; mode: string };
+}
+
+/** Logs a user in: returns the private key of (verifier, verifierId), checked against its public key. */
+export async function login(
+  network: Network,
+  user: { verifier: string; verifierId: string; idToken: string },
+  options: SdkOptions = {},
+): Promise<{ privateKey: bigint; publicKey: Point; address: string }> {
+  const rpc = new JsonRpcClient(options.timeoutMs);
+  const n = network.endpoints.length;
+  const q = revealQuorum(n, network.t);
+  const k = majority(n);
+  const tempKey = randomNonZeroScalar(systemRng);
+  const tempPub = G.multiply(tempKey).toAffine();
+  const temppubx = tempPub.x.toString(16).padStart(64, "0");
+  const temppuby = tempPub.y.toString(16).padStart(64, "0");
+  const commitment = bytesToHex(keccak_256(new TextEncoder().encode(user.idToken)));
+  const nodeKeys = network.nodePublicKeys.map((p, i) =>
+    pointFromCoordinates(BigInt("0x" + p.x), BigInt("0x" + p.y), `node ${i}`),
+  );
+
+  // Commit: a signature counts only if it is the node's, over our commitment and our temporary key.
+  const commitParams = {
+    messageprefix: "mug00",
+    tokencommitment: commitment,
+    temppubx,
+    temppuby,
+    verifieridentifier: user.verifier,
+  };
+  const outcomes = await rpc.all(network.endpoints, "CommitmentRequest", commitParams);
+  const signatures: NodeSignature[] = [];
+  outcomes.forEach((outcome, i) => {
+    const result = outcome.result as NodeSignature | undefined;
+    if (!result || typeof result.data !== "string") return;
+    const [prefix, tc, x, y, verifier] = result.data.split("\x1c");
+    const ours =
+      prefix === "mug00" && tc === commitment && x === temppubx && y === temppuby && verifier === user.verifier;
+    if (ours && verifyTorus(nodeKeys[i]!, result.data, result.signature)) signatures.push(result);
+  });
+  if (signatures.length < q) {
+    // Never reveal without q signatures on our key: a front-runner could then get shares encrypted to its own key.
+    throw new LoginError(
+      "TOO_FEW_SIGNATURES",
+      `only ${signatures.length} of the ${q} node signatures a login needs; the token was not revealed — get a fresh token and retry`,
+    );
+  }
+
+  // Reveal.
+  const shareParams = {
+    encrypted: "yes",
+    item: [
+      {
+        idtoken: user.idToken,
+        nodesignatures: signatures,
+        verifieridentifier: user.verifier,
+        verifier_id: user.verifierId,
+      },
+    ],
+  };
+  const answers = await rpc.all(network.endpoints, "ShareRequest", shareParams);
+  const publicKeys = answers.map((a) => (a.result as { keys?: ShareKey[] } | undefined)?.keys?.[0]?.PublicKey);
+  const expected = majorityPublicKey(publicKeys);
+  if (!expected) throw new LoginError("NO_MAJORITY", "the nodes do not agree on the public key");
+  const publicKey = pointFromCoordinates(BigInt("0x" + expected.X), BigInt("0x" + expected.Y), "public key");
+  const shares: { index: bigint; value: bigint }[] = [];
+  answers.forEach((answer, i) => {
+    const key = (answer.result as { keys?: ShareKey[] } | undefined)?.keys?.[0];
+    if (!key || key.PublicKey.X !== expected.X || key.PublicKey.Y !== expected.Y) return;
+    try {
+      const plaintext = eciesDecrypt(tempKey, eciesFromLegacyShare(key.Share, key.Metadata, `node ${i + 1}`));
+      shares.push({ index: BigInt(network.indexes[i]!), value: mod(bytesToBigInt(plaintext)) });
+    } catch {
+      // A share that does not decrypt is skipped; k good ones suffice.
+    }
+  });
+  if (shares.length < k)
+    throw new LoginError("TOO_FEW_SHARES", `only ${shares.length} of the ${k} shares needed arrived`);
+  // Any k shares should do; if one is bad (a Byzantine node), try other subsets.
+  for (const subset of subsets(shares, k)) {
+    const lambdas = lagrangeCoefficients(subset.map((s) => s.index));
+    const privateKey = subset.reduce((acc, s, j) => mod(acc + lambdas[j]! * s.value), 0n);
+    if (privateKey !== 0n && G.multiply(privateKey).equals(publicKey)) {
+      return { privateKey, publicKey, address: addressFromPublicKey(publicKey) };
+    }
+  }
+  throw new LoginError("KEY_MISMATCH", "no k shares give the public key the nodes reported");
+}
+
+function majorityPublicKey(keys: ({ X: string; Y: string } | undefined)[]): { X: string; Y: string } | undefined {
+  const counts = new Map<string, number>();
+  for (const key of keys) if (key) counts.set(`${key.X}:${key.Y}`, (counts.get(`${key.X}:${key.Y}`) ?? 0) + 1);
+  const winner = [...counts].find(([, count]) => count >= majority(keys.length));
+  if (!winner) return undefined;
+  const [X, Y] = winner[0].split(":") as [string, string];
+  return { X, Y };
+}
+
+function* subsets<T>(items: readonly T[], size: number, start = 0, prefix: T[] = []): Generator<T[]> {
+  if (prefix.length === size) {
+    yield prefix;
+    return;
+  }
+  for (let i = start; i <= items.length - (size - prefix.length); i++)
+    yield* subsets(items, size, i + 1, [...prefix, items[i]!]);
+}

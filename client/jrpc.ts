@@ -1,0 +1,37 @@
+/** A small JSON-RPC 2.0 client over fetch, with a timeout per request and one retry on a network error. */
+export interface RpcOutcome {
+  result?: unknown;
+  error?: { code: number; message: string; data?: string };
+  /** The request did not get an answer (network error, timeout, non-JSON). */
+  failed?: string;
+}
+
+export class JsonRpcClient {
+  #id = 1;
+
+  constructor(readonly timeoutMs = 10_000) {}
+
+  async call(endpoint: string, method: string, params: unknown): Promise<RpcOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await fetch(endpoint, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: this.#id++, method, params }),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        if (!response.ok) return { failed: `HTTP ${response.status}` };
+        const body = (await response.json()) as { result?: unknown; error?: RpcOutcome["error"] };
+        return body.error ? { error: body.error } : { result: body.result };
+      } catch (error) {
+        const reason = (error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message;
+        if (attempt >= 1 || (error as Error).name === "TimeoutError") return { failed: reason };
+      }
+    }
+  }
+
+  /** The same call to every endpoint, concurrently; outcomes in endpoint order. */
+  all(endpoints: readonly string[], method: string, params: unknown): Promise<RpcOutcome[]> {
+    return Promise.all(endpoints.map((endpoint) => this.call(endpoint, method, params)));
+  }
+}
