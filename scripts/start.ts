@@ -12,6 +12,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
+import { getOrAssignKey, login } from "../client/index.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
 
@@ -79,9 +80,31 @@ try {
     `OIDC issuer ${network.oidc.issuer}  (POST ${network.oidc.tokenEndpoint} {"email": …}, verifier "${network.oidc.verifier}")`,
   );
   console.log(`network    ${path.join(dir, "network.json")}`);
+  await demoLogin(devnet, network);
   if (values.once) await shutdown(0);
   else console.log("\nThe network keeps running; Ctrl-C stops it.");
 } catch (error) {
   console.error(`\n${process.env.DEBUG ? String((error as Error).stack) : (error as Error).message}`);
   await shutdown(1);
+}
+
+/** A demo login with the SDK: a token from the dev issuer, the key of that user, and the same address both ways. */
+async function demoLogin(devnet: Devnet, network: Awaited<ReturnType<Devnet["describe"]>>): Promise<void> {
+  const sdkNetwork = {
+    endpoints: network.nodes.map((n) => n.endpoint),
+    indexes: network.nodes.map((n) => n.index),
+    nodePublicKeys: network.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
+    t: network.epoch.t,
+  };
+  const user = { verifier: network.oidc.verifier, verifierId: "demo@example.com" };
+  const key = await getOrAssignKey(sdkNetwork, user);
+  const idToken = await devnet.oidc.mint({ email: user.verifierId });
+  const started = Date.now();
+  const result = await login(sdkNetwork, { ...user, idToken });
+  const ok = result.address === key.address;
+  console.log(
+    `demo login ${user.verifierId}: looked-up address ${key.address}, logged-in address ${result.address}` +
+      ` (${ok ? "match" : "MISMATCH"}, ${Date.now() - started} ms)`,
+  );
+  if (!ok) throw new Error("the demo login reconstructed another key than the one looked up");
 }

@@ -71,6 +71,12 @@ describe("npm start: the local network of real node processes", function () {
     expect(out).to.match(/key buffer filled in [\d.]+ s/);
     expect(out).to.match(/epoch 1 \(Current, current\): n=5 k=3 t=1 prev=0 next=0/);
     expect(out).to.contain("5/5 nodes listed");
+    const demo =
+      /demo login demo@example\.com: looked-up address (0x[0-9a-fA-F]{40}), logged-in address (0x[0-9a-fA-F]{40}) \(match/.exec(
+        out,
+      );
+    expect(demo, "no demo login in the output").to.not.equal(null);
+    expect(demo![1]).to.equal(demo![2]);
     for (let i = 1; i <= 5; i++)
       expect(out).to.match(new RegExp(`node ${i}: http://127\\.0\\.0\\.1:\\d+/jrpc \\(pid \\d+\\)`));
   });

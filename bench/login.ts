@@ -1,0 +1,87 @@
+/**
+ * Logins against the 5-node devnet: `npm run bench:login`. Starts the network of real node processes (chain, five
+ * nodes, dev OIDC issuer) in a temporary directory, assigns keys to a set of users, then measures full SDK logins
+ * (commit and reveal at every node, decrypt, reconstruct): latency p50/p99 at concurrency 1, logins per second at
+ * saturation, and account lookups per second. Everything (nodes and client) shares this 2-core machine. Last line JSON.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { getOrAssignKey, login, type Network } from "../client/index.ts";
+import { freePort } from "../scripts/lib/chain-process.ts";
+import { Devnet, VERIFIER_NAME } from "../scripts/lib/devnet-processes.ts";
+
+const USERS = 16;
+const dir = await mkdtemp(path.join(tmpdir(), "bench-login-"));
+const devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 40 });
+try {
+  await devnet.waitForKeys(USERS + 4, 180_000);
+  const described = await devnet.describe(true);
+  const network: Network = {
+    endpoints: described.nodes.map((n) => n.endpoint),
+    indexes: described.nodes.map((n) => n.index),
+    nodePublicKeys: described.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
+    t: described.epoch.t,
+  };
+  const users = Array.from({ length: USERS }, (_, i) => `bench${i}@example.com`);
+  for (const verifierId of users) await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+
+  let nonce = 0;
+  const oneLogin = async (verifierId: string) => {
+    const idToken = await devnet.oidc.mint({ email: verifierId, nonce: String(nonce++) });
+    const started = performance.now();
+    await login(network, { verifier: VERIFIER_NAME, verifierId, idToken });
+    return performance.now() - started;
+  };
+
+  // Latency: one login at a time.
+  const latencies: number[] = [];
+  for (let i = 0; i < 30; i++) latencies.push(await oneLogin(users[i % USERS]!));
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+
+  // Saturation: 8 concurrent clients for 10 s.
+  const until = performance.now() + 10_000;
+  let logins = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, c) => {
+      for (let i = 0; performance.now() < until; i++) {
+        await oneLogin(users[(c * 7 + i) % USERS]!);
+        logins++;
+      }
+    }),
+  );
+  const loginsPerSec = logins / ((performance.now() - started) / 1000);
+
+  // Lookups: 16 concurrent clients resolving users' keys (each lookup asks every node) for 5 s.
+  const lookupUntil = performance.now() + 5000;
+  let lookups = 0;
+  const lookupStart = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, c) => {
+      for (let i = 0; performance.now() < lookupUntil; i++) {
+        await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: users[(c + i) % USERS]! });
+        lookups++;
+      }
+    }),
+  );
+  const lookupsPerSec = lookups / ((performance.now() - lookupStart) / 1000);
+
+  const figures = {
+    bench: "login",
+    n: 5,
+    loginsPerSec: Math.round(loginsPerSec * 10) / 10,
+    p50Ms: Math.round(pct(50)),
+    p99Ms: Math.round(pct(99)),
+    lookupsPerSec: Math.round(lookupsPerSec),
+  };
+  console.log(
+    `logins/s at saturation ${figures.loginsPerSec}, latency p50 ${figures.p50Ms} ms p99 ${figures.p99Ms} ms, lookups/s ${figures.lookupsPerSec}`,
+  );
+  console.log(JSON.stringify(figures));
+} finally {
+  await devnet.stop();
+  await rm(dir, { recursive: true, force: true });
+}
