@@ -67,7 +67,14 @@ export class TorusNode {
   /** Why this node refuses to serve clients, if it does (a verifier list that differs from a peer's). */
   refusing: string | undefined;
   readonly verifierHash: string;
-  readonly metrics = { bftRejected: 0, dkgRejected: 0, blocks: 0, generatedBatches: 0, txSubmitted: 0 };
+  readonly metrics = {
+    bftRejected: 0,
+    dkgRejected: 0,
+    blocks: 0,
+    generatedBatches: 0,
+    txSubmitted: 0,
+    signatureFetches: 0,
+  };
   /** Waiters for the results of transactions, resolved when the block holding them is decided. */
   readonly #txWaiters = new Map<string, ((result: TxResult) => void)[]>();
   /** Commit–reveal records (durable through the auth log). */
@@ -546,6 +553,7 @@ export class TorusNode {
     timeoutMs = 1500,
   ): Promise<{ node: number; data: string; signature: string }[]> {
     const id = this.#nextSignatureRequest++;
+    this.metrics.signatureFetches++;
     const answers = {
       responded: new Set<number>(),
       signatures: [] as { node: number; data: string; signature: string }[],

@@ -35,6 +35,12 @@ export async function startApiServer(node: TorusNode, host: string, port: number
       ["torus_keygen_batches_total", "counter", "key-generation batches this node finished", s.keys.generatedBatches],
       ["torus_transactions_submitted_total", "counter", "transactions submitted through this node", m.txSubmitted],
       [
+        "torus_peer_signature_fetches_total",
+        "counter",
+        "ShareRequests that asked peers for missing signatures",
+        m.signatureFetches,
+      ],
+      [
         "torus_peer_messages_rejected_total",
         "counter",
         "peer messages the cores refused",

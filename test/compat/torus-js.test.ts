@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -98,5 +98,96 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
     expect(result.ethAddress).to.equal(user.address);
     const publicKey = G.multiply(BigInt("0x" + result.privKey));
     expect(addressFromPublicKey(publicKey)).to.equal(user.address);
+  });
+
+  it("logs in when a Byzantine node answers the commitment first with a bad signature (nodes fetch the missing ones)", async function () {
+    const network = await devnet.describe(true);
+    // A proxy in front of node 1 answers CommitmentRequest at once with a forged signature and forwards the rest; a
+    // proxy in front of node 2 holds back its CommitmentRequest answers, so that torus.js (which goes on after four)
+    // forwards the forged one and only three valid ones: the nodes must fetch node 2's signature from it.
+    const forward = async (target: URL, body: string, response: ServerResponse, answerAfterMs = 0) => {
+      const r = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const text = await r.text();
+      await new Promise((resolve) => setTimeout(resolve, answerAfterMs));
+      response.writeHead(r.status, { "content-type": "application/json" });
+      response.end(text);
+    };
+    const proxies = await Promise.all(
+      [0, 1].map(async (i) => {
+        const target = new URL(network.nodes[i]!.endpoint);
+        const server = createServer((request, response) => {
+          let body = "";
+          request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          request.on("end", () => {
+            const parsed = JSON.parse(body) as { id: unknown; method: string; params: Record<string, string> };
+            if (parsed.method !== "CommitmentRequest") return void forward(target, body, response);
+            // Node 2 signs at once, but its answer reaches torus.js only after it has moved on.
+            if (i === 1) return void forward(target, body, response, 1500);
+            const p = parsed.params;
+            const data = [
+              "mug00",
+              p.tokencommitment,
+              p.temppubx,
+              p.temppuby,
+              p.verifieridentifier,
+              Math.floor(Date.now() / 1000),
+            ].join("\x1c");
+            const forged = {
+              signature: "ab".repeat(64) + "1b",
+              data,
+              nodepubx: network.nodes[0]!.pubX,
+              nodepuby: network.nodes[0]!.pubY,
+            };
+            response.writeHead(200, { "content-type": "application/json" });
+            response.end(JSON.stringify({ jsonrpc: "2.0", id: parsed.id, result: forged }));
+          });
+        });
+        const port = await freePort();
+        await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+        return { server, endpoint: `http://127.0.0.1:${port}/jrpc` };
+      }),
+    );
+    try {
+      const endpoints = [...proxies.map((p) => p.endpoint), ...network.nodes.slice(2).map((n) => n.endpoint)];
+      const nodePubs = network.nodes.map((n) => ({ X: n.pubX, Y: n.pubY }));
+      const torus = new Torus({
+        network: "mainnet",
+        clientId: "local-test",
+        enableOneKey: false,
+        metadataHost: `${aux.url}/metadata`,
+        allowHost: `${aux.url}/api/allow`,
+        signerHost: `${aux.url}/api/sign`,
+      });
+      const verifierId = "bob@example.com";
+      const user = (await torus.getPublicAddress(
+        endpoints,
+        nodePubs,
+        { verifier: VERIFIER_NAME, verifierId },
+        true,
+      )) as { address: string };
+      const idToken = await devnet.oidc.mint({ email: verifierId });
+      const indexes = network.nodes.map((n) => n.index);
+      const fetches = async () => {
+        let total = 0;
+        for (const node of devnet.nodes) {
+          const text = await (await fetch(`${node.apiUrl}/metrics`)).text();
+          total += Number(/^torus_peer_signature_fetches_total (\d+)$/m.exec(text)?.[1] ?? 0);
+        }
+        return total;
+      };
+      const before = await fetches();
+      const result = await torus.retrieveShares(
+        endpoints,
+        indexes,
+        VERIFIER_NAME,
+        { verifier_id: verifierId },
+        idToken,
+      );
+      expect(result.ethAddress).to.equal(user.address);
+      // torus.js forwarded the forged answer among the first four, so the nodes had to fetch a signature.
+      expect(await fetches()).to.be.greaterThan(before);
+    } finally {
+      for (const p of proxies) p.server.close();
+    }
   });
 });
