@@ -10,6 +10,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import { canonicalJson } from "./bft/encoding.ts";
+import { pointFromCoordinates } from "./crypto/point.ts";
 
 export interface VerifierConfig {
   /** The verifier name clients send (e.g. "google"). */
@@ -27,7 +28,15 @@ export interface NodeConfig {
   /** The node's secp256k1 private key (hex), the key registered on-chain. */
   nodeKey: string;
   chain: { rpcUrl: string; nodeList: string; pollingIntervalMs: number };
-  api: { host: string; port: number; declaredIp: string; keyAssignPerSecond: number; commitmentsPerSecond: number };
+  api: {
+    host: string;
+    port: number;
+    declaredIp: string;
+    keyAssignPerSecond: number;
+    commitmentsPerSecond: number;
+    /** The public key of a signer whose signature every KeyAssign must carry (torus.js's `signerHost`), if any. */
+    keyAssignSigner?: { x: bigint; y: bigint };
+  };
   p2p: { listen: string; announce: string };
   dataDir: string;
   verifiers: VerifierConfig[];
@@ -100,6 +109,21 @@ function verifier(value: unknown, field: string): VerifierConfig {
   };
 }
 
+/** `{ "pubKeyX": hex, "pubKeyY": hex }`, the signer's public key (a point of secp256k1). */
+function signerKey(value: unknown): { x: bigint; y: bigint } {
+  const field = "config.api.keyAssignSigner";
+  const signer = object(value, field);
+  const coordinate = (name: string) =>
+    BigInt("0x" + string(signer[name], `${field}.${name}`, /^(0x)?[0-9a-fA-F]{1,64}$/, "hex").replace(/^0x/, ""));
+  const [x, y] = [coordinate("pubKeyX"), coordinate("pubKeyY")];
+  try {
+    pointFromCoordinates(x, y, field);
+  } catch {
+    throw new ConfigError(`${field} is not a point of secp256k1`);
+  }
+  return { x, y };
+}
+
 /** Checks a parsed configuration object (after environment overrides); paths are resolved against `baseDir`. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const c = object(raw, "config");
@@ -132,6 +156,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       declaredIp: string(api.declaredIp ?? `${host}:${port}`, "config.api.declaredIp", /^[^\s/]+:\d+$/, "host:port"),
       keyAssignPerSecond: int(api.keyAssignPerSecond ?? 50, "config.api.keyAssignPerSecond", 1, 100_000),
       commitmentsPerSecond: int(api.commitmentsPerSecond ?? 500, "config.api.commitmentsPerSecond", 1, 1_000_000),
+      ...(api.keyAssignSigner === undefined ? {} : { keyAssignSigner: signerKey(api.keyAssignSigner) }),
     },
     p2p: { listen, announce: string(p2p.announce ?? listen, "config.p2p.announce") },
     dataDir: path.resolve(baseDir, string(c.dataDir, "config.dataDir")),

@@ -23,7 +23,7 @@ import { ChainResetError, Registry, type EpochView } from "./chain/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { verifierSetHash } from "./config.ts";
 import { systemRng } from "./crypto/field.ts";
-import { pointFromCoordinates } from "./crypto/point.ts";
+import { G, pointFromCoordinates, type Point } from "./crypto/point.ts";
 import { createTorusVerifier, signTorus } from "./crypto/signature.ts";
 import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "./dkg/keygen.ts";
 import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
@@ -87,6 +87,8 @@ export class TorusNode {
   #nextSignatureRequest = 1;
 
   #privateKey: bigint;
+  /** This node's key, the one registered on-chain. */
+  readonly publicKey: Point;
   #scheme!: SignatureScheme;
   #peerIds: string[] = [];
   #indexOfPeer = new Map<string, number>();
@@ -106,6 +108,7 @@ export class TorusNode {
     readonly log: Logger,
   ) {
     this.#privateKey = BigInt(config.nodeKey.startsWith("0x") ? config.nodeKey : `0x${config.nodeKey}`);
+    this.publicKey = G.multiply(this.#privateKey);
     this.registry = new Registry({
       rpcUrl: config.chain.rpcUrl,
       nodeList: config.chain.nodeList,

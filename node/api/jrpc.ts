@@ -73,11 +73,17 @@ async function call(methods: ReadonlyMap<string, Method>, request: unknown, ip: 
   }
 }
 
+/**
+ * Refuses an HTTP request before any method runs (the KeyAssign signer check): the reason, or undefined to go on.
+ * A refusal is HTTP 401 text/plain, as the Torus node answered, which torus.js takes as "try the next node".
+ */
+export type Authorize = (rawBody: string, parsed: unknown, headers: FastifyRequest["headers"]) => string | undefined;
+
 /** Mounts `POST /jrpc` (and CORS) on a fastify server. */
 export function mountJsonRpc(
   app: FastifyInstance,
   methods: ReadonlyMap<string, Method>,
-  onError?: (error: unknown) => void,
+  options: { onError?: (error: unknown) => void; authorize?: Authorize } = {},
 ): void {
   // Parse the body ourselves, so that bad JSON is a JSON-RPC parse error (HTTP 200), not a fastify 400.
   app.removeContentTypeParser("application/json");
@@ -111,6 +117,8 @@ export function mountJsonRpc(
     } catch {
       return reply.send({ jsonrpc: "2.0", id: null, error: { code: PARSE_ERROR, message: "Parse error" } });
     }
+    const refusal = options.authorize?.(body, parsed, request.headers);
+    if (refusal !== undefined) return reply.code(401).type("text/plain").send(`Error authenticating, err: ${refusal}`);
     try {
       if (Array.isArray(parsed)) {
         if (parsed.length === 0 || parsed.length > MAX_BATCH) {
@@ -128,7 +136,7 @@ export function mountJsonRpc(
       }
       return reply.send(await call(methods, parsed, request.ip));
     } catch (error) {
-      onError?.(error);
+      options.onError?.(error);
       return reply.send({ jsonrpc: "2.0", id: null, error: { code: INTERNAL_ERROR, message: "Internal error" } });
     }
   });

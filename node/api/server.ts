@@ -5,7 +5,9 @@
 import Fastify, { type FastifyInstance } from "fastify";
 
 import type { TorusNode } from "../node.ts";
+import { pointFromCoordinates } from "../crypto/point.ts";
 import { mountJsonRpc } from "./jrpc.ts";
+import { KeyAssignAuth } from "./key-assign-auth.ts";
 import { createMethods } from "./methods.ts";
 
 export async function startApiServer(node: TorusNode, host: string, port: number): Promise<FastifyInstance> {
@@ -63,7 +65,12 @@ export async function startApiServer(node: TorusNode, host: string, port: number
     return reply.type("text/plain; version=0.0.4").send(text.join("\n") + "\n");
   });
 
-  mountJsonRpc(app, createMethods(node), (error) => node.log.error({ err: error }, "JSON-RPC failure"));
+  const signer = node.config.api.keyAssignSigner;
+  const keyAssignAuth = signer && new KeyAssignAuth(pointFromCoordinates(signer.x, signer.y, "signer"), node.publicKey);
+  mountJsonRpc(app, createMethods(node), {
+    onError: (error) => node.log.error({ err: error }, "JSON-RPC failure"),
+    authorize: keyAssignAuth && ((body, parsed, headers) => keyAssignAuth.check(body, parsed, headers)),
+  });
   await app.listen({ host, port });
   return app;
 }

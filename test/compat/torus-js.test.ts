@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,30 +8,37 @@ import TorusPkg from "@toruslabs/torus.js";
 import { expect } from "chai";
 
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
-import { G } from "../../node/crypto/point.ts";
+import { signKeyAssign } from "../../node/api/key-assign-auth.ts";
+import { G, pointFromCoordinates } from "../../node/crypto/point.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
 
 // CommonJS package: its class is module.exports.default.
 const Torus = TorusPkg.default;
 
-/** The allow, signer and metadata hosts torus.js 8.0.1 calls, stubbed on loopback. */
+/** The key of the KeyAssign signer the nodes are configured to trust (torus.js's `signerHost`). */
+const SIGNER_KEY = 0x51e9e7n;
+
+/** The allow, signer and metadata hosts torus.js 8.0.1 calls, stubbed on loopback; the signer really signs. */
 async function startAuxStub(): Promise<{ url: string; server: Server }> {
   const server = createServer((request, response) => {
-    response.writeHead(200, { "content-type": "application/json" });
-    if (request.url?.startsWith("/api/sign")) {
-      response.end(
-        JSON.stringify({
-          "torus-timestamp": String(Math.floor(Date.now() / 1000)),
-          "torus-nonce": "nonce",
-          "torus-signature": "c2ln",
-        }),
-      );
-    } else if (request.url?.startsWith("/metadata")) {
-      response.end(JSON.stringify({ message: "0" }));
-    } else {
-      response.end("{}");
-    }
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      response.writeHead(200, { "content-type": "application/json" });
+      if (request.url?.startsWith("/api/sign")) {
+        const node = pointFromCoordinates(
+          BigInt("0x" + String(request.headers.pubkeyx)),
+          BigInt("0x" + String(request.headers.pubkeyy)),
+          "node",
+        );
+        response.end(JSON.stringify(signKeyAssign(SIGNER_KEY, body, node, randomUUID())));
+      } else if (request.url?.startsWith("/metadata")) {
+        response.end(JSON.stringify({ message: "0" }));
+      } else {
+        response.end("{}");
+      }
+    });
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
@@ -54,7 +62,20 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
     };
     dir = await mkdtemp(path.join(tmpdir(), "torusjs-"));
     aux = await startAuxStub();
-    devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 30 });
+    const signer = G.multiply(SIGNER_KEY);
+    devnet = await Devnet.start({
+      dir,
+      n: 5,
+      chainPort: await freePort(),
+      keyBuffer: 30,
+      configOverride: (_slot, config) => ({
+        ...config,
+        api: {
+          ...(config.api as object),
+          keyAssignSigner: { pubKeyX: signer.x.toString(16), pubKeyY: signer.y.toString(16) },
+        },
+      }),
+    });
     await devnet.waitForKeys(6, 120_000);
   });
 
@@ -98,6 +119,51 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
     expect(result.ethAddress).to.equal(user.address);
     const publicKey = G.multiply(BigInt("0x" + result.privKey));
     expect(addressFromPublicKey(publicKey)).to.equal(user.address);
+  });
+
+  it("refuses a KeyAssign the configured signer did not sign, or signed once already, with HTTP 401", async function () {
+    const network = await devnet.describe(true);
+    const node = network.nodes[2]!;
+    const nodeKey = pointFromCoordinates(BigInt("0x" + node.pubX), BigInt("0x" + node.pubY), "node");
+    const request = (verifierId: string) =>
+      JSON.stringify({
+        jsonrpc: "2.0",
+        method: "KeyAssign",
+        id: 10,
+        params: { verifier: VERIFIER_NAME, verifier_id: verifierId },
+      });
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(node.endpoint, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    const lookup = async (verifierId: string) => {
+      const body = JSON.stringify({
+        jsonrpc: "2.0",
+        method: "VerifierLookupRequest",
+        id: 1,
+        params: { verifier: VERIFIER_NAME, verifier_id: verifierId },
+      });
+      return ((await (await post(body)).json()) as { result?: unknown }).result;
+    };
+
+    const unsigned = await post(request("mallory@example.com"));
+    expect(unsigned.status).to.equal(401);
+    expect(await unsigned.text()).to.match(/^Error authenticating, err: .*required/);
+    const forged = await post(
+      request("mallory@example.com"),
+      signKeyAssign(0x666n, request("mallory@example.com"), nodeKey, "x"),
+    );
+    expect(forged.status).to.equal(401);
+    expect(await lookup("mallory@example.com")).to.equal(undefined);
+
+    const body = request("carol@example.com");
+    const signed = signKeyAssign(SIGNER_KEY, body, nodeKey, randomUUID());
+    const first = await post(body, signed);
+    expect(first.status).to.equal(200);
+    const assigned = (await first.json()) as { result: { keys: { address: string }[] } };
+    const replayed = await post(body, signed);
+    expect(replayed.status).to.equal(401);
+    expect(await replayed.text()).to.match(/already used/);
+    // The replay changed nothing: the user keeps the one key.
+    expect(await lookup("carol@example.com")).to.deep.equal(assigned.result);
   });
 
   it("logs in when a Byzantine node answers the commitment first with a bad signature (nodes fetch the missing ones)", async function () {

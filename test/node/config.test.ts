@@ -62,6 +62,16 @@ describe("node configuration", function () {
       { verifiers: [{ ...VERIFIER, algorithms: ["none"] }] },
       /config\.verifiers\[0\]\.algorithms\[0\] must be one of/,
     ],
+    [
+      "a KeyAssign signer key off the curve",
+      { api: { port: 1, keyAssignSigner: { pubKeyX: "1", pubKeyY: "2" } } },
+      /config\.api\.keyAssignSigner is not a point of secp256k1/,
+    ],
+    [
+      "a KeyAssign signer key that is not hex",
+      { api: { port: 1, keyAssignSigner: { pubKeyX: "xyz", pubKeyY: "2" } } },
+      /config\.api\.keyAssignSigner\.pubKeyX must be hex/,
+    ],
     ["an HMAC algorithm", { verifiers: [{ ...VERIFIER, algorithms: ["HS256"] }] }, /no HMAC/],
     ["a verifier named twice", { verifiers: [VERIFIER, VERIFIER] }, /names a verifier twice/],
     [
