@@ -14,6 +14,7 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
+import { COMMITMENT_PREFIX, revealQuorum } from "../node/auth/commit-reveal.ts";
 import { addressFromPublicKey } from "../node/crypto/address.ts";
 import { eciesDecrypt, eciesFromLegacyShare } from "../node/crypto/ecies.ts";
 import { bytesToBigInt, randomNonZeroScalar, systemRng, mod } from "../node/crypto/field.ts";
@@ -57,7 +58,7 @@ export class LoginError extends Error {
 }
 
 const majority = (n: number) => Math.floor(n / 2) + 1;
-export const revealQuorum = (n: number, t: number) => Math.ceil((n + t + 1) / 2);
+export { revealQuorum };
 
 /** The same answer from a majority of nodes (compared as JSON), or undefined. */
 function majorityOf<T>(outcomes: RpcOutcome[], pick: (o: RpcOutcome) => T | undefined): T | undefined {
@@ -155,7 +156,7 @@ export async function login(
 
   // Commit: a signature counts only if it is the node's, over our commitment and our temporary key.
   const commitParams = {
-    messageprefix: "mug00",
+    messageprefix: COMMITMENT_PREFIX,
     tokencommitment: commitment,
     temppubx,
     temppuby,
@@ -168,7 +169,11 @@ export async function login(
     if (!result || typeof result.data !== "string") return;
     const [prefix, tc, x, y, verifier] = result.data.split("\x1c");
     const ours =
-      prefix === "mug00" && tc === commitment && x === temppubx && y === temppuby && verifier === user.verifier;
+      prefix === COMMITMENT_PREFIX &&
+      tc === commitment &&
+      x === temppubx &&
+      y === temppuby &&
+      verifier === user.verifier;
     if (ours && verifyTorus(nodeKeys[i]!, result.data, result.signature)) signatures.push(result);
   });
   if (signatures.length < q) {

@@ -10,19 +10,26 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 import { assignTx } from "../app/transactions.ts";
+import {
+  COMMITMENT_PREFIX,
+  commitmentData,
+  commitmentDecision,
+  countSigners,
+  quorumKey,
+  revealQuorum,
+  type SignatureRules,
+} from "../auth/commit-reveal.ts";
 import { CLOCK_SKEW_SECONDS, TokenError, TokenVerifier } from "../auth/verifier.ts";
 import { addressFromPublicKey } from "../crypto/address.ts";
 import { eciesEncrypt, eciesToLegacyShare } from "../crypto/ecies.ts";
 import { parseLegacyHex, toLegacyHex } from "../crypto/encoding.ts";
 import { bigIntToBytes, systemRng } from "../crypto/field.ts";
-import { pointFromCoordinates, type Point } from "../crypto/point.ts";
+import { pointFromCoordinates } from "../crypto/point.ts";
 import { createTorusVerifier } from "../crypto/signature.ts";
 import type { TorusNode } from "../node.ts";
 import { INTERNAL_ERROR, INVALID_PARAMS, RpcError, type Method } from "./jrpc.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
-const PREFIX = "mug00";
-const D1 = "\x1c";
 const MAX_ID_CHARS = 512;
 const KEY_ASSIGN_TIMEOUT_MS = 10_000;
 
@@ -31,11 +38,6 @@ function string(params: Record<string, unknown>, field: string, max = MAX_ID_CHA
   if (typeof value !== "string") throw new RpcError(INVALID_PARAMS, "Invalid params", `${field} must be a string`);
   if (value.length > max) throw new RpcError(INVALID_PARAMS, "Invalid params", `${field} is too long`);
   return value;
-}
-
-/** The quorum of node signatures a reveal needs: any two such sets share an honest node. */
-export function revealQuorum(n: number, t: number): number {
-  return Math.ceil((n + t + 1) / 2);
 }
 
 export function createMethods(node: TorusNode): Map<string, Method> {
@@ -136,7 +138,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
 
   methods.set("CommitmentRequest", async (params, { ip }) => {
     serving();
-    if (params.messageprefix !== PREFIX)
+    if (params.messageprefix !== COMMITMENT_PREFIX)
       throw new RpcError(INTERNAL_ERROR, "Internal error", "Incorrect message prefix");
     const commitment = string(params, "tokencommitment", 66).toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(commitment))
@@ -153,23 +155,19 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     const tempPubX = tempX.toString(16).padStart(64, "0");
     const tempPubY = tempY.toString(16).padStart(64, "0");
     const existing = node.commitments.commitment(commitment);
-    if (existing) {
-      // The same request again gets the same signature; the same commitment with another key is a front-runner.
-      if (existing.tempPubX === tempPubX && existing.tempPubY === tempPubY && existing.verifier === verifier) {
-        return {
-          signature: existing.signature,
-          data: existing.data,
-          nodepubx: toLegacyHex(self.x),
-          nodepuby: toLegacyHex(self.y),
-        };
-      }
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "Duplicate token found");
+    const decision = commitmentDecision(existing, node.commitments.reveal(commitment) !== undefined, {
+      tempPubX,
+      tempPubY,
+      verifier,
+    });
+    if (decision === "duplicate") throw new RpcError(INTERNAL_ERROR, "Internal error", "Duplicate token found");
+    if (decision === "repeat") {
+      const { signature, data } = existing!;
+      return { signature, data, nodepubx: toLegacyHex(self.x), nodepuby: toLegacyHex(self.y) };
     }
-    if (node.commitments.reveal(commitment))
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "Duplicate token found");
     if (!commitLimiter.take(ip))
       throw new RpcError(INTERNAL_ERROR, "Internal error", "too many commitments; retry later");
-    const data = [PREFIX, commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000)].join(D1);
+    const data = commitmentData(commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000));
     const record = {
       commitment,
       tempPubX,
@@ -206,7 +204,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
       ? (item.nodesignatures as unknown[]).slice(0, 4 * node.epoch.n)
       : [];
     const quorum = revealQuorum(node.epoch.n, node.epoch.t);
-    let tempKey = quorumKey(signatures, commitment, verifierName);
+    let tempKey = quorumKey(signatures, commitment, verifierName, signatureRules());
     // Peers are asked only for a commitment that exists (here, or signed by some node in the request): a made-up
     // token must not make every node broadcast.
     const worthAsking =
@@ -226,6 +224,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
         ],
         commitment,
         verifierName,
+        signatureRules(),
       );
     }
     if (!tempKey) {
@@ -273,54 +272,15 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     return response;
   });
 
-  function signedBySomeNode(entries: readonly unknown[], commitment: string, verifier: string): boolean {
-    return countSigners(entries, commitment, verifier).size > 0;
-  }
-
-  /**
-   * The temporary key that at least q distinct nodes of the epoch signed for this commitment and verifier, or
-   * undefined. Null entries, signatures on other data and repeated signers are skipped; each node counts once.
-   */
-  function quorumKey(entries: readonly unknown[], commitment: string, verifier: string): Point | undefined {
-    const signersByKey = countSigners(entries, commitment, verifier);
-    const quorum = revealQuorum(nodeKeys.length, node.epoch.t);
-    const keys = [...signersByKey].filter(([, signers]) => signers.size >= quorum);
-    if (keys.length !== 1) return undefined; // none, or (impossible with ≤ t Byzantine nodes) two
-    const [x, y] = keys[0]![0].split(":") as [string, string];
-    try {
-      return pointFromCoordinates(BigInt("0x" + x), BigInt("0x" + y), "temporary public key");
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Distinct valid node signers per temporary key ("x:y") on this commitment and verifier. */
-  function countSigners(entries: readonly unknown[], commitment: string, verifier: string): Map<string, Set<number>> {
-    const signersByKey = new Map<string, Set<number>>();
-    const now = Math.floor(Date.now() / 1000);
-    for (const entry of entries) {
-      if (typeof entry !== "object" || entry === null) continue;
-      const { signature, data, nodepubx, nodepuby } = entry as Record<string, unknown>;
-      if (typeof signature !== "string" || typeof data !== "string" || data.length > 1024) continue;
-      if (typeof nodepubx !== "string" || typeof nodepuby !== "string") continue;
-      const node = nodeKeys.findIndex(
-        (k) =>
-          toLegacyHex(k.x) === nodepubx.toLowerCase().replace(/^0+(?=.)/, "") &&
-          toLegacyHex(k.y) === nodepuby.toLowerCase().replace(/^0+(?=.)/, ""),
-      );
-      if (node === -1 || !nodeVerifiers[node]!(data, signature)) continue;
-      const [prefix, tc, tx, ty, v, time] = data.split(D1);
-      if (prefix !== PREFIX || tc !== commitment || v !== verifier || !tx || !ty || !time) continue;
-      const signedAt = Number(time);
-      if (!Number.isSafeInteger(signedAt) || Math.abs(now - signedAt) > maxTokenAgeSeconds + CLOCK_SKEW_SECONDS)
-        continue;
-      const keyId = `${tx}:${ty}`;
-      let signers = signersByKey.get(keyId);
-      if (!signers) signersByKey.set(keyId, (signers = new Set()));
-      signers.add(node);
-    }
-    return signersByKey;
-  }
+  const signatureRules = (): SignatureRules => ({
+    nodeKeys,
+    verifiers: nodeVerifiers,
+    quorum: revealQuorum(node.epoch.n, node.epoch.t),
+    nowSeconds: Math.floor(Date.now() / 1000),
+    maxAgeSeconds: maxTokenAgeSeconds + CLOCK_SKEW_SECONDS,
+  });
+  const signedBySomeNode = (entries: readonly unknown[], commitment: string, verifier: string) =>
+    countSigners(entries, commitment, verifier, signatureRules()).size > 0;
 
   return methods;
 }
