@@ -4,6 +4,7 @@
  * addresses in EIP-55 form (`address` in VerifierLookup, `Ping`), which clients compare as strings across nodes.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 import { CryptoError } from "./errors.ts";
 import { encodePoint, type Point } from "./point.ts";
@@ -14,7 +15,7 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 export function addressFromPublicKey(publicKey: Point): string {
   // encodePoint checks the point; drop its 0x04 prefix to hash X32 ‖ Y32.
   const hash = keccak_256(encodePoint(publicKey).subarray(1));
-  return checksum(Buffer.from(hash.subarray(12)).toString("hex"));
+  return checksum(bytesToHex(hash.subarray(12)));
 }
 
 /**

@@ -10,8 +10,13 @@
  * padded fallback) then failed to decrypt the Go node's share. So we encrypt with the stripped form, which every
  * eccrypto version decrypts; and we decrypt as eccrypto 3.x does, stripped first and then padded, so messages made the
  * Go node's way still open. The MAC is checked, in constant time, before any decryption (encrypt-then-MAC).
+ *
+ * Only platform-neutral code here (noble's AES and hashes, no `node:crypto` or `Buffer`): the client SDK, which runs in
+ * browsers, decrypts its shares with this module.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { cbc } from "@noble/ciphers/aes.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
 
 import { CryptoError } from "./errors.ts";
 import { assertNonZeroScalar, bigIntToBytes, randomNonZeroScalar, type Rng } from "./field.ts";
@@ -55,8 +60,8 @@ export function eciesEncrypt(publicKey: Point, plaintext: Uint8Array, rng: Rng):
   if (iv.length !== IV_BYTES) throw new CryptoError("INVALID_LENGTH", `rng returned ${iv.length} bytes, wanted 16`);
   const ephemPublicKey = encodePoint(G.multiply(ephemeral));
   const { encKey, macKey } = deriveKeys(sharedX(publicKey.multiply(ephemeral)).stripped);
-  const cipher = createCipheriv("aes-256-cbc", encKey, iv);
-  const ciphertext = new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final()]));
+  // cbc() pads with PKCS#7 by default, as eccrypto (and Node's aes-256-cbc) does.
+  const ciphertext = cbc(encKey, iv).encrypt(plaintext);
   return { iv, ephemPublicKey, ciphertext, mac: macOf(macKey, iv, ephemPublicKey, ciphertext) };
 }
 
@@ -85,10 +90,9 @@ export function eciesDecrypt(privateKey: bigint, message: EciesMessage): Uint8Ar
   const candidates = stripped.length === padded.length ? [stripped] : [stripped, padded];
   for (const px of candidates) {
     const { encKey, macKey } = deriveKeys(px);
-    if (!timingSafeEqual(macOf(macKey, iv, ephemPublicKey, ciphertext), mac)) continue;
+    if (!constantTimeEqual(macOf(macKey, iv, ephemPublicKey, ciphertext), mac)) continue;
     try {
-      const decipher = createDecipheriv("aes-256-cbc", encKey, iv);
-      return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+      return cbc(encKey, iv).decrypt(ciphertext);
     } catch (error) {
       // The MAC matched, so the sender itself encrypted bad padding: still a failed decryption, not a crash.
       throw new CryptoError("DECRYPTION_FAILED", "ECIES plaintext has invalid PKCS#7 padding", { cause: error });
@@ -130,7 +134,7 @@ export function eciesFromWire(
 export function eciesToLegacyShare(message: EciesMessage): LegacyEncryptedShare {
   const wire = eciesToWire(message);
   return {
-    Share: Buffer.from(wire.ciphertext, "ascii").toString("base64"),
+    Share: btoa(wire.ciphertext),
     Metadata: { iv: wire.iv, ephemPublicKey: wire.ephemPublicKey, mac: wire.mac, mode: "AES256" },
   };
 }
@@ -147,16 +151,22 @@ export function eciesFromLegacyShare(
   if (share.length > 4 * Math.ceil((2 * maxCiphertextBytes) / 3)) {
     throw new CryptoError("INVALID_LENGTH", `${field}.Share is longer than ${maxCiphertextBytes} bytes of ciphertext`);
   }
-  const decoded = Buffer.from(share, "base64");
-  // Node's decoder skips bad characters silently; re-encoding must give the input back for canonical base64.
-  if (decoded.toString("base64") !== share) {
+  // atob gives a binary string (one char per byte) and throws on characters outside base64, but it also accepts
+  // whitespace and missing padding; re-encoding must give the input back for canonical base64.
+  let decoded: string | undefined;
+  try {
+    decoded = atob(share);
+  } catch {
+    // Refused below, like any other non-canonical input.
+  }
+  if (decoded === undefined || btoa(decoded) !== share) {
     throw new CryptoError("INVALID_ENCODING", `${field}.Share must be canonical base64`);
   }
   if (typeof metadata !== "object" || metadata === null) {
     throw new CryptoError("INVALID_ENCODING", `${field}.Metadata must be an object`);
   }
   const { iv, ephemPublicKey, mac } = metadata as Record<string, unknown>;
-  return eciesFromWire({ iv, ephemPublicKey, mac, ciphertext: decoded.toString("latin1") }, field, maxCiphertextBytes);
+  return eciesFromWire({ iv, ephemPublicKey, mac, ciphertext: decoded }, field, maxCiphertextBytes);
 }
 
 /** Px of an ECDH result, in eccrypto's stripped form (`BN.toArray()`, at least one byte) and padded to 32 bytes. */
@@ -168,12 +178,20 @@ function sharedX(shared: Point): { stripped: Uint8Array; padded: Uint8Array } {
 }
 
 function deriveKeys(px: Uint8Array): { encKey: Uint8Array; macKey: Uint8Array } {
-  const h = createHash("sha512").update(px).digest();
+  const h = sha512(px);
   return { encKey: h.subarray(0, 32), macKey: h.subarray(32, 64) };
 }
 
 function macOf(macKey: Uint8Array, iv: Uint8Array, ephemPublicKey: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-  return createHmac("sha256", macKey).update(iv).update(ephemPublicKey).update(ciphertext).digest();
+  return hmac.create(sha256, macKey).update(iv).update(ephemPublicKey).update(ciphertext).digest();
+}
+
+/** Equality whose running time depends on the length only, not on where the bytes differ (no MAC-guessing oracle). */
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
 }
 
 function assertBytes(value: unknown, field: string, length: number): asserts value is Uint8Array {

@@ -16,6 +16,8 @@
  *
  * Every refusal is a CryptoError naming the field, so a JSON-RPC error can tell the client which parameter was bad.
  */
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+
 import { CryptoError } from "./errors.ts";
 import { bigIntToBytes } from "./field.ts";
 import { assertPoint, pointFromCoordinates, type Point } from "./point.ts";
@@ -57,7 +59,7 @@ export function toFixedHex(value: bigint, bytes: number): string {
 
 /** Lowercase hex of bytes, no `0x`. */
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+  return bytesToHex(bytes);
 }
 
 /**
@@ -100,5 +102,5 @@ export function pointFromLegacy(x: unknown, y: unknown, field: string): Point {
 
 function decodeLowerHex(text: string, field: string): Uint8Array {
   if (!HEX_LOWER.test(text)) throw new CryptoError("INVALID_ENCODING", `${field} must be lowercase hex, no 0x`);
-  return new Uint8Array(Buffer.from(text, "hex"));
+  return hexToBytes(text);
 }

@@ -3,9 +3,8 @@
  * applies to scalars and share indexes. Randomness is injected (`Rng`), so that protocol cores stay deterministic in
  * simulation; `systemRng` is the one to use in production.
  */
-import { randomBytes } from "node:crypto";
-
 import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 
 import { CryptoError } from "./errors.ts";
 
@@ -16,7 +15,17 @@ export const ORDER: bigint = Fn.ORDER;
 /** Returns `bytes` uniformly random bytes. */
 export type Rng = (bytes: number) => Uint8Array;
 
-export const systemRng: Rng = (bytes) => new Uint8Array(randomBytes(bytes));
+/** Max bytes one `getRandomValues` call may fill (Web Crypto's limit); larger requests are filled in chunks. */
+const MAX_RANDOM_CHUNK = 65536;
+
+/** The Web Crypto CSPRNG, so this module runs unchanged in Node and in browsers. */
+export const systemRng: Rng = (bytes) => {
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += MAX_RANDOM_CHUNK) {
+    globalThis.crypto.getRandomValues(out.subarray(i, i + MAX_RANDOM_CHUNK));
+  }
+  return out;
+};
 
 export function mod(a: bigint): bigint {
   const r = a % ORDER;
@@ -86,7 +95,7 @@ export function assertDistinctIndexes(indexes: readonly bigint[], field: string)
 }
 
 export function bytesToBigInt(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt("0x" + Buffer.from(bytes).toString("hex"));
+  return bytes.length === 0 ? 0n : BigInt("0x" + bytesToHex(bytes));
 }
 
 /** Big-endian, left-padded to `length` bytes. */
@@ -94,7 +103,7 @@ export function bigIntToBytes(value: bigint, length = 32): Uint8Array {
   if (value < 0n) throw new CryptoError("INVALID_SCALAR", "negative value has no unsigned encoding");
   const hex = value.toString(16).padStart(length * 2, "0");
   if (hex.length > length * 2) throw new CryptoError("INVALID_LENGTH", `value does not fit in ${length} bytes`);
-  return new Uint8Array(Buffer.from(hex, "hex"));
+  return hexToBytes(hex);
 }
 
 function describe(value: unknown): string {

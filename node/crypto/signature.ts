@@ -11,6 +11,7 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 import { CryptoError } from "./errors.ts";
 import { assertNonZeroScalar, bigIntToBytes, bytesToBigInt, inv, mod, mul, ORDER } from "./field.ts";
@@ -49,7 +50,7 @@ export function signTorus(privateKey: bigint, data: SignedData): string {
   const recovery = signed[0]!;
   // Recovery ids 2 and 3 mean R.x ≥ q (probability about 2^-128); the Ethereum v byte cannot express them.
   if (recovery > 1) throw new CryptoError("INVALID_SIGNATURE", "signature nonce has R.x ≥ q; cannot encode v");
-  return Buffer.from(signed.subarray(1)).toString("hex") + (recovery + 27).toString(16);
+  return bytesToHex(signed.subarray(1)) + (recovery + 27).toString(16);
 }
 
 /**
