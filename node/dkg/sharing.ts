@@ -38,9 +38,11 @@ export class Sharing {
   readonly parked: { from: number; kind: "echo" | "ready"; hash: string; points: Points[]; signature?: string }[] = [];
   readonly requested = new Set<string>();
 
+  /** `feldman`: the commitments carry no blinding (the handover's resharing); blindings are then all zero. */
   constructor(
     readonly self: number,
     readonly k: number,
+    readonly feldman = false,
   ) {}
 
   /**
@@ -64,10 +66,11 @@ export class Sharing {
     if (!commitments) return undefined;
     const i = BigInt(this.self);
     // Both halves: f(i, j) on this node's row and f(j, i) on its column (the Torus node checked one half only).
+    const blinding = (b: bigint) => (this.feldman ? undefined : b);
     return points.every(
       (p, key) =>
-        verifyPoint(commitments[key]!, this.k, i, j, p.row, p.rowBlinding) &&
-        verifyPoint(commitments[key]!, this.k, j, i, p.col, p.colBlinding),
+        verifyPoint(commitments[key]!, this.k, i, j, p.row, blinding(p.rowBlinding)) &&
+        verifyPoint(commitments[key]!, this.k, j, i, p.col, blinding(p.colBlinding)),
     );
   }
 

@@ -17,7 +17,7 @@ export class MalformedDkgMessage extends Error {
   override readonly name = "MalformedDkgMessage";
 }
 
-function fail(reason: string): never {
+export function fail(reason: string): never {
   throw new MalformedDkgMessage(reason);
 }
 
@@ -45,23 +45,23 @@ export function parsePoint(value: unknown, field: string): Point {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function int(value: unknown, min: number, max: number, field: string): number {
+export function int(value: unknown, min: number, max: number, field: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
     fail(`${field} must be an integer in [${min}, ${max}]`);
   }
   return value;
 }
 
-function list(value: unknown, length: number, field: string): unknown[] {
+export function list(value: unknown, length: number, field: string): unknown[] {
   if (!Array.isArray(value) || value.length !== length) fail(`${field} must be a list of ${length}`);
   return value as unknown[];
 }
 
-function hash(value: unknown, field: string): string {
+export function hash(value: unknown, field: string): string {
   if (typeof value !== "string" || !HASH.test(value)) fail(`${field} is not a hash`);
   return value;
 }
@@ -230,9 +230,16 @@ export function parseDecision(raw: unknown, shape: Shape): DealerDecision {
   };
 }
 
-/** H(C): binds the batch's commitment matrices to their session, so a hash is never valid for another one. */
-export function commitmentHash(id: SessionId, commitments: readonly (readonly (readonly Point[])[])[]): string {
-  const header = new TextEncoder().encode(`dkg-commitments/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c`);
+/**
+ * H(C): binds the batch's commitment matrices to their session, so a hash is never valid for another one. `domain`
+ * separates protocols that share the AVSS ("dkg" key generation, "pss" resharing).
+ */
+export function commitmentHash(
+  id: SessionId,
+  commitments: readonly (readonly (readonly Point[])[])[],
+  domain = "dkg",
+): string {
+  const header = new TextEncoder().encode(`${domain}-commitments/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c`);
   const chunks: Uint8Array[] = [header];
   for (const matrix of commitments) for (const row of matrix) for (const p of row) chunks.push(p.toBytes(false));
   const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -244,9 +251,9 @@ export function commitmentHash(id: SessionId, commitments: readonly (readonly (r
   return bytesToHex(keccak_256(bytes));
 }
 
-/** The bytes a node signs when it sends `ready`. */
-export function readySignBytes(id: SessionId, hash: string): Uint8Array {
-  return new TextEncoder().encode(`dkg-ready/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c${hash}`);
+/** The bytes a node signs when it sends `ready` (`domain` as for commitmentHash). */
+export function readySignBytes(id: SessionId, hash: string, domain = "dkg"): Uint8Array {
+  return new TextEncoder().encode(`${domain}-ready/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c${hash}`);
 }
 
 export function pointsToWire(p: Points): WirePoints {

@@ -1,0 +1,727 @@
+/**
+ * The new node's side of the handover, sans-IO. Per chunk of moved keys it
+ *  1. takes the chunk's records (public key and every old Y_i per key) once t_old + 1 old nodes sent identical bytes;
+ *  2. runs, per old dealer, the receiving side of the key-generation AVSS (echo/ready among the new nodes, with
+ *     node/dkg/sharing.ts) on Feldman commitments, refusing any whose constant terms are not the moved Y_dealer;
+ *  3. proposes the dealers whose sharings completed (at least k_old, each with k_new + t_new signed readies) to the
+ *     ordering service (e + 1's BFT), and on the first valid decision combines the sub-shares of the first k_old
+ *     decided dealers by Lagrange over their old indexes: s'_j = Σ λ_i f_i(j, 0), with the public commitment
+ *     Ĉ = Σ λ_i C_i(x, 0), whose constant term must be the unchanged public key and whose value at m is Y'_m.
+ * Outputs are carried out in order: a `persist` before the messages that depend on it.
+ */
+import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import { add, mul, type Rng } from "../crypto/field.ts";
+import { evaluateCommitment, mulG } from "../crypto/generators.ts";
+import { lagrangeCoefficients } from "../crypto/lagrange.ts";
+import { Point } from "../crypto/point.ts";
+import { MAX_HASHES, Sharing } from "../dkg/sharing.ts";
+import type { NodeSigner, ReadyProof } from "../dkg/types.ts";
+import {
+  MalformedDkgMessage,
+  commitmentHash,
+  matricesToWire,
+  parsePoint,
+  parseScalar,
+  pointHex,
+  readySignBytes,
+  scalarHex,
+  type Points,
+} from "../dkg/wire.ts";
+import type { MovedKey, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "./types.ts";
+import {
+  PSS_DOMAIN,
+  parsePssMessage,
+  parseReshareDecision,
+  type AvssId,
+  type ParsedPss,
+  type PssShape,
+} from "./wire.ts";
+
+export interface ReceiverConfig {
+  transition: number;
+  old: Thresholds;
+  new: Thresholds;
+  /** This node's index in the new epoch, 1..n_new. */
+  self: number;
+  chunkSize: number;
+  /** How long a chunk may make no progress before this node asks old and new peers to resend. */
+  resendMs: number;
+  /** Signs and checks ready signatures of the new nodes. */
+  signer: NodeSigner;
+  rng: Rng;
+}
+
+export type ReceiverRecord =
+  | { kind: "records"; chunk: number; chunks: number; keys: MovedKey[] }
+  | {
+      kind: "sharing";
+      chunk: number;
+      dealer: number;
+      own: { hash: string; rows: string[][]; cols: string[][] };
+      commitments: string[][][];
+      echoed?: string;
+      readied?: string;
+      completed?: { hash: string; readies: ReadyProof[] };
+    }
+  | { kind: "decision"; decision: ReshareDecision }
+  | { kind: "keys"; chunk: number; keys: ResharedKey[] };
+
+export type ReceiverInput =
+  | { type: "message"; from: Party; message: unknown }
+  | { type: "decided"; decision: unknown }
+  | { type: "timer"; chunk: number };
+
+export type ReceiverOutput =
+  | { type: "persist"; record: ReceiverRecord }
+  | { type: "send"; to: Party; message: PssMessage }
+  | { type: "propose"; decision: ReshareDecision }
+  | { type: "keys"; chunk: number; keys: ResharedKey[] }
+  /** Every chunk is done: this node holds verified shares of every moved key. */
+  | { type: "done"; keys: number }
+  | { type: "timer"; chunk: number; delayMs: number }
+  | { type: "rejected"; from: Party | undefined; reason: string };
+
+interface Accepted {
+  chunks: number;
+  keys: MovedKey[];
+  publicKeys: Point[];
+  /** Y[κ][i − 1]: old node i's share key of the chunk's key κ. */
+  shareKeys: Point[][];
+}
+
+interface Chunk {
+  chunk: number;
+  copies: Map<string, { senders: Set<number>; chunks: number; keys: MovedKey[] }>;
+  copySenders: Set<number>;
+  accepted?: Accepted;
+  /** AVSS messages that arrived before the records were accepted (bounded). */
+  waiting: { from: Party; message: ParsedPss }[];
+  sessions: Map<number, Sharing>;
+  decision?: ReshareDecision;
+  proposed: boolean;
+  keys?: ResharedKey[];
+}
+
+/** Chunks this node opens before it knows how many there are (a Byzantine old node cannot make it open more). */
+const MAX_UNKNOWN_CHUNKS = 100_000;
+
+export class ReshareReceiver {
+  readonly #c: ReceiverConfig;
+  readonly #shape: PssShape;
+  readonly #echoThreshold: number;
+  readonly #chunks = new Map<number, Chunk>();
+  #chunkCount: number | undefined;
+  /** Chunks with a resend timer running (one per chunk). */
+  readonly #timed = new Set<number>();
+  #done = false;
+  #out: ReceiverOutput[] = [];
+  #loopback: ParsedPss[] = [];
+
+  constructor(config: ReceiverConfig) {
+    const { n, t, k } = config.new;
+    if (!(n >= 4 * t + 1 && k === Math.floor(n / 2) + 1 && k <= n - 2 * t))
+      throw new RangeError(`bad new thresholds n${n} k${k} t${t}`);
+    if (config.self < 1 || config.self > n) throw new RangeError(`self must be in 1..${n}`);
+    this.#c = config;
+    this.#shape = { nOld: config.old.n, nNew: n, kNew: k, chunkSize: config.chunkSize };
+    this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  step(input: ReceiverInput): ReceiverOutput[] {
+    this.#out = [];
+    switch (input.type) {
+      case "message":
+        this.#onMessage(input.from, input.message);
+        break;
+      case "decided":
+        this.#onDecision(input.decision);
+        break;
+      case "timer":
+        this.#onTimer(input.chunk);
+        break;
+    }
+    this.#drainLoopback();
+    return this.#out;
+  }
+
+  /**
+   * Arms the resend timers; after a restart it also asks every old and new peer to resend each unfinished chunk
+   * (messages that arrived while it was down are lost).
+   */
+  start(): ReceiverOutput[] {
+    this.#out = [];
+    const count = this.#chunkCount ?? 1;
+    for (let c = 0; c < count; c++) {
+      const chunk = this.#chunks.get(c);
+      if (chunk?.keys) continue;
+      if (chunk) this.#requestResend(c);
+      else this.#arm(c);
+    }
+    this.#checkDone();
+    this.#drainLoopback();
+    return this.#out;
+  }
+
+  /** Rebuilds the state after a restart from the persisted records; call `start` next. */
+  restore(records: readonly ReceiverRecord[]): void {
+    for (const record of records) {
+      const chunk = this.#chunkState(record.kind === "decision" ? record.decision.chunk : record.chunk);
+      switch (record.kind) {
+        case "records":
+          this.#accept(chunk, record.chunks, record.keys);
+          break;
+        case "sharing": {
+          const session = this.#session(chunk, record.dealer);
+          const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
+          const rows = parse(record.own.rows);
+          const cols = parse(record.own.cols);
+          session.own = { hash: record.own.hash, rows, rowBlindings: zeros(rows), cols, colBlindings: zeros(cols) };
+          session.commitments.set(
+            record.own.hash,
+            record.commitments.map((m) => m.map((row) => row.map((p) => Point.fromHex(p)))),
+          );
+          session.sendHash ??= record.echoed;
+          session.echoed = record.echoed;
+          session.readied = record.readied;
+          if (record.completed) {
+            session.completed = record.completed.hash;
+            session.readies.set(
+              record.completed.hash,
+              new Map(
+                record.completed.readies.map((r) => [r.node, { points: [] as Points[], signature: r.signature }]),
+              ),
+            );
+          }
+          break;
+        }
+        case "decision":
+          chunk.decision = record.decision;
+          break;
+        case "keys":
+          chunk.keys = record.keys;
+          break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Inputs
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #onMessage(from: Party, raw: unknown): void {
+    const limit = from.role === "old" ? this.#c.old.n : this.#c.new.n;
+    if (!Number.isSafeInteger(from.index) || from.index < 1 || from.index > limit) return;
+    if (from.role === "new" && from.index === this.#c.self) return;
+    let message: ParsedPss;
+    try {
+      message = parsePssMessage(raw, this.#shape);
+    } catch (error) {
+      if (error instanceof MalformedDkgMessage) return this.#reject(from, error.message);
+      throw error;
+    }
+    const transition = message.type === "records" ? message.transition : message.epoch;
+    if (transition !== this.#c.transition) return this.#reject(from, `message of transition ${transition}`);
+    // Old nodes send records and their own resharing; everything else is among new nodes.
+    const fromOld = message.type === "records" || message.type === "send";
+    if (fromOld !== (from.role === "old")) return this.#reject(from, `${message.type} from an ${from.role} node`);
+    this.#handle(from, message);
+  }
+
+  #handle(from: Party, message: ParsedPss): void {
+    const number = message.type === "records" ? message.chunk : message.batch;
+    const limit = this.#chunkCount ?? MAX_UNKNOWN_CHUNKS;
+    if (number >= limit) return this.#reject(from, `chunk ${number} does not exist`);
+    const chunk = this.#chunkState(number);
+    if (message.type === "records") return this.#onRecords(from.index, chunk, message);
+    if (message.type === "resend") return this.#resendTo(from.index, chunk);
+    if (!chunk.accepted) {
+      if (chunk.waiting.length < 4 * this.#c.old.n * (this.#c.new.n + 1)) chunk.waiting.push({ from, message });
+      return;
+    }
+    if (chunk.keys) return; // finished; peers that lag ask with a resend
+    switch (message.type) {
+      case "send":
+        return this.#onSend(from.index, chunk, message);
+      case "echo":
+      case "ready":
+        return this.#onPoints(from.index, chunk, message);
+      case "commitmentRequest": {
+        const commitments = chunk.sessions.get(message.dealer)?.commitments.get(message.hash);
+        if (commitments)
+          this.#send(from, { type: "commitments", ...this.#wireId(message), commitments: matricesToWire(commitments) });
+        return;
+      }
+      case "commitments":
+        return this.#onCommitments(from.index, chunk, message);
+    }
+  }
+
+  #onTimer(number: number): void {
+    this.#timed.delete(number);
+    if (this.#chunks.get(number)?.keys || (this.#chunkCount !== undefined && number >= this.#chunkCount)) return;
+    this.#requestResend(number);
+  }
+
+  #requestResend(chunk: number): void {
+    const message: PssMessage = { type: "resend", transition: this.#c.transition, chunk };
+    for (let i = 1; i <= this.#c.old.n; i++) this.#send({ role: "old", index: i }, message);
+    for (let m = 1; m <= this.#c.new.n; m++) if (m !== this.#c.self) this.#send({ role: "new", index: m }, message);
+    this.#arm(chunk);
+  }
+
+  #arm(chunk: number): void {
+    if (this.#timed.has(chunk)) return;
+    this.#timed.add(chunk);
+    this.#out.push({ type: "timer", chunk, delayMs: this.#c.resendMs });
+  }
+
+  #reject(from: Party | undefined, reason: string): void {
+    this.#out.push({ type: "rejected", from, reason });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Moved records
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #chunkState(number: number): Chunk {
+    let chunk = this.#chunks.get(number);
+    if (!chunk) {
+      chunk = {
+        chunk: number,
+        copies: new Map(),
+        copySenders: new Set(),
+        waiting: [],
+        sessions: new Map(),
+        proposed: false,
+      };
+      this.#chunks.set(number, chunk);
+    }
+    return chunk;
+  }
+
+  /** The records of a chunk count once t_old + 1 old nodes sent the same bytes: at least one of them is honest. */
+  #onRecords(from: number, chunk: Chunk, message: ParsedPss & { type: "records" }): void {
+    if (chunk.accepted || chunk.copySenders.has(from)) return; // each old node's first copy counts
+    chunk.copySenders.add(from);
+    let copy = chunk.copies.get(message.digest);
+    if (!copy)
+      chunk.copies.set(message.digest, (copy = { senders: new Set(), chunks: message.chunks, keys: message.keys }));
+    copy.senders.add(from);
+    if (copy.senders.size < this.#c.old.t + 1) return;
+    if (!this.#accept(chunk, copy.chunks, copy.keys)) return;
+    this.#out.push({
+      type: "persist",
+      record: { kind: "records", chunk: chunk.chunk, chunks: copy.chunks, keys: copy.keys },
+    });
+    // Now the number of chunks is known: every one of them gets a timer, so none is waited for forever.
+    for (let c = 0; c < copy.chunks; c++) if (!this.#chunks.get(c)?.keys) this.#arm(c);
+    const waiting = chunk.waiting;
+    chunk.waiting = [];
+    for (const { from: sender, message: m } of waiting) this.#handle(sender, m);
+  }
+
+  #accept(chunk: Chunk, chunks: number, keys: MovedKey[]): boolean {
+    if (this.#chunkCount !== undefined && this.#chunkCount !== chunks) {
+      this.#reject(undefined, `chunk ${chunk.chunk} says ${chunks} chunks, others said ${this.#chunkCount}`);
+      return false;
+    }
+    this.#chunkCount = chunks;
+    for (const number of this.#chunks.keys()) if (number >= chunks) this.#chunks.delete(number);
+    chunk.accepted = {
+      chunks,
+      keys,
+      publicKeys: keys.map((k) => parsePoint(k.publicKey, "publicKey")),
+      shareKeys: keys.map((k) => k.shareKeys.map((y) => parsePoint(y, "shareKey"))),
+    };
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // AVSS (receiving side, as in node/dkg/keygen.ts)
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #session(chunk: Chunk, dealer: number): Sharing {
+    let session = chunk.sessions.get(dealer);
+    if (!session) chunk.sessions.set(dealer, (session = new Sharing(this.#c.self, this.#c.new.k, true)));
+    return session;
+  }
+
+  #id(chunk: Chunk, dealer: number): AvssId {
+    return { epoch: this.#c.transition, batch: chunk.chunk, dealer };
+  }
+
+  #wireId(id: AvssId): { transition: number; chunk: number; dealer: number } {
+    return { transition: id.epoch, chunk: id.batch, dealer: id.dealer };
+  }
+
+  /** Commitments fit this chunk when there is one matrix per key and each constant term is the moved Y_dealer. */
+  #fits(chunk: Chunk, dealer: number, commitments: readonly Point[][][]): boolean {
+    const { shareKeys } = chunk.accepted!;
+    return (
+      commitments.length === shareKeys.length &&
+      commitments.every((matrix, key) => matrix[0]![0]!.equals(shareKeys[key]![dealer - 1]!))
+    );
+  }
+
+  #onSend(from: number, chunk: Chunk, message: ParsedPss & { type: "send" }): void {
+    if (from !== message.dealer) return this.#reject({ role: "old", index: from }, "send from another dealer");
+    if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === message.dealer)) return;
+    const session = this.#session(chunk, message.dealer);
+    if (session.sendHash !== undefined) return; // the first valid send counts
+    if (!this.#fits(chunk, message.dealer, message.commitments))
+      return this.#reject({ role: "old", index: from }, "resharing does not commit to the moved share keys");
+    const { k } = this.#c.new;
+    const i = BigInt(this.#c.self);
+    const items = message.commitments.flatMap((matrix, key) => [
+      ...rowItems(matrix, k, i, message.rows[key]!),
+      ...columnItems(matrix, k, i, message.cols[key]!),
+    ]);
+    if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
+      return this.#reject({ role: "old", index: from }, "rows or columns do not match the commitments");
+    const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
+    this.#remember(session, hash, message.commitments);
+    session.sendHash = hash;
+    session.own ??= {
+      hash,
+      rows: message.rows,
+      rowBlindings: message.rowBlindings,
+      cols: message.cols,
+      colBlindings: message.colBlindings,
+    };
+    if (session.own.hash === hash) {
+      session.echoed = hash;
+      this.#persistSharing(chunk, message.dealer, session);
+      for (let m = 1; m <= this.#c.new.n; m++)
+        this.#send({ role: "new", index: m }, this.#points(chunk, message.dealer, session, m, "echo"));
+    }
+    this.#unpark(session, hash);
+    this.#progressSharing(chunk, message.dealer, session);
+  }
+
+  #points(chunk: Chunk, dealer: number, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {
+    const id = this.#id(chunk, dealer);
+    const hash = type === "echo" ? session.own!.hash : session.readied!;
+    if (type === "ready") session.readySignature ??= this.#c.signer.sign(readySignBytes(id, hash, PSS_DOMAIN));
+    return {
+      type,
+      ...this.#wireId(id),
+      hash,
+      points: session.pointsForPeer(m).map((p) => ({ row: scalarHex(p.row), col: scalarHex(p.col) })),
+      ...(type === "ready" ? { signature: session.readySignature! } : {}),
+    };
+  }
+
+  #remember(session: Sharing, hash: string, commitments: Point[][][]): void {
+    if (session.commitments.has(hash) || session.commitments.size >= MAX_HASHES) return;
+    session.commitments.set(hash, commitments);
+  }
+
+  #onPoints(from: number, chunk: Chunk, message: ParsedPss & { type: "echo" | "ready" }): void {
+    if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === message.dealer)) return;
+    if (message.points.length !== chunk.accepted!.keys.length)
+      return this.#reject({ role: "new", index: from }, "points for another number of keys");
+    const session = this.#session(chunk, message.dealer);
+    const store = message.type === "echo" ? session.echoes : session.readies;
+    if (store.get(message.hash)?.has(from)) return;
+    const signature = message.type === "ready" ? message.signature : undefined;
+    if (
+      signature !== undefined &&
+      from !== this.#c.self &&
+      !this.#c.signer.verify(from, readySignBytes(message, message.hash, PSS_DOMAIN), signature)
+    ) {
+      return this.#reject({ role: "new", index: from }, "ready with a bad signature");
+    }
+    const ok = session.checkPoints(message.hash, from, message.points);
+    if (ok === undefined) {
+      const parked = session.park({ from, kind: message.type, hash: message.hash, points: message.points, signature });
+      if (parked && !session.requested.has(`${from}:${message.hash}`)) {
+        session.requested.add(`${from}:${message.hash}`);
+        this.#send(
+          { role: "new", index: from },
+          { type: "commitmentRequest", ...this.#wireId(this.#id(chunk, message.dealer)), hash: message.hash },
+        );
+      }
+      return;
+    }
+    if (!ok) return this.#reject({ role: "new", index: from }, `${message.type} points do not match the commitments`);
+    this.#acceptPoints(session, from, message.type, message.hash, message.points, signature);
+    this.#progressSharing(chunk, message.dealer, session);
+  }
+
+  #acceptPoints(
+    session: Sharing,
+    from: number,
+    kind: "echo" | "ready",
+    hash: string,
+    points: Points[],
+    signature?: string,
+  ): void {
+    if (kind === "echo") {
+      let byHash = session.echoes.get(hash);
+      if (!byHash) session.echoes.set(hash, (byHash = new Map<number, Points[]>()));
+      byHash.set(from, points);
+    } else {
+      let byHash = session.readies.get(hash);
+      if (!byHash) session.readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
+      byHash.set(from, { points, signature: signature! });
+    }
+  }
+
+  #onCommitments(from: number, chunk: Chunk, message: ParsedPss & { type: "commitments" }): void {
+    const session = chunk.sessions.get(message.dealer);
+    if (!session) return;
+    const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
+    if (session.commitments.has(hash)) return;
+    if (!session.parked.some((p) => p.hash === hash))
+      return this.#reject({ role: "new", index: from }, "commitments nobody asked for");
+    // Commitments that do not carry the moved Y_dealer are never remembered: no point can be checked against them.
+    if (!this.#fits(chunk, message.dealer, message.commitments))
+      return this.#reject({ role: "new", index: from }, "commitments do not commit to the moved share keys");
+    this.#remember(session, hash, message.commitments);
+    this.#unpark(session, hash);
+    this.#progressSharing(chunk, message.dealer, session);
+  }
+
+  #unpark(session: Sharing, hash: string): void {
+    const ready = session.parked.filter((p) => p.hash === hash);
+    if (ready.length === 0) return;
+    session.parked.splice(0, session.parked.length, ...session.parked.filter((p) => p.hash !== hash));
+    for (const p of ready) {
+      const ok = session.checkPoints(hash, p.from, p.points);
+      if (ok) this.#acceptPoints(session, p.from, p.kind, hash, p.points, p.signature);
+      else this.#reject({ role: "new", index: p.from }, `${p.kind} points do not match the commitments`);
+    }
+  }
+
+  #progressSharing(chunk: Chunk, dealer: number, session: Sharing): void {
+    const { k, t, n } = this.#c.new;
+    for (const hash of new Set([...session.echoes.keys(), ...session.readies.keys()])) {
+      const echoes = session.echoes.get(hash)?.size ?? 0;
+      const readies = session.readies.get(hash)?.size ?? 0;
+      if (session.readied === undefined && (echoes >= this.#echoThreshold || readies >= k)) {
+        if (!this.#ensureOwn(session, hash, chunk.accepted!.keys.length)) continue;
+        session.readied = hash;
+        this.#persistSharing(chunk, dealer, session);
+        for (let m = 1; m <= n; m++)
+          this.#send({ role: "new", index: m }, this.#points(chunk, dealer, session, m, "ready"));
+      }
+      if (
+        session.completed === undefined &&
+        readies >= k + t &&
+        session.readied === hash &&
+        session.own?.hash === hash
+      ) {
+        session.completed = hash;
+        this.#persistSharing(chunk, dealer, session);
+        this.#progressChunk(chunk);
+      }
+    }
+  }
+
+  #ensureOwn(session: Sharing, hash: string, keys: number): boolean {
+    if (session.own?.hash === hash) return true;
+    const own = session.interpolate(hash, keys);
+    if (!own) return false;
+    session.own = own;
+    return true;
+  }
+
+  #persistSharing(chunk: Chunk, dealer: number, session: Sharing): void {
+    const own = session.own!;
+    const readies = session.readies.get(session.completed ?? "");
+    this.#out.push({
+      type: "persist",
+      record: {
+        kind: "sharing",
+        chunk: chunk.chunk,
+        dealer,
+        own: {
+          hash: own.hash,
+          rows: own.rows.map((p) => p.map(scalarHex)),
+          cols: own.cols.map((p) => p.map(scalarHex)),
+        },
+        commitments: matricesToWire(session.commitments.get(own.hash) ?? []),
+        echoed: session.echoed,
+        readied: session.readied,
+        ...(session.completed && readies
+          ? { completed: { hash: session.completed, readies: readyProofs(readies, this.#c.new.k + this.#c.new.t) } }
+          : {}),
+      },
+    });
+  }
+
+  #resendTo(peer: number, chunk: Chunk): void {
+    for (const [dealer, session] of chunk.sessions) {
+      if (session.own && session.echoed === session.own.hash)
+        this.#send({ role: "new", index: peer }, this.#points(chunk, dealer, session, peer, "echo"));
+      if (session.own && session.readied === session.own.hash)
+        this.#send({ role: "new", index: peer }, this.#points(chunk, dealer, session, peer, "ready"));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Dealer set and the new shares
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #progressChunk(chunk: Chunk): void {
+    const { k, t } = this.#c.new;
+    if (!chunk.decision && !chunk.proposed) {
+      const completed = [...chunk.sessions.entries()]
+        .filter(([, s]) => s.completed !== undefined)
+        .sort(([a], [b]) => a - b);
+      if (completed.length >= this.#c.old.k) {
+        chunk.proposed = true;
+        this.#out.push({
+          type: "propose",
+          decision: {
+            type: "reshareDealers",
+            transition: this.#c.transition,
+            chunk: chunk.chunk,
+            dealers: completed.map(([dealer, s]) => ({
+              dealer,
+              hash: s.completed!,
+              readies: readyProofs(s.readies.get(s.completed!)!, k + t),
+            })),
+          },
+        });
+      }
+    }
+    if (chunk.decision && !chunk.keys) this.#computeShares(chunk);
+  }
+
+  #onDecision(raw: unknown): void {
+    let decision: ReshareDecision;
+    try {
+      decision = parseReshareDecision(raw, this.#shape);
+    } catch (error) {
+      if (error instanceof MalformedDkgMessage) return this.#reject(undefined, `decision: ${error.message}`);
+      throw error;
+    }
+    if (decision.transition !== this.#c.transition) return;
+    if (this.#chunkCount !== undefined && decision.chunk >= this.#chunkCount) return;
+    const chunk = this.#chunkState(decision.chunk);
+    if (chunk.decision) return; // the first valid decision wins
+    const problem = reshareDecisionProblem(decision, this.#c.old, this.#c.new, (node, bytes, sig) =>
+      this.#c.signer.verify(node, bytes, sig),
+    );
+    if (problem) return this.#reject(undefined, `decision for chunk ${decision.chunk}: ${problem}`);
+    chunk.decision = decision;
+    this.#out.push({ type: "persist", record: { kind: "decision", decision } });
+    if (chunk.accepted) this.#progressChunk(chunk);
+  }
+
+  /**
+   * Once the sharings of the first k_old decided dealers are complete here: s'_j = Σ λ_i f_i(j, 0), and the public
+   * Ĉ_κ = Σ λ_i C_i,κ(x, 0), whose constant term is the public key (checked) and whose value at m is Y'_m.
+   */
+  #computeShares(chunk: Chunk): void {
+    const used = [...chunk.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, this.#c.old.k);
+    const sessions = used.map((d) => chunk.sessions.get(d.dealer));
+    if (sessions.some((s, j) => s?.completed !== used[j]!.hash || s.own?.hash !== used[j]!.hash)) return;
+    const lambdas = lagrangeCoefficients(used.map((d) => BigInt(d.dealer)));
+    const { accepted } = chunk;
+    const { n, k } = this.#c.new;
+    const keys: ResharedKey[] = [];
+    for (let key = 0; key < accepted!.keys.length; key++) {
+      let share = 0n;
+      const column: Point[] = [];
+      for (let c = 0; c < k; c++) {
+        column.push(
+          multiScalarMul(
+            (sessions as Sharing[]).map((s) => s.commitments.get(s.own!.hash)![key]![c]![0]!),
+            lambdas,
+          ),
+        );
+      }
+      (sessions as Sharing[]).forEach((s, j) => (share = add(share, mul(lambdas[j]!, s.own!.rows[key]![0]!))));
+      if (!column[0]!.equals(accepted!.publicKeys[key]!))
+        throw new Error(`chunk ${chunk.chunk} key ${key}: the reshared commitments lost the public key (a bug)`);
+      const shareKeys = Array.from({ length: n }, (_, m) => evaluateCommitment(column, BigInt(m + 1)));
+      if (!mulG(share).equals(shareKeys[this.#c.self - 1]!))
+        throw new Error(`chunk ${chunk.chunk} key ${key}: the new share does not match its commitment (a bug)`);
+      keys.push({
+        keyIndex: accepted!.keys[key]!.keyIndex,
+        publicKey: accepted!.keys[key]!.publicKey,
+        shareKeys: shareKeys.map(pointHex),
+        share: scalarHex(share),
+      });
+    }
+    chunk.keys = keys;
+    this.#out.push({ type: "persist", record: { kind: "keys", chunk: chunk.chunk, keys } });
+    this.#out.push({ type: "keys", chunk: chunk.chunk, keys });
+    for (const session of chunk.sessions.values()) {
+      session.echoes.clear();
+      session.readies.clear();
+      session.parked.length = 0;
+    }
+    this.#checkDone();
+  }
+
+  #checkDone(): void {
+    if (this.#done || this.#chunkCount === undefined) return;
+    let keys = 0;
+    for (let c = 0; c < this.#chunkCount; c++) {
+      const chunk = this.#chunks.get(c);
+      if (!chunk?.keys) return;
+      keys += chunk.keys.length;
+    }
+    this.#done = true;
+    this.#out.push({ type: "done", keys });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Transport
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #send(to: Party, message: PssMessage): void {
+    if (to.role === "new" && to.index === this.#c.self) this.#loopback.push(parsePssMessage(message, this.#shape));
+    else this.#out.push({ type: "send", to, message });
+  }
+
+  #drainLoopback(): void {
+    for (let guard = 0; this.#loopback.length > 0; guard++) {
+      if (guard > 100_000) throw new Error("handover loopback did not settle (a bug)");
+      this.#handle({ role: "new", index: this.#c.self }, this.#loopback.shift()!);
+    }
+  }
+}
+
+/**
+ * Validity of a reshare decision, the same verdict at every honest node: at least k_old distinct old dealers, each
+ * with k_new + t_new readies of distinct new nodes, each a valid signature over (transition, chunk, dealer, H(C)).
+ */
+export function reshareDecisionProblem(
+  decision: ReshareDecision,
+  old: Thresholds,
+  next: Thresholds,
+  verify: (node: number, message: Uint8Array, signature: string) => boolean,
+): string | undefined {
+  const dealers = new Set(decision.dealers.map((d) => d.dealer));
+  if (dealers.size !== decision.dealers.length) return "a dealer is named twice";
+  if (dealers.size < old.k) return `names ${dealers.size} dealers, fewer than k_old = ${old.k}`;
+  for (const d of decision.dealers) {
+    const signers = new Set(d.readies.map((r) => r.node));
+    if (signers.size !== d.readies.length || signers.size < next.k + next.t)
+      return `dealer ${d.dealer} lacks k + t distinct readies`;
+    const bytes = readySignBytes(
+      { epoch: decision.transition, batch: decision.chunk, dealer: d.dealer },
+      d.hash,
+      PSS_DOMAIN,
+    );
+    if (!d.readies.every((r) => verify(r.node, bytes, r.signature))) return `dealer ${d.dealer} has a bad ready`;
+  }
+  return undefined;
+}
+
+function readyProofs(readies: Map<number, { signature: string }>, count: number): ReadyProof[] {
+  return [...readies.entries()]
+    .sort(([a], [b]) => a - b)
+    .slice(0, count)
+    .map(([node, r]) => ({ node, signature: r.signature }));
+}
+
+const zeros = (like: bigint[][]) => like.map((p) => p.map(() => 0n));
