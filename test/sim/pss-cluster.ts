@@ -196,7 +196,7 @@ export class PssCluster {
     this.prng = options.prng;
     this.transition = options.transition ?? 2;
     this.chunkSize = options.chunkSize ?? 4;
-    this.byzantine = options.byzantine ?? new Map();
+    this.byzantine = options.byzantine ?? new Map<number, DealerFilter>();
     this.silent = options.silent ?? new Set();
     this.orderingDelayMs = options.orderingDelayMs ?? 50;
     const schemes = fastSchemes(this.next.n, `pss-${this.transition}`);
