@@ -280,7 +280,9 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     bits = Math.max(bits, scalar.toString(2).length);
   }
   if (points.length === 0 || bits === 0) return Point.ZERO;
-  if (points.length < STRAUS_MAX_POINTS && bits < Point.Fn.BITS) return mulAddUnsafe(Point, [...points], [...scalars]);
+  // noble's Straus takes scalars below the group order (a Lagrange coefficient is a full-size one).
+  if (points.length < STRAUS_MAX_POINTS && scalars.every((s) => s < Point.Fn.ORDER))
+    return mulAddUnsafe(Point, [...points], [...scalars]);
   const c = windowBits(points.length, bits);
   const windows = Math.ceil(bits / c);
   const mask = BigInt((1 << c) - 1);

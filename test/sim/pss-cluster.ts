@@ -37,6 +37,8 @@ export interface PssClusterOptions {
   silent?: Set<number>;
   orderingDelayMs?: number;
   transition?: number;
+  /** The old epoch's keys (default: made from the seed). */
+  oldKeys?: OldKey[];
 }
 
 /** The old epoch's state for one key: its polynomial (known to the test only), shares and share keys. */
@@ -204,7 +206,7 @@ export class PssCluster {
       sign: (message: Uint8Array) => scheme.sign(message),
       verify: (node: number, message: Uint8Array, signature: string) => scheme.verify(node - 1, message, signature),
     }));
-    this.oldKeys = this.#genesis(options.keys);
+    this.oldKeys = options.oldKeys ?? this.#genesis(options.keys);
     this.oldNodes = Array.from({ length: this.old.n }, (_, i) => new SimOldNode(i + 1, this));
     this.newNodes = Array.from({ length: this.next.n }, (_, i) => new SimNewNode(i + 1, this));
     this.network = new SimNetwork(

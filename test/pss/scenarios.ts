@@ -1,0 +1,195 @@
+/**
+ * Fault scenarios for the handover, each a function of a seed returning the problems found (empty = pass). Faults
+ * are active for a window, then the network heals and crashed nodes restart, and every honest new node must hold a
+ * verified new share of every key: unchanged public keys, shares on one fresh polynomial of degree k_new − 1 through
+ * the old secret, Y'_j = g^(s'_j), and old shares that fit nothing new (PssCluster.check).
+ */
+import { bivariateColumn, bivariateRow, randomBivariate } from "../../node/crypto/bivariate.ts";
+import { commitFeldmanMatrix } from "../../node/crypto/commitments.ts";
+import { randomScalar } from "../../node/crypto/field.ts";
+import { G } from "../../node/crypto/point.ts";
+import { matricesToWire, pointHex, scalarHex } from "../../node/dkg/wire.ts";
+import type { PssMessage } from "../../node/pss/types.ts";
+import { Prng } from "../support/prng.ts";
+import type { NetworkFaults } from "../sim/network.ts";
+import { PssCluster, thresholds, type DealerFilter, type OldKey } from "../sim/pss-cluster.ts";
+
+const KEYS = 3;
+const CHUNK_SIZE = 2;
+const FAULT_WINDOW_MS = 10_000;
+const LIVENESS_BOUND_MS = 120_000;
+
+interface Setup {
+  nOld: number;
+  nNew: number;
+  faults?: NetworkFaults;
+  byzantine?: Map<number, DealerFilter>;
+  silent?: number[];
+  during?: (cluster: PssCluster, prng: Prng) => void;
+}
+
+function run(seed: number, setup: (prng: Prng) => Setup, options: { oldKeys?: OldKey[]; transition?: number } = {}) {
+  const prng = new Prng(seed);
+  const { nOld, nNew, faults, byzantine, silent, during } = setup(prng);
+  const cluster = new PssCluster({
+    old: thresholds(nOld),
+    next: thresholds(nNew),
+    prng,
+    keys: KEYS,
+    chunkSize: CHUNK_SIZE,
+    faults,
+    byzantine,
+    silent: new Set(silent),
+    ...options,
+  });
+  cluster.start();
+  during?.(cluster, prng);
+  cluster.scheduler.run({ untilTime: FAULT_WINDOW_MS, done: () => cluster.newNodes.every((n) => n.done) });
+  cluster.network.faults = { lossRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 10, retransmitMs: 200 };
+  cluster.network.heal();
+  for (const node of [...cluster.oldNodes, ...cluster.newNodes]) if (!node.up) node.boot();
+  const outcome = cluster.scheduler.run({
+    done: () => cluster.newNodes.every((n) => n.done),
+    untilTime: cluster.scheduler.now + LIVENESS_BOUND_MS,
+  });
+  const problems = outcome === "done" ? [] : [`not every new node finished (${outcome})`];
+  return { cluster, problems: [...problems, ...cluster.check(cluster.newNodes.map((n) => n.index))] };
+}
+
+const lossy = (prng: Prng): NetworkFaults => ({
+  lossRate: 0.05 + prng.int(0, 20) / 100,
+  duplicateRate: prng.int(0, 15) / 100,
+  minDelayMs: 1,
+  maxDelayMs: 20 + prng.int(0, 300),
+  retransmitMs: 300,
+});
+
+/** Sends some new nodes rows that are off the committed polynomial. */
+const badSubShares =
+  (prng: Prng): DealerFilter =>
+  (message, to) => {
+    if (message.type !== "send" || !prng.chance(0.6)) return [message];
+    const rows = message.rows.map((r) => [...r]);
+    rows[0]![0] = scalarHex((BigInt("0x" + rows[0]![0]!) + 1n) % 2n ** 255n);
+    void to;
+    return [{ ...message, rows }];
+  };
+
+/** Reshares a value other than its share, consistently to every new node (the commitments miss Y_dealer). */
+function wrongValue(prng: Prng): DealerFilter {
+  const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.int(0, 255));
+  const dealings = new Map<number, bigint[][][]>();
+  return (message, to, cluster) => {
+    if (message.type !== "send") return [message];
+    let polys = dealings.get(message.chunk);
+    if (!polys) {
+      polys = message.rows.map(() => randomBivariate(randomScalar(rng), cluster.next.k, rng));
+      dealings.set(message.chunk, polys);
+    }
+    const x = BigInt(to);
+    return [
+      {
+        ...message,
+        commitments: matricesToWire(polys.map((f) => commitFeldmanMatrix(f))),
+        rows: polys.map((f) => bivariateRow(f, x).map(scalarHex)),
+        cols: polys.map((f) => bivariateColumn(f, x).map(scalarHex)),
+      },
+    ];
+  };
+}
+
+/** Sends moved records with a wrong Y or a wrong public key. */
+const wrongRecords =
+  (prng: Prng): DealerFilter =>
+  (message) => {
+    if (message.type !== "records") return [message];
+    const keys = message.keys.map((k) => ({ ...k, shareKeys: [...k.shareKeys] }));
+    const forged = pointHex(G.multiply(BigInt(prng.int(2, 1_000_000))));
+    if (prng.chance(0.5)) keys[0]!.publicKey = forged;
+    else keys[0]!.shareKeys[prng.int(0, keys[0]!.shareKeys.length - 1)] = forged;
+    return [{ ...message, keys }];
+  };
+
+/** Garbage of a random kind in place of a message, or the message duplicated with a field broken. */
+const garbage =
+  (prng: Prng): DealerFilter =>
+  (message) => {
+    const broken = { ...message } as Record<string, unknown>;
+    const field = prng.pick(Object.keys(broken).filter((f) => f !== "type"));
+    broken[field] = prng.pick([null, "zz", -1, [], {}, "04" + "0".repeat(128)]);
+    return [message, broken as unknown as PssMessage];
+  };
+
+/** The last t_old old nodes misbehave, each with a filter drawn from `filters`. */
+function byzantine(nOld: number, nNew: number, prng: Prng, filters: ((prng: Prng) => DealerFilter)[]): Setup {
+  const t = thresholds(nOld).t;
+  const bad = Array.from({ length: t }, (_, i) => nOld - i);
+  return {
+    nOld,
+    nNew,
+    faults: lossy(prng),
+    byzantine: new Map(bad.map((b) => [b, prng.pick(filters)(prng)])),
+  };
+}
+
+export type PssScenario = (seed: number) => string[];
+
+export const PSS_SCENARIOS: Record<string, PssScenario> = {
+  "n5 → n5, calm": (seed) => run(seed, () => ({ nOld: 5, nNew: 5 })).problems,
+  "n5 → n7, lossy network": (seed) => run(seed, (prng) => ({ nOld: 5, nNew: 7, faults: lossy(prng) })).problems,
+  "n7 → n5, lossy network": (seed) => run(seed, (prng) => ({ nOld: 7, nNew: 5, faults: lossy(prng) })).problems,
+  "n9 → n5, lossy network": (seed) => run(seed, (prng) => ({ nOld: 9, nNew: 5, faults: lossy(prng) })).problems,
+  "n5 → n5, a Byzantine dealer sends bad sub-shares": (seed) =>
+    run(seed, (prng) => byzantine(5, 5, prng, [badSubShares])).problems,
+  "n5 → n5, a Byzantine dealer reshares a wrong value": (seed) =>
+    run(seed, (prng) => byzantine(5, 5, prng, [wrongValue])).problems,
+  "n5 → n5, a Byzantine old node sends wrong moved records": (seed) =>
+    run(seed, (prng) => byzantine(5, 5, prng, [wrongRecords])).problems,
+  "n9 → n7, t_old Byzantine dealers of mixed kinds": (seed) =>
+    run(seed, (prng) => byzantine(9, 7, prng, [badSubShares, wrongValue, wrongRecords, garbage])).problems,
+  "n5 → n5, a silent old node": (seed) =>
+    run(seed, (prng) => ({ nOld: 5, nNew: 5, faults: lossy(prng), silent: [prng.int(1, 5)] })).problems,
+  "n5 → n5, an old node crashes mid-handover and restarts": (seed) =>
+    run(seed, (prng) => ({
+      nOld: 5,
+      nNew: 5,
+      faults: lossy(prng),
+      during: (cluster) => {
+        const node = cluster.oldNodes[prng.int(0, 4)]!;
+        cluster.scheduler.after(prng.int(1, 40), () => (node.up = false));
+        cluster.scheduler.after(prng.int(200, 3000), () => node.boot());
+      },
+    })).problems,
+  "n5 → n5, a new node crashes mid-handover and restarts from its disk": (seed) =>
+    run(seed, (prng) => ({
+      nOld: 5,
+      nNew: 5,
+      faults: lossy(prng),
+      during: (cluster) => {
+        const node = cluster.newNodes[prng.int(0, 4)]!;
+        cluster.scheduler.after(prng.int(1, 80), () => node.crash());
+        cluster.scheduler.after(prng.int(200, 3000), () => node.boot());
+      },
+    })).problems,
+  "n5 → n5, aborted (too few new nodes up) and retried": (seed) => {
+    // Attempt 1: only k_new − 1 new nodes ever run, so no resharing can gather k + t readies.
+    const options = { old: thresholds(5), next: thresholds(5), keys: KEYS, chunkSize: CHUNK_SIZE };
+    const first = new PssCluster({ ...options, prng: new Prng(seed), transition: 2 });
+    first.start();
+    for (const node of first.newNodes.slice(2)) node.crash();
+    first.scheduler.run({ untilTime: 30_000 });
+    const problems = first.newNodes.some((n) => n.done || n.keys.size > 0) ? ["attempt 1 completed a chunk"] : [];
+    // Governance aborts; the new nodes erase what they received and the retry runs as a new transition. What attempt
+    // 1 decided (nothing here) and its signed readies are bound to its transition number and count for nothing.
+    const retry = new PssCluster({
+      ...options,
+      prng: new Prng(seed + 1_000_000),
+      transition: 3,
+      oldKeys: first.oldKeys,
+    });
+    retry.start();
+    retry.run(LIVENESS_BOUND_MS);
+    if (!retry.newNodes.every((n) => n.done)) problems.push("the retry did not finish");
+    return [...problems, ...retry.check(retry.newNodes.map((n) => n.index))];
+  },
+};

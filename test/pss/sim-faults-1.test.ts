@@ -1,0 +1,3 @@
+import { definePssFaultSuite } from "./sim-faults.ts";
+
+definePssFaultSuite(0);
