@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { JsonRpcProvider, Wallet, parseEther } from "ethers";
@@ -198,7 +198,9 @@ export class Devnet {
     while (!(await condition())) {
       for (const node of this.nodes) {
         if (node.process && node.process.exitCode !== null && node.process.exitCode !== 0 && !node.process.killed) {
-          throw new Error(`node ${node.slot} exited with code ${node.process.exitCode} (log: ${node.logFile})`);
+          // The log is gone once a test cleans up: carry its end in the error, where CI shows it.
+          const tail = (await readFile(node.logFile, "utf8").catch(() => "")).split("\n").slice(-15).join("\n");
+          throw new Error(`node ${node.slot} exited with code ${node.process.exitCode}; the end of its log:\n${tail}`);
         }
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
