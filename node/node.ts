@@ -12,7 +12,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 
 import { KeyMappingApp, type TxResult } from "./app/key-mapping-app.ts";
-import { encodeTx, publishKeysSignBytes } from "./app/transactions.ts";
+import { encodeTx, freezeSignBytes, publishKeysSignBytes } from "./app/transactions.ts";
 import { Consensus, walRecordHeight, type ConsensusOutput, type WalRecord } from "./bft/consensus.ts";
 import { ecdsaScheme } from "./bft/ecdsa-scheme.ts";
 import { blockHash } from "./bft/encoding.ts";
@@ -149,11 +149,12 @@ export class TorusNode {
         busy = true;
         this.registry
           .call("getEpochStatus", (c) => c.getEpochStatus(this.epoch.epoch))
-          .then((status) => {
+          .then(async (status) => {
             const state = epochStateName(status.state);
             if (state !== last)
               this.log.info({ epoch: this.epoch.epoch, from: last, to: state }, "epoch state changed");
             last = state;
+            if (state === "Transitioning") await this.#voteFreeze();
           })
           .catch((error: unknown) => {
             if (error instanceof ChainResetError) {
@@ -212,6 +213,7 @@ export class TorusNode {
       epoch: epoch.epoch,
       k: epoch.k,
       t: epoch.t,
+      keysPerBatch: this.config.keygen.batchSize * epoch.k,
       verify: (validator, message, signature) => scheme.verify(validator, message, signature),
     });
     this.mempool = new Mempool((tx) => this.app.checkTx(tx));
@@ -317,7 +319,7 @@ export class TorusNode {
       await this.#applyKeygen(keygen.length > 0 ? this.keygen.restore(keygen) : []);
       // Decisions the block store holds reach the key generation again; it ignores those it already has.
       for (const decision of decisions) await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
-      await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
+      await this.#demandKeys();
     });
   }
 
@@ -397,6 +399,29 @@ export class TorusNode {
   }
 
   /** Submits a transaction to this node's mempool and gossips it; resolves with its result once it is decided. */
+  /**
+   * The chain started the handover: vote, signed, that this epoch's state freezes (no new assignments or batches).
+   * It freezes at the block where a quorum voted, which fixes what moves; repeated until the vote is in the mempool.
+   */
+  async #voteFreeze(): Promise<void> {
+    if (this.app.frozen || this.#freezeVoted) return;
+    const { nextEpoch } = await this.registry.readEpoch(this.epoch.epoch);
+    if (nextEpoch === 0) return;
+    const chainId = `torus-epoch-${this.epoch.epoch}`;
+    const signature = signTorus(this.#privateKey, freezeSignBytes(chainId, nextEpoch));
+    const tx = encodeTx({ type: "freeze", nextEpoch, validator: this.index - 1, signature });
+    await this.#run(async () => {
+      const added = this.mempool.add(tx, "self");
+      if (!added.ok && added.reason !== "duplicate") return;
+      this.#freezeVoted = true;
+      this.log.info({ nextEpoch }, "voted to freeze the state for the handover");
+      this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+      await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+    });
+  }
+
+  #freezeVoted = false;
+
   submit(tx: string): Promise<TxResult> {
     return new Promise((resolve, reject) => {
       void this.#run(async () => {
@@ -465,7 +490,7 @@ export class TorusNode {
     for (const decision of this.#applyResults(commit, results, true)) {
       await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
     }
-    await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
+    await this.#demandKeys();
   }
 
   /** Resolves waiting clients and returns the key-generation decisions the block made. */
@@ -482,6 +507,12 @@ export class TorusNode {
       }
     });
     return decisions;
+  }
+
+  /** Tells the key buffer how many keys are free; once frozen for the handover, no new batch starts. */
+  async #demandKeys(): Promise<void> {
+    if (this.app.frozen) return;
+    await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
   }
 
   async #applyKeygen(outputs: KeygenOutput[]): Promise<void> {

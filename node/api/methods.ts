@@ -96,6 +96,8 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     serving();
     const { verifier, verifierId, assignment } = lookup(params);
     if (assignment) return keysResult(assignment.keyIndex, assignment.publicKey); // idempotent
+    const frozen = node.app.frozen;
+    if (frozen) throw handingOver(frozen.nextEpoch);
     if (!assignLimiter.take(ip))
       throw new RpcError(INTERNAL_ERROR, "Internal error", "too many key assignments; retry later");
     if (node.app.freeKeys === 0)
@@ -113,6 +115,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
         ).unref(),
       ),
     ]);
+    if (result.code === "FROZEN") throw handingOver(result.nextEpoch);
     if (result.code === "NO_FREE_KEY")
       throw new RpcError(INTERNAL_ERROR, "Internal error", "no generated key is free yet; retry later");
     if (result.code !== "OK" || result.keyIndex === undefined || !result.publicKey) {
@@ -283,6 +286,15 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     countSigners(entries, commitment, verifier, signatureRules()).size > 0;
 
   return methods;
+}
+
+/** New users wait while the state is frozen for the handover (the next epoch assigns them). */
+function handingOver(nextEpoch: number): RpcError {
+  return new RpcError(
+    INTERNAL_ERROR,
+    "Internal error",
+    `the network is handing over to epoch ${nextEpoch}; retry after the handover`,
+  );
 }
 
 function parseHex(params: Record<string, unknown>, field: string): bigint {

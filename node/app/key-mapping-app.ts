@@ -12,6 +12,7 @@ import type { DealerDecision } from "../dkg/types.ts";
 import {
   InvalidTx,
   decodeTx,
+  freezeSignBytes,
   publishKeysSignBytes,
   type AppTx,
   type PublicKeyHex,
@@ -22,6 +23,8 @@ export type TxResult =
   | { code: "OK"; keyIndex?: number; publicKey?: PublicKeyHex; decided?: boolean }
   /** No generated key is free: retry later; nothing was consumed. */
   | { code: "NO_FREE_KEY" }
+  /** The state is frozen for the handover to `nextEpoch`: no assignment until it serves. */
+  | { code: "FROZEN"; nextEpoch: number }
   | { code: "INVALID"; detail: string };
 
 export interface Assignment {
@@ -36,6 +39,8 @@ export interface KeyMappingOptions {
   epoch?: number;
   k?: number;
   t?: number;
+  /** Keys per key-generation batch, so that the handover skips the indexes of decided batches never published. */
+  keysPerBatch?: number;
   /** Checks a validator's signature (ECDSA with the node key in production). */
   verify(validator: number, message: Uint8Array, signature: string): boolean;
 }
@@ -62,6 +67,10 @@ export class KeyMappingApp implements ConsensusApp {
   readonly #decisions = new Map<number, DealerDecision>();
   /** Open publication votes per validator, capped so that a Byzantine validator cannot grow the state without bound. */
   readonly #openVotes = new Map<number, number>();
+  /** Freeze votes per next epoch (at most one open next epoch per validator). */
+  readonly #freezeVotes = new Map<number, Set<number>>();
+  readonly #freezeVoteOf = new Map<number, number>();
+  #frozen: { nextEpoch: number; height: number } | undefined;
 
   constructor(options: KeyMappingOptions) {
     this.#options = options;
@@ -88,8 +97,13 @@ export class KeyMappingApp implements ConsensusApp {
     if (decoded.type === "assign") {
       if (this.#assignments.has(userKey(decoded.verifier, decoded.verifierId)))
         return { ok: false, detail: "already assigned" };
+      if (this.#frozen) return { ok: false, detail: "frozen for the handover" };
       if (this.freeKeys === 0) return { ok: false, detail: "no free key" };
       return { ok: true };
+    }
+    if (decoded.type === "freeze") {
+      const problem = this.#freezeProblem(decoded.nextEpoch, decoded.validator, decoded.signature);
+      return problem === undefined ? { ok: true } : { ok: false, detail: problem };
     }
     const problem =
       decoded.type === "dkgDecision" ? this.#decisionProblem(decoded.decision) : this.#publicationProblem(decoded);
@@ -103,7 +117,7 @@ export class KeyMappingApp implements ConsensusApp {
   }
 
   finalizeBlock(block: Block): { appHash: Hash; results: TxResult[] } {
-    const results = block.txs.map((tx) => this.#deliver(tx));
+    const results = block.txs.map((tx) => this.#deliver(tx, block.height));
     this.#appHash = hashBytes(
       new TextEncoder().encode(`${this.#appHash}\x1c${block.height}\x1c${canonicalJson(results)}`),
     );
@@ -143,7 +157,7 @@ export class KeyMappingApp implements ConsensusApp {
   // Delivery
   // ---------------------------------------------------------------------------------------------------------------
 
-  #deliver(tx: string): TxResult {
+  #deliver(tx: string, height: number): TxResult {
     let decoded: AppTx;
     try {
       decoded = decodeTx(tx, this.#options.validators);
@@ -151,6 +165,7 @@ export class KeyMappingApp implements ConsensusApp {
       if (error instanceof InvalidTx) return { code: "INVALID", detail: error.message };
       throw error;
     }
+    if (decoded.type === "freeze") return this.#freeze(decoded.nextEpoch, decoded.validator, decoded.signature, height);
     if (decoded.type === "dkgDecision") {
       const problem = this.#decisionProblem(decoded.decision);
       if (problem === "already decided") return { code: "OK", decided: false };
@@ -166,6 +181,9 @@ export class KeyMappingApp implements ConsensusApp {
     const user = userKey(verifier, verifierId);
     let keyIndex = this.#assignments.get(user);
     if (keyIndex === undefined) {
+      // Refused rather than carried over as a second delta: the handover is short, a client retries, and what moves
+      // is then one agreed state.
+      if (this.#frozen) return { code: "FROZEN", nextEpoch: this.#frozen.nextEpoch };
       if (this.freeKeys === 0) return { code: "NO_FREE_KEY" };
       keyIndex = this.#free[this.#freeHead++]!;
       this.#assignments.set(user, keyIndex);
@@ -199,6 +217,54 @@ export class KeyMappingApp implements ConsensusApp {
     return { code: "OK" };
   }
 
+  /** The handover freeze, once a quorum of validators voted for it: the height of the block that froze the state. */
+  get frozen(): { nextEpoch: number; height: number } | undefined {
+    return this.#frozen;
+  }
+
+  /**
+   * What moves to the next epoch, in one canonical order: every published key (assigned or still free) with its owner,
+   * and the key index the next epoch's key generation continues from — past every published key and every decided
+   * batch (a batch decided but never published is abandoned, its indexes skipped).
+   */
+  snapshot(): {
+    keys: { keyIndex: number; publicKey: PublicKeyHex; owner?: { verifier: string; verifierId: string } }[];
+    nextKeyIndex: number;
+  } {
+    const keys = [...this.#keys.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([keyIndex, publicKey]) => {
+        const owner = this.#owners.get(keyIndex);
+        return owner ? { keyIndex, publicKey, owner } : { keyIndex, publicKey };
+      });
+    const lastKey = keys.length > 0 ? keys[keys.length - 1]!.keyIndex + 1 : 0;
+    const lastBatch = Math.max(-1, ...this.#decisions.keys()) + 1;
+    return { keys, nextKeyIndex: Math.max(lastKey, lastBatch * (this.#options.keysPerBatch ?? 0)) };
+  }
+
+  #freeze(nextEpoch: number, validator: number, signature: string, height: number): TxResult {
+    const problem = this.#freezeProblem(nextEpoch, validator, signature);
+    if (problem !== undefined) return { code: "INVALID", detail: problem };
+    let voters = this.#freezeVotes.get(nextEpoch);
+    if (!voters) this.#freezeVotes.set(nextEpoch, (voters = new Set()));
+    voters.add(validator);
+    this.#freezeVoteOf.set(validator, nextEpoch);
+    if (voters.size >= this.#quorum) this.#frozen = { nextEpoch, height };
+    return { code: "OK" };
+  }
+
+  #freezeProblem(nextEpoch: number, validator: number, signature: string): string | undefined {
+    if (this.#frozen) return `already frozen for epoch ${this.#frozen.nextEpoch}`;
+    if (validator >= this.#options.validators) return `validator ${validator} is not in this epoch`;
+    if (this.#options.epoch !== undefined && nextEpoch <= this.#options.epoch) return "the next epoch must be later";
+    const voted = this.#freezeVoteOf.get(validator);
+    if (voted !== undefined)
+      return voted === nextEpoch ? "this validator already voted for it" : "this validator voted for another epoch";
+    if (!this.#options.verify(validator, freezeSignBytes(this.#options.chainId, nextEpoch), signature))
+      return "bad signature";
+    return undefined;
+  }
+
   /** The decision for a key-generation batch, once one was ordered. */
   decisionFor(batch: number): DealerDecision | undefined {
     return this.#decisions.get(batch);
@@ -209,12 +275,14 @@ export class KeyMappingApp implements ConsensusApp {
     if (epoch === undefined || k === undefined || t === undefined) return "this app takes no key-generation decisions";
     if (decision.epoch !== epoch) return `decision of epoch ${decision.epoch}`;
     if (this.#decisions.has(decision.batch)) return "already decided";
+    if (this.#frozen) return "frozen for the handover: no new batches";
     // Ready signers are nodes 1..n; validator i − 1 is node i.
     return decisionProblem(decision, { k, t }, (node, bytes, sig) => this.#options.verify(node - 1, bytes, sig));
   }
 
   /** Why a publication vote is not acceptable now, or undefined. */
   #publicationProblem(tx: PublishKeysTx): string | undefined {
+    if (this.#frozen) return "frozen for the handover: no new keys";
     if (tx.validator >= this.#options.validators) return `validator ${tx.validator} is not in this epoch`;
     const { startIndex, publicKeys } = tx.body;
     for (let i = 0; i < publicKeys.length; i++) {

@@ -4,6 +4,9 @@
  *   rate-limits; the app makes it idempotent, so a repeated request returns the same key.
  * - `publishKeys`: a validator's signed vote that the keys of a generation batch have these public keys. The keys
  *   join the pool only when a quorum of validators signed the same content (one Byzantine node cannot inject keys).
+ * - `dkgDecision`: the dealer set of a key-generation batch.
+ * - `freeze`: a validator's signed vote that the chain started the handover to `nextEpoch`; the state freezes at the
+ *   block where a quorum of validators voted (one Byzantine node cannot stop assignments).
  */
 import { canonicalJson } from "../bft/encoding.ts";
 import type { DealerDecision } from "../dkg/types.ts";
@@ -40,7 +43,14 @@ export interface DkgDecisionTx {
   decision: DealerDecision;
 }
 
-export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx;
+export interface FreezeTx {
+  type: "freeze";
+  nextEpoch: number;
+  validator: number;
+  signature: string;
+}
+
+export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx;
 
 /** 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction. */
 export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 256 } as const;
@@ -124,6 +134,15 @@ export function decodeTx(tx: string, n = 256): AppTx {
       throw error;
     }
   }
+  if (value.type === "freeze") {
+    const { nextEpoch, validator, signature } = value;
+    if (typeof nextEpoch !== "number" || !Number.isSafeInteger(nextEpoch) || nextEpoch < 1)
+      throw new InvalidTx("nextEpoch must be a positive integer");
+    if (typeof validator !== "number" || !Number.isSafeInteger(validator) || validator < 0)
+      throw new InvalidTx("validator must be a validator index");
+    if (typeof signature !== "string" || signature.length > 256) throw new InvalidTx("signature is missing");
+    return { type: "freeze", nextEpoch, validator, signature };
+  }
   throw new InvalidTx("unknown transaction type");
 }
 
@@ -134,6 +153,11 @@ export function encodeTx(tx: AppTx): string {
 /** The assignment transaction of a user: the same bytes for the same user on every node (mempools deduplicate). */
 export function assignTx(verifier: string, verifierId: string): string {
   return encodeTx({ type: "assign", verifier, verifierId });
+}
+
+/** The bytes a validator signs to vote for the handover freeze. */
+export function freezeSignBytes(chainId: string, nextEpoch: number): Uint8Array {
+  return new TextEncoder().encode(`app-freeze/1\x1c${chainId}\x1c${nextEpoch}`);
 }
 
 /** The bytes a validator signs to publish keys. */

@@ -25,6 +25,8 @@ export interface DealerConfig {
   /** This node's index in the old epoch, 1..n_old. */
   self: number;
   chunkSize: number;
+  /** The key index e + 1's key generation continues from (past every key e generated or abandoned). */
+  nextKeyIndex: number;
   /** Secret seed of the deterministic dealing (derived from the node key; never sent). */
   seed: Uint8Array;
 }
@@ -115,7 +117,14 @@ export class ReshareDealer {
     return [
       {
         to: j,
-        message: { type: "records", transition, chunk, chunks: this.chunks, keys: keys.map((k) => k.moved) },
+        message: {
+          type: "records",
+          transition,
+          chunk,
+          chunks: this.chunks,
+          nextKeyIndex: this.#c.nextKeyIndex,
+          keys: keys.map((k) => k.moved),
+        },
       },
       {
         to: j,

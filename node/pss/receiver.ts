@@ -52,7 +52,7 @@ export interface ReceiverConfig {
 }
 
 export type ReceiverRecord =
-  | { kind: "records"; chunk: number; chunks: number; keys: MovedKey[] }
+  | { kind: "records"; chunk: number; chunks: number; nextKeyIndex: number; keys: MovedKey[] }
   | {
       kind: "sharing";
       chunk: number;
@@ -77,12 +77,13 @@ export type ReceiverOutput =
   | { type: "propose"; decision: ReshareDecision }
   | { type: "keys"; chunk: number; keys: ResharedKey[] }
   /** Every chunk is done: this node holds verified shares of every moved key. */
-  | { type: "done"; keys: number }
+  | { type: "done"; keys: number; nextKeyIndex: number }
   | { type: "timer"; chunk: number; delayMs: number }
   | { type: "rejected"; from: Party | undefined; reason: string };
 
 interface Accepted {
   chunks: number;
+  nextKeyIndex: number;
   keys: MovedKey[];
   publicKeys: Point[];
   /** Y[κ][i − 1]: old node i's share key of the chunk's key κ. */
@@ -91,7 +92,7 @@ interface Accepted {
 
 interface Chunk {
   chunk: number;
-  copies: Map<string, { senders: Set<number>; chunks: number; keys: MovedKey[] }>;
+  copies: Map<string, { senders: Set<number>; chunks: number; nextKeyIndex: number; keys: MovedKey[] }>;
   copySenders: Set<number>;
   accepted?: Accepted;
   /** AVSS messages that arrived before the records were accepted (bounded). */
@@ -172,7 +173,7 @@ export class ReshareReceiver {
       const chunk = this.#chunkState(record.kind === "decision" ? record.decision.chunk : record.chunk);
       switch (record.kind) {
         case "records":
-          this.#accept(chunk, record.chunks, record.keys);
+          this.#accept(chunk, record);
           break;
         case "sharing": {
           const session = this.#session(chunk, record.dealer);
@@ -308,15 +309,15 @@ export class ReshareReceiver {
     if (chunk.accepted || chunk.copySenders.has(from)) return; // each old node's first copy counts
     chunk.copySenders.add(from);
     let copy = chunk.copies.get(message.digest);
-    if (!copy)
-      chunk.copies.set(message.digest, (copy = { senders: new Set(), chunks: message.chunks, keys: message.keys }));
+    if (!copy) {
+      const { chunks, nextKeyIndex, keys } = message;
+      chunk.copies.set(message.digest, (copy = { senders: new Set(), chunks, nextKeyIndex, keys }));
+    }
     copy.senders.add(from);
     if (copy.senders.size < this.#c.old.t + 1) return;
-    if (!this.#accept(chunk, copy.chunks, copy.keys)) return;
-    this.#out.push({
-      type: "persist",
-      record: { kind: "records", chunk: chunk.chunk, chunks: copy.chunks, keys: copy.keys },
-    });
+    const record = { chunks: copy.chunks, nextKeyIndex: copy.nextKeyIndex, keys: copy.keys };
+    if (!this.#accept(chunk, record)) return;
+    this.#out.push({ type: "persist", record: { kind: "records", chunk: chunk.chunk, ...record } });
     // Now the number of chunks is known: every one of them gets a timer, so none is waited for forever.
     for (let c = 0; c < copy.chunks; c++) if (!this.#chunks.get(c)?.keys) this.#arm(c);
     const waiting = chunk.waiting;
@@ -324,15 +325,20 @@ export class ReshareReceiver {
     for (const { from: sender, message: m } of waiting) this.#handle(sender, m);
   }
 
-  #accept(chunk: Chunk, chunks: number, keys: MovedKey[]): boolean {
-    if (this.#chunkCount !== undefined && this.#chunkCount !== chunks) {
-      this.#reject(undefined, `chunk ${chunk.chunk} says ${chunks} chunks, others said ${this.#chunkCount}`);
+  /** Takes a chunk's agreed records; every chunk must agree on the chunk count and the next key index. */
+  #accept(chunk: Chunk, record: { chunks: number; nextKeyIndex: number; keys: MovedKey[] }): boolean {
+    const { chunks, nextKeyIndex, keys } = record;
+    const other = [...this.#chunks.values()].find((c) => c.accepted)?.accepted;
+    if (other && (other.chunks !== chunks || other.nextKeyIndex !== nextKeyIndex)) {
+      // t_old + 1 old nodes vouched for both: impossible with at most t_old Byzantine ones.
+      this.#reject(undefined, `chunk ${chunk.chunk} disagrees with another on the chunk count or next key index`);
       return false;
     }
     this.#chunkCount = chunks;
     for (const number of this.#chunks.keys()) if (number >= chunks) this.#chunks.delete(number);
     chunk.accepted = {
       chunks,
+      nextKeyIndex,
       keys,
       publicKeys: keys.map((k) => parsePoint(k.publicKey, "publicKey")),
       shareKeys: keys.map((k) => k.shareKeys.map((y) => parsePoint(y, "shareKey"))),
@@ -643,9 +649,11 @@ export class ReshareReceiver {
       const shareKeys = Array.from({ length: n }, (_, m) => evaluateCommitment(column, BigInt(m + 1)));
       if (!mulG(share).equals(shareKeys[this.#c.self - 1]!))
         throw new Error(`chunk ${chunk.chunk} key ${key}: the new share does not match its commitment (a bug)`);
+      const moved = accepted!.keys[key]!;
       keys.push({
-        keyIndex: accepted!.keys[key]!.keyIndex,
-        publicKey: accepted!.keys[key]!.publicKey,
+        keyIndex: moved.keyIndex,
+        publicKey: moved.publicKey,
+        ...(moved.owner ? { owner: moved.owner } : {}),
         shareKeys: shareKeys.map(pointHex),
         share: scalarHex(share),
       });
@@ -664,13 +672,15 @@ export class ReshareReceiver {
   #checkDone(): void {
     if (this.#done || this.#chunkCount === undefined) return;
     let keys = 0;
+    let nextKeyIndex = 0;
     for (let c = 0; c < this.#chunkCount; c++) {
       const chunk = this.#chunks.get(c);
       if (!chunk?.keys) return;
       keys += chunk.keys.length;
+      nextKeyIndex = chunk.accepted!.nextKeyIndex;
     }
     this.#done = true;
-    this.#out.push({ type: "done", keys });
+    this.#out.push({ type: "done", keys, nextKeyIndex });
   }
 
   // ---------------------------------------------------------------------------------------------------------------

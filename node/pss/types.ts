@@ -21,13 +21,23 @@ export interface Party {
   index: number;
 }
 
-/** What moves for one key, the same bytes from every honest old node: its public key and every old node's Y_i. */
+/** Who a key is assigned to (absent for a key still in the buffer). */
+export interface KeyOwner {
+  verifier: string;
+  verifierId: string;
+}
+
+/**
+ * What moves for one key, the same bytes from every honest old node: its public key, every old node's Y_i, and its
+ * owner, so the assignment mapping moves with the keys and under the same t_old + 1 rule.
+ */
 export interface MovedKey {
   keyIndex: number;
   /** Uncompressed hex. */
   publicKey: string;
   /** Y_i = s_i·G for i = 1..n_old, uncompressed hex. */
   shareKeys: string[];
+  owner?: KeyOwner;
 }
 
 /** One chunk of the moved keys, as old nodes send it; a new node takes it on t_old + 1 identical copies. */
@@ -37,6 +47,8 @@ export interface RecordsMessage {
   chunk: number;
   /** How many chunks the handover has (every copy must say the same). */
   chunks: number;
+  /** The key index e + 1's key generation continues from (every copy must say the same). */
+  nextKeyIndex: number;
   keys: MovedKey[];
 }
 
@@ -107,6 +119,7 @@ export interface ReshareDecision {
 export interface ResharedKey {
   keyIndex: number;
   publicKey: string;
+  owner?: KeyOwner;
   /** Y_j for j = 1..n_new, uncompressed hex. */
   shareKeys: string[];
   share: string;

@@ -11,7 +11,7 @@ import { canonicalJson } from "../bft/encoding.ts";
 import type { Point } from "../crypto/point.ts";
 import type { Points } from "../dkg/wire.ts";
 import { fail, hash, int, isObject, parsePoint, parseScalar } from "../dkg/wire.ts";
-import type { MovedKey, PssMessage, ReshareDecision } from "./types.ts";
+import type { KeyOwner, MovedKey, PssMessage, ReshareDecision } from "./types.ts";
 
 /** Domain of the handover's commitment hashes and ready signatures (never valid in key generation). */
 export const PSS_DOMAIN = "pss";
@@ -31,7 +31,15 @@ export interface AvssId {
 }
 
 export type ParsedPss =
-  | { type: "records"; transition: number; chunk: number; chunks: number; keys: MovedKey[]; digest: string }
+  | {
+      type: "records";
+      transition: number;
+      chunk: number;
+      chunks: number;
+      nextKeyIndex: number;
+      keys: MovedKey[];
+      digest: string;
+    }
   | (AvssId & {
       type: "send";
       commitments: Point[][][];
@@ -47,6 +55,8 @@ export type ParsedPss =
   | { type: "resend"; epoch: number; batch: number };
 
 const MAX_CHUNKS = 1_000_000;
+/** As the JSON-RPC API bounds verifier names and ids. */
+const MAX_ID_CHARS = 512;
 const POINT_HEX = /^04[0-9a-f]{128}$/;
 
 function upTo(value: unknown, max: number, field: string): unknown[] {
@@ -108,13 +118,31 @@ function movedKeys(value: unknown, shape: PssShape): MovedKey[] {
       shareKeys: exactly(k.shareKeys, shape.nOld, `keys[${i}].shareKeys`).map((y, j) =>
         point(y, `keys[${i}].shareKeys[${j}]`),
       ),
+      ...(k.owner === undefined ? {} : { owner: owner(k.owner, `keys[${i}].owner`) }),
     };
   });
 }
 
+function owner(value: unknown, field: string): KeyOwner {
+  if (!isObject(value)) fail(`${field} is not an object`);
+  const text = (v: unknown, name: string) => {
+    if (typeof v !== "string" || v.length === 0 || v.length > MAX_ID_CHARS)
+      fail(`${field}.${name} is not a bounded string`);
+    return v;
+  };
+  return { verifier: text(value.verifier, "verifier"), verifierId: text(value.verifierId, "verifierId") };
+}
+
 /** The digest honest old nodes agree on for a chunk of moved records. */
-export function recordsDigest(transition: number, chunk: number, chunks: number, keys: readonly MovedKey[]): string {
-  return bytesToHex(keccak_256(utf8ToBytes(canonicalJson({ transition, chunk, chunks, keys }))));
+export function recordsDigest(records: {
+  transition: number;
+  chunk: number;
+  chunks: number;
+  nextKeyIndex: number;
+  keys: readonly MovedKey[];
+}): string {
+  const { transition, chunk, chunks, nextKeyIndex, keys } = records;
+  return bytesToHex(keccak_256(utf8ToBytes(canonicalJson({ transition, chunk, chunks, nextKeyIndex, keys }))));
 }
 
 /** Parses a handover message from a peer; throws MalformedDkgMessage saying what is wrong. */
@@ -126,15 +154,10 @@ export function parsePssMessage(raw: unknown, shape: PssShape): ParsedPss {
       const chunk = int(raw.chunk, 0, MAX_CHUNKS, "chunk");
       const chunks = int(raw.chunks, 1, MAX_CHUNKS, "chunks");
       if (chunk >= chunks) fail("chunk is not below chunks");
+      const nextKeyIndex = int(raw.nextKeyIndex, 0, Number.MAX_SAFE_INTEGER, "nextKeyIndex");
       const keys = movedKeys(raw.keys, shape);
-      return {
-        type: "records",
-        transition,
-        chunk,
-        chunks,
-        keys,
-        digest: recordsDigest(transition, chunk, chunks, keys),
-      };
+      const records = { transition, chunk, chunks, nextKeyIndex, keys };
+      return { type: "records", ...records, digest: recordsDigest(records) };
     }
     case "send": {
       const commitments = matrices(raw.commitments, shape, "commitments");

@@ -2,6 +2,7 @@ import { expect } from "chai";
 
 import { KeyMappingApp, MAX_OPEN_VOTES_PER_VALIDATOR } from "../../node/app/key-mapping-app.ts";
 import type { Block } from "../../node/bft/types.ts";
+import { freezeSignBytes } from "../../node/app/transactions.ts";
 import { readySignBytes } from "../../node/dkg/wire.ts";
 import { fastSchemes } from "../sim/fast-signer.ts";
 import { assignTx, fakePublicKey, publishTx } from "./helpers.ts";
@@ -148,5 +149,74 @@ describe("key-mapping app", function () {
     ]);
     expect(app.decisionFor(0)?.batch).to.equal(0);
     expect(app.checkTx(JSON.stringify(decision(0)))).to.deep.equal({ ok: false, detail: "already decided" });
+  });
+
+  describe("the handover freeze", function () {
+    const freezeTx = (validator: number, nextEpoch = 2, signer = validator) =>
+      JSON.stringify({
+        type: "freeze",
+        nextEpoch,
+        validator,
+        signature: schemes[signer]!.sign(freezeSignBytes(CHAIN, nextEpoch)),
+      });
+
+    it("freezes on a quorum of signed votes: then no assignment, no new keys, and one agreed snapshot", function () {
+      const app = new KeyMappingApp({
+        chainId: CHAIN,
+        validators: n,
+        epoch: 1,
+        keysPerBatch: 4,
+        verify: (v, m, s) => schemes[0]!.verify(v, m, s),
+      });
+      publish(app, 0, 4);
+      app.finalizeBlock(block([assignTx("google", "alice")]));
+      // Two votes (below the quorum of 3 at n = 4), one forged and one for an earlier epoch: nothing freezes.
+      const results = app.finalizeBlock(block([freezeTx(0), freezeTx(1), freezeTx(2, 2, 3), freezeTx(3, 1)])).results;
+      expect(results.map((r) => r.code)).to.deep.equal(["OK", "OK", "INVALID", "INVALID"]);
+      expect(app.frozen).to.equal(undefined);
+      expect(app.finalizeBlock(block([assignTx("google", "bob")])).results[0]!.code).to.equal("OK");
+      const { results: last } = app.finalizeBlock(block([freezeTx(2)]));
+      expect(last[0]!.code).to.equal("OK");
+      expect(app.frozen).to.deep.equal({ nextEpoch: 2, height });
+
+      // Frozen: a new user waits for the next epoch, an assigned one keeps its key, no keys join.
+      const [carol, alice] = app.finalizeBlock(
+        block([assignTx("google", "carol"), assignTx("google", "alice")]),
+      ).results;
+      expect(carol).to.deep.equal({ code: "FROZEN", nextEpoch: 2 });
+      expect(alice!.code).to.equal("OK");
+      expect(app.checkTx(assignTx("google", "carol"))).to.deep.equal({ ok: false, detail: "frozen for the handover" });
+      publish(app, 4, 4);
+      expect(app.publishedKeys).to.equal(4);
+      expect(app.checkTx(freezeTx(3))).to.deep.equal({ ok: false, detail: "already frozen for epoch 2" });
+
+      const snapshot = app.snapshot();
+      expect(snapshot.nextKeyIndex).to.equal(4);
+      expect(snapshot.keys.map((k) => [k.keyIndex, k.owner?.verifierId])).to.deep.equal([
+        [0, "alice"],
+        [1, "bob"],
+        [2, undefined],
+        [3, undefined],
+      ]);
+    });
+
+    it("refuses a second vote of a validator, a vote for another epoch, and a vote from outside the epoch", function () {
+      const app = new KeyMappingApp({
+        chainId: CHAIN,
+        validators: n,
+        epoch: 1,
+        verify: (v, m, s) => schemes[0]!.verify(v, m, s),
+      });
+      app.finalizeBlock(block([freezeTx(0)]));
+      expect(app.checkTx(freezeTx(0))).to.deep.equal({ ok: false, detail: "this validator already voted for it" });
+      expect(app.checkTx(freezeTx(0, 3))).to.deep.equal({
+        ok: false,
+        detail: "this validator voted for another epoch",
+      });
+      expect(app.checkTx(JSON.stringify({ ...JSON.parse(freezeTx(1)), validator: 9 }))).to.deep.equal({
+        ok: false,
+        detail: "validator 9 is not in this epoch",
+      });
+    });
   });
 });

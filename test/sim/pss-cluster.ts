@@ -11,7 +11,7 @@ import type { NodeSigner } from "../../node/dkg/types.ts";
 import { pointHex } from "../../node/dkg/wire.ts";
 import { ReshareDealer, type DealerKey, type DealerSend } from "../../node/pss/dealer.ts";
 import { ReshareReceiver, type ReceiverOutput, type ReceiverRecord } from "../../node/pss/receiver.ts";
-import type { Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "../../node/pss/types.ts";
+import type { KeyOwner, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "../../node/pss/types.ts";
 import type { Prng } from "../support/prng.ts";
 import { fastSchemes } from "./fast-signer.ts";
 import { CALM, SimNetwork, type NetworkFaults } from "./network.ts";
@@ -41,9 +41,10 @@ export interface PssClusterOptions {
   oldKeys?: OldKey[];
 }
 
-/** The old epoch's state for one key: its polynomial (known to the test only), shares and share keys. */
+/** The old epoch's state for one key: its polynomial (known to the test only), shares, share keys and owner. */
 export interface OldKey {
   keyIndex: number;
+  owner?: KeyOwner;
   polynomial: bigint[];
   shares: bigint[];
   publicKey: string;
@@ -63,7 +64,12 @@ class SimOldNode {
     const c = this.cluster;
     this.up = true;
     const keys: DealerKey[] = c.oldKeys.map((k) => ({
-      moved: { keyIndex: k.keyIndex, publicKey: k.publicKey, shareKeys: k.shareKeys },
+      moved: {
+        keyIndex: k.keyIndex,
+        publicKey: k.publicKey,
+        shareKeys: k.shareKeys,
+        ...(k.owner ? { owner: k.owner } : {}),
+      },
       share: k.shares[this.index - 1]!,
     }));
     this.core = new ReshareDealer(
@@ -73,6 +79,7 @@ class SimOldNode {
         new: c.next,
         self: this.index,
         chunkSize: c.chunkSize,
+        nextKeyIndex: c.nextKeyIndex,
         seed: new TextEncoder().encode(`dealer-seed-${c.prng.seed}-${this.index}`),
       },
       keys,
@@ -100,6 +107,7 @@ class SimNewNode {
   readonly disk: ReceiverRecord[] = [];
   readonly keys = new Map<number, ResharedKey[]>();
   done = false;
+  nextKeyIndex: number | undefined;
   rejected = 0;
 
   constructor(
@@ -154,6 +162,7 @@ class SimNewNode {
           break;
         case "done":
           this.done = true;
+          this.nextKeyIndex = output.nextKeyIndex;
           break;
         case "timer": {
           const incarnation = this.incarnation;
@@ -189,6 +198,8 @@ export class PssCluster {
   readonly silent: Set<number>;
   readonly prng: Prng;
   readonly oldKeys: OldKey[];
+  /** Past every key index the old epoch used (its abandoned batches included). */
+  readonly nextKeyIndex: number;
   readonly log: ReshareDecision[] = [];
   readonly orderingDelayMs: number;
 
@@ -207,6 +218,7 @@ export class PssCluster {
       verify: (node: number, message: Uint8Array, signature: string) => scheme.verify(node - 1, message, signature),
     }));
     this.oldKeys = options.oldKeys ?? this.#genesis(options.keys);
+    this.nextKeyIndex = 3 * this.oldKeys.length + 5;
     this.oldNodes = Array.from({ length: this.old.n }, (_, i) => new SimOldNode(i + 1, this));
     this.newNodes = Array.from({ length: this.next.n }, (_, i) => new SimNewNode(i + 1, this));
     this.network = new SimNetwork(
@@ -241,6 +253,8 @@ export class PssCluster {
       const shares = Array.from({ length: this.old.n }, (_, i) => evaluatePolynomial(polynomial, BigInt(i + 1)));
       return {
         keyIndex: keyIndex * 3 + 1, // indexes need not be dense (abandoned batches leave gaps)
+        // Every other key is assigned; the rest were still in the buffer and move too.
+        ...(keyIndex % 2 === 0 ? { owner: { verifier: "google", verifierId: `user-${keyIndex}@example.com` } } : {}),
         polynomial,
         shares,
         publicKey: pointHex(G.multiply(polynomial[0]!)),
@@ -290,6 +304,11 @@ export class PssCluster {
     );
     const kNew = this.next.k;
     const kOld = this.old.k;
+    for (const j of honest) {
+      const next = this.newNodes[j - 1]!.nextKeyIndex;
+      if (next !== this.nextKeyIndex)
+        problems.push(`new node ${j} continues from key ${next}, not ${this.nextKeyIndex}`);
+    }
     for (const old of this.oldKeys) {
       const at = `key ${old.keyIndex}`;
       const keys = held.map((h) => h.get(old.keyIndex));
@@ -301,6 +320,7 @@ export class PssCluster {
       const first = keys[0]!;
       for (const key of keys) {
         if (key!.publicKey !== old.publicKey) problems.push(`${at}: the public key changed`);
+        if (JSON.stringify(key!.owner) !== JSON.stringify(old.owner)) problems.push(`${at}: its owner did not move`);
         if (key!.shareKeys.join() !== first.shareKeys.join()) problems.push(`${at}: Y' vectors differ`);
       }
       const shares = honest.map((j, i) => ({ x: BigInt(j), y: BigInt("0x" + keys[i]!.share) }));
