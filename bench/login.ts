@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { getOrAssignKey, login, type Network } from "../client/index.ts";
+import { getOrAssignKey, login, networkFromDescription, type Network } from "../client/index.ts";
 import { freePort } from "../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../scripts/lib/devnet-processes.ts";
 
@@ -18,12 +18,7 @@ const devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyB
 try {
   await devnet.waitForKeys(USERS + 4, 180_000);
   const described = await devnet.describe(true);
-  const network: Network = {
-    endpoints: described.nodes.map((n) => n.endpoint),
-    indexes: described.nodes.map((n) => n.index),
-    nodePublicKeys: described.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
-    t: described.epoch.t,
-  };
+  const network: Network = networkFromDescription(described);
   const users = Array.from({ length: USERS }, (_, i) => `bench${i}@example.com`);
   for (const verifierId of users) await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
 

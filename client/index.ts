@@ -34,6 +34,19 @@ export interface Network {
   t: number;
 }
 
+/** The network described by a devnet's `.devnet/network.json` (or any object of the same shape). */
+export function networkFromDescription(description: {
+  nodes: readonly { index: number; endpoint: string; pubX: string; pubY: string }[];
+  epoch: { t: number };
+}): Network {
+  return {
+    endpoints: description.nodes.map((n) => n.endpoint),
+    indexes: description.nodes.map((n) => n.index),
+    nodePublicKeys: description.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
+    t: description.epoch.t,
+  };
+}
+
 export interface KeyInfo {
   keyIndex: number;
   publicKey: { x: string; y: string };

@@ -12,7 +12,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-import { getOrAssignKey, login } from "../client/index.ts";
+import { getOrAssignKey, login, networkFromDescription } from "../client/index.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
 
@@ -90,12 +90,7 @@ try {
 
 /** A demo login with the SDK: a token from the dev issuer, the key of that user, and the same address both ways. */
 async function demoLogin(devnet: Devnet, network: Awaited<ReturnType<Devnet["describe"]>>): Promise<void> {
-  const sdkNetwork = {
-    endpoints: network.nodes.map((n) => n.endpoint),
-    indexes: network.nodes.map((n) => n.index),
-    nodePublicKeys: network.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
-    t: network.epoch.t,
-  };
+  const sdkNetwork = networkFromDescription(network);
   const user = { verifier: network.oidc.verifier, verifierId: "demo@example.com" };
   const key = await getOrAssignKey(sdkNetwork, user);
   const idToken = await devnet.oidc.mint({ email: user.verifierId });

@@ -9,6 +9,8 @@ import { quorum } from "../bft/quorum.ts";
 import type { Block, Hash } from "../bft/types.ts";
 import { decisionProblem } from "../dkg/decision.ts";
 import type { DealerDecision } from "../dkg/types.ts";
+import { reshareDecisionProblem } from "../pss/decision.ts";
+import type { ReshareDecision, Thresholds } from "../pss/types.ts";
 import {
   InvalidTx,
   decodeTx,
@@ -41,6 +43,8 @@ export interface KeyMappingOptions {
   t?: number;
   /** Keys per key-generation batch, so that the handover skips the indexes of decided batches never published. */
   keysPerBatch?: number;
+  /** In a successor epoch: the handover whose reshare decisions this app orders (the new epoch is this one). */
+  handover?: { transition: number; old: Thresholds; new: Thresholds };
   /** Checks a validator's signature (ECDSA with the node key in production). */
   verify(validator: number, message: Uint8Array, signature: string): boolean;
 }
@@ -71,6 +75,8 @@ export class KeyMappingApp implements ConsensusApp {
   readonly #freezeVotes = new Map<number, Set<number>>();
   readonly #freezeVoteOf = new Map<number, number>();
   #frozen: { nextEpoch: number; height: number } | undefined;
+  /** The first valid reshare decision of each handover chunk. */
+  readonly #reshareDecisions = new Map<number, ReshareDecision>();
 
   constructor(options: KeyMappingOptions) {
     this.#options = options;
@@ -106,7 +112,11 @@ export class KeyMappingApp implements ConsensusApp {
       return problem === undefined ? { ok: true } : { ok: false, detail: problem };
     }
     const problem =
-      decoded.type === "dkgDecision" ? this.#decisionProblem(decoded.decision) : this.#publicationProblem(decoded);
+      decoded.type === "dkgDecision"
+        ? this.#decisionProblem(decoded.decision)
+        : decoded.type === "reshareDecision"
+          ? this.#reshareDecisionProblem(decoded.decision)
+          : this.#publicationProblem(decoded);
     return problem === undefined ? { ok: true } : { ok: false, detail: problem };
   }
 
@@ -166,6 +176,13 @@ export class KeyMappingApp implements ConsensusApp {
       throw error;
     }
     if (decoded.type === "freeze") return this.#freeze(decoded.nextEpoch, decoded.validator, decoded.signature, height);
+    if (decoded.type === "reshareDecision") {
+      const problem = this.#reshareDecisionProblem(decoded.decision);
+      if (problem === "already decided") return { code: "OK", decided: false };
+      if (problem !== undefined) return { code: "INVALID", detail: problem };
+      this.#reshareDecisions.set(decoded.decision.chunk, decoded.decision);
+      return { code: "OK", decided: true };
+    }
     if (decoded.type === "dkgDecision") {
       const problem = this.#decisionProblem(decoded.decision);
       if (problem === "already decided") return { code: "OK", decided: false };
@@ -263,6 +280,22 @@ export class KeyMappingApp implements ConsensusApp {
     if (!this.#options.verify(validator, freezeSignBytes(this.#options.chainId, nextEpoch), signature))
       return "bad signature";
     return undefined;
+  }
+
+  /** The reshare decision for a handover chunk, once one was ordered. */
+  reshareDecisionFor(chunk: number): ReshareDecision | undefined {
+    return this.#reshareDecisions.get(chunk);
+  }
+
+  #reshareDecisionProblem(decision: ReshareDecision): string | undefined {
+    const { handover } = this.#options;
+    if (!handover) return "this epoch runs no handover";
+    if (decision.transition !== handover.transition) return `decision of transition ${decision.transition}`;
+    if (this.#reshareDecisions.has(decision.chunk)) return "already decided";
+    // Ready signers are new nodes 1..n; validator i − 1 is node i.
+    return reshareDecisionProblem(decision, handover.old, handover.new, (node, bytes, sig) =>
+      this.#options.verify(node - 1, bytes, sig),
+    );
   }
 
   /** The decision for a key-generation batch, once one was ordered. */

@@ -5,12 +5,15 @@
  * - `publishKeys`: a validator's signed vote that the keys of a generation batch have these public keys. The keys
  *   join the pool only when a quorum of validators signed the same content (one Byzantine node cannot inject keys).
  * - `dkgDecision`: the dealer set of a key-generation batch.
+ * - `reshareDecision`: in a successor epoch's handover, the old dealers whose resharing of a chunk count.
  * - `freeze`: a validator's signed vote that the chain started the handover to `nextEpoch`; the state freezes at the
  *   block where a quorum of validators voted (one Byzantine node cannot stop assignments).
  */
 import { canonicalJson } from "../bft/encoding.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import { MalformedDkgMessage, parseDecision } from "../dkg/wire.ts";
+import type { ReshareDecision } from "../pss/types.ts";
+import { parseReshareDecision } from "../pss/wire.ts";
 
 export interface AssignTx {
   type: "assign";
@@ -50,7 +53,13 @@ export interface FreezeTx {
   signature: string;
 }
 
-export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx;
+/** The old dealers of a handover chunk, with their proofs (signed readies of new nodes); the first valid one wins. */
+export interface ReshareDecisionTx {
+  type: "reshareDecision";
+  decision: ReshareDecision;
+}
+
+export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx | ReshareDecisionTx;
 
 /** 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction. */
 export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 256 } as const;
@@ -129,6 +138,16 @@ export function decodeTx(tx: string, n = 256): AppTx {
         type: "dkgDecision",
         decision: parseDecision(value.decision, { n, k: 1, batchSize: 1, keysPerBatch: 1 }),
       };
+    } catch (error) {
+      if (error instanceof MalformedDkgMessage) throw new InvalidTx(`decision: ${error.message}`);
+      throw error;
+    }
+  }
+  if (value.type === "reshareDecision") {
+    try {
+      // Only the shape; its proofs are checked against the handover by the app.
+      const shape = { nOld: 256, nNew: n, kNew: 1, chunkSize: 1 };
+      return { type: "reshareDecision", decision: parseReshareDecision(value.decision, shape) };
     } catch (error) {
       if (error instanceof MalformedDkgMessage) throw new InvalidTx(`decision: ${error.message}`);
       throw error;

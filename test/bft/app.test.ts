@@ -219,4 +219,58 @@ describe("key-mapping app", function () {
       });
     });
   });
+
+  it("orders reshare decisions of a handover: the first valid one per chunk, each dealer with signed readies", function () {
+    const handover = { transition: 2, old: { n: 5, t: 1, k: 3 }, new: { n: 4, t: 0, k: 3 } };
+    const app = new KeyMappingApp({
+      chainId: CHAIN,
+      validators: n,
+      epoch: 2,
+      handover,
+      verify: (v, m, s) => schemes[0]!.verify(v, m, s),
+    });
+    const hash = "cd".repeat(32);
+    const decision = (chunk: number, dealers = [1, 2, 4], transition = 2) => ({
+      type: "reshareDecision",
+      decision: {
+        type: "reshareDealers",
+        transition,
+        chunk,
+        dealers: dealers.map((dealer) => ({
+          dealer,
+          hash,
+          readies: [1, 2, 3].map((node) => ({
+            node,
+            signature: schemes[node - 1]!.sign(
+              readySignBytes({ epoch: transition, batch: chunk, dealer }, hash, "pss"),
+            ),
+          })),
+        })),
+      },
+    });
+    // A ready signed for key generation (another domain) does not count for the handover.
+    const crossProtocol = decision(0);
+    crossProtocol.decision.dealers[0]!.readies[0]!.signature = schemes[0]!.sign(
+      readySignBytes({ epoch: 2, batch: 0, dealer: 1 }, hash),
+    );
+    const results = app.finalizeBlock(
+      block(
+        [crossProtocol, decision(0, [1, 2]), decision(0, [1, 2, 3], 3), decision(0), decision(0, [3, 4, 5])].map((d) =>
+          JSON.stringify(d),
+        ),
+      ),
+    ).results;
+    expect(results).to.deep.equal([
+      { code: "INVALID", detail: "dealer 1 has a bad ready" },
+      { code: "INVALID", detail: "names 2 dealers, fewer than k_old = 3" },
+      { code: "INVALID", detail: "decision of transition 3" },
+      { code: "OK", decided: true },
+      { code: "OK", decided: false },
+    ]);
+    expect(app.reshareDecisionFor(0)?.dealers.map((d) => d.dealer)).to.deep.equal([1, 2, 4]);
+    expect(newApp().checkTx(JSON.stringify(decision(1)))).to.deep.equal({
+      ok: false,
+      detail: "this epoch runs no handover",
+    });
+  });
 });

@@ -5,7 +5,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { Wallet, parseEther } from "ethers";
 
-import { getOrAssignKey, login, type Network } from "../../client/index.ts";
+import { getOrAssignKey, login, networkFromDescription, type Network } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { thresholdsFor } from "../../node/chain/thresholds.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
@@ -25,12 +25,7 @@ describe("the handover freeze on five node processes", function () {
     devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 24 });
     await devnet.waitForKeys(12, 120_000);
     const described = await devnet.describe(true);
-    network = {
-      endpoints: described.nodes.map((n) => n.endpoint),
-      indexes: described.nodes.map((n) => n.index),
-      nodePublicKeys: described.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
-      t: described.epoch.t,
-    };
+    network = networkFromDescription(described);
   });
 
   after(async function () {

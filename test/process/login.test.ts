@@ -6,7 +6,14 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { expect } from "chai";
 
-import { LoginError, getOrAssignKey, login, revealQuorum, type Network } from "../../client/index.ts";
+import {
+  LoginError,
+  getOrAssignKey,
+  login,
+  networkFromDescription,
+  revealQuorum,
+  type Network,
+} from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
 import { G } from "../../node/crypto/point.ts";
@@ -32,12 +39,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
     await devnet.waitForKeys(20, 120_000);
     const described = await devnet.describe(true);
     endpoints = described.nodes.map((n) => n.endpoint);
-    network = {
-      endpoints,
-      indexes: described.nodes.map((n) => n.index),
-      nodePublicKeys: described.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
-      t: described.epoch.t,
-    };
+    network = networkFromDescription(described);
   });
 
   after(async function () {
