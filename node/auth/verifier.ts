@@ -23,6 +23,7 @@ export type TokenErrorCode =
   | "TOO_OLD"
   | "WRONG_VERIFIER_ID"
   | "MISSING_CLAIM"
+  | "OTHER_EPOCH"
   /** The issuer's keys could not be fetched: retryable, and a token that failed so is not marked used. */
   | "JWKS_UNAVAILABLE";
 
@@ -66,6 +67,16 @@ function lowS(signature: Buffer, alg: string): boolean {
   return s <= order / 2n;
 }
 
+/**
+ * Which tokens an epoch may serve, by issue time (unix seconds, the skew already added by the caller), so that no
+ * token is served by two epochs: during a handover the old epoch serves only tokens issued before the newest block
+ * time it has seen plus the skew, and the new one only tokens issued after the completion block's time plus the skew.
+ */
+export interface EpochWindow {
+  issuedAfter?: number;
+  issuedBefore?: number;
+}
+
 export interface VerifiedToken {
   verifierId: string;
   payload: JWTPayload;
@@ -87,7 +98,7 @@ export class TokenVerifier {
   }
 
   /** Checks the token and returns the verifier id it proves; throws TokenError with a specific code otherwise. */
-  async verify(token: string, verifierId: string): Promise<VerifiedToken> {
+  async verify(token: string, verifierId: string, window: EpochWindow = {}): Promise<VerifiedToken> {
     const { config } = this;
     if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_CHARS) {
       throw new TokenError("MALFORMED_TOKEN", "the token is missing or too long");
@@ -139,6 +150,11 @@ export class TokenVerifier {
     }
     // Case-sensitive, as the Torus node compared (torus.js#23: clients must not lower-case verifier ids).
     if (claimed !== verifierId) throw new TokenError("WRONG_VERIFIER_ID", "the token is for another verifier_id");
+    const iat = payload.iat!;
+    if (window.issuedAfter !== undefined && iat <= window.issuedAfter)
+      throw new TokenError("OTHER_EPOCH", "the token was issued before this epoch took over; get a fresh token");
+    if (window.issuedBefore !== undefined && iat >= window.issuedBefore)
+      throw new TokenError("OTHER_EPOCH", "the token was issued after the handover began; log in at the next epoch");
     return { verifierId: claimed, payload };
   }
 }

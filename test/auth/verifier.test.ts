@@ -107,4 +107,26 @@ describe("ID-token verification", function () {
     expect(Buffer.from(other.split(".")[2]!, "base64url").equals(Buffer.from(s, "base64url"))).to.equal(true);
     expect(await refusal(other)).to.equal("NON_CANONICAL_TOKEN");
   });
+
+  it("serves a token in one epoch only: by its issue time against the epoch's window", async function () {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await oidc.mint({ email }, { issuedAt: now - 30, expiresInSeconds: 600 });
+    const code = (window: { issuedAfter?: number; issuedBefore?: number }) =>
+      verifier.verify(token, email, window).then(
+        () => "OK",
+        (error: TokenError) => error.code,
+      );
+    // The old epoch during a handover: only tokens issued before its newest block time plus the skew.
+    expect(await code({ issuedBefore: now })).to.equal("OK");
+    expect(await code({ issuedBefore: now - 30 })).to.equal("OTHER_EPOCH");
+    // The new epoch: only tokens issued after the completion block's time plus the skew.
+    expect(await code({ issuedAfter: now - 31 })).to.equal("OK");
+    expect(await code({ issuedAfter: now - 30 })).to.equal("OTHER_EPOCH");
+    // With the old epoch's bound at or below the new one's, no issue time passes both.
+    const completion = now - 30;
+    expect([await code({ issuedBefore: completion }), await code({ issuedAfter: completion })]).to.deep.equal([
+      "OTHER_EPOCH",
+      "OTHER_EPOCH",
+    ]);
+  });
 });
