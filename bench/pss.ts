@@ -10,6 +10,8 @@ import { Prng } from "../test/support/prng.ts";
 
 const KEYS = Number(process.env.BENCH_PSS_KEYS ?? 1000);
 const CHUNK_SIZE = Number(process.env.BENCH_PSS_CHUNK ?? 25);
+/** Sizes to run (n → n), e.g. BENCH_PSS_N=9. */
+const SIZES = (process.env.BENCH_PSS_N ?? "5,9").split(",").map(Number);
 
 function run(n: number) {
   const cluster = new PssCluster({
@@ -73,7 +75,7 @@ function run(n: number) {
 }
 
 const results: Record<string, ReturnType<typeof run>> = {};
-for (const n of [5, 9]) {
+for (const n of SIZES) {
   const r = run(n);
   results[`n${n}`] = r;
   console.log(
@@ -89,4 +91,10 @@ const pick = (r: ReturnType<typeof run>) => ({
   bytesPerKey: r.bytesPerKey,
   keysPerSec: r.keysPerSec,
 });
-console.log(JSON.stringify({ bench: "pss", keys: KEYS, n5: pick(results.n5!), n9: pick(results.n9!) }));
+console.log(
+  JSON.stringify({
+    bench: "pss",
+    keys: KEYS,
+    ...Object.fromEntries(Object.entries(results).map(([size, r]) => [size, pick(r)])),
+  }),
+);

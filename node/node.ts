@@ -52,7 +52,11 @@ export interface NodeStatus {
   keys: { published: number; assigned: number; free: number; generatedBatches: number };
   verifierHash: string;
   refusing: string | undefined;
+  /** While this epoch takes over: the epoch it takes over from. */
+  handoverFrom: number | undefined;
 }
+
+const thresholdsOf = (e: EpochView) => ({ n: e.n, t: e.t, k: e.k });
 
 export class TorusNode {
   readonly registry: Registry;
@@ -64,8 +68,10 @@ export class TorusNode {
   keygen!: KeyGenerator;
   p2p!: P2PHost;
   keyStore!: KeyStore;
-  /** Why this node refuses to serve clients, if it does (a verifier list that differs from a peer's). */
-  refusing: string | undefined;
+  /** The epoch this one takes over from, while the handover runs (this node then serves no client yet). */
+  handover: { from: EpochView } | undefined;
+  /** Set when this node's verifier list differs from most of its peers'. */
+  #verifierRefusal: string | undefined;
   readonly verifierHash: string;
   readonly metrics = {
     bftRejected: 0,
@@ -177,12 +183,18 @@ export class TorusNode {
       throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);
     await registry.ensureListed(epoch, { declaredIp: config.api.declaredIp, p2pListenAddress: config.p2p.announce });
     log.info({ epoch, address: registry.address }, "listed; waiting for the epoch to become current");
-    const state = await registry.waitForState(epoch, ["Current", "Transitioning"]);
+    const { prevEpoch } = await registry.readEpoch(epoch);
+    const state = await registry.waitForTurn(epoch, prevEpoch);
     this.epoch = await registry.readEpoch(epoch);
+    if (state === "Handover") {
+      // A successor epoch: its nodes run their BFT network for the handover only, and serve once it completed.
+      this.handover = { from: await registry.readEpoch(prevEpoch) };
+      log.info({ epoch, from: prevEpoch }, "the chain started the handover to this epoch");
+    }
     const self = this.epoch.nodes.find((n) => n.address === registry.address);
     if (!self) throw new Error(`node ${registry.address} is not in the node list of epoch ${epoch}`);
     this.index = self.index;
-    log.info({ epoch, state, index: this.index, n: this.epoch.n }, "epoch is current; starting");
+    log.info({ epoch, mode: state, index: this.index, n: this.epoch.n }, "starting");
     await this.#openStores();
     this.#buildCores();
     await this.#startP2P();
@@ -214,6 +226,9 @@ export class TorusNode {
       k: epoch.k,
       t: epoch.t,
       keysPerBatch: this.config.keygen.batchSize * epoch.k,
+      ...(this.handover
+        ? { handover: { transition: epoch.epoch, old: thresholdsOf(this.handover.from), new: thresholdsOf(epoch) } }
+        : {}),
       verify: (validator, message, signature) => scheme.verify(validator, message, signature),
     });
     this.mempool = new Mempool((tx) => this.app.checkTx(tx));
@@ -273,8 +288,8 @@ export class TorusNode {
         differing.length >= agreeing
           ? `the verifier list differs from that of nodes ${differing.join(", ")} (${agreeing} of ${hashes.size + 1} agree)`
           : undefined;
-      if (refusing && !this.refusing) this.log.error(`refusing to serve: ${refusing}`);
-      this.refusing = refusing;
+      if (refusing && !this.#verifierRefusal) this.log.error(`refusing to serve: ${refusing}`);
+      this.#verifierRefusal = refusing;
       if (first) say(); // answer, so that a peer that started later learns this node's hash too
     };
     say();
@@ -509,9 +524,20 @@ export class TorusNode {
     return decisions;
   }
 
-  /** Tells the key buffer how many keys are free; once frozen for the handover, no new batch starts. */
+  /** Why this node serves no client, if it does not: a verifier list that differs from its peers', or a handover. */
+  get refusing(): string | undefined {
+    if (this.#verifierRefusal) return this.#verifierRefusal;
+    if (this.handover)
+      return `epoch ${this.epoch.epoch} is taking over from epoch ${this.handover.from.epoch}: the handover is in progress`;
+    return undefined;
+  }
+
+  /**
+   * Tells the key buffer how many keys are free; once frozen for the handover, no new batch starts, and a successor
+   * epoch starts none before the handover (its key indexes continue from the moved next index).
+   */
   async #demandKeys(): Promise<void> {
-    if (this.app.frozen) return;
+    if (this.app.frozen || this.handover) return;
     await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
   }
 
@@ -628,6 +654,7 @@ export class TorusNode {
       },
       verifierHash: this.verifierHash,
       refusing: this.refusing,
+      handoverFrom: this.handover?.from.epoch,
     };
   }
 

@@ -139,11 +139,17 @@ export class Registry {
     this.options.log?.(`listed in epoch ${epoch}`);
   }
 
-  /** Resolves once `epoch` is in one of the given states (polling), e.g. Current for the genesis epoch. */
-  async waitForState(epoch: number, states: readonly string[]): Promise<string> {
+  /**
+   * Resolves when this node's epoch has work: "Serving" once it is current (or, after a handover, handing over in
+   * turn); "Handover" when it is the successor of `prevEpoch` (not 0) and the chain started the handover to it.
+   */
+  async waitForTurn(epoch: number, prevEpoch: number): Promise<"Serving" | "Handover"> {
+    const stateOf = async (e: number) =>
+      epochStateName((await this.call("getEpochStatus", (c) => c.getEpochStatus(e))).state);
     for (;;) {
-      const state = epochStateName((await this.call("getEpochStatus", (c) => c.getEpochStatus(epoch))).state);
-      if (states.includes(state)) return state;
+      const state = await stateOf(epoch);
+      if (state === "Current" || state === "Transitioning") return "Serving";
+      if (state === "Ready" && prevEpoch !== 0 && (await stateOf(prevEpoch)) === "Transitioning") return "Handover";
       await new Promise((resolve) => setTimeout(resolve, this.options.pollingIntervalMs));
       this.options.signal?.throwIfAborted();
     }

@@ -218,6 +218,10 @@ export class ReshareReceiver {
     const limit = from.role === "old" ? this.#c.old.n : this.#c.new.n;
     if (!Number.isSafeInteger(from.index) || from.index < 1 || from.index > limit) return;
     if (from.role === "new" && from.index === this.#c.self) return;
+    // Every old node sends every chunk's records; once a chunk is taken (t_old + 1 copies), the other copies are not
+    // worth parsing and hashing.
+    const { type, chunk } = (raw ?? {}) as { type?: unknown; chunk?: unknown };
+    if (type === "records" && typeof chunk === "number" && this.#chunks.get(chunk)?.accepted) return;
     let message: ParsedPss;
     try {
       message = parsePssMessage(raw, this.#shape);

@@ -34,6 +34,8 @@ export interface DevnetOptions {
 export interface DevnetNode {
   /** 1..n in the order the processes were started (its on-chain position may differ). */
   slot: number;
+  /** The epoch whose node list it is in. */
+  epoch: bigint;
   key: Wallet;
   configFile: string;
   dataDir: string;
@@ -80,27 +82,51 @@ export class Devnet {
 
     this.nodeList = await ops.deployNodeList(governance);
     this.epoch = await ops.createEpoch(this.nodeList, thresholdsFor(n));
-    for (let slot = 1; slot <= n; slot++) this.nodes.push(await this.#prepareNode(slot));
+    for (let slot = 1; slot <= n; slot++) this.nodes.push(await this.#prepareNode(slot, this.epoch));
     await ops.whitelistNodes(
       this.nodeList,
       this.epoch,
       this.nodes.map((node) => node.key.address),
     );
-    for (const node of this.nodes) {
-      await (await governance.sendTransaction({ to: node.key.address, value: parseEther("10") })).wait();
-    }
-    for (const node of this.nodes) this.spawn(node);
-    log(`started ${n} node processes; waiting for them to list themselves`);
-    await this.#waitFor(
-      async () => (await this.nodeList.getNodes(this.epoch)).length === n,
-      120_000,
-      "every node to list itself",
-    );
+    await this.#launch(this.epoch, this.nodes);
+    log(`started ${n} node processes; they listed themselves`);
     await ops.activateEpoch(this.nodeList, this.epoch);
     log(`epoch ${this.epoch} is current`);
   }
 
-  async #prepareNode(slot: number): Promise<DevnetNode> {
+  /** Funds the nodes' keys, starts their processes, and waits until every one listed itself in `epoch`. */
+  async #launch(epoch: bigint, nodes: DevnetNode[]): Promise<void> {
+    const governance = await this.provider.getSigner(0);
+    for (const node of nodes) {
+      await (await governance.sendTransaction({ to: node.key.address, value: parseEther("10") })).wait();
+    }
+    for (const node of nodes) this.spawn(node);
+    await this.#waitFor(
+      async () => (await this.nodeList.getNodes(epoch)).length === nodes.length,
+      120_000,
+      `every node of epoch ${epoch} to list itself`,
+    );
+  }
+
+  /**
+   * Creates the next epoch with `n` new node processes (new keys, the same verifier list), which list themselves;
+   * governance then starts the transition when it wants (`ops.startTransition`).
+   */
+  async addSuccessorEpoch(n: number): Promise<{ epoch: bigint; nodes: DevnetNode[] }> {
+    const epoch = await ops.createEpoch(this.nodeList, thresholdsFor(n));
+    const nodes: DevnetNode[] = [];
+    for (let i = 1; i <= n; i++) nodes.push(await this.#prepareNode(this.nodes.length + i, epoch));
+    await ops.whitelistNodes(
+      this.nodeList,
+      epoch,
+      nodes.map((node) => node.key.address),
+    );
+    this.nodes.push(...nodes);
+    await this.#launch(epoch, nodes);
+    return { epoch, nodes };
+  }
+
+  async #prepareNode(slot: number, epoch: bigint): Promise<DevnetNode> {
     const { dir } = this.options;
     const key = new Wallet(Wallet.createRandom().privateKey, this.provider);
     const nodeDir = path.join(dir, "nodes", `node-${slot}`);
@@ -134,6 +160,7 @@ export class Devnet {
     await writeFile(configFile, JSON.stringify(config, null, 2) + "\n");
     return {
       slot,
+      epoch,
       key,
       configFile,
       dataDir: path.join(nodeDir, "data"),
@@ -212,17 +239,19 @@ export class Devnet {
   async describe(ready: boolean) {
     const [, n, k, t] = await this.nodeList.getEpochInfo(this.epoch);
     const nodes = await Promise.all(
-      this.nodes.map(async (node) => {
-        const d = await this.nodeList.getNodeDetailsForEpoch(this.epoch, node.key.address);
-        return {
-          index: Number(d.position),
-          endpoint: `${node.apiUrl}/jrpc`,
-          pubX: d.pubKx.toString(16),
-          pubY: d.pubKy.toString(16),
-          address: node.key.address,
-          pid: node.process?.pid,
-        };
-      }),
+      this.nodes
+        .filter((node) => node.epoch === this.epoch)
+        .map(async (node) => {
+          const d = await this.nodeList.getNodeDetailsForEpoch(this.epoch, node.key.address);
+          return {
+            index: Number(d.position),
+            endpoint: `${node.apiUrl}/jrpc`,
+            pubX: d.pubKx.toString(16),
+            pubY: d.pubKy.toString(16),
+            address: node.key.address,
+            pid: node.process?.pid,
+          };
+        }),
     );
     return {
       chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress() },
@@ -248,4 +277,5 @@ export interface NodeStatusJson {
   bft: { height: number };
   keys: { published: number; assigned: number; free: number; generatedBatches: number };
   refusing?: string;
+  handoverFrom?: number;
 }

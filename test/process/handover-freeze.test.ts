@@ -3,18 +3,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
-import { Wallet, parseEther } from "ethers";
 
 import { getOrAssignKey, login, networkFromDescription, type Network } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
-import { thresholdsFor } from "../../node/chain/thresholds.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";
 
 const rpc = new JsonRpcClient(10_000);
 
-describe("the handover freeze on five node processes", function () {
+describe("the start of a handover, with node processes of both epochs", function () {
   this.timeout(300_000);
   let dir: string;
   let devnet: Devnet;
@@ -33,25 +31,11 @@ describe("the handover freeze on five node processes", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("stops assigning once the chain starts the transition, and keeps serving lookups and logins", async function () {
+  it("freezes the old epoch (no new users; lookups and logins go on) and starts the new one for the handover only", async function () {
     const alice = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
 
-    // Governance creates epoch 2, its five nodes register (they need not run for the freeze), and starts the handover.
-    const governance = await devnet.provider.getSigner(0);
-    const next = await ops.createEpoch(devnet.nodeList, thresholdsFor(5));
-    const keys = Array.from({ length: 5 }, () => new Wallet(Wallet.createRandom().privateKey, devnet.provider));
-    await ops.whitelistNodes(
-      devnet.nodeList,
-      next,
-      keys.map((k) => k.address),
-    );
-    for (const [i, key] of keys.entries()) {
-      await (await governance.sendTransaction({ to: key.address, value: parseEther("1") })).wait();
-      await ops.registerNode(devnet.nodeList, next, key, {
-        declaredIp: `127.0.0.1:${7100 + i}`,
-        p2pListenAddress: `/ip4/127.0.0.1/tcp/${9100 + i}`,
-      });
-    }
+    // Governance creates epoch 2, whose five new node processes list themselves, and starts the handover.
+    const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(5);
     await ops.startTransition(devnet.nodeList, next);
 
     // The nodes vote on their BFT network to freeze; then a new user gets the specific, retryable error everywhere.
@@ -77,5 +61,26 @@ describe("the handover freeze on five node processes", function () {
     const idToken = await devnet.oidc.mint({ email: "alice@example.com" });
     const loggedIn = await login(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken });
     expect(loggedIn.address).to.equal(alice.address);
+
+    // The successor's nodes connect to each other and run their BFT network, but serve no client before the handover
+    // completes: /healthz says why, and JSON-RPC answers a specific error.
+    for (const node of successors) {
+      let status = await devnet.status(node);
+      for (const until = Date.now() + 60_000; (status?.peersConnected ?? 0) < 4 && Date.now() < until;) {
+        await new Promise((r) => setTimeout(r, 500));
+        status = await devnet.status(node);
+      }
+      expect(status?.peersConnected, `successor ${node.slot} connected to its peers`).to.equal(4);
+      expect(status?.handoverFrom).to.equal(1);
+      const health = await fetch(`${node.apiUrl}/healthz`);
+      expect(health.status).to.equal(503);
+      const answer = await rpc.call(`${node.apiUrl}/jrpc`, "VerifierLookupRequest", {
+        verifier: VERIFIER_NAME,
+        verifier_id: "alice@example.com",
+      });
+      expect(answer.error?.data).to.equal(
+        `this node refuses to serve: epoch ${next} is taking over from epoch 1: the handover is in progress`,
+      );
+    }
   });
 });
