@@ -9,6 +9,9 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Logger } from "pino";
 
 import { KeyMappingApp, type TxResult } from "./app/key-mapping-app.ts";
@@ -22,7 +25,7 @@ import { epochStateName } from "./chain/epoch-state.ts";
 import { ChainResetError, Registry, type EpochView } from "./chain/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { verifierSetHash } from "./config.ts";
-import { systemRng } from "./crypto/field.ts";
+import { bigIntToBytes, systemRng } from "./crypto/field.ts";
 import { G, pointFromCoordinates, type Point } from "./crypto/point.ts";
 import { createTorusVerifier, signTorus } from "./crypto/signature.ts";
 import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "./dkg/keygen.ts";
@@ -30,6 +33,10 @@ import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
 import { P2PHost, peerIdOf } from "./p2p/host.ts";
 import { AppendLog } from "./store/append-log.ts";
 import { KeyStore } from "./store/key-store.ts";
+import { DealingSide, ReceivingSide, thresholdsOf } from "./handover.ts";
+import { dealerKeys } from "./pss/moved-state.ts";
+import type { ReceiverRecord } from "./pss/receiver.ts";
+import type { ReshareDecision } from "./pss/types.ts";
 import { CommitmentStore, type AuthRecord } from "./auth/commitments.ts";
 
 type Envelope =
@@ -39,7 +46,9 @@ type Envelope =
   | { ch: "hello"; epoch: number; verifiers: string }
   /** "Send me the signature you issued on this commitment" (a ShareRequest that carried too few). */
   | { ch: "sigReq"; id: number; verifier: string; commitment: string }
-  | { ch: "sigRes"; id: number; data: string; signature: string };
+  | { ch: "sigRes"; id: number; data: string; signature: string }
+  /** The handover, between the nodes of two epochs (and among the new ones). */
+  | { ch: "pss"; m: unknown };
 
 export interface NodeStatus {
   epoch: number;
@@ -55,8 +64,6 @@ export interface NodeStatus {
   /** While this epoch takes over: the epoch it takes over from. */
   handoverFrom: number | undefined;
 }
-
-const thresholdsOf = (e: EpochView) => ({ n: e.n, t: e.t, k: e.k });
 
 export class TorusNode {
   readonly registry: Registry;
@@ -102,7 +109,13 @@ export class TorusNode {
   #blockLog!: AppendLog<Commit>;
   #keygenLog!: AppendLog<KeygenRecord>;
   /** What the logs held at start, for recovery. */
-  #onDisk!: { wal: WalRecord[]; commits: Commit[]; keygen: KeygenRecord[] };
+  #onDisk!: { wal: WalRecord[]; commits: Commit[]; keygen: KeygenRecord[]; pss: ReceiverRecord[] };
+  #pssLog: AppendLog<ReceiverRecord> | undefined;
+  /** The old epoch's side of a handover (this node deals), once its state is frozen. */
+  #dealing: DealingSide | undefined;
+  #dealingProblem: string | undefined;
+  /** The new epoch's side of a handover (this node receives). */
+  #receiving: ReceivingSide | undefined;
   #commits: Commit[] = [];
   #queue: Promise<void> = Promise.resolve();
   #timers = new Set<NodeJS.Timeout>();
@@ -160,7 +173,10 @@ export class TorusNode {
             if (state !== last)
               this.log.info({ epoch: this.epoch.epoch, from: last, to: state }, "epoch state changed");
             last = state;
-            if (state === "Transitioning") await this.#voteFreeze();
+            if (state === "Transitioning") {
+              await this.#voteFreeze();
+              await this.#run(() => this.#startDealing());
+            }
           })
           .catch((error: unknown) => {
             if (error instanceof ChainResetError) {
@@ -212,7 +228,12 @@ export class TorusNode {
     const blocks = await AppendLog.open<Commit>(path.join(dir, "blocks.log"));
     const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
     [this.#walLog, this.#blockLog, this.#keygenLog] = [wal.log, blocks.log, keygen.log];
-    this.#onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records };
+    let pss: ReceiverRecord[] = [];
+    if (this.handover) {
+      const opened = await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log"));
+      [this.#pssLog, pss] = [opened.log, opened.records];
+    }
+    this.#onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records, pss };
   }
 
   #buildCores(): void {
@@ -251,6 +272,27 @@ export class TorusNode {
     });
     this.#peerIds = epoch.nodes.map((n) => peerIdOf(publicKeys[n.index - 1]!.toBytes(false)));
     this.#peerIds.forEach((id, i) => this.#indexOfPeer.set(id, i + 1));
+    if (this.handover) {
+      this.#receiving = new ReceivingSide(
+        this.handover.from,
+        {
+          epoch,
+          index: this.index,
+          signer: {
+            sign: (message) => signTorus(this.#privateKey, message),
+            verify: (node, message, signature) => verifiers[node - 1]?.(message, signature) ?? false,
+          },
+        },
+        {
+          log: this.log,
+          send: (peerId, message) => this.p2p.send(peerId, message),
+          persist: (record) => this.#pssLog!.append(record, { sync: true }),
+          propose: (decision) => this.#proposeTx(encodeTx({ type: "reshareDecision", decision })),
+          after: (ms, task) => this.#after(ms, task),
+          confirm: (digest) => this.#confirmHandover(digest),
+        },
+      );
+    }
   }
 
   async #startP2P(): Promise<void> {
@@ -260,12 +302,23 @@ export class TorusNode {
       onMessage: (from, message) => this.#onPeerMessage(from, message),
       log: (m) => this.log.warn(m),
     });
-    this.p2p.setPeers(
-      this.epoch.nodes
-        .filter((n) => n.index !== this.index)
-        .map((n) => ({ id: this.#peerIds[n.index - 1]!, address: n.p2pListenAddress })),
-    );
+    this.#setPeers();
     this.#helloLoop();
+  }
+
+  /** To this epoch's other nodes only (during a handover the host also links to the other epoch's). */
+  #broadcast(message: Envelope): void {
+    this.#peerIds.forEach((id, i) => {
+      if (i + 1 !== this.index) this.p2p.send(id, message);
+    });
+  }
+
+  /** This epoch's other nodes, and during a handover the other epoch's nodes too. */
+  #setPeers(): void {
+    const own = this.epoch.nodes
+      .filter((n) => n.index !== this.index)
+      .map((n) => ({ id: this.#peerIds[n.index - 1]!, address: n.p2pListenAddress }));
+    this.p2p.setPeers([...own, ...(this.#receiving?.oldPeers ?? []), ...(this.#dealing?.peers ?? [])]);
   }
 
   /**
@@ -276,7 +329,7 @@ export class TorusNode {
   #helloLoop(): void {
     const hashes = new Map<number, string>();
     const say = () =>
-      this.p2p.broadcast({ ch: "hello", epoch: this.epoch.epoch, verifiers: this.verifierHash } satisfies Envelope);
+      this.#broadcast({ ch: "hello", epoch: this.epoch.epoch, verifiers: this.verifierHash } satisfies Envelope);
     this.#onHello = (from, hello) => {
       const first = !hashes.has(from);
       hashes.set(from, hello.verifiers);
@@ -308,8 +361,11 @@ export class TorusNode {
     const { wal, commits, keygen } = this.#onDisk;
     let lastBlockHash = "";
     const decisions: DealerDecision[] = [];
+    const reshares: ReshareDecision[] = [];
     for (const commit of commits) {
-      decisions.push(...this.#applyResults(commit, this.app.finalizeBlock(commit.block).results, false));
+      const decided = this.#applyResults(commit, this.app.finalizeBlock(commit.block).results, false);
+      decisions.push(...decided.dkg);
+      reshares.push(...decided.reshare);
       lastBlockHash = blockHash(commit.block);
     }
     this.#commits = commits;
@@ -335,6 +391,7 @@ export class TorusNode {
       // Decisions the block store holds reach the key generation again; it ignores those it already has.
       for (const decision of decisions) await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
       await this.#demandKeys();
+      await this.#receiving?.start(this.#onDisk.pss, reshares);
     });
   }
 
@@ -348,9 +405,19 @@ export class TorusNode {
   }
 
   #onPeerMessage(from: string, message: unknown): void {
-    const index = this.#indexOfPeer.get(from);
-    if (index === undefined || this.#stopped || typeof message !== "object" || message === null) return;
+    if (this.#stopped || typeof message !== "object" || message === null) return;
     const envelope = message as Partial<Envelope>;
+    if (envelope.ch === "pss") {
+      // The handover: from the other epoch's nodes, or (receiving) from this epoch's.
+      const m = (envelope as { m: unknown }).m;
+      void this.#run(async () => {
+        if (this.#dealing?.onMessage(from, m)) return;
+        await this.#receiving?.onMessage(from, m);
+      });
+      return;
+    }
+    const index = this.#indexOfPeer.get(from);
+    if (index === undefined) return;
     switch (envelope.ch) {
       case "bft":
         void this.#run(() =>
@@ -430,7 +497,7 @@ export class TorusNode {
       if (!added.ok && added.reason !== "duplicate") return;
       this.#freezeVoted = true;
       this.log.info({ nextEpoch }, "voted to freeze the state for the handover");
-      this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+      this.#broadcast({ ch: "tx", tx } satisfies Envelope);
       await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
     });
   }
@@ -449,7 +516,7 @@ export class TorusNode {
         waiters.push(resolve);
         this.#txWaiters.set(tx, waiters);
         this.metrics.txSubmitted++;
-        this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+        this.#broadcast({ ch: "tx", tx } satisfies Envelope);
         await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
       });
     });
@@ -463,7 +530,7 @@ export class TorusNode {
           break;
         case "broadcast":
           await this.#walLog.sync();
-          this.p2p.broadcast({ ch: "bft", m: output.message } satisfies Envelope);
+          this.#broadcast({ ch: "bft", m: output.message } satisfies Envelope);
           break;
         case "send":
           await this.#walLog.sync();
@@ -502,15 +569,19 @@ export class TorusNode {
   }
 
   async #onDecided(commit: Commit, results: TxResult[]): Promise<void> {
-    for (const decision of this.#applyResults(commit, results, true)) {
-      await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
-    }
+    const decided = this.#applyResults(commit, results, true);
+    for (const decision of decided.dkg) await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
+    for (const decision of decided.reshare) await this.#receiving?.decided(decision);
     await this.#demandKeys();
   }
 
   /** Resolves waiting clients and returns the key-generation decisions the block made. */
-  #applyResults(commit: Commit, results: TxResult[], live: boolean): DealerDecision[] {
-    const decisions: DealerDecision[] = [];
+  #applyResults(
+    commit: Commit,
+    results: TxResult[],
+    live: boolean,
+  ): { dkg: DealerDecision[]; reshare: ReshareDecision[] } {
+    const decided = { dkg: [] as DealerDecision[], reshare: [] as ReshareDecision[] };
     commit.block.txs.forEach((tx, i) => {
       const result = results[i]!;
       if (live) {
@@ -518,10 +589,12 @@ export class TorusNode {
         this.#txWaiters.delete(tx);
       }
       if (result.code === "OK" && result.decided) {
-        decisions.push((JSON.parse(tx) as { decision: DealerDecision }).decision);
+        const parsed = JSON.parse(tx) as { type: string; decision: DealerDecision & ReshareDecision };
+        if (parsed.type === "reshareDecision") decided.reshare.push(parsed.decision);
+        else decided.dkg.push(parsed.decision);
       }
     });
-    return decisions;
+    return decided;
   }
 
   /** Why this node serves no client, if it does not: a verifier list that differs from its peers', or a handover. */
@@ -551,15 +624,10 @@ export class TorusNode {
           await this.#keygenLog.sync(); // everything this node's messages depend on is on disk first
           this.p2p.send(this.#peerIds[output.to - 1]!, { ch: "dkg", m: output.message } satisfies Envelope);
           break;
-        case "propose": {
+        case "propose":
           await this.#keygenLog.sync();
-          const tx = encodeTx({ type: "dkgDecision", decision: output.decision });
-          if (this.mempool.add(tx, "self").ok) {
-            this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
-            await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
-          }
+          await this.#proposeTx(encodeTx({ type: "dkgDecision", decision: output.decision }));
           break;
-        }
         case "keys":
           await this.#keygenLog.sync();
           await this.#onKeys(output.batch, output.keys);
@@ -588,8 +656,62 @@ export class TorusNode {
     const signature = signTorus(this.#privateKey, publishKeysSignBytes(`torus-epoch-${this.epoch.epoch}`, body));
     const tx = encodeTx({ type: "publishKeys", body, validator: this.index - 1, signature });
     if (this.mempool.add(tx, "self").ok) {
-      this.p2p.broadcast({ ch: "tx", tx } satisfies Envelope);
+      this.#broadcast({ ch: "tx", tx } satisfies Envelope);
       await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+    }
+  }
+
+  /** This node's own transaction (a decision, a vote): into its mempool, gossiped, and the consensus told. */
+  async #proposeTx(tx: string): Promise<void> {
+    if (this.mempool.add(tx, "self").ok) {
+      this.#broadcast({ ch: "tx", tx } satisfies Envelope);
+      await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
+    }
+  }
+
+  /**
+   * The old epoch's side: once the state is frozen, deal every key of the snapshot to the next epoch's nodes. A node
+   * that lacks a key sits out (and says so once); at least k_old honest nodes carry the handover.
+   */
+  async #startDealing(): Promise<void> {
+    const frozen = this.app.frozen;
+    if (!frozen || this.#dealing || this.#dealingProblem) return;
+    const next = await this.registry.readEpoch(frozen.nextEpoch);
+    const snapshot = this.app.snapshot();
+    const keys = await dealerKeys(snapshot, (i) => this.keyStore.findKey(i, this.keysPerBatch));
+    if ("problem" in keys) {
+      this.#dealingProblem = keys.problem;
+      this.log.error({ problem: keys.problem }, "this node cannot deal in the handover");
+      return;
+    }
+    const seed = hmac(sha256, bigIntToBytes(this.#privateKey), utf8ToBytes("pss-dealer-seed/1"));
+    this.#dealing = new DealingSide(
+      next,
+      { epoch: this.epoch, index: this.index, seed },
+      { keys: keys.keys, nextKeyIndex: snapshot.nextKeyIndex },
+      (peerId, message) => this.p2p.send(peerId, message),
+    );
+    this.#setPeers();
+    this.log.info({ nextEpoch: next.epoch, keys: keys.keys.length }, "dealing every key to the next epoch");
+    this.#dealing.start();
+  }
+
+  /** The new epoch's side holds every moved key: confirm on-chain (once per transition attempt). */
+  async #confirmHandover(digest: { mappingRoot: string; keyCount: number; commitmentsRoot: string }): Promise<void> {
+    try {
+      await this.registry.call("confirmHandover", async (c) => {
+        const tx = await c.confirmHandover(
+          this.epoch.epoch,
+          digest.mappingRoot,
+          digest.keyCount,
+          digest.commitmentsRoot,
+        );
+        await tx.wait();
+      });
+      this.log.info({ ...digest }, "confirmed the handover on-chain");
+    } catch (error) {
+      // A restart after confirming finds the confirmation on-chain (AlreadyConfirmed): nothing to do.
+      this.log.warn({ err: error }, "confirmHandover was refused");
     }
   }
 
@@ -619,7 +741,7 @@ export class TorusNode {
       signatures: [] as { node: number; data: string; signature: string }[],
     };
     this.#signatureRequests.set(id, answers);
-    this.p2p.broadcast({ ch: "sigReq", id, verifier, commitment } satisfies Envelope);
+    this.#broadcast({ ch: "sigReq", id, verifier, commitment } satisfies Envelope);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && answers.responded.size < this.epoch.n - 1)
       await new Promise((r) => setTimeout(r, 10));

@@ -6,13 +6,22 @@ import { expect } from "chai";
 
 import { getOrAssignKey, login, networkFromDescription, type Network } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
+import { epochStateName } from "../../node/chain/epoch-state.ts";
+import { addressFromPublicKey } from "../../node/crypto/address.ts";
+import { mod } from "../../node/crypto/field.ts";
+import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
+import { G, Point } from "../../node/crypto/point.ts";
+import { pointHex } from "../../node/dkg/wire.ts";
+import type { ReceiverRecord } from "../../node/pss/receiver.ts";
+import type { ResharedKey } from "../../node/pss/types.ts";
+import { AppendLog } from "../../node/store/append-log.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";
 
 const rpc = new JsonRpcClient(10_000);
 
-describe("the start of a handover, with node processes of both epochs", function () {
+describe("a handover between node processes of two epochs", function () {
   this.timeout(300_000);
   let dir: string;
   let devnet: Devnet;
@@ -31,7 +40,7 @@ describe("the start of a handover, with node processes of both epochs", function
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("freezes the old epoch (no new users; lookups and logins go on) and starts the new one for the handover only", async function () {
+  it("freezes the old epoch, hands every key over to the new one, which confirms on-chain, and keeps the keys", async function () {
     const alice = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
 
     // Governance creates epoch 2, whose five new node processes list themselves, and starts the handover.
@@ -70,7 +79,8 @@ describe("the start of a handover, with node processes of both epochs", function
         await new Promise((r) => setTimeout(r, 500));
         status = await devnet.status(node);
       }
-      expect(status?.peersConnected, `successor ${node.slot} connected to its peers`).to.equal(4);
+      // Its four peers (and, once they deal, the five old nodes).
+      expect(status?.peersConnected, `successor ${node.slot} connected to its peers`).to.be.at.least(4);
       expect(status?.handoverFrom).to.equal(1);
       const health = await fetch(`${node.apiUrl}/healthz`);
       expect(health.status).to.equal(503);
@@ -82,5 +92,43 @@ describe("the start of a handover, with node processes of both epochs", function
         `this node refuses to serve: epoch ${next} is taking over from epoch 1: the handover is in progress`,
       );
     }
+
+    // The old nodes deal every frozen key, the new ones agree the dealers on their BFT network, check their new
+    // shares, and confirm on-chain: n − t identical confirmations complete the handover.
+    let state = "";
+    for (const until = Date.now() + 180_000; state !== "Current" && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      state = epochStateName((await devnet.nodeList.getEpochStatus(next)).state);
+    }
+    expect(state, "epoch 2 is current once the handover completed").to.equal("Current");
+    expect(epochStateName((await devnet.nodeList.getEpochStatus(1n)).state)).to.equal("Retired");
+
+    // Every new node holds a share of every key; any three of them rebuild each key's secret, and alice's is hers.
+    const held = await Promise.all(
+      successors.map(async (node) => {
+        const { log, records } = await AppendLog.open<ReceiverRecord>(
+          path.join(node.dataDir, `epoch-${next}`, "pss.log"),
+        );
+        await log.close();
+        const keys = new Map<number, ResharedKey>();
+        for (const r of records) if (r.kind === "keys") for (const key of r.keys) keys.set(key.keyIndex, key);
+        return { index: (await devnet.status(node))!.index, keys };
+      }),
+    );
+    const keyIndexes = [...held[0]!.keys.keys()];
+    expect(keyIndexes.length).to.be.at.least(12);
+    for (const keyIndex of keyIndexes) {
+      for (const subset of [held.slice(0, 3), held.slice(2, 5)]) {
+        const lambdas = lagrangeCoefficients(subset.map((h) => BigInt(h.index)));
+        const secret = subset.reduce(
+          (acc, h, j) => mod(acc + lambdas[j]! * BigInt("0x" + h.keys.get(keyIndex)!.share)),
+          0n,
+        );
+        const publicKey = held[0]!.keys.get(keyIndex)!.publicKey;
+        expect(pointHex(G.multiply(secret)), `key ${keyIndex}`).to.equal(publicKey);
+      }
+    }
+    const alicesKey = [...held[0]!.keys.values()].find((k) => k.owner?.verifierId === "alice@example.com");
+    expect(addressFromPublicKey(Point.fromHex(alicesKey!.publicKey))).to.equal(alice.address);
   });
 });

@@ -1,0 +1,202 @@
+/**
+ * The handover's two sides wired to a node's IO (the cores are in node/pss/). The old epoch's node deals, once its
+ * state is frozen, to the next epoch's nodes; the new epoch's node receives, orders reshare decisions on its own BFT
+ * network, and confirms on-chain once it holds verified shares of every moved key. Peers of the other epoch are
+ * reached over the same libp2p host, on the "pss" channel.
+ */
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import type { Logger } from "pino";
+
+import { canonicalJson } from "./bft/encoding.ts";
+import type { EpochView } from "./chain/registry.ts";
+import { systemRng } from "./crypto/field.ts";
+import { pointFromCoordinates } from "./crypto/point.ts";
+import type { NodeSigner } from "./dkg/types.ts";
+import { peerIdOf, type P2PPeer } from "./p2p/host.ts";
+import { ReshareDealer, type DealerKey, type DealerSend } from "./pss/dealer.ts";
+import { ReshareReceiver, type ReceiverOutput, type ReceiverRecord } from "./pss/receiver.ts";
+import type { ReshareDecision, ResharedKey } from "./pss/types.ts";
+
+/** Keys per handover chunk: one AVSS session per old dealer carries this many keys. */
+export const HANDOVER_CHUNK_SIZE = 25;
+
+export const thresholdsOf = (e: EpochView) => ({ n: e.n, t: e.t, k: e.k });
+
+/** The libp2p peers of an epoch's nodes, in index order. */
+export function epochPeers(epoch: EpochView): P2PPeer[] {
+  return epoch.nodes.map((n) => ({
+    id: peerIdOf(pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index} key`).toBytes(false)),
+    address: n.p2pListenAddress,
+  }));
+}
+
+/** The old epoch's side: deals every frozen key to the next epoch's nodes and answers their resend requests. */
+export class DealingSide {
+  readonly #dealer: ReshareDealer;
+  readonly #peers: P2PPeer[];
+  readonly #indexOf: Map<string, number>;
+
+  constructor(
+    readonly next: EpochView,
+    own: { epoch: EpochView; index: number; seed: Uint8Array },
+    keys: { keys: DealerKey[]; nextKeyIndex: number },
+    private readonly send: (peerId: string, message: unknown) => void,
+  ) {
+    this.#peers = epochPeers(next);
+    this.#indexOf = new Map(this.#peers.map((p, i) => [p.id, i + 1]));
+    this.#dealer = new ReshareDealer(
+      {
+        transition: next.epoch,
+        old: thresholdsOf(own.epoch),
+        new: thresholdsOf(next),
+        self: own.index,
+        chunkSize: HANDOVER_CHUNK_SIZE,
+        nextKeyIndex: keys.nextKeyIndex,
+        seed: own.seed,
+      },
+      keys.keys,
+    );
+  }
+
+  get peers(): P2PPeer[] {
+    return this.#peers;
+  }
+
+  start(): void {
+    this.#carryOut(this.#dealer.start());
+  }
+
+  /** A message from a peer; false when the peer is not a node of the next epoch. */
+  onMessage(peerId: string, message: unknown): boolean {
+    const index = this.#indexOf.get(peerId);
+    if (index === undefined) return false;
+    this.#carryOut(this.#dealer.onMessage(index, message));
+    return true;
+  }
+
+  #carryOut(sends: DealerSend[]): void {
+    for (const { to, message } of sends) this.send(this.#peers[to - 1]!.id, { ch: "pss", m: message });
+  }
+}
+
+/** What the new epoch's side needs from its node. */
+export interface ReceivingHost {
+  log: Logger;
+  /** Sends to a peer of either epoch (an envelope on the "pss" channel). */
+  send(peerId: string, message: unknown): void;
+  persist(record: ReceiverRecord): Promise<void>;
+  propose(decision: ReshareDecision): Promise<void>;
+  after(ms: number, task: () => Promise<void>): void;
+  /** Confirms on-chain: every moved key is held, with the digest every honest new node computes. */
+  confirm(digest: { mappingRoot: string; keyCount: number; commitmentsRoot: string }): Promise<void>;
+}
+
+/** The new epoch's side: receives the moved keys and reshared shares, and confirms once it holds all of them. */
+export class ReceivingSide {
+  readonly #receiver: ReshareReceiver;
+  readonly #oldPeers: P2PPeer[];
+  readonly #ownPeers: P2PPeer[];
+  readonly #oldIndex: Map<string, number>;
+  readonly #newIndex: Map<string, number>;
+  /** The moved keys by chunk, as this node holds them. */
+  readonly moved = new Map<number, ResharedKey[]>();
+  confirmed = false;
+
+  constructor(
+    readonly from: EpochView,
+    own: { epoch: EpochView; index: number; signer: NodeSigner },
+    private readonly host: ReceivingHost,
+  ) {
+    this.#oldPeers = epochPeers(from);
+    this.#ownPeers = epochPeers(own.epoch);
+    this.#oldIndex = new Map(this.#oldPeers.map((p, i) => [p.id, i + 1]));
+    this.#newIndex = new Map(this.#ownPeers.map((p, i) => [p.id, i + 1]));
+    this.#receiver = new ReshareReceiver({
+      transition: own.epoch.epoch,
+      old: thresholdsOf(from),
+      new: thresholdsOf(own.epoch),
+      self: own.index,
+      chunkSize: HANDOVER_CHUNK_SIZE,
+      resendMs: 5000,
+      signer: own.signer,
+      rng: systemRng,
+    });
+  }
+
+  /** The old epoch's nodes, which this node must be able to reach. */
+  get oldPeers(): P2PPeer[] {
+    return this.#oldPeers;
+  }
+
+  get done(): boolean {
+    return this.#receiver.done;
+  }
+
+  async start(records: readonly ReceiverRecord[], decisions: readonly ReshareDecision[]): Promise<void> {
+    this.#receiver.restore(records);
+    for (const record of records) if (record.kind === "keys") this.moved.set(record.chunk, record.keys);
+    await this.#carryOut(this.#receiver.start());
+    for (const decision of decisions) await this.decided(decision);
+  }
+
+  /** A message from a peer of either epoch; false when it is neither's. */
+  async onMessage(peerId: string, message: unknown): Promise<boolean> {
+    const old = this.#oldIndex.get(peerId);
+    const own = this.#newIndex.get(peerId);
+    if (old === undefined && own === undefined) return false;
+    const from = old !== undefined ? { role: "old" as const, index: old } : { role: "new" as const, index: own! };
+    await this.#carryOut(this.#receiver.step({ type: "message", from, message }));
+    return true;
+  }
+
+  async decided(decision: ReshareDecision): Promise<void> {
+    await this.#carryOut(this.#receiver.step({ type: "decided", decision }));
+  }
+
+  async #carryOut(outputs: ReceiverOutput[]): Promise<void> {
+    for (const output of outputs) {
+      switch (output.type) {
+        case "persist":
+          await this.host.persist(output.record);
+          break;
+        case "send": {
+          const peers = output.to.role === "old" ? this.#oldPeers : this.#ownPeers;
+          const peer = peers[output.to.index - 1];
+          if (peer) this.host.send(peer.id, { ch: "pss", m: output.message });
+          break;
+        }
+        case "propose":
+          await this.host.propose(output.decision);
+          break;
+        case "keys":
+          this.moved.set(output.chunk, output.keys);
+          break;
+        case "timer": {
+          const chunk = output.chunk;
+          this.host.after(output.delayMs, () => this.#carryOut(this.#receiver.step({ type: "timer", chunk })));
+          break;
+        }
+        case "done":
+          this.host.log.info({ keys: output.keys, nextKeyIndex: output.nextKeyIndex }, "holds every moved key");
+          await this.#confirm();
+          break;
+        case "rejected":
+          this.host.log.debug({ from: output.from, reason: output.reason }, "handover message rejected");
+          break;
+      }
+    }
+  }
+
+  async #confirm(): Promise<void> {
+    if (this.confirmed) return;
+    const keys = [...this.moved.values()].flat().sort((a, b) => a.keyIndex - b.keyIndex);
+    const root = (value: unknown) => "0x" + bytesToHex(keccak_256(utf8ToBytes(canonicalJson(value))));
+    await this.host.confirm({
+      mappingRoot: root(keys.filter((k) => k.owner).map((k) => [k.keyIndex, k.owner])),
+      keyCount: keys.length,
+      commitmentsRoot: root(keys.map((k) => [k.keyIndex, k.publicKey, k.shareKeys])),
+    });
+    this.confirmed = true;
+  }
+}
