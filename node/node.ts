@@ -6,12 +6,9 @@
  * Inputs (peer messages, timers, client requests) are handled one at a time, in order, by one async queue: a core's
  * outputs are carried out completely (appends awaited, fsync before the first send) before the next input is handled.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Logger } from "pino";
 
 import { KeyMappingApp, type TxResult } from "./app/key-mapping-app.ts";
@@ -25,7 +22,7 @@ import { epochStateName } from "./chain/epoch-state.ts";
 import { ChainResetError, Registry, type EpochView } from "./chain/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { verifierSetHash } from "./config.ts";
-import { bigIntToBytes, systemRng } from "./crypto/field.ts";
+import { systemRng } from "./crypto/field.ts";
 import { G, pointFromCoordinates, type Point } from "./crypto/point.ts";
 import { createTorusVerifier, signTorus } from "./crypto/signature.ts";
 import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "./dkg/keygen.ts";
@@ -177,6 +174,7 @@ export class TorusNode {
               await this.#voteFreeze();
               await this.#run(() => this.#startDealing());
             }
+            if (state === "Retired" && !this.handover) await this.#run(() => this.#retire());
           })
           .catch((error: unknown) => {
             if (error instanceof ChainResetError) {
@@ -599,6 +597,8 @@ export class TorusNode {
 
   /** Why this node serves no client, if it does not: a verifier list that differs from its peers', or a handover. */
   get refusing(): string | undefined {
+    if (this.#retired)
+      return `epoch ${this.epoch.epoch} has ended and erased its key shares: the next epoch serves (see the NodeList)`;
     if (this.#verifierRefusal) return this.#verifierRefusal;
     if (this.handover)
       return `epoch ${this.epoch.epoch} is taking over from epoch ${this.handover.from.epoch}: the handover is in progress`;
@@ -615,6 +615,7 @@ export class TorusNode {
   }
 
   async #applyKeygen(outputs: KeygenOutput[]): Promise<void> {
+    if (this.#retired) return; // its records and shares are erased
     for (const output of outputs) {
       switch (output.type) {
         case "persist":
@@ -684,7 +685,7 @@ export class TorusNode {
       this.log.error({ problem: keys.problem }, "this node cannot deal in the handover");
       return;
     }
-    const seed = hmac(sha256, bigIntToBytes(this.#privateKey), utf8ToBytes("pss-dealer-seed/1"));
+    const seed = await this.#dealerSeed();
     this.#dealing = new DealingSide(
       next,
       { epoch: this.epoch, index: this.index, seed },
@@ -694,6 +695,46 @@ export class TorusNode {
     this.#setPeers();
     this.log.info({ nextEpoch: next.epoch, keys: keys.keys.length }, "dealing every key to the next epoch");
     this.#dealing.start();
+  }
+
+  /**
+   * The seed of this node's deterministic dealing: random, fsynced in the epoch's directory before the first dealt
+   * message leaves (a restarted dealer deals the same polynomials), and erased with the shares when the epoch ends —
+   * derived from the long-lived node key instead, it would let a later thief of that key recompute the dealings.
+   */
+  async #dealerSeed(): Promise<Uint8Array> {
+    const file = path.join(this.#epochDir, "pss-dealer.seed");
+    const existing = await readFile(file).catch(() => undefined);
+    if (existing?.length === 32) return new Uint8Array(existing);
+    const seed = systemRng(32);
+    const handle = await open(file, "w", 0o600);
+    try {
+      await handle.writeFile(seed);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return seed;
+  }
+
+  /**
+   * The handover to the next epoch completed on-chain: this epoch's secrets go (its key shares, the key-generation
+   * records that could rebuild them, the dealing seed) and its nodes serve no client any more.
+   */
+  async #retire(): Promise<void> {
+    if (this.#retired) return;
+    this.#retired = true;
+    this.#dealing = undefined;
+    await this.#keygenLog.close().catch(() => undefined);
+    for (const name of ["keys", "keygen.log", "pss-dealer.seed"])
+      await rm(path.join(this.#epochDir, name), { recursive: true, force: true });
+    this.log.info({ epoch: this.epoch.epoch }, "the handover completed: this epoch's key shares are erased");
+  }
+
+  #retired = false;
+
+  get #epochDir(): string {
+    return path.join(this.config.dataDir, `epoch-${this.epoch.epoch}`);
   }
 
   /** The new epoch's side holds every moved key: confirm on-chain (once per transition attempt). */

@@ -50,6 +50,8 @@ export interface KeygenConfig {
   maxConcurrentBatches: number;
   /** How long a batch may make no progress before this node asks its peers to resend. */
   resendMs: number;
+  /** Index of the first key (default 0); a successor epoch continues from the moved next key index. */
+  firstKeyIndex?: number;
   signer: NodeSigner;
   rng: Rng;
 }
@@ -133,6 +135,10 @@ export class KeyGenerator {
     this.#shape = { n, k, batchSize: config.batchSize, keysPerBatch: this.#keysPerBatch };
     // Cachin et al.: ⌈(n + t + 1)/2⌉ echoes, and at least k so that a row can be interpolated from them.
     this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
+  }
+
+  #keyIndex(batch: number, key: number): number {
+    return (this.#c.firstKeyIndex ?? 0) + batch * this.#keysPerBatch + key;
   }
 
   get nextBatch(): number {
@@ -662,7 +668,7 @@ export class KeyGenerator {
 
   #proofContext(batch: Batch, key: number, node: number): Uint8Array {
     return new TextEncoder().encode(
-      `dkg-share/1\x1c${this.#c.epoch}\x1c${batch.batch * this.#keysPerBatch + key}\x1c${node}`,
+      `dkg-share/1\x1c${this.#c.epoch}\x1c${this.#keyIndex(batch.batch, key)}\x1c${node}`,
     );
   }
 
@@ -747,7 +753,7 @@ export class KeyGenerator {
     for (let key = 0; key < this.#keysPerBatch; key++) {
       const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));
       keys.push({
-        keyIndex: batch.batch * this.#keysPerBatch + key,
+        keyIndex: this.#keyIndex(batch.batch, key),
         publicKey: pointHex(combine(key, 0n)),
         shareKeys: ys.map(pointHex),
         share: scalarHex(batch.shares!.s[key]!),

@@ -59,8 +59,10 @@ export class KeyStore {
   }
 
   /** The share record of a key index, found in its batch (key indexes are allocated in batch order). */
-  async findKey(keyIndex: number, keysPerBatch: number): Promise<GeneratedKey | undefined> {
-    const keys = await this.loadBatch(Math.floor(keyIndex / keysPerBatch));
+  /** The key with this index, from the file of its batch (batches count from `firstKeyIndex`). */
+  async findKey(keyIndex: number, keysPerBatch: number, firstKeyIndex = 0): Promise<GeneratedKey | undefined> {
+    if (keyIndex < firstKeyIndex) return undefined;
+    const keys = await this.loadBatch(Math.floor((keyIndex - firstKeyIndex) / keysPerBatch));
     return keys?.find((k) => k.keyIndex === keyIndex);
   }
 }

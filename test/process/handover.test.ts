@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -130,5 +130,29 @@ describe("a handover between node processes of two epochs", function () {
     }
     const alicesKey = [...held[0]!.keys.values()].find((k) => k.owner?.verifierId === "alice@example.com");
     expect(addressFromPublicKey(Point.fromHex(alicesKey!.publicKey))).to.equal(alice.address);
+
+    // The old epoch erases its shares and stops serving.
+    const old = devnet.nodes.filter((node) => node.epoch === 1n);
+    const refusal = `this node refuses to serve: epoch 1 has ended and erased its key shares: the next epoch serves (see the NodeList)`;
+    for (const node of old) {
+      let answer = "";
+      for (const until = Date.now() + 30_000; answer !== refusal && Date.now() < until;) {
+        const outcome = await rpc.call(`${node.apiUrl}/jrpc`, "VerifierLookupRequest", {
+          verifier: VERIFIER_NAME,
+          verifier_id: "alice@example.com",
+        });
+        answer = outcome.error?.data ?? "answered";
+        if (answer !== refusal) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(answer).to.equal(refusal);
+      const keysDir = path.join(node.dataDir, "epoch-1", "keys");
+      expect(
+        await stat(keysDir).then(
+          () => "present",
+          () => "erased",
+        ),
+        keysDir,
+      ).to.equal("erased");
+    }
   });
 });

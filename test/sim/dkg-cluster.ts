@@ -27,6 +27,7 @@ export interface DkgClusterOptions {
   byzantine?: Map<number, DkgFilter>;
   orderingDelayMs?: number;
   maxConcurrentBatches?: number;
+  firstKeyIndex?: number;
 }
 
 export class SimDkgNode {
@@ -58,6 +59,7 @@ export class SimDkgNode {
       batchSize: cluster.batchSize,
       keyBuffer: cluster.keyBuffer,
       maxConcurrentBatches: cluster.maxConcurrentBatches,
+      firstKeyIndex: cluster.firstKeyIndex,
       resendMs: 2000,
       signer: cluster.signers[this.index - 1]!,
       rng: cluster.rngFor(this.index, this.incarnation),
@@ -135,6 +137,7 @@ export class DkgCluster {
   readonly log: DealerDecision[] = [];
   readonly orderingDelayMs: number;
   readonly maxConcurrentBatches: number;
+  readonly firstKeyIndex: number;
   restartDelayMs = 500;
 
   constructor(options: DkgClusterOptions) {
@@ -147,6 +150,7 @@ export class DkgCluster {
     this.byzantine = options.byzantine ?? new Map<number, DkgFilter>();
     this.orderingDelayMs = options.orderingDelayMs ?? 50;
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
+    this.firstKeyIndex = options.firstKeyIndex ?? 0;
     const schemes = fastSchemes(this.n, "dkg");
     this.signers = schemes.map((scheme) => ({
       sign: (message: Uint8Array) => scheme.sign(message),
