@@ -306,9 +306,10 @@ export class TorusNode {
 
   /** To this epoch's other nodes only (during a handover the host also links to the other epoch's). */
   #broadcast(message: Envelope): void {
-    this.#peerIds.forEach((id, i) => {
-      if (i + 1 !== this.index) this.p2p.send(id, message);
-    });
+    this.p2p.sendMany(
+      this.#peerIds.filter((_, i) => i + 1 !== this.index),
+      message,
+    );
   }
 
   /** This epoch's other nodes, and during a handover the other epoch's nodes too. */

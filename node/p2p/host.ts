@@ -132,27 +132,30 @@ export class P2PHost {
 
   /** Queues a message for a peer; it is sent as soon as the peer is reachable. */
   send(to: string, message: unknown): void {
-    const link = this.#links.get(to);
-    if (!link) return;
+    this.sendMany([to], message);
+  }
+
+  /** Queues one message for several peers, encoded once. */
+  sendMany(to: readonly string[], message: unknown): void {
     const frame = encodeFrame(message);
+    for (const id of to) {
+      const link = this.#links.get(id);
+      if (link) this.#enqueue(link, frame);
+    }
+  }
+
+  /** To every peer. */
+  broadcast(message: unknown): void {
+    this.sendMany([...this.#links.keys()], message);
+  }
+
+  #enqueue(link: PeerLink, frame: Uint8Array): void {
     if (link.queue.length >= MAX_QUEUED_FRAMES) {
       link.queue.shift();
       this.stats.dropped++;
     }
     link.queue.push(frame);
     this.#flush(link);
-  }
-
-  broadcast(message: unknown): void {
-    const frame = encodeFrame(message);
-    for (const link of this.#links.values()) {
-      if (link.queue.length >= MAX_QUEUED_FRAMES) {
-        link.queue.shift();
-        this.stats.dropped++;
-      }
-      link.queue.push(frame);
-      this.#flush(link);
-    }
   }
 
   #flush(link: PeerLink): void {

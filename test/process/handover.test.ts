@@ -22,7 +22,7 @@ import * as ops from "../../scripts/lib/operations.ts";
 const rpc = new JsonRpcClient(10_000);
 
 describe("a handover between node processes of two epochs", function () {
-  this.timeout(300_000);
+  this.timeout(600_000);
   let dir: string;
   let devnet: Devnet;
   let network: Network;
@@ -51,7 +51,7 @@ describe("a handover between node processes of two epochs", function () {
     // (Users that ask before the nodes see the chain's event are still assigned: each attempt is a new user.)
     let user = { verifier: VERIFIER_NAME, verifier_id: "" };
     let refusals: string[] = [];
-    for (let attempt = 0, until = Date.now() + 60_000; Date.now() < until; attempt++) {
+    for (let attempt = 0, until = Date.now() + 120_000; Date.now() < until; attempt++) {
       user = { verifier: VERIFIER_NAME, verifier_id: `bob${attempt}@example.com` };
       const answers = await Promise.all(network.endpoints.map((e) => rpc.call(e, "KeyAssign", user)));
       refusals = answers.map((a) => a.error?.data ?? "assigned");
@@ -75,7 +75,7 @@ describe("a handover between node processes of two epochs", function () {
     // completes: /healthz says why, and JSON-RPC answers a specific error.
     for (const node of successors) {
       let status = await devnet.status(node);
-      for (const until = Date.now() + 60_000; (status?.peersConnected ?? 0) < 4 && Date.now() < until;) {
+      for (const until = Date.now() + 120_000; (status?.peersConnected ?? 0) < 4 && Date.now() < until;) {
         await new Promise((r) => setTimeout(r, 500));
         status = await devnet.status(node);
       }
@@ -136,7 +136,7 @@ describe("a handover between node processes of two epochs", function () {
     const refusal = `this node refuses to serve: epoch 1 has ended and erased its key shares: the next epoch serves (see the NodeList)`;
     for (const node of old) {
       let answer = "";
-      for (const until = Date.now() + 30_000; answer !== refusal && Date.now() < until;) {
+      for (const until = Date.now() + 90_000; answer !== refusal && Date.now() < until;) {
         const outcome = await rpc.call(`${node.apiUrl}/jrpc`, "VerifierLookupRequest", {
           verifier: VERIFIER_NAME,
           verifier_id: "alice@example.com",
