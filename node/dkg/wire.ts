@@ -208,26 +208,34 @@ export function parseDkgMessage(raw: unknown, shape: Shape): ParsedMessage {
 /** Shape check of a decision delivered by the ordering service (its signatures are checked by the core). */
 export function parseDecision(raw: unknown, shape: Shape): DealerDecision {
   if (!isObject(raw) || raw.type !== "dealers") fail("decision is not a dealer decision");
-  if (!Array.isArray(raw.dealers) || raw.dealers.length > shape.n) fail("decision.dealers is not a bounded list");
   return {
     type: "dealers",
     epoch: int(raw.epoch, 0, Number.MAX_SAFE_INTEGER, "epoch"),
     batch: int(raw.batch, 0, Number.MAX_SAFE_INTEGER, "batch"),
-    dealers: (raw.dealers as unknown[]).map((d, i) => {
-      if (!isObject(d)) fail(`dealers[${i}] is not an object`);
-      if (!Array.isArray(d.readies) || d.readies.length > shape.n) fail(`dealers[${i}].readies is not a bounded list`);
-      return {
-        dealer: int(d.dealer, 1, shape.n, `dealers[${i}].dealer`),
-        hash: hash(d.hash, `dealers[${i}].hash`),
-        readies: (d.readies as unknown[]).map((r, j) => {
-          if (!isObject(r) || typeof r.signature !== "string" || r.signature.length > 256) {
-            fail(`dealers[${i}].readies[${j}] is malformed`);
-          }
-          return { node: int(r.node, 1, shape.n, `dealers[${i}].readies[${j}].node`), signature: r.signature };
-        }),
-      };
-    }),
+    dealers: parseDealers(raw.dealers, shape.n, shape.n),
   };
+}
+
+/**
+ * A decision's dealers, each with its commitment hash and signed readies: dealers numbered 1..`dealers`, ready
+ * signers 1..`signers` (the same nodes in key generation; the old and the new epoch's in a handover).
+ */
+export function parseDealers(value: unknown, dealers: number, signers: number): DealerDecision["dealers"] {
+  if (!Array.isArray(value) || value.length > dealers) fail("decision.dealers is not a bounded list");
+  return (value as unknown[]).map((d, i) => {
+    if (!isObject(d)) fail(`dealers[${i}] is not an object`);
+    if (!Array.isArray(d.readies) || d.readies.length > signers) fail(`dealers[${i}].readies is not a bounded list`);
+    return {
+      dealer: int(d.dealer, 1, dealers, `dealers[${i}].dealer`),
+      hash: hash(d.hash, `dealers[${i}].hash`),
+      readies: (d.readies as unknown[]).map((r, j) => {
+        if (!isObject(r) || typeof r.signature !== "string" || r.signature.length > 256) {
+          fail(`dealers[${i}].readies[${j}] is malformed`);
+        }
+        return { node: int(r.node, 1, signers, `dealers[${i}].readies[${j}].node`), signature: r.signature };
+      }),
+    };
+  });
 }
 
 /**

@@ -15,7 +15,7 @@ import { evaluateCommitment, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { Point } from "../crypto/point.ts";
 import { MAX_HASHES, Sharing } from "../dkg/sharing.ts";
-import type { NodeSigner, ReadyProof } from "../dkg/types.ts";
+import type { NodeSigner, ReadyProof, SessionId } from "../dkg/types.ts";
 import {
   MalformedDkgMessage,
   commitmentHash,
@@ -29,14 +29,7 @@ import {
 } from "../dkg/wire.ts";
 import { reshareDecisionProblem } from "./decision.ts";
 import type { MovedKey, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "./types.ts";
-import {
-  PSS_DOMAIN,
-  parsePssMessage,
-  parseReshareDecision,
-  type AvssId,
-  type ParsedPss,
-  type PssShape,
-} from "./wire.ts";
+import { PSS_DOMAIN, parsePssMessage, parseReshareDecision, type ParsedPss, type PssShape } from "./wire.ts";
 
 export interface ReceiverConfig {
   transition: number;
@@ -361,11 +354,11 @@ export class ReshareReceiver {
     return session;
   }
 
-  #id(chunk: Chunk, dealer: number): AvssId {
+  #id(chunk: Chunk, dealer: number): SessionId {
     return { epoch: this.#c.transition, batch: chunk.chunk, dealer };
   }
 
-  #wireId(id: AvssId): { transition: number; chunk: number; dealer: number } {
+  #wireId(id: SessionId): { transition: number; chunk: number; dealer: number } {
     return { transition: id.epoch, chunk: id.batch, dealer: id.dealer };
   }
 

@@ -9,8 +9,9 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import { canonicalJson } from "../bft/encoding.ts";
 import type { Point } from "../crypto/point.ts";
+import type { SessionId } from "../dkg/types.ts";
 import type { Points } from "../dkg/wire.ts";
-import { fail, hash, int, isObject, parsePoint, parseScalar } from "../dkg/wire.ts";
+import { fail, hash, int, isObject, parseDealers, parsePoint, parseScalar } from "../dkg/wire.ts";
 import type { KeyOwner, MovedKey, PssMessage, ReshareDecision } from "./types.ts";
 
 /** Domain of the handover's commitment hashes and ready signatures (never valid in key generation). */
@@ -24,12 +25,6 @@ export interface PssShape {
   chunkSize: number;
 }
 
-export interface AvssId {
-  epoch: number;
-  batch: number;
-  dealer: number;
-}
-
 export type ParsedPss =
   | {
       type: "records";
@@ -40,7 +35,7 @@ export type ParsedPss =
       keys: MovedKey[];
       digest: string;
     }
-  | (AvssId & {
+  | (SessionId & {
       type: "send";
       commitments: Point[][][];
       rows: bigint[][];
@@ -48,10 +43,10 @@ export type ParsedPss =
       cols: bigint[][];
       colBlindings: bigint[][];
     })
-  | (AvssId & { type: "echo"; hash: string; points: Points[] })
-  | (AvssId & { type: "ready"; hash: string; points: Points[]; signature: string })
-  | (AvssId & { type: "commitmentRequest"; hash: string })
-  | (AvssId & { type: "commitments"; commitments: Point[][][] })
+  | (SessionId & { type: "echo"; hash: string; points: Points[] })
+  | (SessionId & { type: "ready"; hash: string; points: Points[]; signature: string })
+  | (SessionId & { type: "commitmentRequest"; hash: string })
+  | (SessionId & { type: "commitments"; commitments: Point[][][] })
   | { type: "resend"; epoch: number; batch: number };
 
 const MAX_CHUNKS = 1_000_000;
@@ -69,7 +64,7 @@ function exactly(value: unknown, length: number, field: string): unknown[] {
   return value as unknown[];
 }
 
-function avssId(raw: Record<string, unknown>, shape: PssShape): AvssId {
+function avssId(raw: Record<string, unknown>, shape: PssShape): SessionId {
   return {
     epoch: int(raw.transition, 0, Number.MAX_SAFE_INTEGER, "transition"),
     batch: int(raw.chunk, 0, MAX_CHUNKS, "chunk"),
@@ -207,23 +202,10 @@ export function parsePssMessage(raw: unknown, shape: PssShape): ParsedPss {
 /** Shape check of a decision delivered by the ordering service (its signatures are checked by the receiver). */
 export function parseReshareDecision(raw: unknown, shape: PssShape): ReshareDecision {
   if (!isObject(raw) || raw.type !== "reshareDealers") fail("decision is not a reshare decision");
-  if (!Array.isArray(raw.dealers) || raw.dealers.length > shape.nOld) fail("decision.dealers is not a bounded list");
   return {
     type: "reshareDealers",
     transition: int(raw.transition, 0, Number.MAX_SAFE_INTEGER, "transition"),
     chunk: int(raw.chunk, 0, MAX_CHUNKS, "chunk"),
-    dealers: (raw.dealers as unknown[]).map((d, i) => {
-      if (!isObject(d)) fail(`dealers[${i}] is not an object`);
-      if (!Array.isArray(d.readies) || d.readies.length > shape.nNew) fail(`dealers[${i}].readies is not bounded`);
-      return {
-        dealer: int(d.dealer, 1, shape.nOld, `dealers[${i}].dealer`),
-        hash: hash(d.hash, `dealers[${i}].hash`),
-        readies: (d.readies as unknown[]).map((r, j) => {
-          if (!isObject(r) || typeof r.signature !== "string" || r.signature.length > 256)
-            fail(`dealers[${i}].readies[${j}] is malformed`);
-          return { node: int(r.node, 1, shape.nNew, `dealers[${i}].readies[${j}].node`), signature: r.signature };
-        }),
-      };
-    }),
+    dealers: parseDealers(raw.dealers, shape.nOld, shape.nNew),
   };
 }

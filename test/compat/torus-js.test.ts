@@ -79,6 +79,17 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
     await devnet.waitForKeys(6, 120_000);
   });
 
+  /** torus.js pointed at the loopback stubs for its allow, signer and metadata hosts. */
+  const newTorus = () =>
+    new Torus({
+      network: "mainnet",
+      clientId: "local-test",
+      enableOneKey: false,
+      metadataHost: `${aux.url}/metadata`,
+      allowHost: `${aux.url}/api/allow`,
+      signerHost: `${aux.url}/api/sign`,
+    });
+
   after(async function () {
     globalThis.fetch = realFetch;
     await devnet?.stop();
@@ -91,14 +102,7 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
     const endpoints = network.nodes.map((n) => n.endpoint);
     const nodePubs = network.nodes.map((n) => ({ X: n.pubX, Y: n.pubY }));
     const indexes = network.nodes.map((n) => n.index);
-    const torus = new Torus({
-      network: "mainnet",
-      clientId: "local-test",
-      enableOneKey: false,
-      metadataHost: `${aux.url}/metadata`,
-      allowHost: `${aux.url}/api/allow`,
-      signerHost: `${aux.url}/api/sign`,
-    });
+    const torus = newTorus();
     const verifierId = "alice@example.com";
     const user = (await torus.getPublicAddress(endpoints, nodePubs, { verifier: VERIFIER_NAME, verifierId }, true)) as {
       address: string;
@@ -216,14 +220,7 @@ describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node netw
     try {
       const endpoints = [...proxies.map((p) => p.endpoint), ...network.nodes.slice(2).map((n) => n.endpoint)];
       const nodePubs = network.nodes.map((n) => ({ X: n.pubX, Y: n.pubY }));
-      const torus = new Torus({
-        network: "mainnet",
-        clientId: "local-test",
-        enableOneKey: false,
-        metadataHost: `${aux.url}/metadata`,
-        allowHost: `${aux.url}/api/allow`,
-        signerHost: `${aux.url}/api/sign`,
-      });
+      const torus = newTorus();
       const verifierId = "bob@example.com";
       const user = (await torus.getPublicAddress(
         endpoints,
