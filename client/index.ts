@@ -212,7 +212,12 @@ export async function login(
   const answers = await rpc.all(network.endpoints, "ShareRequest", shareParams);
   const publicKeys = answers.map((a) => (a.result as { keys?: ShareKey[] } | undefined)?.keys?.[0]?.PublicKey);
   const expected = majorityPublicKey(publicKeys);
-  if (!expected) throw new LoginError("NO_MAJORITY", "the nodes do not agree on the public key");
+  if (!expected) {
+    // Say why: the nodes' own errors (a token of another epoch, an unassigned user…) are what a developer needs.
+    const errors = [...new Set(answers.flatMap((a) => (a.error ? [String(a.error.data ?? a.error.message)] : [])))];
+    const why = errors.length > 0 ? `; the nodes answered: ${errors.join(" | ")}` : "";
+    throw new LoginError("NO_MAJORITY", `the nodes do not agree on the public key${why}`);
+  }
   const publicKey = pointFromCoordinates(BigInt("0x" + expected.X), BigInt("0x" + expected.Y), "public key");
   const shares: { index: bigint; value: bigint }[] = [];
   answers.forEach((answer, i) => {

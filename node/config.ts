@@ -36,6 +36,12 @@ export interface NodeConfig {
     commitmentsPerSecond: number;
     /** The public key of a signer whose signature every KeyAssign must carry (torus.js's `signerHost`), if any. */
     keyAssignSigner?: { x: bigint; y: bigint };
+    /**
+     * The clock skew allowed between token issuers and the chain at an epoch's boundary: a successor epoch accepts
+     * only tokens issued after the handover's completion block time plus this, and the old epoch, while it hands
+     * over, only tokens issued before the newest block time it saw plus this (so no token is served by both).
+     */
+    epochClockSkewSeconds: number;
   };
   p2p: { listen: string; announce: string };
   dataDir: string;
@@ -157,6 +163,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       keyAssignPerSecond: int(api.keyAssignPerSecond ?? 50, "config.api.keyAssignPerSecond", 1, 100_000),
       commitmentsPerSecond: int(api.commitmentsPerSecond ?? 500, "config.api.commitmentsPerSecond", 1, 1_000_000),
       ...(api.keyAssignSigner === undefined ? {} : { keyAssignSigner: signerKey(api.keyAssignSigner) }),
+      epochClockSkewSeconds: int(api.epochClockSkewSeconds ?? 60, "config.api.epochClockSkewSeconds", 0, 3600),
     },
     p2p: { listen, announce: string(p2p.announce ?? listen, "config.p2p.announce") },
     dataDir: path.resolve(baseDir, string(c.dataDir, "config.dataDir")),

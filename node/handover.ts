@@ -80,6 +80,14 @@ export class DealingSide {
   }
 }
 
+/** A handover chunk as a new node holds it once done. */
+export interface MovedChunk {
+  chunk: number;
+  chunks: number;
+  nextKeyIndex: number;
+  keys: ResharedKey[];
+}
+
 /** What the new epoch's side needs from its node. */
 export interface ReceivingHost {
   log: Logger;
@@ -88,6 +96,8 @@ export interface ReceivingHost {
   persist(record: ReceiverRecord): Promise<void>;
   propose(decision: ReshareDecision): Promise<void>;
   after(ms: number, task: () => Promise<void>): void;
+  /** A chunk is done (live, or found in the log at a restart): this node holds verified shares of its keys. */
+  chunkDone(chunk: MovedChunk): Promise<void>;
   /** Confirms on-chain: every moved key is held, with the digest every honest new node computes. */
   confirm(digest: { mappingRoot: string; keyCount: number; commitmentsRoot: string }): Promise<void>;
 }
@@ -100,7 +110,7 @@ export class ReceivingSide {
   readonly #oldIndex: Map<string, number>;
   readonly #newIndex: Map<string, number>;
   /** The moved keys by chunk, as this node holds them. */
-  readonly moved = new Map<number, ResharedKey[]>();
+  readonly moved = new Map<number, MovedChunk>();
   confirmed = false;
 
   constructor(
@@ -135,7 +145,15 @@ export class ReceivingSide {
 
   async start(records: readonly ReceiverRecord[], decisions: readonly ReshareDecision[]): Promise<void> {
     this.#receiver.restore(records);
-    for (const record of records) if (record.kind === "keys") this.moved.set(record.chunk, record.keys);
+    const accepted = new Map<number, { chunks: number; nextKeyIndex: number }>();
+    for (const record of records) {
+      if (record.kind === "records") accepted.set(record.chunk, record);
+      if (record.kind !== "keys") continue;
+      const { chunks, nextKeyIndex } = accepted.get(record.chunk)!;
+      const moved = { chunk: record.chunk, chunks, nextKeyIndex, keys: record.keys };
+      this.moved.set(record.chunk, moved);
+      await this.host.chunkDone(moved);
+    }
     await this.#carryOut(this.#receiver.start());
     for (const decision of decisions) await this.decided(decision);
   }
@@ -169,9 +187,12 @@ export class ReceivingSide {
         case "propose":
           await this.host.propose(output.decision);
           break;
-        case "keys":
-          this.moved.set(output.chunk, output.keys);
+        case "keys": {
+          const { chunk, chunks, nextKeyIndex, keys } = output;
+          this.moved.set(chunk, { chunk, chunks, nextKeyIndex, keys });
+          await this.host.chunkDone({ chunk, chunks, nextKeyIndex, keys });
           break;
+        }
         case "timer": {
           const chunk = output.chunk;
           this.host.after(output.delayMs, () => this.#carryOut(this.#receiver.step({ type: "timer", chunk })));
@@ -190,7 +211,7 @@ export class ReceivingSide {
 
   async #confirm(): Promise<void> {
     if (this.confirmed) return;
-    const keys = [...this.moved.values()].flat().sort((a, b) => a.keyIndex - b.keyIndex);
+    const keys = [...this.moved.values()].flatMap((c) => c.keys).sort((a, b) => a.keyIndex - b.keyIndex);
     const root = (value: unknown) => "0x" + bytesToHex(keccak_256(utf8ToBytes(canonicalJson(value))));
     await this.host.confirm({
       mappingRoot: root(keys.filter((k) => k.owner).map((k) => [k.keyIndex, k.owner])),

@@ -12,7 +12,13 @@ import path from "node:path";
 import type { Logger } from "pino";
 
 import { KeyMappingApp, type TxResult } from "./app/key-mapping-app.ts";
-import { encodeTx, freezeSignBytes, publishKeysSignBytes } from "./app/transactions.ts";
+import {
+  encodeTx,
+  freezeSignBytes,
+  moveKeysSignBytes,
+  publishKeysSignBytes,
+  type MoveKeysBody,
+} from "./app/transactions.ts";
 import { Consensus, walRecordHeight, type ConsensusOutput, type WalRecord } from "./bft/consensus.ts";
 import { ecdsaScheme } from "./bft/ecdsa-scheme.ts";
 import { blockHash } from "./bft/encoding.ts";
@@ -25,12 +31,13 @@ import { verifierSetHash } from "./config.ts";
 import { systemRng } from "./crypto/field.ts";
 import { G, pointFromCoordinates, type Point } from "./crypto/point.ts";
 import { createTorusVerifier, signTorus } from "./crypto/signature.ts";
-import { KeyGenerator, type KeygenOutput, type KeygenRecord } from "./dkg/keygen.ts";
+import { KeyGenerator, type KeygenInput, type KeygenOutput, type KeygenRecord } from "./dkg/keygen.ts";
 import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
 import { P2PHost, peerIdOf } from "./p2p/host.ts";
 import { AppendLog } from "./store/append-log.ts";
 import { KeyStore } from "./store/key-store.ts";
-import { DealingSide, ReceivingSide, thresholdsOf } from "./handover.ts";
+import { DealingSide, ReceivingSide, thresholdsOf, type MovedChunk } from "./handover.ts";
+import type { EpochWindow } from "./auth/verifier.ts";
 import { dealerKeys } from "./pss/moved-state.ts";
 import type { ReceiverRecord } from "./pss/receiver.ts";
 import type { ReshareDecision } from "./pss/types.ts";
@@ -69,11 +76,21 @@ export class TorusNode {
   app!: KeyMappingApp;
   consensus!: Consensus;
   mempool!: Mempool;
-  keygen!: KeyGenerator;
+  /** This epoch's key generation; a successor epoch starts it once it serves (from the moved next key index). */
+  keygen: KeyGenerator | undefined;
   p2p!: P2PHost;
   keyStore!: KeyStore;
+  /** In a successor epoch: the epoch it took (or takes) over from. */
+  successor: { from: EpochView } | undefined;
+  /** Whether this node serves its epoch: a successor's once the chain completed the handover and its state is whole. */
+  #serving = false;
+
   /** The epoch this one takes over from, while the handover runs (this node then serves no client yet). */
-  handover: { from: EpochView } | undefined;
+  get handover(): { from: EpochView } | undefined {
+    return this.#serving ? undefined : this.successor;
+  }
+  /** What the chain said last of this node's epoch. */
+  #chainState: { state: string; activatedAt: number; newestBlockTime: number } | undefined;
   /** Set when this node's verifier list differs from most of its peers'. */
   #verifierRefusal: string | undefined;
   readonly verifierHash: string;
@@ -170,11 +187,16 @@ export class TorusNode {
             if (state !== last)
               this.log.info({ epoch: this.epoch.epoch, from: last, to: state }, "epoch state changed");
             last = state;
+            // While a transition is open, this epoch serves tokens issued before the newest block time it saw.
+            const newestBlockTime =
+              state === "Transitioning" ? ((await this.registry.provider.getBlock("latest"))?.timestamp ?? 0) : 0;
+            this.#chainState = { state, activatedAt: Number(status.activatedAt), newestBlockTime };
+            if (state === "Current" || state === "Transitioning") await this.#run(() => this.#startServing());
             if (state === "Transitioning") {
               await this.#voteFreeze();
               await this.#run(() => this.#startDealing());
             }
-            if (state === "Retired" && !this.handover) await this.#run(() => this.#retire());
+            if (state === "Retired") await this.#run(() => this.#retire());
           })
           .catch((error: unknown) => {
             if (error instanceof ChainResetError) {
@@ -200,10 +222,10 @@ export class TorusNode {
     const { prevEpoch } = await registry.readEpoch(epoch);
     const state = await registry.waitForTurn(epoch, prevEpoch);
     this.epoch = await registry.readEpoch(epoch);
-    if (state === "Handover") {
+    if (prevEpoch !== 0) {
       // A successor epoch: its nodes run their BFT network for the handover only, and serve once it completed.
-      this.handover = { from: await registry.readEpoch(prevEpoch) };
-      log.info({ epoch, from: prevEpoch }, "the chain started the handover to this epoch");
+      this.successor = { from: await registry.readEpoch(prevEpoch) };
+      if (state === "Handover") log.info({ epoch, from: prevEpoch }, "the chain started the handover to this epoch");
     }
     const self = this.epoch.nodes.find((n) => n.address === registry.address);
     if (!self) throw new Error(`node ${registry.address} is not in the node list of epoch ${epoch}`);
@@ -227,7 +249,7 @@ export class TorusNode {
     const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
     [this.#walLog, this.#blockLog, this.#keygenLog] = [wal.log, blocks.log, keygen.log];
     let pss: ReceiverRecord[] = [];
-    if (this.handover) {
+    if (this.successor) {
       const opened = await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log"));
       [this.#pssLog, pss] = [opened.log, opened.records];
     }
@@ -245,13 +267,54 @@ export class TorusNode {
       k: epoch.k,
       t: epoch.t,
       keysPerBatch: this.config.keygen.batchSize * epoch.k,
-      ...(this.handover
-        ? { handover: { transition: epoch.epoch, old: thresholdsOf(this.handover.from), new: thresholdsOf(epoch) } }
+      ...(this.successor
+        ? { handover: { transition: epoch.epoch, old: thresholdsOf(this.successor.from), new: thresholdsOf(epoch) } }
         : {}),
       verify: (validator, message, signature) => scheme.verify(validator, message, signature),
     });
     this.mempool = new Mempool((tx) => this.app.checkTx(tx));
     const verifiers = publicKeys.map(createTorusVerifier);
+    this.#signer = {
+      sign: (message) => signTorus(this.#privateKey, message),
+      verify: (node, message, signature) => verifiers[node - 1]?.(message, signature) ?? false,
+    };
+    this.#peerIds = epoch.nodes.map((n) => peerIdOf(publicKeys[n.index - 1]!.toBytes(false)));
+    this.#peerIds.forEach((id, i) => this.#indexOfPeer.set(id, i + 1));
+    if (this.successor) {
+      this.#receiving = new ReceivingSide(
+        this.successor.from,
+        { epoch, index: this.index, signer: this.#signer },
+        {
+          log: this.log,
+          send: (peerId, message) => this.p2p.send(peerId, message),
+          persist: (record) => this.#pssLog!.append(record, { sync: true }),
+          propose: (decision) => this.#proposeTx(encodeTx({ type: "reshareDecision", decision })),
+          after: (ms, task) => this.#after(ms, task),
+          confirm: (digest) => this.#confirmHandover(digest),
+          chunkDone: (chunk) => this.#onMovedChunk(chunk),
+        },
+      );
+    }
+  }
+
+  #signer!: {
+    sign(message: Uint8Array): string;
+    verify(node: number, message: Uint8Array, signature: string): boolean;
+  };
+
+  /**
+   * Starts serving this epoch: at once for a genesis epoch; for a successor once the chain completed the handover (the
+   * epoch is current) and every moved chunk is installed in the app. Key generation then starts, from the moved next
+   * key index, restored from its log and told every decision already ordered (peers may have started earlier).
+   */
+  async #startServing(): Promise<void> {
+    if (this.#serving || this.#stopped) return;
+    if (this.successor) {
+      const state = this.#chainState?.state;
+      if ((state !== "Current" && state !== "Transitioning") || !this.app.installed) return;
+    }
+    this.#serving = true;
+    const { epoch } = this;
     this.keygen = new KeyGenerator({
       epoch: epoch.epoch,
       n: epoch.n,
@@ -262,35 +325,75 @@ export class TorusNode {
       keyBuffer: this.config.keygen.keyBuffer,
       maxConcurrentBatches: 2,
       resendMs: 3000,
-      signer: {
-        sign: (message) => signTorus(this.#privateKey, message),
-        verify: (node, message, signature) => verifiers[node - 1]?.(message, signature) ?? false,
-      },
+      firstKeyIndex: this.app.firstKeyIndex,
+      signer: this.#signer,
       rng: systemRng,
     });
-    this.#peerIds = epoch.nodes.map((n) => peerIdOf(publicKeys[n.index - 1]!.toBytes(false)));
-    this.#peerIds.forEach((id, i) => this.#indexOfPeer.set(id, i + 1));
-    if (this.handover) {
-      this.#receiving = new ReceivingSide(
-        this.handover.from,
-        {
-          epoch,
-          index: this.index,
-          signer: {
-            sign: (message) => signTorus(this.#privateKey, message),
-            verify: (node, message, signature) => verifiers[node - 1]?.(message, signature) ?? false,
-          },
-        },
-        {
-          log: this.log,
-          send: (peerId, message) => this.p2p.send(peerId, message),
-          persist: (record) => this.#pssLog!.append(record, { sync: true }),
-          propose: (decision) => this.#proposeTx(encodeTx({ type: "reshareDecision", decision })),
-          after: (ms, task) => this.#after(ms, task),
-          confirm: (digest) => this.#confirmHandover(digest),
-        },
+    const records = this.#onDisk.keygen;
+    await this.#applyKeygen(records.length > 0 ? this.keygen.restore(records) : []);
+    // Decisions the block store holds reach the key generation again; it ignores those it already has.
+    for (const decision of this.app.decisions()) await this.#keygenStep({ type: "decided", decision });
+    if (this.successor)
+      this.log.info(
+        { epoch: epoch.epoch, keys: this.app.publishedKeys, firstKeyIndex: this.app.firstKeyIndex },
+        "the handover completed: this epoch serves",
       );
-    }
+    await this.#demandKeys();
+  }
+
+  async #keygenStep(input: KeygenInput): Promise<void> {
+    if (this.keygen) await this.#applyKeygen(this.keygen.step(input));
+  }
+
+  /**
+   * A handover chunk is done: its shares go to the key store, and this node votes, signed, that the chunk moved these
+   * keys and owners; a quorum of identical votes installs them in the app at one block on every replica.
+   */
+  async #onMovedChunk({ chunk, chunks, nextKeyIndex, keys }: MovedChunk): Promise<void> {
+    await this.keyStore.saveMoved(
+      chunk,
+      keys.map(({ keyIndex, publicKey, shareKeys, share }) => ({
+        keyIndex,
+        publicKey,
+        shareKeys,
+        share,
+        blinding: "",
+      })),
+    );
+    if (this.app.installed || this.app.movedChunkInstalled(chunk)) return;
+    const body: MoveKeysBody = {
+      transition: this.epoch.epoch,
+      chunk,
+      chunks,
+      nextKeyIndex,
+      keys: keys.map(({ keyIndex, publicKey, owner }) => ({
+        keyIndex,
+        publicKey: { x: publicKey.slice(2, 66), y: publicKey.slice(66, 130) },
+        ...(owner ? { owner } : {}),
+      })),
+    };
+    const signature = signTorus(this.#privateKey, moveKeysSignBytes(`torus-epoch-${this.epoch.epoch}`, body));
+    await this.#proposeTx(encodeTx({ type: "moveKeys", body, validator: this.index - 1, signature }));
+  }
+
+  /**
+   * The window of token issue times this node serves: a successor epoch only tokens issued after the handover's
+   * completion (its activation block) plus the skew; an epoch handing over only tokens issued before the newest block
+   * time it saw plus the skew. So a token is served by one epoch only.
+   */
+  tokenWindow(): EpochWindow {
+    const skew = this.config.api.epochClockSkewSeconds;
+    const chain = this.#chainState;
+    const window: EpochWindow = {};
+    if (this.successor && chain) window.issuedAfter = chain.activatedAt + skew;
+    if (chain?.state === "Transitioning" && chain.newestBlockTime > 0)
+      window.issuedBefore = chain.newestBlockTime + skew;
+    return window;
+  }
+
+  /** This node's share of a key, moved to this epoch or generated in it. */
+  findKey(keyIndex: number): Promise<GeneratedKey | undefined> {
+    return this.keyStore.findKey(keyIndex, this.keysPerBatch, this.app.firstKeyIndex);
   }
 
   async #startP2P(): Promise<void> {
@@ -359,11 +462,9 @@ export class TorusNode {
   async #recover(): Promise<void> {
     const { wal, commits, keygen } = this.#onDisk;
     let lastBlockHash = "";
-    const decisions: DealerDecision[] = [];
     const reshares: ReshareDecision[] = [];
     for (const commit of commits) {
       const decided = this.#applyResults(commit, this.app.finalizeBlock(commit.block).results, false);
-      decisions.push(...decided.dkg);
       reshares.push(...decided.reshare);
       lastBlockHash = blockHash(commit.block);
     }
@@ -386,10 +487,8 @@ export class TorusNode {
     await this.#run(async () => {
       const records = wal.filter((r) => walRecordHeight(r) === height);
       await this.#applyBft(records.length > 0 ? this.consensus.restore(records) : this.consensus.start());
-      await this.#applyKeygen(keygen.length > 0 ? this.keygen.restore(keygen) : []);
-      // Decisions the block store holds reach the key generation again; it ignores those it already has.
-      for (const decision of decisions) await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
-      await this.#demandKeys();
+      // A successor epoch starts serving once the chain says the handover completed (see #watchChain).
+      if (!this.successor) await this.#startServing();
       await this.#receiving?.start(this.#onDisk.pss, reshares);
     });
   }
@@ -427,9 +526,7 @@ export class TorusNode {
         return;
       case "dkg":
         void this.#run(() =>
-          this.#applyKeygen(
-            this.keygen.step({ type: "message", from: index, message: (envelope as { m: unknown }).m }),
-          ),
+          this.#keygenStep({ type: "message", from: index, message: (envelope as { m: unknown }).m }),
         );
         return;
       case "tx": {
@@ -569,8 +666,9 @@ export class TorusNode {
 
   async #onDecided(commit: Commit, results: TxResult[]): Promise<void> {
     const decided = this.#applyResults(commit, results, true);
-    for (const decision of decided.dkg) await this.#applyKeygen(this.keygen.step({ type: "decided", decision }));
+    for (const decision of decided.dkg) await this.#keygenStep({ type: "decided", decision });
     for (const decision of decided.reshare) await this.#receiving?.decided(decision);
+    await this.#startServing(); // a successor's last moved chunk may have been installed
     await this.#demandKeys();
   }
 
@@ -603,6 +701,7 @@ export class TorusNode {
     if (this.#verifierRefusal) return this.#verifierRefusal;
     if (this.handover)
       return `epoch ${this.epoch.epoch} is taking over from epoch ${this.handover.from.epoch}: the handover is in progress`;
+    if (!this.#serving) return `epoch ${this.epoch.epoch} is starting`;
     return undefined;
   }
 
@@ -611,8 +710,8 @@ export class TorusNode {
    * epoch starts none before the handover (its key indexes continue from the moved next index).
    */
   async #demandKeys(): Promise<void> {
-    if (this.app.frozen || this.handover) return;
-    await this.#applyKeygen(this.keygen.step({ type: "demand", unassigned: this.app.freeKeys }));
+    if (this.app.frozen) return;
+    await this.#keygenStep({ type: "demand", unassigned: this.app.freeKeys });
   }
 
   async #applyKeygen(outputs: KeygenOutput[]): Promise<void> {
@@ -636,7 +735,7 @@ export class TorusNode {
           break;
         case "timer": {
           const batch = output.batch;
-          this.#after(output.delayMs, () => this.#applyKeygen(this.keygen.step({ type: "timer", batch })));
+          this.#after(output.delayMs, () => this.#keygenStep({ type: "timer", batch }));
           break;
         }
         case "rejected":
@@ -680,7 +779,7 @@ export class TorusNode {
     if (!frozen || this.#dealing || this.#dealingProblem) return;
     const next = await this.registry.readEpoch(frozen.nextEpoch);
     const snapshot = this.app.snapshot();
-    const keys = await dealerKeys(snapshot, (i) => this.keyStore.findKey(i, this.keysPerBatch));
+    const keys = await dealerKeys(snapshot, (i) => this.findKey(i));
     if ("problem" in keys) {
       this.#dealingProblem = keys.problem;
       this.log.error({ problem: keys.problem }, "this node cannot deal in the handover");

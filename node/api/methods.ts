@@ -239,7 +239,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     }
     const tokenVerifier = verifiers.get(verifierName)!;
     try {
-      await tokenVerifier.verify(idToken, verifierId);
+      await tokenVerifier.verify(idToken, verifierId, node.tokenWindow());
     } catch (error) {
       if (error instanceof TokenError) {
         const code = error.code === "JWKS_UNAVAILABLE" ? INTERNAL_ERROR : INVALID_PARAMS;
@@ -250,7 +250,7 @@ export function createMethods(node: TorusNode): Map<string, Method> {
     const assignment = node.app.lookup(verifierName, verifierId);
     if (!assignment)
       throw new RpcError(INVALID_PARAMS, "Input Error", "Verifier + VerifierID has not yet been assigned");
-    const key = await node.keyStore.findKey(assignment.keyIndex, node.keysPerBatch);
+    const key = await node.findKey(assignment.keyIndex);
     if (!key)
       throw new RpcError(INTERNAL_ERROR, "Internal error", "this node does not hold a share of the key yet; retry");
     // 32 bytes, big-endian: torus.js left-pads the hex ciphertext to 64 characters, so a share must never encrypt to

@@ -15,8 +15,10 @@ import {
   InvalidTx,
   decodeTx,
   freezeSignBytes,
+  moveKeysSignBytes,
   publishKeysSignBytes,
   type AppTx,
+  type MoveKeysTx,
   type PublicKeyHex,
   type PublishKeysTx,
 } from "./transactions.ts";
@@ -52,6 +54,8 @@ export interface KeyMappingOptions {
 /** Key batches a validator may have voted for that have not reached a quorum yet. */
 export const MAX_OPEN_VOTES_PER_VALIDATOR = 64;
 
+const NOT_INSTALLED = "the keys moved from the previous epoch are not all installed yet";
+
 const userKey = (verifier: string, verifierId: string) => `${verifier}\x1c${verifierId}`;
 
 export class KeyMappingApp implements ConsensusApp {
@@ -77,6 +81,10 @@ export class KeyMappingApp implements ConsensusApp {
   #frozen: { nextEpoch: number; height: number } | undefined;
   /** The first valid reshare decision of each handover chunk. */
   readonly #reshareDecisions = new Map<number, ReshareDecision>();
+  /** Votes for moved chunks not at quorum yet (digest of the body → validators), and the chunks installed. */
+  readonly #moveVotes = new Map<string, Set<number>>();
+  readonly #movedChunks = new Set<number>();
+  #moved: { chunks: number; nextKeyIndex: number } | undefined;
 
   constructor(options: KeyMappingOptions) {
     this.#options = options;
@@ -104,6 +112,7 @@ export class KeyMappingApp implements ConsensusApp {
       if (this.#assignments.has(userKey(decoded.verifier, decoded.verifierId)))
         return { ok: false, detail: "already assigned" };
       if (this.#frozen) return { ok: false, detail: "frozen for the handover" };
+      if (!this.installed) return { ok: false, detail: NOT_INSTALLED };
       if (this.freeKeys === 0) return { ok: false, detail: "no free key" };
       return { ok: true };
     }
@@ -116,7 +125,9 @@ export class KeyMappingApp implements ConsensusApp {
         ? this.#decisionProblem(decoded.decision)
         : decoded.type === "reshareDecision"
           ? this.#reshareDecisionProblem(decoded.decision)
-          : this.#publicationProblem(decoded);
+          : decoded.type === "moveKeys"
+            ? this.#moveProblem(decoded)
+            : this.#publicationProblem(decoded);
     return problem === undefined ? { ok: true } : { ok: false, detail: problem };
   }
 
@@ -190,6 +201,7 @@ export class KeyMappingApp implements ConsensusApp {
       this.#decisions.set(decoded.decision.batch, decoded.decision);
       return { code: "OK", decided: true };
     }
+    if (decoded.type === "moveKeys") return this.#move(decoded);
     return decoded.type === "assign" ? this.#assign(decoded.verifier, decoded.verifierId) : this.#publish(decoded);
   }
 
@@ -201,6 +213,8 @@ export class KeyMappingApp implements ConsensusApp {
       // Refused rather than carried over as a second delta: the handover is short, a client retries, and what moves
       // is then one agreed state.
       if (this.#frozen) return { code: "FROZEN", nextEpoch: this.#frozen.nextEpoch };
+      // A successor epoch assigns nothing before the whole moved mapping is installed: a user may own a moved key.
+      if (!this.installed) return { code: "INVALID", detail: NOT_INSTALLED };
       if (this.freeKeys === 0) return { code: "NO_FREE_KEY" };
       keyIndex = this.#free[this.#freeHead++]!;
       this.#assignments.set(user, keyIndex);
@@ -216,22 +230,88 @@ export class KeyMappingApp implements ConsensusApp {
   #publish(tx: PublishKeysTx): TxResult {
     const problem = this.#publicationProblem(tx);
     if (problem !== undefined) return { code: "INVALID", detail: problem };
-    const digest = canonicalJson(tx.body);
-    let voters = this.#publicationVotes.get(digest);
-    if (!voters) this.#publicationVotes.set(digest, (voters = new Set()));
-    voters.add(tx.validator);
-    this.#openVotes.set(tx.validator, (this.#openVotes.get(tx.validator) ?? 0) + 1);
-    if (voters.size >= this.#quorum) {
-      this.#publicationVotes.delete(digest);
-      for (const v of voters) this.#openVotes.set(v, this.#openVotes.get(v)! - 1);
+    if (this.#tally(this.#publicationVotes, canonicalJson(tx.body), tx.validator)) {
       const { startIndex, publicKeys } = tx.body;
-      publicKeys.forEach((key, i) => {
-        this.#keys.set(startIndex + i, key);
-        this.#indexByPublicKey.set(`${key.x}:${key.y}`, startIndex + i);
-      });
+      publicKeys.forEach((key, i) => this.#addKey(startIndex + i, key));
       this.#addFree(publicKeys.map((_, i) => startIndex + i));
     }
     return { code: "OK" };
+  }
+
+  /** Counts a validator's vote for `digest`; true when it makes a quorum (the open votes are then closed). */
+  #tally(votes: Map<string, Set<number>>, digest: string, validator: number): boolean {
+    let voters = votes.get(digest);
+    if (!voters) votes.set(digest, (voters = new Set()));
+    voters.add(validator);
+    this.#openVotes.set(validator, (this.#openVotes.get(validator) ?? 0) + 1);
+    if (voters.size < this.#quorum) return false;
+    votes.delete(digest);
+    for (const v of voters) this.#openVotes.set(v, this.#openVotes.get(v)! - 1);
+    return true;
+  }
+
+  #addKey(keyIndex: number, key: PublicKeyHex): void {
+    this.#keys.set(keyIndex, key);
+    this.#indexByPublicKey.set(`${key.x}:${key.y}`, keyIndex);
+  }
+
+  /** A vote for a moved chunk; at a quorum of identical votes its keys and owners join the state. */
+  #move(tx: MoveKeysTx): TxResult {
+    const problem = this.#moveProblem(tx);
+    if (problem !== undefined) return { code: "INVALID", detail: problem };
+    if (this.#tally(this.#moveVotes, canonicalJson(tx.body), tx.validator)) {
+      const { chunk, chunks, nextKeyIndex, keys } = tx.body;
+      for (const { keyIndex, publicKey, owner } of keys) {
+        this.#addKey(keyIndex, publicKey);
+        if (owner) {
+          this.#assignments.set(userKey(owner.verifier, owner.verifierId), keyIndex);
+          this.#owners.set(keyIndex, owner);
+        }
+      }
+      this.#addFree(keys.filter((k) => !k.owner).map((k) => k.keyIndex));
+      this.#movedChunks.add(chunk);
+      this.#moved = { chunks, nextKeyIndex };
+    }
+    return { code: "OK" };
+  }
+
+  #moveProblem(tx: MoveKeysTx): string | undefined {
+    const { handover } = this.#options;
+    if (!handover) return "this epoch runs no handover";
+    const { transition, chunk, chunks, nextKeyIndex } = tx.body;
+    if (transition !== handover.transition) return `moved keys of transition ${transition}`;
+    if (tx.validator >= this.#options.validators) return `validator ${tx.validator} is not in this epoch`;
+    if (this.#movedChunks.has(chunk)) return `chunk ${chunk} is already installed`;
+    if (this.#moved && (this.#moved.chunks !== chunks || this.#moved.nextKeyIndex !== nextKeyIndex))
+      return "chunks or nextKeyIndex differ from the installed chunks'";
+    const digest = canonicalJson(tx.body);
+    if (this.#moveVotes.get(digest)?.has(tx.validator)) return "this validator already voted for it";
+    if ((this.#openVotes.get(tx.validator) ?? 0) >= MAX_OPEN_VOTES_PER_VALIDATOR) return "too many open votes";
+    if (!this.#options.verify(tx.validator, moveKeysSignBytes(this.#options.chainId, tx.body), tx.signature))
+      return "bad signature";
+    return undefined;
+  }
+
+  /**
+   * Whether this epoch's state is whole: always in a genesis epoch; in a successor epoch once every moved chunk is
+   * installed. Until then it assigns, publishes and decides nothing.
+   */
+  get installed(): boolean {
+    return !this.#options.handover || (this.#moved !== undefined && this.#movedChunks.size === this.#moved.chunks);
+  }
+
+  movedChunkInstalled(chunk: number): boolean {
+    return this.#movedChunks.has(chunk);
+  }
+
+  /** The first key index of this epoch's own key generation: past every moved key (0 in a genesis epoch). */
+  get firstKeyIndex(): number {
+    return this.#moved?.nextKeyIndex ?? 0;
+  }
+
+  /** Every key-generation decision ordered so far, by batch. */
+  decisions(): DealerDecision[] {
+    return [...this.#decisions.entries()].sort(([a], [b]) => a - b).map(([, d]) => d);
   }
 
   /** The handover freeze, once a quorum of validators voted for it: the height of the block that froze the state. */
@@ -256,7 +336,8 @@ export class KeyMappingApp implements ConsensusApp {
       });
     const lastKey = keys.length > 0 ? keys[keys.length - 1]!.keyIndex + 1 : 0;
     const lastBatch = Math.max(-1, ...this.#decisions.keys()) + 1;
-    return { keys, nextKeyIndex: Math.max(lastKey, lastBatch * (this.#options.keysPerBatch ?? 0)) };
+    const pastBatches = this.firstKeyIndex + lastBatch * (this.#options.keysPerBatch ?? 0);
+    return { keys, nextKeyIndex: Math.max(lastKey, pastBatches, this.firstKeyIndex) };
   }
 
   #freeze(nextEpoch: number, validator: number, signature: string, height: number): TxResult {
@@ -309,6 +390,7 @@ export class KeyMappingApp implements ConsensusApp {
     if (decision.epoch !== epoch) return `decision of epoch ${decision.epoch}`;
     if (this.#decisions.has(decision.batch)) return "already decided";
     if (this.#frozen) return "frozen for the handover: no new batches";
+    if (!this.installed) return NOT_INSTALLED;
     // Ready signers are nodes 1..n; validator i − 1 is node i.
     return decisionProblem(decision, { k, t }, (node, bytes, sig) => this.#options.verify(node - 1, bytes, sig));
   }
@@ -316,6 +398,7 @@ export class KeyMappingApp implements ConsensusApp {
   /** Why a publication vote is not acceptable now, or undefined. */
   #publicationProblem(tx: PublishKeysTx): string | undefined {
     if (this.#frozen) return "frozen for the handover: no new keys";
+    if (!this.installed) return NOT_INSTALLED;
     if (tx.validator >= this.#options.validators) return `validator ${tx.validator} is not in this epoch`;
     const { startIndex, publicKeys } = tx.body;
     for (let i = 0; i < publicKeys.length; i++) {

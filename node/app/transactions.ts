@@ -8,6 +8,9 @@
  * - `reshareDecision`: in a successor epoch's handover, the old dealers whose resharing of a chunk count.
  * - `freeze`: a validator's signed vote that the chain started the handover to `nextEpoch`; the state freezes at the
  *   block where a quorum of validators voted (one Byzantine node cannot stop assignments).
+ * - `moveKeys`: in a successor epoch, a validator's signed vote that a handover chunk moved these keys and owners (it
+ *   took them on t_old + 1 identical copies and holds verified new shares of them); a quorum of identical votes
+ *   installs them, at the same block on every replica.
  */
 import { canonicalJson } from "../bft/encoding.ts";
 import type { DealerDecision } from "../dkg/types.ts";
@@ -59,10 +62,36 @@ export interface ReshareDecisionTx {
   decision: ReshareDecision;
 }
 
-export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx | ReshareDecisionTx;
+export interface MovedKeyEntry {
+  keyIndex: number;
+  publicKey: PublicKeyHex;
+  owner?: { verifier: string; verifierId: string };
+}
 
-/** 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction. */
-export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 256 } as const;
+export interface MoveKeysBody {
+  /** The handover's id: the successor epoch. */
+  transition: number;
+  chunk: number;
+  chunks: number;
+  /** The key index this epoch's key generation continues from (the same in every chunk). */
+  nextKeyIndex: number;
+  keys: MovedKeyEntry[];
+}
+
+export interface MoveKeysTx {
+  type: "moveKeys";
+  body: MoveKeysBody;
+  validator: number;
+  signature: string;
+}
+
+export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx | ReshareDecisionTx | MoveKeysTx;
+
+/**
+ * 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction; a moved chunk
+ * (25 keys in production) may hold 64, with owners' ids of up to 512 characters.
+ */
+export const TX_LIMITS = { maxIdLength: 512, maxKeysPerPublication: 256, maxKeysPerMove: 64 } as const;
 
 export class InvalidTx extends Error {
   override readonly name = "InvalidTx";
@@ -107,30 +136,10 @@ export function decodeTx(tx: string, n = 256): AppTx {
     if (!Array.isArray(publicKeys) || publicKeys.length === 0 || publicKeys.length > TX_LIMITS.maxKeysPerPublication) {
       throw new InvalidTx(`publicKeys must hold 1 to ${TX_LIMITS.maxKeysPerPublication} keys`);
     }
-    const keys = publicKeys.map((k: unknown, i) => {
-      if (
-        !isObject(k) ||
-        typeof k.x !== "string" ||
-        typeof k.y !== "string" ||
-        !COORDINATE.test(k.x) ||
-        !COORDINATE.test(k.y)
-      ) {
-        throw new InvalidTx(`publicKeys[${i}] must be {x, y} as 64 lowercase hex characters each`);
-      }
-      return { x: k.x, y: k.y };
-    });
-    if (typeof value.validator !== "number" || !Number.isSafeInteger(value.validator) || value.validator < 0) {
-      throw new InvalidTx("validator must be a validator index");
-    }
-    if (typeof value.signature !== "string" || value.signature.length > 256)
-      throw new InvalidTx("signature is missing");
-    return {
-      type: "publishKeys",
-      body: { startIndex, publicKeys: keys },
-      validator: value.validator,
-      signature: value.signature,
-    };
+    const keys = publicKeys.map((k: unknown, i) => publicKeyHex(k, `publicKeys[${i}]`));
+    return { type: "publishKeys", body: { startIndex, publicKeys: keys }, ...signedVote(value) };
   }
+  if (value.type === "moveKeys") return { type: "moveKeys", body: moveKeysBody(value.body), ...signedVote(value) };
   if (value.type === "dkgDecision") {
     try {
       // Only the decision's shape here; its proofs are checked against the epoch by the app.
@@ -157,12 +166,63 @@ export function decodeTx(tx: string, n = 256): AppTx {
     const { nextEpoch, validator, signature } = value;
     if (typeof nextEpoch !== "number" || !Number.isSafeInteger(nextEpoch) || nextEpoch < 1)
       throw new InvalidTx("nextEpoch must be a positive integer");
-    if (typeof validator !== "number" || !Number.isSafeInteger(validator) || validator < 0)
-      throw new InvalidTx("validator must be a validator index");
-    if (typeof signature !== "string" || signature.length > 256) throw new InvalidTx("signature is missing");
-    return { type: "freeze", nextEpoch, validator, signature };
+    return { type: "freeze", nextEpoch, ...signedVote({ validator, signature }) };
   }
   throw new InvalidTx("unknown transaction type");
+}
+
+function signedVote(value: Record<string, unknown>): { validator: number; signature: string } {
+  const { validator, signature } = value;
+  if (typeof validator !== "number" || !Number.isSafeInteger(validator) || validator < 0)
+    throw new InvalidTx("validator must be a validator index");
+  if (typeof signature !== "string" || signature.length > 256) throw new InvalidTx("signature is missing");
+  return { validator, signature };
+}
+
+function publicKeyHex(k: unknown, field: string): PublicKeyHex {
+  if (
+    !isObject(k) ||
+    typeof k.x !== "string" ||
+    typeof k.y !== "string" ||
+    !COORDINATE.test(k.x) ||
+    !COORDINATE.test(k.y)
+  )
+    throw new InvalidTx(`${field} must be {x, y} as 64 lowercase hex characters each`);
+  return { x: k.x, y: k.y };
+}
+
+function count(value: unknown, field: string, min = 0): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
+    throw new InvalidTx(`${field} must be an integer of at least ${min}`);
+  return value;
+}
+
+function moveKeysBody(body: unknown): MoveKeysBody {
+  if (!isObject(body)) throw new InvalidTx("body must be an object");
+  const chunks = count(body.chunks, "chunks", 1);
+  const chunk = count(body.chunk, "chunk");
+  if (chunk >= chunks) throw new InvalidTx("chunk must be below chunks");
+  const { keys } = body;
+  if (!Array.isArray(keys) || keys.length > TX_LIMITS.maxKeysPerMove)
+    throw new InvalidTx(`keys must hold at most ${TX_LIMITS.maxKeysPerMove} keys`);
+  let previous = -1;
+  const entries = keys.map((k: unknown, i): MovedKeyEntry => {
+    if (!isObject(k)) throw new InvalidTx(`keys[${i}] must be an object`);
+    const keyIndex = count(k.keyIndex, `keys[${i}].keyIndex`);
+    if (keyIndex <= previous) throw new InvalidTx("keys must be in ascending key-index order");
+    previous = keyIndex;
+    const publicKey = publicKeyHex(k.publicKey, `keys[${i}].publicKey`);
+    if (k.owner === undefined) return { keyIndex, publicKey };
+    if (!isObject(k.owner)) throw new InvalidTx(`keys[${i}].owner must be an object`);
+    const owner = {
+      verifier: boundedString(k.owner.verifier, `keys[${i}].owner.verifier`),
+      verifierId: boundedString(k.owner.verifierId, `keys[${i}].owner.verifierId`),
+    };
+    return { keyIndex, publicKey, owner };
+  });
+  const nextKeyIndex = count(body.nextKeyIndex, "nextKeyIndex");
+  if (previous >= nextKeyIndex) throw new InvalidTx("nextKeyIndex must be past every moved key");
+  return { transition: count(body.transition, "transition", 1), chunk, chunks, nextKeyIndex, keys: entries };
 }
 
 export function encodeTx(tx: AppTx): string {
@@ -177,6 +237,11 @@ export function assignTx(verifier: string, verifierId: string): string {
 /** The bytes a validator signs to vote for the handover freeze. */
 export function freezeSignBytes(chainId: string, nextEpoch: number): Uint8Array {
   return new TextEncoder().encode(`app-freeze/1\x1c${chainId}\x1c${nextEpoch}`);
+}
+
+/** The bytes a validator signs to vote for a moved chunk. */
+export function moveKeysSignBytes(chainId: string, body: MoveKeysBody): Uint8Array {
+  return new TextEncoder().encode(`app-move-keys/1\x1c${chainId}\x1c${canonicalJson(body)}`);
 }
 
 /** The bytes a validator signs to publish keys. */

@@ -69,7 +69,8 @@ export type ReceiverOutput =
   | { type: "persist"; record: ReceiverRecord }
   | { type: "send"; to: Party; message: PssMessage }
   | { type: "propose"; decision: ReshareDecision }
-  | { type: "keys"; chunk: number; keys: ResharedKey[] }
+  /** A chunk is done: its keys with this node's verified new shares, and the handover's chunk count and next index. */
+  | { type: "keys"; chunk: number; chunks: number; nextKeyIndex: number; keys: ResharedKey[] }
   /** Every chunk is done: this node holds verified shares of every moved key. */
   | { type: "done"; keys: number; nextKeyIndex: number }
   | { type: "timer"; chunk: number; delayMs: number }
@@ -658,7 +659,8 @@ export class ReshareReceiver {
     }
     chunk.keys = keys;
     this.#out.push({ type: "persist", record: { kind: "keys", chunk: chunk.chunk, keys } });
-    this.#out.push({ type: "keys", chunk: chunk.chunk, keys });
+    const { chunks, nextKeyIndex } = chunk.accepted!;
+    this.#out.push({ type: "keys", chunk: chunk.chunk, chunks, nextKeyIndex, keys });
     for (const session of chunk.sessions.values()) {
       session.echoes.clear();
       session.readies.clear();

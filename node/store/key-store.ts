@@ -3,6 +3,10 @@
  * written once, when it is complete, so no write ever rewrites more than one batch, and lowdb's atomic replace
  * (write a temporary file, then rename) means a crash leaves either the whole batch or none of it. The key
  * generation's own log holds the same keys, so a batch lost before its file was written is rebuilt at restart.
+ *
+ * A successor epoch also holds the keys moved to it by the handover, one file per handover chunk
+ * (`moved-000003.json`), written the same way; its handover log holds them too. Moved key indexes need not be
+ * consecutive (abandoned batches leave gaps), so an index of key → chunk is read at open.
  */
 import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
@@ -18,9 +22,12 @@ interface BatchFile {
 }
 
 const FILE = /^batch-(\d{6,})\.json$/;
+const MOVED_FILE = /^moved-(\d{6,})\.json$/;
 
 export class KeyStore {
   #batches = new Set<number>();
+  /** Moved key index → its handover chunk. */
+  readonly #movedChunkOf = new Map<number, number>();
 
   private constructor(readonly dir: string) {}
 
@@ -30,8 +37,42 @@ export class KeyStore {
     for (const name of await readdir(dir)) {
       const match = FILE.exec(name);
       if (match) store.#batches.add(Number(match[1]));
+      const moved = MOVED_FILE.exec(name);
+      if (moved) {
+        const chunk = Number(moved[1]);
+        for (const key of (await store.#read(store.#movedFile(chunk))) ?? [])
+          store.#movedChunkOf.set(key.keyIndex, chunk);
+      }
     }
     return store;
+  }
+
+  #movedFile(chunk: number): string {
+    return path.join(this.dir, `moved-${String(chunk).padStart(6, "0")}.json`);
+  }
+
+  async #read(file: string): Promise<GeneratedKey[] | undefined> {
+    const db = new Low<BatchFile>(new JSONFile<BatchFile>(file), { batch: -1, keys: [] });
+    await db.read();
+    return db.data.keys;
+  }
+
+  async #write(file: string, batch: number, keys: GeneratedKey[]): Promise<void> {
+    // `new Low(new JSONFile(…))`, not JSONFilePreset: the preset silently keeps data in memory when NODE_ENV=test.
+    const db = new Low<BatchFile>(new JSONFile<BatchFile>(file), { batch, keys });
+    db.data = { batch, keys };
+    await db.write();
+  }
+
+  /** The keys of a handover chunk, with this node's verified new shares (immutable once written). */
+  async saveMoved(chunk: number, keys: GeneratedKey[]): Promise<void> {
+    if (keys.length === 0 || this.#movedChunkOf.has(keys[0]!.keyIndex)) return;
+    await this.#write(this.#movedFile(chunk), chunk, keys);
+    for (const key of keys) this.#movedChunkOf.set(key.keyIndex, chunk);
+  }
+
+  get movedKeys(): number {
+    return this.#movedChunkOf.size;
   }
 
   get batches(): number {
@@ -44,23 +85,22 @@ export class KeyStore {
 
   async saveBatch(batch: number, keys: GeneratedKey[]): Promise<void> {
     if (this.#batches.has(batch)) return; // immutable once written
-    // `new Low(new JSONFile(…))`, not JSONFilePreset: the preset silently keeps data in memory when NODE_ENV=test.
-    const db = new Low<BatchFile>(new JSONFile<BatchFile>(this.#file(batch)), { batch, keys });
-    db.data = { batch, keys };
-    await db.write();
+    await this.#write(this.#file(batch), batch, keys);
     this.#batches.add(batch);
   }
 
   async loadBatch(batch: number): Promise<GeneratedKey[] | undefined> {
     if (!this.#batches.has(batch)) return undefined;
-    const db = new Low<BatchFile>(new JSONFile<BatchFile>(this.#file(batch)), { batch, keys: [] });
-    await db.read();
-    return db.data.keys;
+    return this.#read(this.#file(batch));
   }
 
-  /** The share record of a key index, found in its batch (key indexes are allocated in batch order). */
-  /** The key with this index, from the file of its batch (batches count from `firstKeyIndex`). */
+  /**
+   * The key with this index: a moved key from its chunk's file, a generated one from its batch's (batches count from
+   * `firstKeyIndex`, where this epoch's key generation began).
+   */
   async findKey(keyIndex: number, keysPerBatch: number, firstKeyIndex = 0): Promise<GeneratedKey | undefined> {
+    const chunk = this.#movedChunkOf.get(keyIndex);
+    if (chunk !== undefined) return (await this.#read(this.#movedFile(chunk)))?.find((k) => k.keyIndex === keyIndex);
     if (keyIndex < firstKeyIndex) return undefined;
     const keys = await this.loadBatch(Math.floor((keyIndex - firstKeyIndex) / keysPerBatch));
     return keys?.find((k) => k.keyIndex === keyIndex);

@@ -24,6 +24,8 @@ export interface ChainOptions {
   /** Where the chain's output goes; read back to explain a failed start. */
   logFile: string;
   readyTimeoutMs?: number;
+  /** Mine a block every this many milliseconds as well as on every transaction (Hardhat automines only). */
+  intervalMiningMs?: number;
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -60,6 +62,7 @@ export async function startChain({
   port = 8545,
   logFile,
   readyTimeoutMs = 60_000,
+  intervalMiningMs,
 }: ChainOptions): Promise<ChainProcess> {
   const url = `http://127.0.0.1:${port}`;
   if (await answersJsonRpc(url))
@@ -94,6 +97,18 @@ export async function startChain({
       throw new Error(`the chain at ${url} did not start (${exited ?? "timed out"}); its log ends:\n${tail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (intervalMiningMs !== undefined) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "evm_setIntervalMining", params: [intervalMiningMs] }),
+    });
+    const answer = (await response.json()) as { error?: { message: string } };
+    if (answer.error) {
+      await stop();
+      throw new Error(`the chain at ${url} refused evm_setIntervalMining: ${answer.error.message}`);
+    }
   }
   return { url, port, process: child, stop };
 }

@@ -14,6 +14,7 @@ import type { NodeList } from "../../typechain-types/index.ts";
 import { freePort, startChain, type ChainProcess } from "./chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "./dev-oidc.ts";
 import * as ops from "./operations.ts";
+import { EpochState } from "../../node/chain/epoch-state.ts";
 import { thresholdsFor } from "../../node/chain/thresholds.ts";
 
 export interface DevnetOptions {
@@ -27,6 +28,11 @@ export interface DevnetOptions {
   apiBasePort?: number;
   p2pBasePort?: number;
   log?: (line: string) => void;
+  /**
+   * The clock skew nodes allow at an epoch boundary (see `api.epochClockSkewSeconds`); small on one machine, where
+   * the chain, the issuer and the nodes share a clock, so that a login at the next epoch need not wait long.
+   */
+  epochClockSkewSeconds?: number;
   /** Extra config fields per node (tests give one node a different verifier list). */
   configOverride?: (i: number, config: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -74,7 +80,12 @@ export class Devnet {
   async #start(): Promise<void> {
     const { dir, n, log = () => undefined } = this.options;
     await mkdir(dir, { recursive: true });
-    this.chain = await startChain({ port: this.options.chainPort ?? 8545, logFile: path.join(dir, "chain.log") });
+    // A block every second, as on a live chain: nodes handing over serve tokens issued before the newest block time.
+    this.chain = await startChain({
+      port: this.options.chainPort ?? 8545,
+      logFile: path.join(dir, "chain.log"),
+      intervalMiningMs: 1000,
+    });
     this.provider = new JsonRpcProvider(this.chain.url, undefined, { pollingInterval: 200 });
     const governance = await this.provider.getSigner(0);
     this.oidc = await startDevOidc(this.options.oidcPort || (await freePort()));
@@ -112,10 +123,13 @@ export class Devnet {
    * Creates the next epoch with `n` new node processes (new keys, the same verifier list), which list themselves;
    * governance then starts the transition when it wants (`ops.startTransition`).
    */
-  async addSuccessorEpoch(n: number): Promise<{ epoch: bigint; nodes: DevnetNode[] }> {
+  async addSuccessorEpoch(
+    n: number,
+    options: { keyBuffer?: number } = {},
+  ): Promise<{ epoch: bigint; nodes: DevnetNode[] }> {
     const epoch = await ops.createEpoch(this.nodeList, thresholdsFor(n));
     const nodes: DevnetNode[] = [];
-    for (let i = 1; i <= n; i++) nodes.push(await this.#prepareNode(this.nodes.length + i, epoch));
+    for (let i = 1; i <= n; i++) nodes.push(await this.#prepareNode(this.nodes.length + i, epoch, options.keyBuffer));
     await ops.whitelistNodes(
       this.nodeList,
       epoch,
@@ -126,7 +140,7 @@ export class Devnet {
     return { epoch, nodes };
   }
 
-  async #prepareNode(slot: number, epoch: bigint): Promise<DevnetNode> {
+  async #prepareNode(slot: number, epoch: bigint, keyBuffer = this.options.keyBuffer ?? 60): Promise<DevnetNode> {
     const { dir } = this.options;
     const key = new Wallet(Wallet.createRandom().privateKey, this.provider);
     const nodeDir = path.join(dir, "nodes", `node-${slot}`);
@@ -138,7 +152,7 @@ export class Devnet {
     let config: Record<string, unknown> = {
       nodeKeyFile: "node.key",
       chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress(), pollingIntervalMs: 200 },
-      api: { host: "127.0.0.1", port: apiPort },
+      api: { host: "127.0.0.1", port: apiPort, epochClockSkewSeconds: this.options.epochClockSkewSeconds ?? 10 },
       p2p: { listen: p2pAddress },
       dataDir: "data",
       verifiers: [
@@ -152,7 +166,7 @@ export class Devnet {
           algorithms: ["RS256"],
         },
       ],
-      keygen: { batchSize: this.options.batchSize ?? 4, keyBuffer: this.options.keyBuffer ?? 60 },
+      keygen: { batchSize: this.options.batchSize ?? 4, keyBuffer },
       logLevel: "info",
     };
     config = this.options.configOverride?.(slot, config) ?? config;
@@ -235,14 +249,40 @@ export class Devnet {
     }
   }
 
-  /** The network description written to `network.json`. */
+  /**
+   * Creates the next epoch with `n` node processes, starts the transition, and waits until the chain completed the
+   * handover and every new node serves; `onProgress` hears what happens.
+   */
+  async transition(n: number, timeoutMs = 600_000, onProgress: (what: string) => void = () => undefined) {
+    const { epoch, nodes } = await this.addSuccessorEpoch(n);
+    onProgress(`epoch ${epoch}: ${n} node processes listed themselves`);
+    await ops.startTransition(this.nodeList, epoch);
+    onProgress(`the transition from epoch ${this.epoch} to epoch ${epoch} started`);
+    await this.#waitFor(
+      async () => Number((await this.nodeList.getEpochStatus(epoch)).state) === EpochState.Current,
+      timeoutMs,
+      `epoch ${epoch} to become current`,
+    );
+    onProgress(`the handover completed: epoch ${epoch} is current`);
+    this.epoch = epoch;
+    await this.#waitFor(
+      async () => (await Promise.all(nodes.map((node) => this.status(node)))).every((s) => s && !s.refusing),
+      timeoutMs,
+      `every node of epoch ${epoch} to serve`,
+    );
+    onProgress(`every node of epoch ${epoch} serves`);
+    return { epoch, nodes };
+  }
+
+  /** The network description written to `network.json`: the current epoch's nodes. */
   async describe(ready: boolean) {
-    const [, n, k, t] = await this.nodeList.getEpochInfo(this.epoch);
+    const epoch = await this.nodeList.currentEpoch();
+    const [, n, k, t] = await this.nodeList.getEpochInfo(epoch);
     const nodes = await Promise.all(
       this.nodes
-        .filter((node) => node.epoch === this.epoch)
+        .filter((node) => node.epoch === epoch)
         .map(async (node) => {
-          const d = await this.nodeList.getNodeDetailsForEpoch(this.epoch, node.key.address);
+          const d = await this.nodeList.getNodeDetailsForEpoch(epoch, node.key.address);
           return {
             index: Number(d.position),
             endpoint: `${node.apiUrl}/jrpc`,
@@ -255,7 +295,7 @@ export class Devnet {
     );
     return {
       chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress() },
-      epoch: { id: Number(this.epoch), n: Number(n), k: Number(k), t: Number(t) },
+      epoch: { id: Number(epoch), n: Number(n), k: Number(k), t: Number(t) },
       nodes: nodes.sort((a, b) => a.index - b.index),
       oidc: { issuer: this.oidc.issuer, tokenEndpoint: this.oidc.tokenEndpoint, verifier: VERIFIER_NAME },
       ready,

@@ -34,6 +34,7 @@ describe("node configuration", function () {
       declaredIp: "127.0.0.1:7001",
       keyAssignPerSecond: 50,
       commitmentsPerSecond: 500,
+      epochClockSkewSeconds: 60,
     });
     expect(config.dataDir).to.equal("/srv/node/data");
     expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64 });

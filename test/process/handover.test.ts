@@ -1,10 +1,10 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
 
-import { getOrAssignKey, login, networkFromDescription, type Network } from "../../client/index.ts";
+import { LoginError, getOrAssignKey, login, networkFromDescription, type Network } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { epochStateName } from "../../node/chain/epoch-state.ts";
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
@@ -43,8 +43,8 @@ describe("a handover between node processes of two epochs", function () {
   it("freezes the old epoch, hands every key over to the new one, which confirms on-chain, and keeps the keys", async function () {
     const alice = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
 
-    // Governance creates epoch 2, whose five new node processes list themselves, and starts the handover.
-    const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(5);
+    // Governance creates epoch 2, whose seven new node processes list themselves, and starts the handover.
+    const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(7, { keyBuffer: 48 });
     await ops.startTransition(devnet.nodeList, next);
 
     // The nodes vote on their BFT network to freeze; then a new user gets the specific, retryable error everywhere.
@@ -75,12 +75,12 @@ describe("a handover between node processes of two epochs", function () {
     // completes: /healthz says why, and JSON-RPC answers a specific error.
     for (const node of successors) {
       let status = await devnet.status(node);
-      for (const until = Date.now() + 120_000; (status?.peersConnected ?? 0) < 4 && Date.now() < until;) {
+      for (const until = Date.now() + 120_000; (status?.peersConnected ?? 0) < 6 && Date.now() < until;) {
         await new Promise((r) => setTimeout(r, 500));
         status = await devnet.status(node);
       }
-      // Its four peers (and, once they deal, the five old nodes).
-      expect(status?.peersConnected, `successor ${node.slot} connected to its peers`).to.be.at.least(4);
+      // Its six peers (and, once they deal, the five old nodes).
+      expect(status?.peersConnected, `successor ${node.slot} connected to its peers`).to.be.at.least(6);
       expect(status?.handoverFrom).to.equal(1);
       const health = await fetch(`${node.apiUrl}/healthz`);
       expect(health.status).to.equal(503);
@@ -103,7 +103,7 @@ describe("a handover between node processes of two epochs", function () {
     expect(state, "epoch 2 is current once the handover completed").to.equal("Current");
     expect(epochStateName((await devnet.nodeList.getEpochStatus(1n)).state)).to.equal("Retired");
 
-    // Every new node holds a share of every key; any three of them rebuild each key's secret, and alice's is hers.
+    // Every new node holds a share of every key; any four of them rebuild each key's secret, and alice's is hers.
     const held = await Promise.all(
       successors.map(async (node) => {
         const { log, records } = await AppendLog.open<ReceiverRecord>(
@@ -118,7 +118,7 @@ describe("a handover between node processes of two epochs", function () {
     const keyIndexes = [...held[0]!.keys.keys()];
     expect(keyIndexes.length).to.be.at.least(12);
     for (const keyIndex of keyIndexes) {
-      for (const subset of [held.slice(0, 3), held.slice(2, 5)]) {
+      for (const subset of [held.slice(0, 4), held.slice(3, 7)]) {
         const lambdas = lagrangeCoefficients(subset.map((h) => BigInt(h.index)));
         const secret = subset.reduce(
           (acc, h, j) => mod(acc + lambdas[j]! * BigInt("0x" + h.keys.get(keyIndex)!.share)),
@@ -154,5 +154,80 @@ describe("a handover between node processes of two epochs", function () {
         keysDir,
       ).to.equal("erased");
     }
+
+    // The new epoch serves once it installed every moved chunk (a quorum of its nodes voted for each on its BFT
+    // network): the old nodes' login fails, the new network is what the chain describes.
+    for (const node of successors) {
+      let status = await devnet.status(node);
+      for (const until = Date.now() + 120_000; status?.refusing !== undefined && Date.now() < until;) {
+        await new Promise((r) => setTimeout(r, 500));
+        status = await devnet.status(node);
+      }
+      expect(status?.refusing, `successor ${node.slot} serves`).to.equal(undefined);
+      expect((await fetch(`${node.apiUrl}/healthz`)).status).to.equal(200);
+    }
+    const described = await devnet.describe(true);
+    expect(described.epoch).to.deep.equal({ id: Number(next), n: 7, k: 4, t: 1 });
+    const newNetwork = networkFromDescription(described);
+
+    // A token revealed at epoch 1 is refused at epoch 2 (issued before the handover's completion plus the skew).
+    const oldToken = login(newNetwork, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken });
+    await expectLoginError(oldToken, /OTHER_EPOCH: the token was issued before this epoch took over/);
+
+    // Fresh tokens, issued after the completion block's time plus the skew (10 s on the devnet), log in at epoch 2:
+    // alice (assigned in epoch 1) gets the same address, and carol gets a key that epoch 1 had buffered.
+    const activatedAt = Number((await devnet.nodeList.getEpochStatus(next)).activatedAt);
+    while (Date.now() / 1000 <= activatedAt + 11) await new Promise((r) => setTimeout(r, 500));
+    const fresh = await devnet.oidc.mint({ email: "alice@example.com" });
+    const again2 = await login(newNetwork, {
+      verifier: VERIFIER_NAME,
+      verifierId: "alice@example.com",
+      idToken: fresh,
+    });
+    expect(again2.address).to.equal(alice.address);
+    const movedBuffer = new Set(
+      [...held[0]!.keys.values()].filter((k) => !k.owner).map((k) => k.publicKey.slice(2, 66)),
+    );
+    const carol = await getOrAssignKey(newNetwork, { verifier: VERIFIER_NAME, verifierId: "carol@example.com" });
+    expect(movedBuffer.has(carol.publicKey.x), "carol's key was buffered in epoch 1").to.equal(true);
+    const carolToken = await devnet.oidc.mint({ email: "carol@example.com" });
+    const carolIn = await login(newNetwork, {
+      verifier: VERIFIER_NAME,
+      verifierId: "carol@example.com",
+      idToken: carolToken,
+    });
+    expect(carolIn.address).to.equal(carol.address);
+
+    // The old nodes answer no share request any more.
+    await expectLoginError(
+      login(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken: fresh }),
+      /TOO_FEW_SIGNATURES|epoch 1 has ended/,
+    );
+
+    // Key generation continues in epoch 2 from the moved next key index: new keys, each consistent across nodes.
+    const firstKeyIndex = Math.max(...keyIndexes) + 1;
+    await devnet.waitForKeys(keyIndexes.length + 4, 180_000, undefined, successors);
+    const batches = await Promise.all(
+      successors.map(async (node) => {
+        const file = path.join(node.dataDir, `epoch-${next}`, "keys", "batch-000000.json");
+        const keys = (
+          JSON.parse(await readFile(file, "utf8")) as { keys: { keyIndex: number; share: string; publicKey: string }[] }
+        ).keys;
+        return { index: (await devnet.status(node))!.index, keys };
+      }),
+    );
+    expect(batches[0]!.keys[0]!.keyIndex).to.be.at.least(firstKeyIndex);
+    const subset = batches.slice(1, 5);
+    const lambdas = lagrangeCoefficients(subset.map((b) => BigInt(b.index)));
+    const secret = subset.reduce((acc, b, j) => mod(acc + lambdas[j]! * BigInt("0x" + b.keys[0]!.share)), 0n);
+    expect(pointHex(G.multiply(secret))).to.equal(batches[0]!.keys[0]!.publicKey);
   });
 });
+
+async function expectLoginError(attempt: Promise<unknown>, pattern: RegExp): Promise<void> {
+  const outcome = await attempt.then(
+    () => "logged in",
+    (error: unknown) => (error instanceof LoginError ? `${error.code}: ${error.message}` : String(error)),
+  );
+  expect(outcome).to.match(pattern);
+}
