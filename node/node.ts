@@ -62,7 +62,16 @@ export interface NodeStatus {
   t: number;
   peersConnected: number;
   bft: { height: number; round: number; step: string };
-  keys: { published: number; assigned: number; free: number; generatedBatches: number };
+  keys: {
+    published: number;
+    assigned: number;
+    free: number;
+    generatedBatches: number;
+    /** Keys moved to this epoch by a handover, whose shares this node holds. */
+    moved: number;
+    /** Where this epoch's own key generation began (past every moved key). */
+    firstKeyIndex: number;
+  };
   verifierHash: string;
   refusing: string | undefined;
   /** While this epoch takes over: the epoch it takes over from. */
@@ -914,6 +923,8 @@ export class TorusNode {
         assigned: this.app.assignedKeys,
         free: this.app.freeKeys,
         generatedBatches: this.keyStore.batches,
+        moved: this.keyStore.movedKeys,
+        firstKeyIndex: this.app.firstKeyIndex,
       },
       verifierHash: this.verifierHash,
       refusing: this.refusing,

@@ -315,7 +315,14 @@ export interface NodeStatusJson {
   index: number;
   peersConnected: number;
   bft: { height: number };
-  keys: { published: number; assigned: number; free: number; generatedBatches: number };
+  keys: {
+    published: number;
+    assigned: number;
+    free: number;
+    generatedBatches: number;
+    moved: number;
+    firstKeyIndex: number;
+  };
   refusing?: string;
   handoverFrom?: number;
 }

@@ -4,94 +4,40 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import TorusPkg from "@toruslabs/torus.js";
 import { expect } from "chai";
 
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
 import { signKeyAssign } from "../../node/api/key-assign-auth.ts";
+import { SIGNER_KEY, loopbackOnlyFetch, requireSigner, startAuxStub, torusFor } from "../support/torus-js.ts";
 import { G, pointFromCoordinates } from "../../node/crypto/point.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
-
-// CommonJS package: its class is module.exports.default.
-const Torus = TorusPkg.default;
-
-/** The key of the KeyAssign signer the nodes are configured to trust (torus.js's `signerHost`). */
-const SIGNER_KEY = 0x51e9e7n;
-
-/** The allow, signer and metadata hosts torus.js 8.0.1 calls, stubbed on loopback; the signer really signs. */
-async function startAuxStub(): Promise<{ url: string; server: Server }> {
-  const server = createServer((request, response) => {
-    let body = "";
-    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    request.on("end", () => {
-      response.writeHead(200, { "content-type": "application/json" });
-      if (request.url?.startsWith("/api/sign")) {
-        const node = pointFromCoordinates(
-          BigInt("0x" + String(request.headers.pubkeyx)),
-          BigInt("0x" + String(request.headers.pubkeyy)),
-          "node",
-        );
-        response.end(JSON.stringify(signKeyAssign(SIGNER_KEY, body, node, randomUUID())));
-      } else if (request.url?.startsWith("/metadata")) {
-        response.end(JSON.stringify({ message: "0" }));
-      } else {
-        response.end("{}");
-      }
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${port}`, server };
-}
 
 describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node network", function () {
   this.timeout(300_000);
   let dir: string;
   let devnet: Devnet;
   let aux: { url: string; server: Server };
-  const realFetch = globalThis.fetch;
+  let restoreFetch = () => undefined as unknown;
 
   before(async function () {
-    // torus.js must reach nothing but loopback.
-    globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      if (url.hostname !== "127.0.0.1" && url.hostname !== "localhost")
-        throw new Error(`external request to ${url.href}`);
-      return realFetch(input, init);
-    };
+    restoreFetch = loopbackOnlyFetch();
     dir = await mkdtemp(path.join(tmpdir(), "torusjs-"));
     aux = await startAuxStub();
-    const signer = G.multiply(SIGNER_KEY);
     devnet = await Devnet.start({
       dir,
       n: 5,
       chainPort: await freePort(),
       keyBuffer: 30,
-      configOverride: (_slot, config) => ({
-        ...config,
-        api: {
-          ...(config.api as object),
-          keyAssignSigner: { pubKeyX: signer.x.toString(16), pubKeyY: signer.y.toString(16) },
-        },
-      }),
+      configOverride: requireSigner,
     });
     await devnet.waitForKeys(6, 120_000);
   });
 
-  /** torus.js pointed at the loopback stubs for its allow, signer and metadata hosts. */
-  const newTorus = () =>
-    new Torus({
-      network: "mainnet",
-      clientId: "local-test",
-      enableOneKey: false,
-      metadataHost: `${aux.url}/metadata`,
-      allowHost: `${aux.url}/api/allow`,
-      signerHost: `${aux.url}/api/sign`,
-    });
+  const newTorus = () => torusFor(aux.url);
 
   after(async function () {
-    globalThis.fetch = realFetch;
+    restoreFetch();
     await devnet?.stop();
     aux?.server.close();
     await rm(dir, { recursive: true, force: true });
