@@ -369,7 +369,7 @@ export class TorusNode {
         blinding: "",
       })),
     );
-    if (this.app.installed || this.app.movedChunkInstalled(chunk)) return;
+    if (this.app.installed || this.app.movedChunkInstalled(chunk) || this.#moveVotes.has(chunk)) return;
     const body: MoveKeysBody = {
       transition: this.epoch.epoch,
       chunk,
@@ -382,7 +382,23 @@ export class TorusNode {
       })),
     };
     const signature = signTorus(this.#privateKey, moveKeysSignBytes(`torus-epoch-${this.epoch.epoch}`, body));
-    await this.#proposeTx(encodeTx({ type: "moveKeys", body, validator: this.index - 1, signature }));
+    const tx = encodeTx({ type: "moveKeys", body, validator: this.index - 1, signature });
+    this.#moveVotes.set(chunk, tx);
+    await this.#proposeTx(tx);
+  }
+
+  /** This node's signed vote for each moved chunk it holds. */
+  readonly #moveVotes = new Map<number, string>();
+
+  /**
+   * Votes again for moved chunks not installed yet: a vote the app refused for now (too many open votes while this
+   * node is ahead of its peers) must not be lost, or a chunk that needs it would never install. A vote already
+   * counted is refused by the mempool's check, so this sends nothing twice.
+   */
+  async #voteAgain(): Promise<void> {
+    if (this.app.installed) return;
+    for (const [chunk, tx] of this.#moveVotes)
+      if (!this.app.movedChunkInstalled(chunk) && !this.mempool.has(tx)) await this.#proposeTx(tx);
   }
 
   /**
@@ -677,6 +693,7 @@ export class TorusNode {
     const decided = this.#applyResults(commit, results, true);
     for (const decision of decided.dkg) await this.#keygenStep({ type: "decided", decision });
     for (const decision of decided.reshare) await this.#receiving?.decided(decision);
+    await this.#voteAgain();
     await this.#startServing(); // a successor's last moved chunk may have been installed
     await this.#demandKeys();
   }

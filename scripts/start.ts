@@ -6,13 +6,17 @@
  *
  * Options: --nodes <n> (default 5), --port <chain port> (8545, or DEVNET_CHAIN_PORT), --api-base <port> (7000: node i
  * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --keys <buffer to wait for> (50),
- * --dir <state dir> (.devnet), --once (exit once ready, for scripted checks).
+ * --control-port <port> (5556), --dir <state dir> (.devnet), --once (exit once ready, for scripted checks).
+ *
+ * While it runs, `npm run devnet:transition -- --nodes <n>` hands the network over to a new epoch of n nodes through
+ * the control endpoint on 127.0.0.1 (recorded in network.json as `control`).
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { getOrAssignKey, login, networkFromDescription } from "../client/index.ts";
+import { startControl } from "./lib/devnet-control.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
 
@@ -23,6 +27,7 @@ const { values } = parseArgs({
     "api-base": { type: "string", default: "7000" },
     "p2p-base": { type: "string", default: "9000" },
     "oidc-port": { type: "string", default: "5555" },
+    "control-port": { type: "string", default: "5556" },
     keys: { type: "string", default: "50" },
     dir: { type: "string", default: ".devnet" },
     once: { type: "boolean", default: false },
@@ -39,6 +44,8 @@ function count(name: string, raw: string, min: number): number {
 const n = count("nodes", values.nodes, 1);
 const wantedKeys = count("keys", values.keys, 0);
 const dir = values.dir;
+/** The devnet's nodes allow this clock skew at an epoch boundary (see `api.epochClockSkewSeconds`). */
+const EPOCH_SKEW_SECONDS = 10;
 let devnet: Devnet | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
@@ -58,6 +65,7 @@ try {
     apiBasePort: count("api-base", values["api-base"], 0),
     p2pBasePort: count("p2p-base", values["p2p-base"], 0),
     oidcPort: count("oidc-port", values["oidc-port"], 0),
+    epochClockSkewSeconds: EPOCH_SKEW_SECONDS,
     log: (line) => console.log(line),
   });
   const started = Date.now();
@@ -71,16 +79,19 @@ try {
   await devnet.waitForKeys(wantedKeys, 600_000, bar);
   const seconds = (Date.now() - started) / 1000;
   console.log(`\nkey buffer filled in ${seconds.toFixed(1)} s`);
-  const network = await devnet.describe(true);
-  await writeFile(path.join(dir, "network.json"), JSON.stringify(network, null, 2) + "\n");
+  const control = await startControl(count("control-port", values["control-port"], 0), (nodes, say) =>
+    transition(devnet!, nodes, say),
+  );
+  process.on("exit", () => control.server.close());
+  const network = await writeDescription(devnet, control.url);
   console.log(`chain      ${network.chain.rpcUrl}   NodeList ${network.chain.nodeList}`);
-  console.log(formatEpoch(await describeEpoch(devnet.nodeList)));
-  for (const node of network.nodes) console.log(`  node ${node.index}: ${node.endpoint} (pid ${node.pid})`);
+  await printEpoch(devnet, network, (line) => console.log(line));
   console.log(
     `OIDC issuer ${network.oidc.issuer}  (POST ${network.oidc.tokenEndpoint} {"email": …}, verifier "${network.oidc.verifier}")`,
   );
   console.log(`network    ${path.join(dir, "network.json")}`);
-  await demoLogin(devnet, network);
+  console.log(`control    ${control.url}  (npm run devnet:transition -- --nodes <n>)`);
+  await demoLogin(devnet, network, (line) => console.log(line));
   if (values.once) await shutdown(0);
   else console.log("\nThe network keeps running; Ctrl-C stops it.");
 } catch (error) {
@@ -88,8 +99,44 @@ try {
   await shutdown(1);
 }
 
+type Description = Awaited<ReturnType<Devnet["describe"]>> & { control: string };
+
+/** Writes `network.json` for the current epoch, with the control endpoint. */
+async function writeDescription(devnet: Devnet, control: string): Promise<Description> {
+  const network = { ...(await devnet.describe(true)), control };
+  await writeFile(path.join(dir, "network.json"), JSON.stringify(network, null, 2) + "\n");
+  return network;
+}
+
+async function printEpoch(devnet: Devnet, network: Description, say: (line: string) => void): Promise<void> {
+  say(formatEpoch(await describeEpoch(devnet.nodeList)));
+  for (const node of network.nodes) say(`  node ${node.index}: ${node.endpoint} (pid ${node.pid})`);
+}
+
+/**
+ * Hands the network over to a new epoch of `nodes` processes, describes it in network.json, and logs the demo user
+ * in there once the new epoch serves fresh tokens (issued after its start plus the skew).
+ */
+async function transition(devnet: Devnet, nodes: number, say: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  const { epoch } = await devnet.transition(nodes, 600_000, say);
+  say(`the handover took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const network = await writeDescription(
+    devnet,
+    (JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as Description).control,
+  );
+  await printEpoch(devnet, network, say);
+  const activatedAt = Number((await devnet.nodeList.getEpochStatus(epoch)).activatedAt);
+  const waitMs = (activatedAt + EPOCH_SKEW_SECONDS + 1) * 1000 - Date.now();
+  if (waitMs > 0) {
+    say(`waiting ${Math.ceil(waitMs / 1000)} s: epoch ${epoch} serves tokens issued after its start plus the skew`);
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+  await demoLogin(devnet, network, say);
+}
+
 /** A demo login with the SDK: a token from the dev issuer, the key of that user, and the same address both ways. */
-async function demoLogin(devnet: Devnet, network: Awaited<ReturnType<Devnet["describe"]>>): Promise<void> {
+async function demoLogin(devnet: Devnet, network: Description, say: (line: string) => void): Promise<void> {
   const sdkNetwork = networkFromDescription(network);
   const user = { verifier: network.oidc.verifier, verifierId: "demo@example.com" };
   const key = await getOrAssignKey(sdkNetwork, user);
@@ -97,7 +144,7 @@ async function demoLogin(devnet: Devnet, network: Awaited<ReturnType<Devnet["des
   const started = Date.now();
   const result = await login(sdkNetwork, { ...user, idToken });
   const ok = result.address === key.address;
-  console.log(
+  say(
     `demo login ${user.verifierId}: looked-up address ${key.address}, logged-in address ${result.address}` +
       ` (${ok ? "match" : "MISMATCH"}, ${Date.now() - started} ms)`,
   );

@@ -282,6 +282,12 @@ export class KeyMappingApp implements ConsensusApp {
     if (transition !== handover.transition) return `moved keys of transition ${transition}`;
     if (tx.validator >= this.#options.validators) return `validator ${tx.validator} is not in this epoch`;
     if (this.#movedChunks.has(chunk)) return `chunk ${chunk} is already installed`;
+    // Chunks must not overlap: a key installed twice would be free twice, an owner's key silently replaced.
+    for (const { keyIndex, owner } of tx.body.keys) {
+      if (this.#keys.has(keyIndex)) return `key ${keyIndex} is already installed`;
+      if (owner && this.#assignments.has(userKey(owner.verifier, owner.verifierId)))
+        return `${owner.verifier}/${owner.verifierId} already holds an installed key`;
+    }
     if (this.#moved && (this.#moved.chunks !== chunks || this.#moved.nextKeyIndex !== nextKeyIndex))
       return "chunks or nextKeyIndex differ from the installed chunks'";
     const digest = canonicalJson(tx.body);

@@ -37,7 +37,7 @@ async function waitFor(what: string, r: Run, text: string, timeoutMs = 60_000) {
 }
 
 describe("npm start: the local network of real node processes", function () {
-  this.timeout(240_000);
+  this.timeout(480_000);
   let dir: string;
   let port: number;
   let devnet: Run;
@@ -45,7 +45,7 @@ describe("npm start: the local network of real node processes", function () {
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "devnet-"));
     port = await freePort();
-    const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0"];
+    const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--control-port", "0"];
     devnet = run([
       "--import",
       "tsx",
@@ -127,6 +127,36 @@ describe("npm start: the local network of real node processes", function () {
     ]);
     expect(await second.exited).to.equal(1);
     expect(second.output()).to.contain(`something already answers JSON-RPC at http://127.0.0.1:${port}`);
+  });
+
+  it("hands the network over to a new epoch with npm run devnet:transition, and the demo user keeps its address", async function () {
+    const before = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as { nodes: { pid: number }[] };
+    const transition = run(["--import", "tsx", "scripts/transition.ts", "--dir", dir, "--nodes", "5"]);
+    expect(await transition.exited, transition.output()).to.equal(0);
+    const out = transition.output();
+    expect(out).to.contain("the handover completed: epoch 2 is current");
+    expect(out).to.match(/epoch 2 \(Current, current\): n=5 k=3 t=1 prev=1 next=0/);
+    const demos = [
+      ...devnet
+        .output()
+        .matchAll(
+          /demo login demo@example\.com: looked-up address (0x[0-9a-fA-F]{40}), logged-in address (0x[0-9a-fA-F]{40}) \(match/g,
+        ),
+    ];
+    expect(demos).to.have.length(2);
+    expect(demos[1]![2]).to.equal(demos[0]![2]);
+    expect(out.trim().split("\n").pop()).to.equal("ok");
+    const after = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
+      epoch: { id: number };
+      nodes: { pid: number }[];
+    };
+    expect(after.epoch.id).to.equal(2);
+    expect(after.nodes.map((n) => n.pid)).to.not.have.members(before.nodes.map((n) => n.pid));
+
+    // A second request while none runs, with a bad node count, is refused with a reason.
+    const bad = run(["--import", "tsx", "scripts/transition.ts", "--dir", dir, "--nodes", "0"]);
+    expect(await bad.exited).to.equal(1);
+    expect(bad.output()).to.contain("error: nodes must be an integer in 1..32");
   });
 
   it("stops the chain and every node process on Ctrl-C", async function () {
