@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 
 import { startApiServer } from "./api/server.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, type NodeConfig } from "./config.ts";
 import { TorusNode } from "./node.ts";
 
 const { positionals, values } = parseArgs({
@@ -29,7 +29,7 @@ function fail(message: string): never {
 if (command !== "start" && command !== "status") fail("usage: torus-node start|status --config <node.json>");
 if (!values.config) fail("--config <node.json> is required");
 
-let config;
+let config: NodeConfig;
 try {
   config = await loadConfig(values.config);
 } catch (error) {
@@ -48,25 +48,47 @@ if (command === "status") {
 }
 
 const log = pino({ level: config.logLevel, base: { node: config.api.declaredIp } });
-let node: TorusNode;
-try {
-  node = await TorusNode.start(config, log, (error) => {
-    process.stderr.write(`torus-node: ${error.message}\n`);
-    process.exit(1);
-  });
-} catch (error) {
-  fail((error as Error).message);
-}
-const server = await startApiServer(node, config.api.host, config.api.port);
-log.info({ api: `http://${config.api.host}:${config.api.port}`, p2p: node.p2p.peerId }, "node running");
-
+let node: TorusNode | undefined;
+let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
 let stopping = false;
+
+/**
+ * Starts the node and its API. A successor epoch's node whose transition attempt was aborted has stopped and erased
+ * what it received; it starts again here and waits for a retry.
+ */
+async function run(): Promise<void> {
+  try {
+    node = await TorusNode.start(
+      config,
+      log,
+      (error) => {
+        process.stderr.write(`torus-node: ${error.message}\n`);
+        process.exit(1);
+      },
+      () => void restart(),
+    );
+  } catch (error) {
+    if (stopping) return;
+    fail((error as Error).message);
+  }
+  server = await startApiServer(node, config.api.host, config.api.port);
+  log.info({ api: `http://${config.api.host}:${config.api.port}`, p2p: node.p2p.peerId }, "node running");
+}
+
+async function restart(): Promise<void> {
+  await server?.close();
+  [server, node] = [undefined, undefined];
+  if (!stopping) await run();
+}
+
+await run();
+
 const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, "stopping");
-  await server.close();
-  await node.stop();
+  await server?.close();
+  await node?.stop();
   process.exit(0);
 };
 process.on("SIGINT", () => void stop("SIGINT"));

@@ -23,6 +23,15 @@ export const HANDOVER_CHUNK_SIZE = 25;
 
 export const thresholdsOf = (e: EpochView) => ({ n: e.n, t: e.t, k: e.k });
 
+/**
+ * The id of one attempt of the handover to `epoch` (epoch·1,000,000 + attempt): every message, ready signature,
+ * commitment hash, dealing and decision is bound to it, so nothing of an aborted attempt counts in a retry, and a
+ * dealer's polynomials for a retry are fresh (the snapshot that moves may differ).
+ */
+export function transitionId(epoch: number, attempt: number): number {
+  return epoch * 1_000_000 + attempt;
+}
+
 /** The libp2p peers of an epoch's nodes, in index order. */
 export function epochPeers(epoch: EpochView): P2PPeer[] {
   return epoch.nodes.map((n) => ({
@@ -39,6 +48,7 @@ export class DealingSide {
 
   constructor(
     readonly next: EpochView,
+    readonly attempt: number,
     own: { epoch: EpochView; index: number; seed: Uint8Array },
     keys: { keys: DealerKey[]; nextKeyIndex: number },
     private readonly send: (peerId: string, message: unknown) => void,
@@ -47,7 +57,7 @@ export class DealingSide {
     this.#indexOf = new Map(this.#peers.map((p, i) => [p.id, i + 1]));
     this.#dealer = new ReshareDealer(
       {
-        transition: next.epoch,
+        transition: transitionId(next.epoch, attempt),
         old: thresholdsOf(own.epoch),
         new: thresholdsOf(next),
         self: own.index,
@@ -115,7 +125,7 @@ export class ReceivingSide {
 
   constructor(
     readonly from: EpochView,
-    own: { epoch: EpochView; index: number; signer: NodeSigner },
+    own: { epoch: EpochView; attempt: number; index: number; signer: NodeSigner },
     private readonly host: ReceivingHost,
   ) {
     this.#oldPeers = epochPeers(from);
@@ -123,7 +133,7 @@ export class ReceivingSide {
     this.#oldIndex = new Map(this.#oldPeers.map((p, i) => [p.id, i + 1]));
     this.#newIndex = new Map(this.#ownPeers.map((p, i) => [p.id, i + 1]));
     this.#receiver = new ReshareReceiver({
-      transition: own.epoch.epoch,
+      transition: transitionId(own.epoch.epoch, own.attempt),
       old: thresholdsOf(from),
       new: thresholdsOf(own.epoch),
       self: own.index,

@@ -36,7 +36,8 @@ import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
 import { P2PHost, peerIdOf } from "./p2p/host.ts";
 import { AppendLog } from "./store/append-log.ts";
 import { KeyStore } from "./store/key-store.ts";
-import { DealingSide, ReceivingSide, thresholdsOf, type MovedChunk } from "./handover.ts";
+import { DealingSide, ReceivingSide, thresholdsOf, transitionId, type MovedChunk } from "./handover.ts";
+import { pssStatusName } from "./chain/epoch-state.ts";
 import type { EpochWindow } from "./auth/verifier.ts";
 import { dealerKeys } from "./pss/moved-state.ts";
 import type { ReceiverRecord } from "./pss/receiver.ts";
@@ -89,13 +90,13 @@ export class TorusNode {
   keygen: KeyGenerator | undefined;
   p2p!: P2PHost;
   keyStore!: KeyStore;
-  /** In a successor epoch: the epoch it took (or takes) over from. */
-  successor: { from: EpochView } | undefined;
+  /** In a successor epoch: the epoch it took (or takes) over from, and the transition attempt this node runs. */
+  successor: { from: EpochView; attempt: number } | undefined;
   /** Whether this node serves its epoch: a successor's once the chain completed the handover and its state is whole. */
   #serving = false;
 
   /** The epoch this one takes over from, while the handover runs (this node then serves no client yet). */
-  get handover(): { from: EpochView } | undefined {
+  get handover(): { from: EpochView; attempt: number } | undefined {
     return this.#serving ? undefined : this.successor;
   }
   /** What the chain said last of this node's epoch. */
@@ -171,10 +172,11 @@ export class TorusNode {
     config: NodeConfig,
     log: Logger,
     onFatal: (error: Error) => void = () => undefined,
+    onAbandoned: () => void = () => undefined,
   ): Promise<TorusNode> {
     const node = new TorusNode(config, log);
     await node.#join();
-    node.#watchChain(onFatal);
+    node.#watchChain(onFatal, onAbandoned);
     return node;
   }
 
@@ -182,7 +184,7 @@ export class TorusNode {
    * Follows the epoch on-chain: its state (logged when it changes) and the contract's presence. A chain outage only
    * delays this (calls are retried); a contract that is gone means the chain was reset, which is fatal.
    */
-  #watchChain(onFatal: (error: Error) => void): void {
+  #watchChain(onFatal: (error: Error) => void, onAbandoned: () => void): void {
     let last = this.epoch.state;
     let busy = false;
     const timer = setInterval(
@@ -201,6 +203,11 @@ export class TorusNode {
               state === "Transitioning" ? ((await this.registry.provider.getBlock("latest"))?.timestamp ?? 0) : 0;
             this.#chainState = { state, activatedAt: Number(status.activatedAt), newestBlockTime };
             if (state === "Current" || state === "Transitioning") await this.#run(() => this.#startServing());
+            if (this.app.frozen) await this.#voteThaw();
+            if (this.handover && (await this.#attemptEnded(Number(status.transitionAttempt)))) {
+              await this.#abandonAttempt();
+              onAbandoned();
+            }
             if (state === "Transitioning") {
               await this.#voteFreeze();
               await this.#run(() => this.#startDealing());
@@ -232,8 +239,10 @@ export class TorusNode {
     const state = await registry.waitForTurn(epoch, prevEpoch);
     this.epoch = await registry.readEpoch(epoch);
     if (prevEpoch !== 0) {
-      // A successor epoch: its nodes run their BFT network for the handover only, and serve once it completed.
-      this.successor = { from: await registry.readEpoch(prevEpoch) };
+      // A successor epoch: its nodes run their BFT network for the handover only, and serve once it completed. Each
+      // transition attempt has its own BFT chain and handover id (see #abandonAttempt).
+      const { transitionAttempt } = await registry.call("getEpochStatus", (c) => c.getEpochStatus(epoch));
+      this.successor = { from: await registry.readEpoch(prevEpoch), attempt: Number(transitionAttempt) };
       if (state === "Handover") log.info({ epoch, from: prevEpoch }, "the chain started the handover to this epoch");
     }
     const self = this.epoch.nodes.find((n) => n.address === registry.address);
@@ -270,14 +279,20 @@ export class TorusNode {
     const publicKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index} key`));
     const scheme = (this.#scheme = ecdsaScheme(this.#privateKey, publicKeys));
     this.app = new KeyMappingApp({
-      chainId: `torus-epoch-${epoch.epoch}`,
+      chainId: this.#chainId,
       validators: epoch.n,
       epoch: epoch.epoch,
       k: epoch.k,
       t: epoch.t,
       keysPerBatch: this.config.keygen.batchSize * epoch.k,
       ...(this.successor
-        ? { handover: { transition: epoch.epoch, old: thresholdsOf(this.successor.from), new: thresholdsOf(epoch) } }
+        ? {
+            handover: {
+              transition: transitionId(epoch.epoch, this.successor.attempt),
+              old: thresholdsOf(this.successor.from),
+              new: thresholdsOf(epoch),
+            },
+          }
         : {}),
       verify: (validator, message, signature) => scheme.verify(validator, message, signature),
     });
@@ -292,7 +307,7 @@ export class TorusNode {
     if (this.successor) {
       this.#receiving = new ReceivingSide(
         this.successor.from,
-        { epoch, index: this.index, signer: this.#signer },
+        { epoch, attempt: this.successor.attempt, index: this.index, signer: this.#signer },
         {
           log: this.log,
           send: (peerId, message) => this.p2p.send(peerId, message),
@@ -371,7 +386,7 @@ export class TorusNode {
     );
     if (this.app.installed || this.app.movedChunkInstalled(chunk) || this.#moveVotes.has(chunk)) return;
     const body: MoveKeysBody = {
-      transition: this.epoch.epoch,
+      transition: transitionId(this.epoch.epoch, this.successor!.attempt),
       chunk,
       chunks,
       nextKeyIndex,
@@ -381,7 +396,7 @@ export class TorusNode {
         ...(owner ? { owner } : {}),
       })),
     };
-    const signature = signTorus(this.#privateKey, moveKeysSignBytes(`torus-epoch-${this.epoch.epoch}`, body));
+    const signature = signTorus(this.#privateKey, moveKeysSignBytes(this.#chainId, body));
     const tx = encodeTx({ type: "moveKeys", body, validator: this.index - 1, signature });
     this.#moveVotes.set(chunk, tx);
     await this.#proposeTx(tx);
@@ -497,7 +512,7 @@ export class TorusNode {
     const height = commits.length + 1;
     this.consensus = new Consensus(
       {
-        chainId: `torus-epoch-${this.epoch.epoch}`,
+        chainId: this.#chainId,
         validators: this.epoch.n,
         self: this.index - 1,
         timeouts: DEFAULT_TIMEOUTS,
@@ -607,23 +622,83 @@ export class TorusNode {
    * It freezes at the block where a quorum voted, which fixes what moves; repeated until the vote is in the mempool.
    */
   async #voteFreeze(): Promise<void> {
-    if (this.app.frozen || this.#freezeVoted) return;
+    if (this.app.frozen) return;
     const { nextEpoch } = await this.registry.readEpoch(this.epoch.epoch);
     if (nextEpoch === 0) return;
-    const chainId = `torus-epoch-${this.epoch.epoch}`;
-    const signature = signTorus(this.#privateKey, freezeSignBytes(chainId, nextEpoch));
-    const tx = encodeTx({ type: "freeze", nextEpoch, validator: this.index - 1, signature });
+    const status = await this.registry.call("getEpochStatus", (c) => c.getEpochStatus(nextEpoch));
+    await this.#vote("freeze", nextEpoch, Number(status.transitionAttempt));
+  }
+
+  /**
+   * Governance aborted the handover attempt this epoch froze for (or already started a newer one): stop dealing, and
+   * vote, signed, to thaw the state; at a quorum it serves new users and generates keys again, and a retry freezes it
+   * anew.
+   */
+  async #voteThaw(): Promise<void> {
+    const frozen = this.app.frozen;
+    if (!frozen) return;
+    const pss = await this.registry.call("getPssStatus", (c) => c.getPssStatus(this.epoch.epoch, frozen.nextEpoch));
+    const next = await this.registry.call("getEpochStatus", (c) => c.getEpochStatus(frozen.nextEpoch));
+    if (pssStatusName(pss) !== "Aborted" && Number(next.transitionAttempt) === frozen.attempt) return;
+    this.#endedAttempt = frozen.attempt;
+    if (this.#dealing) {
+      this.#dealing = undefined;
+      this.#setPeers();
+      this.log.warn({ nextEpoch: frozen.nextEpoch, attempt: frozen.attempt }, "the handover was aborted");
+    }
+    this.#dealingProblem = undefined;
+    await this.#vote("unfreeze", frozen.nextEpoch, frozen.attempt);
+  }
+
+  /** This node's signed freeze or unfreeze vote, once per attempt (repeated until it is in the mempool). */
+  async #vote(type: "freeze" | "unfreeze", nextEpoch: number, attempt: number): Promise<void> {
+    const id = `${type}/${nextEpoch}/${attempt}`;
+    if (this.#votedFor.has(id)) return;
+    const signature = signTorus(this.#privateKey, freezeSignBytes(this.#chainId, nextEpoch, attempt, type));
+    const tx = encodeTx({ type, nextEpoch, attempt, validator: this.index - 1, signature });
     await this.#run(async () => {
       const added = this.mempool.add(tx, "self");
       if (!added.ok && added.reason !== "duplicate") return;
-      this.#freezeVoted = true;
-      this.log.info({ nextEpoch }, "voted to freeze the state for the handover");
+      this.#votedFor.add(id);
+      this.log.info({ nextEpoch, attempt }, `voted to ${type} the state for the handover`);
       this.#broadcast({ ch: "tx", tx } satisfies Envelope);
       await this.#applyBft(this.consensus.step({ type: "txsAvailable" }));
     });
   }
 
-  #freezeVoted = false;
+  readonly #votedFor = new Set<string>();
+  /** The attempt this epoch froze for and that ended without completing: nothing more is dealt for it. */
+  #endedAttempt = 0;
+
+  /**
+   * Whether the transition attempt this successor node runs is over without completing: governance aborted it, or
+   * started a newer one.
+   */
+  async #attemptEnded(chainAttempt: number): Promise<boolean> {
+    const { from, attempt } = this.successor!;
+    if (chainAttempt !== attempt) return true;
+    const pss = await this.registry.call("getPssStatus", (c) => c.getPssStatus(from.epoch, this.epoch.epoch));
+    return pssStatusName(pss) === "Aborted";
+  }
+
+  /**
+   * The attempt ended: this node stops and erases everything it received (moved keys, shares, its BFT chain of the
+   * attempt); started again, it waits for a retry.
+   */
+  async #abandonAttempt(): Promise<void> {
+    this.log.warn(
+      { epoch: this.epoch.epoch, attempt: this.successor!.attempt },
+      "the handover attempt was aborted: erasing what this node received",
+    );
+    await this.stop();
+    await rm(this.#epochDir, { recursive: true, force: true });
+  }
+
+  /** The BFT chain id: one per epoch, and in a successor epoch one per transition attempt. */
+  get #chainId(): string {
+    const base = `torus-epoch-${this.epoch.epoch}`;
+    return this.successor ? `${base}-attempt-${this.successor.attempt}` : base;
+  }
 
   submit(tx: string): Promise<TxResult> {
     return new Promise((resolve, reject) => {
@@ -780,7 +855,7 @@ export class TorusNode {
       startIndex: keys[0]!.keyIndex,
       publicKeys: keys.map((k) => ({ x: k.publicKey.slice(2, 66), y: k.publicKey.slice(66, 130) })),
     };
-    const signature = signTorus(this.#privateKey, publishKeysSignBytes(`torus-epoch-${this.epoch.epoch}`, body));
+    const signature = signTorus(this.#privateKey, publishKeysSignBytes(this.#chainId, body));
     const tx = encodeTx({ type: "publishKeys", body, validator: this.index - 1, signature });
     if (this.mempool.add(tx, "self").ok) {
       this.#broadcast({ ch: "tx", tx } satisfies Envelope);
@@ -802,7 +877,8 @@ export class TorusNode {
    */
   async #startDealing(): Promise<void> {
     const frozen = this.app.frozen;
-    if (!frozen || this.#dealing || this.#dealingProblem) return;
+    if (!frozen || this.#dealingProblem || this.#endedAttempt === frozen.attempt) return;
+    if (this.#dealing?.attempt === frozen.attempt && this.#dealing.next.epoch === frozen.nextEpoch) return;
     const next = await this.registry.readEpoch(frozen.nextEpoch);
     const snapshot = this.app.snapshot();
     const keys = await dealerKeys(snapshot, (i) => this.findKey(i));
@@ -814,6 +890,7 @@ export class TorusNode {
     const seed = await this.#dealerSeed();
     this.#dealing = new DealingSide(
       next,
+      frozen.attempt,
       { epoch: this.epoch, index: this.index, seed },
       { keys: keys.keys, nextKeyIndex: snapshot.nextKeyIndex },
       (peerId, message) => this.p2p.send(peerId, message),
@@ -960,6 +1037,7 @@ export class TorusNode {
       this.#blockLog?.close(),
       this.#keygenLog?.close(),
       this.#authLog?.close(),
+      this.#pssLog?.close(),
     ]);
     this.registry.destroy();
   }

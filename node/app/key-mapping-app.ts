@@ -18,7 +18,9 @@ import {
   moveKeysSignBytes,
   publishKeysSignBytes,
   type AppTx,
+  type FreezeTx,
   type MoveKeysTx,
+  type UnfreezeTx,
   type PublicKeyHex,
   type PublishKeysTx,
 } from "./transactions.ts";
@@ -75,10 +77,12 @@ export class KeyMappingApp implements ConsensusApp {
   readonly #decisions = new Map<number, DealerDecision>();
   /** Open publication votes per validator, capped so that a Byzantine validator cannot grow the state without bound. */
   readonly #openVotes = new Map<number, number>();
-  /** Freeze votes per next epoch (at most one open next epoch per validator). */
-  readonly #freezeVotes = new Map<number, Set<number>>();
-  readonly #freezeVoteOf = new Map<number, number>();
-  #frozen: { nextEpoch: number; height: number } | undefined;
+  /** Freeze (or, once frozen, unfreeze) votes per "nextEpoch/attempt" (at most one open one per validator). */
+  readonly #freezeVotes = new Map<string, Set<number>>();
+  readonly #freezeVoteOf = new Map<number, string>();
+  #frozen: { nextEpoch: number; attempt: number; height: number } | undefined;
+  /** The last aborted (thawed) attempt per next epoch: its freeze votes must never freeze the state again. */
+  readonly #thawed = new Map<number, number>();
   /** The first valid reshare decision of each handover chunk. */
   readonly #reshareDecisions = new Map<number, ReshareDecision>();
   /** Votes for moved chunks not at quorum yet (digest of the body → validators), and the chunks installed. */
@@ -116,8 +120,8 @@ export class KeyMappingApp implements ConsensusApp {
       if (this.freeKeys === 0) return { ok: false, detail: "no free key" };
       return { ok: true };
     }
-    if (decoded.type === "freeze") {
-      const problem = this.#freezeProblem(decoded.nextEpoch, decoded.validator, decoded.signature);
+    if (decoded.type === "freeze" || decoded.type === "unfreeze") {
+      const problem = this.#freezeProblem(decoded);
       return problem === undefined ? { ok: true } : { ok: false, detail: problem };
     }
     const problem =
@@ -186,7 +190,7 @@ export class KeyMappingApp implements ConsensusApp {
       if (error instanceof InvalidTx) return { code: "INVALID", detail: error.message };
       throw error;
     }
-    if (decoded.type === "freeze") return this.#freeze(decoded.nextEpoch, decoded.validator, decoded.signature, height);
+    if (decoded.type === "freeze" || decoded.type === "unfreeze") return this.#freeze(decoded, height);
     if (decoded.type === "reshareDecision") {
       const problem = this.#reshareDecisionProblem(decoded.decision);
       if (problem === "already decided") return { code: "OK", decided: false };
@@ -321,7 +325,7 @@ export class KeyMappingApp implements ConsensusApp {
   }
 
   /** The handover freeze, once a quorum of validators voted for it: the height of the block that froze the state. */
-  get frozen(): { nextEpoch: number; height: number } | undefined {
+  get frozen(): { nextEpoch: number; attempt: number; height: number } | undefined {
     return this.#frozen;
   }
 
@@ -346,25 +350,42 @@ export class KeyMappingApp implements ConsensusApp {
     return { keys, nextKeyIndex: Math.max(lastKey, pastBatches, this.firstKeyIndex) };
   }
 
-  #freeze(nextEpoch: number, validator: number, signature: string, height: number): TxResult {
-    const problem = this.#freezeProblem(nextEpoch, validator, signature);
+  /**
+   * A freeze vote, or once frozen an unfreeze vote for the same attempt: at a quorum the state freezes (or thaws, and
+   * every vote is forgotten so that a retry, a new attempt, can freeze it again).
+   */
+  #freeze(tx: FreezeTx | UnfreezeTx, height: number): TxResult {
+    const problem = this.#freezeProblem(tx);
     if (problem !== undefined) return { code: "INVALID", detail: problem };
-    let voters = this.#freezeVotes.get(nextEpoch);
-    if (!voters) this.#freezeVotes.set(nextEpoch, (voters = new Set()));
-    voters.add(validator);
-    this.#freezeVoteOf.set(validator, nextEpoch);
-    if (voters.size >= this.#quorum) this.#frozen = { nextEpoch, height };
+    const key = `${tx.nextEpoch}/${tx.attempt}`;
+    let voters = this.#freezeVotes.get(key);
+    if (!voters) this.#freezeVotes.set(key, (voters = new Set()));
+    voters.add(tx.validator);
+    this.#freezeVoteOf.set(tx.validator, key);
+    if (voters.size >= this.#quorum) {
+      this.#frozen = tx.type === "freeze" ? { nextEpoch: tx.nextEpoch, attempt: tx.attempt, height } : undefined;
+      if (tx.type === "unfreeze") this.#thawed.set(tx.nextEpoch, tx.attempt);
+      this.#freezeVotes.clear();
+      this.#freezeVoteOf.clear();
+    }
     return { code: "OK" };
   }
 
-  #freezeProblem(nextEpoch: number, validator: number, signature: string): string | undefined {
-    if (this.#frozen) return `already frozen for epoch ${this.#frozen.nextEpoch}`;
+  #freezeProblem({ type, nextEpoch, attempt, validator, signature }: FreezeTx | UnfreezeTx): string | undefined {
+    const frozen = this.#frozen;
+    if (type === "freeze" && frozen) return `already frozen for epoch ${frozen.nextEpoch}`;
+    if (type === "freeze" && attempt <= (this.#thawed.get(nextEpoch) ?? 0))
+      return `attempt ${attempt} of the handover to epoch ${nextEpoch} was aborted`;
+    if (type === "unfreeze" && (frozen?.nextEpoch !== nextEpoch || frozen.attempt !== attempt))
+      return `not frozen for attempt ${attempt} of the handover to epoch ${nextEpoch}`;
     if (validator >= this.#options.validators) return `validator ${validator} is not in this epoch`;
     if (this.#options.epoch !== undefined && nextEpoch <= this.#options.epoch) return "the next epoch must be later";
     const voted = this.#freezeVoteOf.get(validator);
     if (voted !== undefined)
-      return voted === nextEpoch ? "this validator already voted for it" : "this validator voted for another epoch";
-    if (!this.#options.verify(validator, freezeSignBytes(this.#options.chainId, nextEpoch), signature))
+      return voted === `${nextEpoch}/${attempt}`
+        ? "this validator already voted for it"
+        : "this validator voted for another epoch";
+    if (!this.#options.verify(validator, freezeSignBytes(this.#options.chainId, nextEpoch, attempt, type), signature))
       return "bad signature";
     return undefined;
   }

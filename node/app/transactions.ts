@@ -6,8 +6,10 @@
  *   join the pool only when a quorum of validators signed the same content (one Byzantine node cannot inject keys).
  * - `dkgDecision`: the dealer set of a key-generation batch.
  * - `reshareDecision`: in a successor epoch's handover, the old dealers whose resharing of a chunk count.
- * - `freeze`: a validator's signed vote that the chain started the handover to `nextEpoch`; the state freezes at the
- *   block where a quorum of validators voted (one Byzantine node cannot stop assignments).
+ * - `freeze`: a validator's signed vote that the chain started attempt `attempt` of the handover to `nextEpoch`; the
+ *   state freezes at the block where a quorum of validators voted (one Byzantine node cannot stop assignments).
+ * - `unfreeze`: a validator's signed vote that governance aborted that attempt; at a quorum the state thaws, and a
+ *   retry (a new attempt, so no old vote can be replayed) freezes it again.
  * - `moveKeys`: in a successor epoch, a validator's signed vote that a handover chunk moved these keys and owners (it
  *   took them on t_old + 1 identical copies and holds verified new shares of them); a quorum of identical votes
  *   installs them, at the same block on every replica.
@@ -52,6 +54,8 @@ export interface DkgDecisionTx {
 export interface FreezeTx {
   type: "freeze";
   nextEpoch: number;
+  /** The transition attempt on-chain (1 for the first). */
+  attempt: number;
   validator: number;
   signature: string;
 }
@@ -85,7 +89,12 @@ export interface MoveKeysTx {
   signature: string;
 }
 
-export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx | ReshareDecisionTx | MoveKeysTx;
+/** The same vote for the thaw after governance aborted the attempt. */
+export interface UnfreezeTx extends Omit<FreezeTx, "type"> {
+  type: "unfreeze";
+}
+
+export type AppTx = AssignTx | PublishKeysTx | DkgDecisionTx | FreezeTx | UnfreezeTx | ReshareDecisionTx | MoveKeysTx;
 
 /**
  * 256 keys make a publication of about 36 KB, within the consensus limit of 64 KB per transaction; a moved chunk
@@ -162,11 +171,9 @@ export function decodeTx(tx: string, n = 256): AppTx {
       throw error;
     }
   }
-  if (value.type === "freeze") {
-    const { nextEpoch, validator, signature } = value;
-    if (typeof nextEpoch !== "number" || !Number.isSafeInteger(nextEpoch) || nextEpoch < 1)
-      throw new InvalidTx("nextEpoch must be a positive integer");
-    return { type: "freeze", nextEpoch, ...signedVote({ validator, signature }) };
+  if (value.type === "freeze" || value.type === "unfreeze") {
+    const nextEpoch = count(value.nextEpoch, "nextEpoch", 1);
+    return { type: value.type, nextEpoch, attempt: count(value.attempt, "attempt", 1), ...signedVote(value) };
   }
   throw new InvalidTx("unknown transaction type");
 }
@@ -234,9 +241,14 @@ export function assignTx(verifier: string, verifierId: string): string {
   return encodeTx({ type: "assign", verifier, verifierId });
 }
 
-/** The bytes a validator signs to vote for the handover freeze. */
-export function freezeSignBytes(chainId: string, nextEpoch: number): Uint8Array {
-  return new TextEncoder().encode(`app-freeze/1\x1c${chainId}\x1c${nextEpoch}`);
+/** The bytes a validator signs to vote for the handover freeze (or, after an abort, for the thaw). */
+export function freezeSignBytes(
+  chainId: string,
+  nextEpoch: number,
+  attempt: number,
+  type: "freeze" | "unfreeze" = "freeze",
+): Uint8Array {
+  return new TextEncoder().encode(`app-${type}/1\x1c${chainId}\x1c${nextEpoch}\x1c${attempt}`);
 }
 
 /** The bytes a validator signs to vote for a moved chunk. */

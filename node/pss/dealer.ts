@@ -27,7 +27,7 @@ export interface DealerConfig {
   chunkSize: number;
   /** The key index e + 1's key generation continues from (past every key e generated or abandoned). */
   nextKeyIndex: number;
-  /** Secret seed of the deterministic dealing (derived from the node key; never sent). */
+  /** Secret seed of the deterministic dealing (random, kept by the node for the epoch; never sent). */
   seed: Uint8Array;
 }
 

@@ -152,13 +152,21 @@ describe("key-mapping app", function () {
   });
 
   describe("the handover freeze", function () {
-    const freezeTx = (validator: number, nextEpoch = 2, signer = validator) =>
+    const freezeTx = (
+      validator: number,
+      nextEpoch = 2,
+      signer = validator,
+      attempt = 1,
+      type: "freeze" | "unfreeze" = "freeze",
+    ) =>
       JSON.stringify({
-        type: "freeze",
+        type,
         nextEpoch,
+        attempt,
         validator,
-        signature: schemes[signer]!.sign(freezeSignBytes(CHAIN, nextEpoch)),
+        signature: schemes[signer]!.sign(freezeSignBytes(CHAIN, nextEpoch, attempt, type)),
       });
+    const unfreezeTx = (validator: number, attempt = 1) => freezeTx(validator, 2, validator, attempt, "unfreeze");
 
     it("freezes on a quorum of signed votes: then no assignment, no new keys, and one agreed snapshot", function () {
       const app = new KeyMappingApp({
@@ -177,7 +185,7 @@ describe("key-mapping app", function () {
       expect(app.finalizeBlock(block([assignTx("google", "bob")])).results[0]!.code).to.equal("OK");
       const { results: last } = app.finalizeBlock(block([freezeTx(2)]));
       expect(last[0]!.code).to.equal("OK");
-      expect(app.frozen).to.deep.equal({ nextEpoch: 2, height });
+      expect(app.frozen).to.deep.equal({ nextEpoch: 2, attempt: 1, height });
 
       // Frozen: a new user waits for the next epoch, an assigned one keeps its key, no keys join.
       const [carol, alice] = app.finalizeBlock(
@@ -198,6 +206,43 @@ describe("key-mapping app", function () {
         [2, undefined],
         [3, undefined],
       ]);
+    });
+
+    it("thaws on a quorum of unfreeze votes for the frozen attempt; a retry freezes again, with no vote of the aborted attempt", function () {
+      const app = new KeyMappingApp({
+        chainId: CHAIN,
+        validators: n,
+        epoch: 1,
+        keysPerBatch: 4,
+        verify: (v, m, s) => schemes[0]!.verify(v, m, s),
+      });
+      publish(app, 0, 4);
+      expect(app.checkTx(unfreezeTx(0))).to.deep.equal({
+        ok: false,
+        detail: "not frozen for attempt 1 of the handover to epoch 2",
+      });
+      app.finalizeBlock(block([freezeTx(0), freezeTx(1), freezeTx(2)]));
+      expect(app.frozen?.attempt).to.equal(1);
+      // An unfreeze vote for another attempt, or signed as a freeze vote, counts for nothing.
+      const forged = JSON.stringify({ ...JSON.parse(freezeTx(3)), type: "unfreeze" });
+      const refused = app.finalizeBlock(block([unfreezeTx(3, 2), forged])).results;
+      expect(refused.map((r) => r.code)).to.deep.equal(["INVALID", "INVALID"]);
+      app.finalizeBlock(block([unfreezeTx(0), unfreezeTx(1)]));
+      expect(app.frozen?.attempt).to.equal(1);
+      app.finalizeBlock(block([unfreezeTx(2)]));
+      expect(app.frozen).to.equal(undefined);
+      expect(app.finalizeBlock(block([assignTx("google", "dave")])).results[0]!.code).to.equal("OK");
+
+      // The retry is attempt 2: the votes of attempt 1 are refused (a replay cannot freeze the state again).
+      expect(app.checkTx(freezeTx(0))).to.deep.equal({
+        ok: false,
+        detail: "attempt 1 of the handover to epoch 2 was aborted",
+      });
+      const replayed = app.finalizeBlock(block([freezeTx(0), freezeTx(1), freezeTx(2)])).results;
+      expect(replayed.map((r) => r.code)).to.deep.equal(["INVALID", "INVALID", "INVALID"]);
+      expect(app.frozen).to.equal(undefined);
+      app.finalizeBlock(block([freezeTx(0, 2, 0, 2), freezeTx(1, 2, 1, 2), freezeTx(2, 2, 2, 2)]));
+      expect(app.frozen).to.deep.include({ nextEpoch: 2, attempt: 2 });
     });
 
     it("refuses a second vote of a validator, a vote for another epoch, and a vote from outside the epoch", function () {
