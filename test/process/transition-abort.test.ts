@@ -48,8 +48,10 @@ describe("an aborted transition, and its retry, between node processes", functio
     await ops.startTransition(devnet.nodeList, next);
 
     // The old epoch freezes; the three running new nodes receive what the old ones deal.
+    let attempt = 0; // a new user each time: a user assigned before the freeze keeps its key
     await until("the old epoch to freeze", async () => {
-      const answer = await rpc.call(endpoints[0]!, "KeyAssign", { verifier: VERIFIER_NAME, verifier_id: "bob@x" });
+      const user = { verifier: VERIFIER_NAME, verifier_id: `bob${attempt++}@x` };
+      const answer = await rpc.call(endpoints[0]!, "KeyAssign", user);
       return answer.error?.data?.includes(`handing over to epoch ${next}`) ?? false;
     });
     const pssLog = (node: DevnetNode) => path.join(node.dataDir, `epoch-${next}`, "pss.log");
