@@ -126,8 +126,7 @@ async function transition(devnet: Devnet, nodes: number, say: (line: string) => 
     (JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as Description).control,
   );
   await printEpoch(devnet, network, say);
-  const activatedAt = Number((await devnet.nodeList.getEpochStatus(epoch)).activatedAt);
-  const waitMs = (activatedAt + EPOCH_SKEW_SECONDS + 1) * 1000 - Date.now();
+  const waitMs = await devnet.msUntilTokensServed(epoch);
   if (waitMs > 0) {
     say(`waiting ${Math.ceil(waitMs / 1000)} s: epoch ${epoch} serves tokens issued after its start plus the skew`);
     await new Promise((resolve) => setTimeout(resolve, waitMs));

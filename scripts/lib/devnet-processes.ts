@@ -15,6 +15,7 @@ import { freePort, startChain, type ChainProcess } from "./chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "./dev-oidc.ts";
 import * as ops from "./operations.ts";
 import { EpochState } from "../../node/chain/epoch-state.ts";
+import type { NodeStatus } from "../../node/node.ts";
 import { thresholdsFor } from "../../node/chain/thresholds.ts";
 
 export interface DevnetOptions {
@@ -152,7 +153,7 @@ export class Devnet {
     let config: Record<string, unknown> = {
       nodeKeyFile: "node.key",
       chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress(), pollingIntervalMs: 200 },
-      api: { host: "127.0.0.1", port: apiPort, epochClockSkewSeconds: this.options.epochClockSkewSeconds ?? 10 },
+      api: { host: "127.0.0.1", port: apiPort, epochClockSkewSeconds: this.epochClockSkewSeconds },
       p2p: { listen: p2pAddress },
       dataDir: "data",
       verifiers: [
@@ -265,13 +266,32 @@ export class Devnet {
     );
     onProgress(`the handover completed: epoch ${epoch} is current`);
     this.epoch = epoch;
+    await this.waitUntilServing(nodes, timeoutMs);
+    onProgress(`every node of epoch ${epoch} serves`);
+    return { epoch, nodes };
+  }
+
+  /** Waits until each of `nodes` answers /status and refuses no client. */
+  async waitUntilServing(nodes: DevnetNode[], timeoutMs = 120_000): Promise<void> {
     await this.#waitFor(
       async () => (await Promise.all(nodes.map((node) => this.status(node)))).every((s) => s && !s.refusing),
       timeoutMs,
-      `every node of epoch ${epoch} to serve`,
+      `nodes ${nodes.map((node) => node.slot).join(", ")} to serve`,
     );
-    onProgress(`every node of epoch ${epoch} serves`);
-    return { epoch, nodes };
+  }
+
+  /** The clock skew the devnet's nodes allow at an epoch boundary. */
+  get epochClockSkewSeconds(): number {
+    return this.options.epochClockSkewSeconds ?? 10;
+  }
+
+  /**
+   * How long until a token minted then is one `epoch` serves: issued after the epoch's activation (the completion of
+   * its handover) plus the skew. 0 when that is already so.
+   */
+  async msUntilTokensServed(epoch: bigint): Promise<number> {
+    const activatedAt = Number((await this.nodeList.getEpochStatus(epoch)).activatedAt);
+    return Math.max(0, (activatedAt + this.epochClockSkewSeconds + 1) * 1000 - Date.now());
   }
 
   /** The network description written to `network.json`: the current epoch's nodes. */
@@ -310,19 +330,5 @@ export class Devnet {
   }
 }
 
-export interface NodeStatusJson {
-  epoch: number;
-  index: number;
-  peersConnected: number;
-  bft: { height: number };
-  keys: {
-    published: number;
-    assigned: number;
-    free: number;
-    generatedBatches: number;
-    moved: number;
-    firstKeyIndex: number;
-  };
-  refusing?: string;
-  handoverFrom?: number;
-}
+/** A node's `GET /status` answer. */
+export type NodeStatusJson = NodeStatus;

@@ -69,6 +69,28 @@ describe("an aborted transition, and its retry, between node processes", functio
     );
     expect(epochStateName((await devnet.nodeList.getEpochStatus(next)).state)).to.equal("Ready");
 
+    // Meanwhile the running new nodes are connected (three of five: too few for their BFT network to commit) and
+    // serve no client: /healthz says why, and JSON-RPC answers a specific error.
+    for (const node of up) {
+      let status = await devnet.status(node);
+      await until(`new node ${node.slot} to reach its peers`, async () => {
+        status = await devnet.status(node);
+        return (status?.peersConnected ?? 0) >= 2;
+      });
+      // The two other running new nodes, and the five old ones that deal to it.
+      expect(status?.peersConnected, `new node ${node.slot} connected to its peers`).to.be.at.least(2);
+      expect(status?.handoverFrom).to.equal(1);
+      const health = await fetch(`${node.apiUrl}/healthz`);
+      expect(health.status).to.equal(503);
+      const answer = await rpc.call(`${node.apiUrl}/jrpc`, "VerifierLookupRequest", {
+        verifier: VERIFIER_NAME,
+        verifier_id: "alice@example.com",
+      });
+      expect(answer.error?.data).to.equal(
+        `this node refuses to serve: epoch ${next} is taking over from epoch 1: the handover is in progress`,
+      );
+    }
+
     // Governance aborts: the old nodes thaw their state on their BFT network and assign new users again.
     await ops.abortTransition(devnet.nodeList, next);
     expect(pssStatusName(await devnet.nodeList.getPssStatus(1n, next))).to.equal("Aborted");
@@ -105,12 +127,10 @@ describe("an aborted transition, and its retry, between node processes", functio
       240_000,
     );
     expect((await devnet.nodeList.getEpochStatus(next)).transitionAttempt).to.equal(2n);
-    await until("every new node to serve", async () =>
-      (await Promise.all(successors.map((node) => devnet.status(node)))).every((s) => s && !s.refusing),
-    );
+    await devnet.waitUntilServing(successors);
     const newNetwork = networkFromDescription(await devnet.describe(true));
-    const activatedAt = Number((await devnet.nodeList.getEpochStatus(next)).activatedAt);
-    while (Date.now() / 1000 <= activatedAt + 11) await new Promise((r) => setTimeout(r, 500));
+    const wait = await devnet.msUntilTokensServed(next);
+    await new Promise((r) => setTimeout(r, wait));
     const fresh = await devnet.oidc.mint({ email: "alice@example.com" });
     const again = await login(newNetwork, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken: fresh });
     expect(again.address).to.equal(alice.address);

@@ -83,8 +83,8 @@ describe("users of epoch 1 log in with torus.js and the SDK after a 5 → 9 tran
     expect(after.epoch).to.deep.equal({ id: 2, n: 9, k: 5, t: 2 });
 
     // Tokens issued after the completion block's time plus the skew (10 s) are served by epoch 2.
-    const activatedAt = Number((await devnet.nodeList.getEpochStatus(2n)).activatedAt);
-    while (Date.now() / 1000 <= activatedAt + 11) await new Promise((r) => setTimeout(r, 500));
+    const wait = await devnet.msUntilTokensServed(2n);
+    await new Promise((r) => setTimeout(r, wait));
 
     // alice keeps her address, with torus.js and with the SDK.
     expect((await getAddress(after, "alice@example.com")).address).to.equal(alice.address);
@@ -126,13 +126,8 @@ describe("users of epoch 1 log in with torus.js and the SDK after a 5 → 9 tran
     expect(held).to.be.at.least(12);
     await devnet.kill(victim);
     devnet.spawn(victim);
-    let status = await devnet.status(victim);
-    for (const until = Date.now() + 120_000; (status === undefined || status.refusing) && Date.now() < until;) {
-      await new Promise((r) => setTimeout(r, 500));
-      status = await devnet.status(victim);
-    }
-    expect(status?.refusing, "the restarted node serves").to.equal(undefined);
-    expect(status!.keys).to.include({ firstKeyIndex, moved: held });
+    await devnet.waitUntilServing([victim]);
+    expect((await devnet.status(victim))!.keys).to.include({ firstKeyIndex, moved: held });
     const daveToken = await devnet.oidc.mint({ email: "dave@example.com" });
     const daveIn = await login(network, {
       verifier: VERIFIER_NAME,

@@ -160,6 +160,28 @@ export const PSS_SCENARIOS: Record<string, PssScenario> = {
         cluster.scheduler.after(prng.int(200, 3000), () => node.boot());
       },
     })).problems,
+  // Operator i runs old node i and new node i (Torus's usual case): a machine that goes down takes both roles with it,
+  // and a Byzantine operator's dealer lies. The disjoint case is every other scenario (distinct parties).
+  "n5 → n5, the same operators: one machine crashes in both roles, another operator's dealer is Byzantine": (seed) =>
+    run(seed, (prng) => {
+      const setup = byzantine(5, 5, prng, [badSubShares, wrongValue, wrongRecords]);
+      const operators = [1, 2, 3, 4, 5].filter((i) => !setup.byzantine!.has(i));
+      const crashed = operators[prng.int(0, operators.length - 1)]!;
+      return {
+        ...setup,
+        during: (cluster) => {
+          const [old, fresh] = [cluster.oldNodes[crashed - 1]!, cluster.newNodes[crashed - 1]!];
+          cluster.scheduler.after(prng.int(1, 80), () => {
+            old.up = false;
+            fresh.crash();
+          });
+          cluster.scheduler.after(prng.int(200, 3000), () => {
+            old.boot();
+            fresh.boot();
+          });
+        },
+      };
+    }).problems,
   "n5 → n5, a new node crashes mid-handover and restarts from its disk": (seed) =>
     run(seed, (prng) => ({
       nOld: 5,
