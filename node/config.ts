@@ -46,7 +46,11 @@ export interface NodeConfig {
   p2p: { listen: string; announce: string };
   dataDir: string;
   verifiers: VerifierConfig[];
-  keygen: { batchSize: number; keyBuffer: number };
+  /**
+   * Key generation keeps `keyBuffer` unassigned keys ahead; it starts refilling when fewer than `refillMark` are
+   * (default half the buffer), so that batches run in bursts rather than one per assignment.
+   */
+  keygen: { batchSize: number; keyBuffer: number; refillMark: number };
   logLevel: string;
 }
 
@@ -142,6 +146,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const names = new Set(verifiers.map((v) => v.name));
   if (names.size !== verifiers.length) throw new ConfigError("config.verifiers names a verifier twice");
   const host = string(api.host ?? "127.0.0.1", "config.api.host");
+  const keyBuffer = int(keygen.keyBuffer ?? 64, "config.keygen.keyBuffer", 1, 1_000_000);
   const port = int(api.port, "config.api.port", 1, 65_535);
   const listen = string(
     p2p.listen,
@@ -170,7 +175,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     verifiers,
     keygen: {
       batchSize: int(keygen.batchSize ?? 4, "config.keygen.batchSize", 1, 256),
-      keyBuffer: int(keygen.keyBuffer ?? 64, "config.keygen.keyBuffer", 1, 1_000_000),
+      keyBuffer,
+      refillMark: int(keygen.refillMark ?? Math.floor(keyBuffer / 2), "config.keygen.refillMark", 0, keyBuffer),
     },
     logLevel: string(
       c.logLevel ?? "info",

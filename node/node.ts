@@ -347,6 +347,7 @@ export class TorusNode {
       self: this.index,
       batchSize: this.config.keygen.batchSize,
       keyBuffer: this.config.keygen.keyBuffer,
+      refillMark: this.config.keygen.refillMark,
       maxConcurrentBatches: 2,
       resendMs: 3000,
       firstKeyIndex: this.app.firstKeyIndex,

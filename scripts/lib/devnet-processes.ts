@@ -126,11 +126,11 @@ export class Devnet {
    */
   async addSuccessorEpoch(
     n: number,
-    options: { keyBuffer?: number } = {},
+    options: { keyBuffer?: number; refillMark?: number } = {},
   ): Promise<{ epoch: bigint; nodes: DevnetNode[] }> {
     const epoch = await ops.createEpoch(this.nodeList, thresholdsFor(n));
     const nodes: DevnetNode[] = [];
-    for (let i = 1; i <= n; i++) nodes.push(await this.#prepareNode(this.nodes.length + i, epoch, options.keyBuffer));
+    for (let i = 1; i <= n; i++) nodes.push(await this.#prepareNode(this.nodes.length + i, epoch, options));
     await ops.whitelistNodes(
       this.nodeList,
       epoch,
@@ -141,7 +141,12 @@ export class Devnet {
     return { epoch, nodes };
   }
 
-  async #prepareNode(slot: number, epoch: bigint, keyBuffer = this.options.keyBuffer ?? 60): Promise<DevnetNode> {
+  async #prepareNode(
+    slot: number,
+    epoch: bigint,
+    keygen: { keyBuffer?: number; refillMark?: number } = {},
+  ): Promise<DevnetNode> {
+    const keyBuffer = keygen.keyBuffer ?? this.options.keyBuffer ?? 60;
     const { dir } = this.options;
     const key = new Wallet(Wallet.createRandom().privateKey, this.provider);
     const nodeDir = path.join(dir, "nodes", `node-${slot}`);
@@ -167,7 +172,11 @@ export class Devnet {
           algorithms: ["RS256"],
         },
       ],
-      keygen: { batchSize: this.options.batchSize ?? 4, keyBuffer },
+      keygen: {
+        batchSize: this.options.batchSize ?? 4,
+        keyBuffer,
+        refillMark: keygen.refillMark ?? Math.floor(keyBuffer / 2),
+      },
       logLevel: "info",
     };
     config = this.options.configOverride?.(slot, config) ?? config;
@@ -269,6 +278,11 @@ export class Devnet {
     await this.waitUntilServing(nodes, timeoutMs);
     onProgress(`every node of epoch ${epoch} serves`);
     return { epoch, nodes };
+  }
+
+  /** A node's index in its epoch: its position in the epoch's list on-chain (a busy node may answer /status late). */
+  async positionOf(node: DevnetNode): Promise<number> {
+    return Number((await this.nodeList.getNodeDetailsForEpoch(node.epoch, node.key.address)).position);
   }
 
   /** Waits until each of `nodes` answers /status and refuses no client. */

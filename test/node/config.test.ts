@@ -37,7 +37,7 @@ describe("node configuration", function () {
       epochClockSkewSeconds: 60,
     });
     expect(config.dataDir).to.equal("/srv/node/data");
-    expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64 });
+    expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64, refillMark: 32 });
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [

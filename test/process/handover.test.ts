@@ -44,7 +44,8 @@ describe("a handover between node processes of two epochs", function () {
     const alice = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
 
     // Governance creates epoch 2, whose seven new node processes list themselves, and starts the handover.
-    const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(7, { keyBuffer: 48 });
+    // Their key buffer refills below 64 keys, more than epoch 1 moves free, so that they generate keys after it.
+    const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(7, { keyBuffer: 64, refillMark: 64 });
     await ops.startTransition(devnet.nodeList, next);
 
     // The nodes vote on their BFT network to freeze; then a new user gets the specific, retryable error everywhere.
@@ -90,7 +91,7 @@ describe("a handover between node processes of two epochs", function () {
         await log.close();
         const keys = new Map<number, ResharedKey>();
         for (const r of records) if (r.kind === "keys") for (const key of r.keys) keys.set(key.keyIndex, key);
-        return { index: (await devnet.status(node))!.index, keys };
+        return { index: await devnet.positionOf(node), keys };
       }),
     );
     const keyIndexes = [...held[0]!.keys.keys()];
@@ -180,11 +181,15 @@ describe("a handover between node processes of two epochs", function () {
     await devnet.waitForKeys(keyIndexes.length + 4, 180_000, undefined, successors);
     const batches = await Promise.all(
       successors.map(async (node) => {
+        // A node may see the keys published (a quorum voted) a moment before its own batch file is written.
         const file = path.join(node.dataDir, `epoch-${next}`, "keys", "batch-000000.json");
-        const keys = (
-          JSON.parse(await readFile(file, "utf8")) as { keys: { keyIndex: number; share: string; publicKey: string }[] }
-        ).keys;
-        return { index: (await devnet.status(node))!.index, keys };
+        let text: string | undefined;
+        for (const until = Date.now() + 60_000; text === undefined && Date.now() < until;) {
+          text = await readFile(file, "utf8").catch(() => undefined);
+          if (text === undefined) await new Promise((r) => setTimeout(r, 500));
+        }
+        const { keys } = JSON.parse(text ?? "{}") as { keys: { keyIndex: number; share: string; publicKey: string }[] };
+        return { index: await devnet.positionOf(node), keys };
       }),
     );
     expect(batches[0]!.keys[0]!.keyIndex).to.be.at.least(firstKeyIndex);
