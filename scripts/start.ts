@@ -11,7 +11,7 @@
  * While it runs, `npm run devnet:transition -- --nodes <n>` hands the network over to a new epoch of n nodes through
  * the control endpoint on 127.0.0.1 (recorded in network.json as `control`).
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
@@ -80,7 +80,7 @@ try {
   const seconds = (Date.now() - started) / 1000;
   console.log(`\nkey buffer filled in ${seconds.toFixed(1)} s`);
   const control = await startControl(count("control-port", values["control-port"], 0), (nodes, say) =>
-    transition(devnet!, nodes, say),
+    transition(devnet!, nodes, control.url, say),
   );
   process.on("exit", () => control.server.close());
   const network = await writeDescription(devnet, control.url);
@@ -117,14 +117,11 @@ async function printEpoch(devnet: Devnet, network: Description, say: (line: stri
  * Hands the network over to a new epoch of `nodes` processes, describes it in network.json, and logs the demo user
  * in there once the new epoch serves fresh tokens (issued after its start plus the skew).
  */
-async function transition(devnet: Devnet, nodes: number, say: (line: string) => void): Promise<void> {
+async function transition(devnet: Devnet, nodes: number, control: string, say: (line: string) => void): Promise<void> {
   const started = Date.now();
   const { epoch } = await devnet.transition(nodes, 600_000, say);
   say(`the handover took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const network = await writeDescription(
-    devnet,
-    (JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as Description).control,
-  );
+  const network = await writeDescription(devnet, control);
   await printEpoch(devnet, network, say);
   const waitMs = await devnet.msUntilTokensServed(epoch);
   if (waitMs > 0) {

@@ -70,7 +70,8 @@ export async function startChain({
   await mkdir(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
   const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
-  const child = spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
+  const args = [hardhatCli, "--network", "devnet", "node", "--hostname", "127.0.0.1", "--port", String(port)];
+  const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout.pipe(log);
