@@ -120,8 +120,8 @@ export class ReceivingSide {
   readonly #oldIndex: Map<string, number>;
   readonly #newIndex: Map<string, number>;
   /** The moved keys by chunk, as this node holds them. */
-  readonly moved = new Map<number, MovedChunk>();
-  confirmed = false;
+  readonly #moved = new Map<number, MovedChunk>();
+  #confirmed = false;
 
   constructor(
     readonly from: EpochView,
@@ -149,10 +149,6 @@ export class ReceivingSide {
     return this.#oldPeers;
   }
 
-  get done(): boolean {
-    return this.#receiver.done;
-  }
-
   async start(records: readonly ReceiverRecord[], decisions: readonly ReshareDecision[]): Promise<void> {
     this.#receiver.restore(records);
     const accepted = new Map<number, { chunks: number; nextKeyIndex: number }>();
@@ -161,7 +157,7 @@ export class ReceivingSide {
       if (record.kind !== "keys") continue;
       const { chunks, nextKeyIndex } = accepted.get(record.chunk)!;
       const moved = { chunk: record.chunk, chunks, nextKeyIndex, keys: record.keys };
-      this.moved.set(record.chunk, moved);
+      this.#moved.set(record.chunk, moved);
       await this.host.chunkDone(moved);
     }
     await this.#carryOut(this.#receiver.start());
@@ -199,7 +195,7 @@ export class ReceivingSide {
           break;
         case "keys": {
           const { chunk, chunks, nextKeyIndex, keys } = output;
-          this.moved.set(chunk, { chunk, chunks, nextKeyIndex, keys });
+          this.#moved.set(chunk, { chunk, chunks, nextKeyIndex, keys });
           await this.host.chunkDone({ chunk, chunks, nextKeyIndex, keys });
           break;
         }
@@ -220,14 +216,14 @@ export class ReceivingSide {
   }
 
   async #confirm(): Promise<void> {
-    if (this.confirmed) return;
-    const keys = [...this.moved.values()].flatMap((c) => c.keys).sort((a, b) => a.keyIndex - b.keyIndex);
+    if (this.#confirmed) return;
+    const keys = [...this.#moved.values()].flatMap((c) => c.keys).sort((a, b) => a.keyIndex - b.keyIndex);
     const root = (value: unknown) => "0x" + bytesToHex(keccak_256(utf8ToBytes(canonicalJson(value))));
     await this.host.confirm({
       mappingRoot: root(keys.filter((k) => k.owner).map((k) => [k.keyIndex, k.owner])),
       keyCount: keys.length,
       commitmentsRoot: root(keys.map((k) => [k.keyIndex, k.publicKey, k.shareKeys])),
     });
-    this.confirmed = true;
+    this.#confirmed = true;
   }
 }

@@ -203,7 +203,7 @@ export class TorusNode {
               state === "Transitioning" ? ((await this.registry.provider.getBlock("latest"))?.timestamp ?? 0) : 0;
             this.#chainState = { state, activatedAt: Number(status.activatedAt), newestBlockTime };
             if (state === "Current" || state === "Transitioning") await this.#run(() => this.#startServing());
-            if (this.app.frozen) await this.#voteThaw();
+            if (this.app.frozen) await this.#voteThaw(state);
             if (this.handover && (await this.#attemptEnded(Number(status.transitionAttempt)))) {
               await this.#abandonAttempt();
               onAbandoned();
@@ -633,14 +633,16 @@ export class TorusNode {
   /**
    * Governance aborted the handover attempt this epoch froze for (or already started a newer one): stop dealing, and
    * vote, signed, to thaw the state; at a quorum it serves new users and generates keys again, and a retry freezes it
-   * anew.
+   * anew. Frozen yet current again can only follow an abort (completion retires the epoch); while it transitions, only
+   * a newer attempt on-chain says the frozen one ended.
    */
-  async #voteThaw(): Promise<void> {
+  async #voteThaw(state: string): Promise<void> {
     const frozen = this.app.frozen;
-    if (!frozen) return;
-    const pss = await this.registry.call("getPssStatus", (c) => c.getPssStatus(this.epoch.epoch, frozen.nextEpoch));
-    const next = await this.registry.call("getEpochStatus", (c) => c.getEpochStatus(frozen.nextEpoch));
-    if (pssStatusName(pss) !== "Aborted" && Number(next.transitionAttempt) === frozen.attempt) return;
+    if (!frozen || (state !== "Current" && state !== "Transitioning")) return;
+    if (state === "Transitioning") {
+      const next = await this.registry.call("getEpochStatus", (c) => c.getEpochStatus(frozen.nextEpoch));
+      if (Number(next.transitionAttempt) === frozen.attempt) return;
+    }
     this.#endedAttempt = frozen.attempt;
     if (this.#dealing) {
       this.#dealing = undefined;

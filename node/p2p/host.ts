@@ -144,11 +144,6 @@ export class P2PHost {
     }
   }
 
-  /** To every peer. */
-  broadcast(message: unknown): void {
-    this.sendMany([...this.#links.keys()], message);
-  }
-
   #enqueue(link: PeerLink, frame: Uint8Array): void {
     if (link.queue.length >= MAX_QUEUED_FRAMES) {
       link.queue.shift();

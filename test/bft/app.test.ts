@@ -167,15 +167,18 @@ describe("key-mapping app", function () {
         signature: schemes[signer]!.sign(freezeSignBytes(CHAIN, nextEpoch, attempt, type)),
       });
     const unfreezeTx = (validator: number, attempt = 1) => freezeTx(validator, 2, validator, attempt, "unfreeze");
-
-    it("freezes on a quorum of signed votes: then no assignment, no new keys, and one agreed snapshot", function () {
-      const app = new KeyMappingApp({
+    /** Epoch 1's app, with batches of four keys. */
+    const epochOneApp = () =>
+      new KeyMappingApp({
         chainId: CHAIN,
         validators: n,
         epoch: 1,
         keysPerBatch: 4,
         verify: (v, m, s) => schemes[0]!.verify(v, m, s),
       });
+
+    it("freezes on a quorum of signed votes: then no assignment, no new keys, and one agreed snapshot", function () {
+      const app = epochOneApp();
       publish(app, 0, 4);
       app.finalizeBlock(block([assignTx("google", "alice")]));
       // Two votes (below the quorum of 3 at n = 4), one forged and one for an earlier epoch: nothing freezes.
@@ -209,13 +212,7 @@ describe("key-mapping app", function () {
     });
 
     it("thaws on a quorum of unfreeze votes for the frozen attempt; a retry freezes again, with no vote of the aborted attempt", function () {
-      const app = new KeyMappingApp({
-        chainId: CHAIN,
-        validators: n,
-        epoch: 1,
-        keysPerBatch: 4,
-        verify: (v, m, s) => schemes[0]!.verify(v, m, s),
-      });
+      const app = epochOneApp();
       publish(app, 0, 4);
       expect(app.checkTx(unfreezeTx(0))).to.deep.equal({
         ok: false,

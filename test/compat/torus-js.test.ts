@@ -1,47 +1,29 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server, type ServerResponse } from "node:http";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 
 import { expect } from "chai";
 
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
 import { signKeyAssign } from "../../node/api/key-assign-auth.ts";
-import { SIGNER_KEY, loopbackOnlyFetch, requireSigner, startAuxStub, torusFor } from "../support/torus-js.ts";
+import { SIGNER_KEY, startTorusJsDevnet, torusFor, type TorusJsDevnet } from "../support/torus-js.ts";
 import { G, pointFromCoordinates } from "../../node/crypto/point.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
-import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
+import { VERIFIER_NAME, type Devnet } from "../../scripts/lib/devnet-processes.ts";
 
 describe("compatibility: @toruslabs/torus.js@8.0.1 logs in against a 5-node network", function () {
   this.timeout(300_000);
-  let dir: string;
   let devnet: Devnet;
   let aux: { url: string; server: Server };
-  let restoreFetch = () => undefined as unknown;
+  let network: TorusJsDevnet | undefined;
 
   before(async function () {
-    restoreFetch = loopbackOnlyFetch();
-    dir = await mkdtemp(path.join(tmpdir(), "torusjs-"));
-    aux = await startAuxStub();
-    devnet = await Devnet.start({
-      dir,
-      n: 5,
-      chainPort: await freePort(),
-      keyBuffer: 30,
-      configOverride: requireSigner,
-    });
-    await devnet.waitForKeys(6, 120_000);
+    network = await startTorusJsDevnet("torusjs-", 30, 6);
+    ({ devnet, aux } = network);
   });
 
   const newTorus = () => torusFor(aux.url);
 
-  after(async function () {
-    restoreFetch();
-    await devnet?.stop();
-    aux?.server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(async () => network?.stop());
 
   it("assigns a key with getPublicAddress, and retrieveShares returns its private key", async function () {
     const network = await devnet.describe(true);

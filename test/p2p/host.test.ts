@@ -56,7 +56,7 @@ describe("p2p host (libp2p over TCP on loopback)", function () {
 
   it("delivers messages in order between allowed peers, naming the sender", async function () {
     for (let i = 0; i < 50; i++) nodes[0]!.host.send(nodes[1]!.id, { i });
-    nodes[2]!.host.broadcast({ hello: "all" });
+    nodes[2]!.host.sendMany([nodes[0]!.id, nodes[1]!.id], { hello: "all" });
     await until(() => nodes[1]!.inbox.length === 51 && nodes[0]!.inbox.length === 1, "delivery");
     const fromZero = nodes[1]!.inbox.filter((m) => m.from === nodes[0]!.id).map((m) => (m.message as { i: number }).i);
     expect(fromZero).to.deep.equal([...Array(50).keys()]);

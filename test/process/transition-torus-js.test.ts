@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { Server } from "node:http";
 
 import { expect } from "chai";
@@ -9,9 +6,8 @@ import { login, networkFromDescription } from "../../client/index.ts";
 import { epochStateName } from "../../node/chain/epoch-state.ts";
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
 import { G } from "../../node/crypto/point.ts";
-import { freePort } from "../../scripts/lib/chain-process.ts";
-import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
-import { loopbackOnlyFetch, requireSigner, startAuxStub, torusFor } from "../support/torus-js.ts";
+import { VERIFIER_NAME, type Devnet, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
+import { startTorusJsDevnet, torusFor, type TorusJsDevnet } from "../support/torus-js.ts";
 
 type Described = Awaited<ReturnType<Devnet["describe"]>>;
 
@@ -24,31 +20,16 @@ const torusView = (d: Described) => ({
 
 describe("users of epoch 1 log in with torus.js and the SDK after a 5 → 9 transition", function () {
   this.timeout(600_000);
-  let dir: string;
   let devnet: Devnet;
   let aux: { url: string; server: Server };
-  let restoreFetch = () => undefined as unknown;
+  let network: TorusJsDevnet | undefined;
 
   before(async function () {
-    restoreFetch = loopbackOnlyFetch();
-    dir = await mkdtemp(path.join(tmpdir(), "transition-"));
-    aux = await startAuxStub();
-    devnet = await Devnet.start({
-      dir,
-      n: 5,
-      chainPort: await freePort(),
-      keyBuffer: 18,
-      configOverride: requireSigner,
-    });
-    await devnet.waitForKeys(12, 120_000);
+    network = await startTorusJsDevnet("transition-", 18, 12);
+    ({ devnet, aux } = network);
   });
 
-  after(async function () {
-    restoreFetch();
-    await devnet?.stop();
-    aux?.server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(async () => network?.stop());
 
   it("keeps every address: a user assigned in epoch 1, and one assigned in epoch 2 a key epoch 1 had buffered", async function () {
     const torus = torusFor(aux.url);

@@ -4,13 +4,17 @@
  * trusts that signer, and a fetch guard that fails any request leaving the machine.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 
 import TorusPkg from "@toruslabs/torus.js";
 
 import { signKeyAssign } from "../../node/api/key-assign-auth.ts";
 import { G, pointFromCoordinates } from "../../node/crypto/point.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
+import { Devnet } from "../../scripts/lib/devnet-processes.ts";
 
 // CommonJS package: its class is module.exports.default.
 const Torus = TorusPkg.default;
@@ -78,4 +82,33 @@ export function loopbackOnlyFetch(): () => void {
     return realFetch(input, init);
   };
   return () => (globalThis.fetch = realFetch);
+}
+
+/** A five-node devnet whose nodes require the stub's KeyAssign signatures, the stub, and loopback-only fetch. */
+export interface TorusJsDevnet {
+  devnet: Devnet;
+  aux: { url: string; server: Server };
+  stop(): Promise<void>;
+}
+
+/** Starts it and waits for `keys` published keys; `stop` undoes everything (also after a failed start). */
+export async function startTorusJsDevnet(prefix: string, keyBuffer: number, keys: number): Promise<TorusJsDevnet> {
+  const restoreFetch = loopbackOnlyFetch();
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  const aux = await startAuxStub();
+  const stop = async () => {
+    restoreFetch();
+    await devnet?.stop();
+    aux.server.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  let devnet: Devnet | undefined;
+  try {
+    devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer, configOverride: requireSigner });
+    await devnet.waitForKeys(keys, 120_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { devnet, aux, stop };
 }
