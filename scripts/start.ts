@@ -123,11 +123,9 @@ async function transition(devnet: Devnet, nodes: number, control: string, say: (
   say(`the handover took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const network = await writeDescription(devnet, control);
   await printEpoch(devnet, network, say);
-  const waitMs = await devnet.msUntilTokensServed(epoch);
-  if (waitMs > 0) {
-    say(`waiting ${Math.ceil(waitMs / 1000)} s: epoch ${epoch} serves tokens issued after its start plus the skew`);
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
-  }
+  await devnet.waitUntilTokensServed(epoch, (ms) =>
+    say(`waiting ${Math.ceil(ms / 1000)} s: epoch ${epoch} serves tokens issued after its start plus the skew`),
+  );
   await demoLogin(devnet, network, say);
 }
 

@@ -300,12 +300,17 @@ export class Devnet {
   }
 
   /**
-   * How long until a token minted then is one `epoch` serves: issued after the epoch's activation (the completion of
-   * its handover) plus the skew. 0 when that is already so.
+   * Waits until a token minted now is one `epoch` serves: issued after the epoch's activation (the completion of its
+   * handover) plus the skew. `onWait` hears how long, when there is a wait at all.
    */
-  async msUntilTokensServed(epoch: bigint): Promise<number> {
+  async waitUntilTokensServed(epoch: bigint, onWait?: (ms: number) => void): Promise<void> {
     const activatedAt = Number((await this.nodeList.getEpochStatus(epoch)).activatedAt);
-    return Math.max(0, (activatedAt + this.epochClockSkewSeconds + 1) * 1000 - Date.now());
+    // `iat` counts whole seconds, so the first token served is minted in the second after activation plus the skew.
+    const servedFrom = (activatedAt + this.epochClockSkewSeconds + 1) * 1000;
+    if (servedFrom > Date.now()) onWait?.(servedFrom - Date.now());
+    // A timer can fire a millisecond before Date.now() reaches its deadline (libuv's clock is cached per loop turn),
+    // which would mint a token one second too early: the clock decides, not the timer.
+    while (Date.now() < servedFrom) await new Promise((resolve) => setTimeout(resolve, servedFrom - Date.now()));
   }
 
   /** The network description written to `network.json`: the current epoch's nodes. */

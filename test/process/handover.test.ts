@@ -148,8 +148,7 @@ describe("a handover between node processes of two epochs", function () {
 
     // Fresh tokens, issued after the completion block's time plus the skew (10 s on the devnet), log in at epoch 2:
     // alice (assigned in epoch 1) gets the same address, and carol gets a key that epoch 1 had buffered.
-    const wait = await devnet.msUntilTokensServed(next);
-    await new Promise((r) => setTimeout(r, wait));
+    await devnet.waitUntilTokensServed(next);
     const fresh = await devnet.oidc.mint({ email: "alice@example.com" });
     const again2 = await login(newNetwork, {
       verifier: VERIFIER_NAME,

@@ -129,8 +129,7 @@ describe("an aborted transition, and its retry, between node processes", functio
     expect((await devnet.nodeList.getEpochStatus(next)).transitionAttempt).to.equal(2n);
     await devnet.waitUntilServing(successors);
     const newNetwork = networkFromDescription(await devnet.describe(true));
-    const wait = await devnet.msUntilTokensServed(next);
-    await new Promise((r) => setTimeout(r, wait));
+    await devnet.waitUntilTokensServed(next);
     const fresh = await devnet.oidc.mint({ email: "alice@example.com" });
     const again = await login(newNetwork, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken: fresh });
     expect(again.address).to.equal(alice.address);
