@@ -28,18 +28,31 @@ export interface ChainOptions {
   intervalMiningMs?: number;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+/**
+ * Local ports are picked below Linux's ephemeral range (32768–60999 by default): a port the OS hands out for `listen(0)`
+ * is also one it hands out as the source port of an outgoing connection, and a devnet dials a lot (libp2p, HTTP), so
+ * such a port could be taken between this check and the server binding it seconds later.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_768 };
+const handedOut = new Set<number>();
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, not handed out before by this process. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
