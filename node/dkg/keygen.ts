@@ -17,8 +17,8 @@ import { Point } from "../crypto/point.ts";
 import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
 import { decisionProblem } from "./decision.ts";
 import { extractionMatrix } from "./extraction.ts";
-import { MAX_HASHES, Sharing, type RowsAndColumns } from "./sharing.ts";
-import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ReadyProof, SessionId } from "./types.ts";
+import { Sharing, completedDealers, type SharingRecord } from "./sharing.ts";
+import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, SessionId } from "./types.ts";
 import {
   MalformedDkgMessage,
   commitmentHash,
@@ -31,7 +31,6 @@ import {
   readySignBytes,
   scalarHex,
   type ParsedMessage,
-  type Points,
   type Shape,
 } from "./wire.ts";
 
@@ -61,16 +60,7 @@ export const DEFAULT_KEY_BUFFER = 64;
 
 export type KeygenRecord =
   | { kind: "dealing"; batch: number; f: string[][][]; fb: string[][][] }
-  | {
-      kind: "sharing";
-      batch: number;
-      dealer: number;
-      own: { hash: string; rows: string[][]; rowBlindings: string[][]; cols: string[][]; colBlindings: string[][] };
-      commitments: string[][][];
-      echoed?: string;
-      readied?: string;
-      completed?: { hash: string; readies: ReadyProof[] };
-    }
+  | ({ kind: "sharing"; batch: number; dealer: number } & SharingRecord)
   | { kind: "decision"; decision: DealerDecision }
   | { kind: "keys"; batch: number; keys: GeneratedKey[] };
 
@@ -344,8 +334,26 @@ export class KeyGenerator {
   // ---------------------------------------------------------------------------------------------------------------
 
   #session(batch: Batch, dealer: number): Sharing {
-    let session = batch.sessions.get(dealer);
-    if (!session) batch.sessions.set(dealer, (session = new Sharing(this.#c.self, this.#c.k)));
+    const existing = batch.sessions.get(dealer);
+    if (existing) return existing;
+    const { n, t, batchSize } = this.#c;
+    const id = this.#id(batch, dealer);
+    const session: Sharing = new Sharing(this.#c.self, this.#c.k, {
+      n,
+      t,
+      echoThreshold: this.#echoThreshold,
+      keys: batchSize,
+      sendPoints: (m, type) => this.#send(m, this.#pointsMessage(id, session, m, type)),
+      askCommitments: (from, hash) => this.#send(from, { type: "commitmentRequest", ...id, hash }),
+      reject: (from, reason) => this.#reject(from, reason),
+      persist: () =>
+        this.#out.push({
+          type: "persist",
+          record: { kind: "sharing", batch: batch.batch, dealer, ...session.record() },
+        }),
+      completed: () => this.#progressBatch(batch),
+    });
+    batch.sessions.set(dealer, session);
     return session;
   }
 
@@ -373,200 +381,46 @@ export class KeyGenerator {
     const valid = from === this.#c.self || verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok;
     if (!valid) return this.#reject(from, "rows or columns do not match the commitments");
     const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
-    this.#rememberCommitments(session, hash, message.commitments);
-    session.sendHash = hash;
-    session.own ??= {
+    session.onSend(hash, message.commitments, {
       hash,
       rows: message.rows,
       rowBlindings: message.rowBlindings,
       cols: message.cols,
       colBlindings: message.colBlindings,
-    };
-    if (session.own.hash === hash) {
-      session.echoed = hash;
-      this.#persistSharing(batch, message.dealer, session);
-      for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#echoMessage(batch, message.dealer, session, m));
-    }
-    this.#unpark(session, hash);
-    this.#progressSharing(batch, message.dealer, session);
+    });
   }
 
-  #echoMessage(batch: Batch, dealer: number, session: Sharing, m: number): DkgMessage {
-    return {
-      type: "echo",
-      ...this.#id(batch, dealer),
-      hash: session.own!.hash,
-      points: session.pointsForPeer(m).map(pointsToWire),
-    };
-  }
-
-  #readyMessage(batch: Batch, dealer: number, session: Sharing, m: number): DkgMessage {
-    const id = this.#id(batch, dealer);
+  #pointsMessage(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): DkgMessage {
+    const points = session.pointsForPeer(m).map(pointsToWire);
+    if (type === "echo") return { type, ...id, hash: session.own!.hash, points };
     const hash = session.readied!;
     session.readySignature ??= this.#c.signer.sign(readySignBytes(id, hash));
-    return {
-      type: "ready",
-      ...id,
-      hash,
-      points: session.pointsForPeer(m).map(pointsToWire),
-      signature: session.readySignature,
-    };
-  }
-
-  #rememberCommitments(session: Sharing, hash: string, commitments: Point[][][]): void {
-    if (session.commitments.has(hash) || session.commitments.size >= MAX_HASHES) return;
-    session.commitments.set(hash, commitments);
+    return { type, ...id, hash, points, signature: session.readySignature };
   }
 
   #onPoints(from: number, batch: Batch, message: ParsedMessage & { type: "echo" | "ready" }): void {
     if (batch.decision && !decides(batch.decision, message.dealer)) return;
     const session = this.#session(batch, message.dealer);
-    const store = message.type === "echo" ? session.echoes : session.readies;
-    if (store.get(message.hash)?.has(from)) return; // duplicate
-    if (
-      message.type === "ready" &&
-      !this.#c.signer.verify(from, readySignBytes(message, message.hash), message.signature)
-    ) {
+    if (session.has(message.type, message.hash, from)) return; // duplicate
+    const signature = message.type === "ready" ? message.signature : undefined;
+    if (signature !== undefined && !this.#c.signer.verify(from, readySignBytes(message, message.hash), signature))
       return this.#reject(from, "ready with a bad signature");
-    }
-    const ok = session.checkPoints(message.hash, from, message.points);
-    if (ok === undefined) {
-      // The commitments for this hash are unknown (the dealer never sent them here): ask the sender, park the points.
-      const parked = session.park({
-        from,
-        kind: message.type,
-        hash: message.hash,
-        points: message.points,
-        signature: message.type === "ready" ? message.signature : undefined,
-      });
-      if (parked && !session.requested.has(`${from}:${message.hash}`)) {
-        session.requested.add(`${from}:${message.hash}`);
-        this.#send(from, { type: "commitmentRequest", ...this.#id(batch, message.dealer), hash: message.hash });
-      }
-      return;
-    }
-    if (!ok) return this.#reject(from, `${message.type} points do not match the commitments`);
-    this.#accept(
-      session,
-      from,
-      message.type,
-      message.hash,
-      message.points,
-      message.type === "ready" ? message.signature : undefined,
-    );
-    this.#progressSharing(batch, message.dealer, session);
-  }
-
-  #accept(
-    session: Sharing,
-    from: number,
-    kind: "echo" | "ready",
-    hash: string,
-    points: Points[],
-    signature?: string,
-  ): void {
-    if (kind === "echo") {
-      let byHash = session.echoes.get(hash);
-      if (!byHash) session.echoes.set(hash, (byHash = new Map<number, Points[]>()));
-      byHash.set(from, points);
-    } else {
-      let byHash = session.readies.get(hash);
-      if (!byHash) session.readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
-      byHash.set(from, { points, signature: signature! });
-    }
+    session.onPoints(from, message.type, message.hash, message.points, signature);
   }
 
   #onCommitments(from: number, batch: Batch, message: ParsedMessage & { type: "commitments" }): void {
     const session = batch.sessions.get(message.dealer);
     if (!session) return;
-    const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
-    if (session.commitments.has(hash)) return; // another peer answered the same request first
-    if (!session.parked.some((p) => p.hash === hash)) return this.#reject(from, "commitments nobody asked for");
-    this.#rememberCommitments(session, hash, message.commitments);
-    this.#unpark(session, hash);
-    this.#progressSharing(batch, message.dealer, session);
-  }
-
-  #unpark(session: Sharing, hash: string): void {
-    const waiting = session.parked.filter((p) => p.hash === hash);
-    if (waiting.length === 0 || !session.commitments.has(hash)) return;
-    session.parked.splice(0, session.parked.length, ...session.parked.filter((p) => p.hash !== hash));
-    for (const p of waiting) {
-      const ok = session.checkPoints(hash, p.from, p.points);
-      if (ok) this.#accept(session, p.from, p.kind, hash, p.points, p.signature);
-      else this.#reject(p.from, `${p.kind} points do not match the commitments`);
-    }
-  }
-
-  /** Echo quorum or k readies → ready; k + t readies → complete. */
-  #progressSharing(batch: Batch, dealer: number, session: Sharing): void {
-    const { k, t } = this.#c;
-    const hashes = new Set([...session.echoes.keys(), ...session.readies.keys()]);
-    for (const hash of hashes) {
-      const echoes = session.echoes.get(hash)?.size ?? 0;
-      const readies = session.readies.get(hash)?.size ?? 0;
-      if (session.readied === undefined && (echoes >= this.#echoThreshold || readies >= k)) {
-        if (!this.#ensureOwn(session, hash)) continue;
-        session.readied = hash;
-        this.#persistSharing(batch, dealer, session);
-        for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#readyMessage(batch, dealer, session, m));
-      }
-      if (
-        session.completed === undefined &&
-        readies >= k + t &&
-        session.readied === hash &&
-        session.own?.hash === hash
-      ) {
-        session.completed = hash;
-        this.#persistSharing(batch, dealer, session);
-        this.#progressBatch(batch);
-      }
-    }
-  }
-
-  /** Makes sure this node holds its row and column for `hash`, interpolating them from peers' points if needed. */
-  #ensureOwn(session: Sharing, hash: string): boolean {
-    if (session.own?.hash === hash) return true;
-    const own = session.interpolate(hash, this.#c.batchSize);
-    if (!own) return false;
-    session.own = own;
-    return true;
-  }
-
-  #persistSharing(batch: Batch, dealer: number, session: Sharing): void {
-    const own = session.own!;
-    const readies = session.readies.get(session.completed ?? "");
-    this.#out.push({
-      type: "persist",
-      record: {
-        kind: "sharing",
-        batch: batch.batch,
-        dealer,
-        own: {
-          hash: own.hash,
-          rows: own.rows.map((p) => p.map(scalarHex)),
-          rowBlindings: own.rowBlindings.map((p) => p.map(scalarHex)),
-          cols: own.cols.map((p) => p.map(scalarHex)),
-          colBlindings: own.colBlindings.map((p) => p.map(scalarHex)),
-        },
-        commitments: matricesToWire(session.commitments.get(own.hash) ?? []),
-        echoed: session.echoed,
-        readied: session.readied,
-        ...(session.completed && readies
-          ? { completed: { hash: session.completed, readies: readyProofs(readies, this.#c.k + this.#c.t) } }
-          : {}),
-      },
-    });
+    session.onCommitments(
+      from,
+      commitmentHash(this.#id(batch, message.dealer), message.commitments),
+      message.commitments,
+    );
   }
 
   #resendTo(peer: number, batch: Batch): void {
     if (batch.dealing) this.#send(peer, this.#sendMessage(batch, peer));
-    for (const [dealer, session] of batch.sessions) {
-      if (session.own && session.echoed === session.own.hash)
-        this.#send(peer, this.#echoMessage(batch, dealer, session, peer));
-      if (session.own && session.readied === session.own.hash)
-        this.#send(peer, this.#readyMessage(batch, dealer, session, peer));
-    }
+    for (const session of batch.sessions.values()) session.resendTo(peer);
     if (batch.shares) this.#send(peer, this.#proofsMessage(batch));
   }
 
@@ -576,26 +430,13 @@ export class KeyGenerator {
 
   #progressBatch(batch: Batch): void {
     const { k, t } = this.#c;
-    if (!batch.decision && !batch.proposed) {
-      const completed = [...batch.sessions.entries()]
-        .filter(([, s]) => s.completed !== undefined)
-        .sort(([a], [b]) => a - b);
-      if (completed.length >= k + t) {
-        batch.proposed = true;
-        this.#out.push({
-          type: "propose",
-          decision: {
-            type: "dealers",
-            epoch: this.#c.epoch,
-            batch: batch.batch,
-            dealers: completed.map(([dealer, s]) => ({
-              dealer,
-              hash: s.completed!,
-              readies: readyProofs(s.readies.get(s.completed!)!, k + t),
-            })),
-          },
-        });
-      }
+    const dealers = batch.decision || batch.proposed ? undefined : completedDealers(batch.sessions, k + t);
+    if (dealers) {
+      batch.proposed = true;
+      this.#out.push({
+        type: "propose",
+        decision: { type: "dealers", epoch: this.#c.epoch, batch: batch.batch, dealers },
+      });
     }
     if (batch.decision && !batch.shares) this.#computeShares(batch);
     if (batch.shares && !batch.keys) this.#tryPublicKeys(batch);
@@ -821,35 +662,9 @@ export class KeyGenerator {
         batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
         break;
       }
-      case "sharing": {
-        const session = this.#session(batch, record.dealer);
-        const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
-        const own: RowsAndColumns = {
-          hash: record.own.hash,
-          rows: parse(record.own.rows),
-          rowBlindings: parse(record.own.rowBlindings),
-          cols: parse(record.own.cols),
-          colBlindings: parse(record.own.colBlindings),
-        };
-        session.own = own;
-        if (record.commitments.length > 0) {
-          session.commitments.set(
-            own.hash,
-            record.commitments.map((m) => m.map((row) => row.map((p) => Point.fromHex(p)))),
-          );
-        }
-        session.sendHash ??= record.echoed;
-        session.echoed = record.echoed;
-        session.readied = record.readied;
-        if (record.completed) {
-          session.completed = record.completed.hash;
-          const readies = new Map(
-            record.completed.readies.map((r) => [r.node, { points: [] as Points[], signature: r.signature }]),
-          );
-          session.readies.set(record.completed.hash, readies);
-        }
+      case "sharing":
+        this.#session(batch, record.dealer).restore(record);
         break;
-      }
       case "decision":
         batch.decision = record.decision;
         break;
@@ -862,13 +677,6 @@ export class KeyGenerator {
 
 function decides(decision: DealerDecision, dealer: number): boolean {
   return decision.dealers.some((d) => d.dealer === dealer);
-}
-
-function readyProofs(readies: Map<number, { signature: string }>, count: number): ReadyProof[] {
-  return [...readies.entries()]
-    .sort(([a], [b]) => a - b)
-    .slice(0, count)
-    .map(([node, r]) => ({ node, signature: r.signature }));
 }
 
 function matrixHex(m: BivariatePolynomial): string[][] {

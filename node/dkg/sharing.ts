@@ -2,12 +2,15 @@
  * One dealer's sharing of one batch, as node i sees it: Cachin–Kursawe–Lysyanskaya–Strobl AVSS (2002), with the
  * Torus node's thresholds. The dealer sent i its row f(i, y) and column f(x, i) of each key (or did not, or lied);
  * i echoes points to every node, and readies once it can rebuild its row and column from what others echoed, even if
- * the dealer never sent them (there is no complaint phase). Pure bookkeeping: no IO, no signing.
+ * the dealer never sent them (there is no complaint phase). Key generation (keygen.ts) and the handover's receiving
+ * side (node/pss/receiver.ts) run it alike; they check sends and signatures, and carry out what it asks of its
+ * `SharingHost` (messages, records). No IO, no signing.
  */
 import { evaluatePolynomial, interpolatePolynomial } from "../crypto/polynomial.ts";
 import { verifyPoint } from "../crypto/commitments.ts";
-import type { Point } from "../crypto/point.ts";
-import type { Points } from "./wire.ts";
+import { Point } from "../crypto/point.ts";
+import type { ReadyProof } from "./types.ts";
+import { matricesToWire, parseScalar, scalarHex, type Points } from "./wire.ts";
 
 /** Node i's row and column of each key of the batch (coefficients), with their blindings. */
 export interface RowsAndColumns {
@@ -18,10 +21,53 @@ export interface RowsAndColumns {
   colBlindings: bigint[][];
 }
 
-/** A peer's points stay parked while the commitments they must be checked against are unknown; this many at most. */
-const MAX_PARKED = 64;
-/** Distinct commitment hashes remembered per sharing: an honest dealer makes one, a lying one gains nothing more. */
-export const MAX_HASHES = 4;
+/** What a sharing asks of the protocol that runs it, for the receiving nodes' thresholds n, k, t. */
+export interface SharingHost {
+  readonly n: number;
+  readonly t: number;
+  /** Echoes of one hash that make this node ready: Cachin et al.'s ⌈(n + t + 1)/2⌉, and at least k. */
+  readonly echoThreshold: number;
+  /** Sharings per dealer: the keys of a batch or of a chunk. */
+  readonly keys: number;
+  /** Sends node m this node's echo or ready: `pointsForPeer(m)` for the hash it echoed or readied. */
+  sendPoints(m: number, type: "echo" | "ready"): void;
+  /** Asks a peer for the commitments of `hash`, which the points it sent must be checked against. */
+  askCommitments(from: number, hash: string): void;
+  reject(from: number, reason: string): void;
+  /** Why commitments a peer sent cannot be this sharing's (the handover's must commit to the moved share keys). */
+  refuses?(commitments: readonly Point[][][]): string | undefined;
+  /** Writes `record()`: called before the messages that depend on the change. */
+  persist(): void;
+  /** The sharing completed here: k + t readies for the hash this node holds its row and column of. */
+  completed(): void;
+}
+
+/** A sharing as persisted: enough to answer peers and to compute shares after a restart. */
+export interface SharingRecord {
+  own: { hash: string; rows: string[][]; cols: string[][]; rowBlindings?: string[][]; colBlindings?: string[][] };
+  commitments: string[][][];
+  echoed?: string;
+  readied?: string;
+  completed?: { hash: string; readies: ReadyProof[] };
+}
+
+/*
+ * Per peer bounds, so that a Byzantine peer cannot crowd out an honest one: an honest peer echoes and readies at most
+ * two hashes (two only if the dealer lied), so it has at most four sets of points waiting for commitments, and this
+ * node learns at most two hashes' commitments from its answers.
+ */
+const MAX_PARKED_PER_PEER = 4;
+const MAX_LEARNED_PER_PEER = 2;
+
+/** The dealers whose sharings completed here, by index, each with the proof; undefined while fewer than `atLeast`. */
+export function completedDealers(
+  sessions: ReadonlyMap<number, Sharing>,
+  atLeast: number,
+): { dealer: number; hash: string; readies: ReadyProof[] }[] | undefined {
+  const completed = [...sessions].filter(([, s]) => s.completed !== undefined).sort(([a], [b]) => a - b);
+  if (completed.length < atLeast) return undefined;
+  return completed.map(([dealer, s]) => ({ dealer, hash: s.completed!, readies: s.readyProofs() }));
+}
 
 export class Sharing {
   readonly commitments = new Map<string, Point[][][]>();
@@ -37,13 +83,129 @@ export class Sharing {
   completed: string | undefined;
   readonly parked: { from: number; kind: "echo" | "ready"; hash: string; points: Points[]; signature?: string }[] = [];
   readonly requested = new Set<string>();
+  /** Commitment hashes learned from each peer's answers. */
+  readonly #learned = new Map<number, number>();
 
   /** `feldman`: the commitments carry no blinding (the handover's resharing); blindings are then all zero. */
   constructor(
     readonly self: number,
     readonly k: number,
+    readonly host: SharingHost,
     readonly feldman = false,
   ) {}
+
+  /**
+   * The dealer's first valid send (the host checked its rows and columns against `commitments`, of hash `hash`): this
+   * node echoes it, unless it already rebuilt its row and column for another hash from its peers' points.
+   */
+  onSend(hash: string, commitments: Point[][][], own: RowsAndColumns): void {
+    this.commitments.set(hash, commitments);
+    this.sendHash = hash;
+    this.own ??= own;
+    if (this.own.hash === hash) {
+      this.echoed = hash;
+      this.host.persist();
+      for (let m = 1; m <= this.host.n; m++) this.host.sendPoints(m, "echo");
+    }
+    this.#unpark(hash);
+    this.#progress();
+  }
+
+  /** Whether `from`'s echo or ready for `hash` was taken already. */
+  has(kind: "echo" | "ready", hash: string, from: number): boolean {
+    return (kind === "echo" ? this.echoes : this.readies).get(hash)?.has(from) ?? false;
+  }
+
+  /** A peer's echo or ready (a ready's signature checked by the host), parked while its commitments are unknown. */
+  onPoints(from: number, kind: "echo" | "ready", hash: string, points: Points[], signature?: string): void {
+    const ok = this.checkPoints(hash, from, points);
+    if (ok === undefined) {
+      const parked = this.#park({ from, kind, hash, points, signature });
+      if (parked && !this.requested.has(`${from}:${hash}`)) {
+        this.requested.add(`${from}:${hash}`);
+        this.host.askCommitments(from, hash);
+      }
+      return;
+    }
+    if (!ok) return this.host.reject(from, `${kind} points do not match the commitments`);
+    this.#accept(from, kind, hash, points, signature);
+    this.#progress();
+  }
+
+  /** Commitments a peer sent for `hash` (the host hashed them), taken only when parked points wait for them. */
+  onCommitments(from: number, hash: string, commitments: Point[][][]): void {
+    if (this.commitments.has(hash)) return; // another peer answered the same request first
+    if (!this.parked.some((p) => p.hash === hash)) return this.host.reject(from, "commitments nobody asked for");
+    // Commitments this sharing refuses are never remembered: no point can be checked against them.
+    const refused = this.host.refuses?.(commitments);
+    if (refused) return this.host.reject(from, refused);
+    const learned = this.#learned.get(from) ?? 0;
+    if (learned >= MAX_LEARNED_PER_PEER) return this.host.reject(from, "commitments of too many hashes");
+    this.#learned.set(from, learned + 1);
+    this.commitments.set(hash, commitments);
+    this.#unpark(hash);
+    this.#progress();
+  }
+
+  /** Sends a peer that lags this node's echo and ready again. */
+  resendTo(peer: number): void {
+    if (this.own && this.echoed === this.own.hash) this.host.sendPoints(peer, "echo");
+    if (this.own && this.readied === this.own.hash) this.host.sendPoints(peer, "ready");
+  }
+
+  /** The first k + t signed readies of the completed hash, by node index: the proof that the sharing completed. */
+  readyProofs(): ReadyProof[] {
+    return [...(this.readies.get(this.completed ?? "") ?? [])]
+      .sort(([a], [b]) => a - b)
+      .slice(0, this.k + this.host.t)
+      .map(([node, r]) => ({ node, signature: r.signature }));
+  }
+
+  /** The state to persist; `restore` reads it back. */
+  record(): SharingRecord {
+    const own = this.own!;
+    const hex = (p: bigint[][]) => p.map((c) => c.map(scalarHex));
+    return {
+      own: {
+        hash: own.hash,
+        rows: hex(own.rows),
+        cols: hex(own.cols),
+        // A Feldman sharing's blindings are all zero: not worth a byte.
+        ...(this.feldman ? {} : { rowBlindings: hex(own.rowBlindings), colBlindings: hex(own.colBlindings) }),
+      },
+      commitments: matricesToWire(this.commitments.get(own.hash) ?? []),
+      echoed: this.echoed,
+      readied: this.readied,
+      ...(this.completed ? { completed: { hash: this.completed, readies: this.readyProofs() } } : {}),
+    };
+  }
+
+  restore(record: SharingRecord): void {
+    const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
+    const rows = parse(record.own.rows);
+    const cols = parse(record.own.cols);
+    const zeros = (like: bigint[][]) => like.map((p) => p.map(() => 0n));
+    this.own = {
+      hash: record.own.hash,
+      rows,
+      rowBlindings: record.own.rowBlindings ? parse(record.own.rowBlindings) : zeros(rows),
+      cols,
+      colBlindings: record.own.colBlindings ? parse(record.own.colBlindings) : zeros(cols),
+    };
+    if (record.commitments.length > 0)
+      this.commitments.set(
+        record.own.hash,
+        record.commitments.map((m) => m.map((row) => row.map((p) => Point.fromHex(p)))),
+      );
+    this.sendHash ??= record.echoed;
+    this.echoed = record.echoed;
+    this.readied = record.readied;
+    if (record.completed) {
+      this.completed = record.completed.hash;
+      const readies = record.completed.readies.map((r) => [r.node, { points: [] as Points[], signature: r.signature }]);
+      this.readies.set(record.completed.hash, new Map(readies as [number, { points: Points[]; signature: string }][]));
+    }
+  }
 
   /**
    * Whether a peer's points for `hash` are right: compared in the field with this node's own row and column when it
@@ -74,9 +236,65 @@ export class Sharing {
     );
   }
 
-  park(entry: Sharing["parked"][number]): boolean {
-    if (this.parked.length >= MAX_PARKED) return false;
+  /** Whether the points wait (a resent copy of points already waiting counts as waiting). */
+  #park(entry: Sharing["parked"][number]): boolean {
+    const theirs = this.parked.filter((p) => p.from === entry.from);
+    if (theirs.some((p) => p.kind === entry.kind && p.hash === entry.hash)) return true;
+    if (theirs.length >= MAX_PARKED_PER_PEER) return false;
     this.parked.push(entry);
+    return true;
+  }
+
+  #accept(from: number, kind: "echo" | "ready", hash: string, points: Points[], signature?: string): void {
+    if (kind === "echo") {
+      let byHash = this.echoes.get(hash);
+      if (!byHash) this.echoes.set(hash, (byHash = new Map<number, Points[]>()));
+      byHash.set(from, points);
+    } else {
+      let byHash = this.readies.get(hash);
+      if (!byHash) this.readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
+      byHash.set(from, { points, signature: signature! });
+    }
+  }
+
+  /** Checks the points that waited for the commitments of `hash`, now known. */
+  #unpark(hash: string): void {
+    const waiting = this.parked.filter((p) => p.hash === hash);
+    if (waiting.length === 0 || !this.commitments.has(hash)) return;
+    this.parked.splice(0, this.parked.length, ...this.parked.filter((p) => p.hash !== hash));
+    for (const p of waiting) {
+      if (this.checkPoints(hash, p.from, p.points)) this.#accept(p.from, p.kind, hash, p.points, p.signature);
+      else this.host.reject(p.from, `${p.kind} points do not match the commitments`);
+    }
+  }
+
+  /** An echo quorum or k readies make this node ready; k + t readies for its own hash complete the sharing. */
+  #progress(): void {
+    const { k } = this;
+    const { t, echoThreshold } = this.host;
+    for (const hash of new Set([...this.echoes.keys(), ...this.readies.keys()])) {
+      const echoes = this.echoes.get(hash)?.size ?? 0;
+      const readies = this.readies.get(hash)?.size ?? 0;
+      if (this.readied === undefined && (echoes >= echoThreshold || readies >= k)) {
+        if (!this.#ensureOwn(hash)) continue;
+        this.readied = hash;
+        this.host.persist();
+        for (let m = 1; m <= this.host.n; m++) this.host.sendPoints(m, "ready");
+      }
+      if (this.completed === undefined && readies >= k + t && this.readied === hash && this.own?.hash === hash) {
+        this.completed = hash;
+        this.host.persist();
+        this.host.completed();
+      }
+    }
+  }
+
+  /** Makes sure this node holds its row and column for `hash`, interpolating them from peers' points if needed. */
+  #ensureOwn(hash: string): boolean {
+    if (this.own?.hash === hash) return true;
+    const own = this.interpolate(hash, this.host.keys);
+    if (!own) return false;
+    this.own = own;
     return true;
   }
 

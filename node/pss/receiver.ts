@@ -13,19 +13,17 @@ import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/ba
 import { add, mul, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import { Point } from "../crypto/point.ts";
-import { MAX_HASHES, Sharing } from "../dkg/sharing.ts";
-import type { NodeSigner, ReadyProof, SessionId } from "../dkg/types.ts";
+import type { Point } from "../crypto/point.ts";
+import { Sharing, completedDealers, type SharingRecord } from "../dkg/sharing.ts";
+import type { NodeSigner, SessionId } from "../dkg/types.ts";
 import {
   MalformedDkgMessage,
   commitmentHash,
   matricesToWire,
   parsePoint,
-  parseScalar,
   pointHex,
   readySignBytes,
   scalarHex,
-  type Points,
 } from "../dkg/wire.ts";
 import { reshareDecisionProblem } from "./decision.ts";
 import type { MovedKey, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "./types.ts";
@@ -47,16 +45,7 @@ export interface ReceiverConfig {
 
 export type ReceiverRecord =
   | { kind: "records"; chunk: number; chunks: number; nextKeyIndex: number; keys: MovedKey[] }
-  | {
-      kind: "sharing";
-      chunk: number;
-      dealer: number;
-      own: { hash: string; rows: string[][]; cols: string[][] };
-      commitments: string[][][];
-      echoed?: string;
-      readied?: string;
-      completed?: { hash: string; readies: ReadyProof[] };
-    }
+  | ({ kind: "sharing"; chunk: number; dealer: number } & SharingRecord)
   | { kind: "decision"; decision: ReshareDecision }
   | { kind: "keys"; chunk: number; keys: ResharedKey[] };
 
@@ -170,30 +159,9 @@ export class ReshareReceiver {
         case "records":
           this.#accept(chunk, record);
           break;
-        case "sharing": {
-          const session = this.#session(chunk, record.dealer);
-          const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
-          const rows = parse(record.own.rows);
-          const cols = parse(record.own.cols);
-          session.own = { hash: record.own.hash, rows, rowBlindings: zeros(rows), cols, colBlindings: zeros(cols) };
-          session.commitments.set(
-            record.own.hash,
-            record.commitments.map((m) => m.map((row) => row.map((p) => Point.fromHex(p)))),
-          );
-          session.sendHash ??= record.echoed;
-          session.echoed = record.echoed;
-          session.readied = record.readied;
-          if (record.completed) {
-            session.completed = record.completed.hash;
-            session.readies.set(
-              record.completed.hash,
-              new Map(
-                record.completed.readies.map((r) => [r.node, { points: [] as Points[], signature: r.signature }]),
-              ),
-            );
-          }
+        case "sharing":
+          this.#session(chunk, record.dealer).restore(record);
           break;
-        }
         case "decision":
           chunk.decision = record.decision;
           break;
@@ -350,8 +318,34 @@ export class ReshareReceiver {
   // ---------------------------------------------------------------------------------------------------------------
 
   #session(chunk: Chunk, dealer: number): Sharing {
-    let session = chunk.sessions.get(dealer);
-    if (!session) chunk.sessions.set(dealer, (session = new Sharing(this.#c.self, this.#c.new.k, true)));
+    const existing = chunk.sessions.get(dealer);
+    if (existing) return existing;
+    const { n, t, k } = this.#c.new;
+    const id = this.#id(chunk, dealer);
+    const host = {
+      n,
+      t,
+      echoThreshold: this.#echoThreshold,
+      // A chunk's sessions run only once its records are accepted (#handle holds their messages until then).
+      get keys() {
+        return chunk.accepted!.keys.length;
+      },
+      sendPoints: (m: number, type: "echo" | "ready") =>
+        this.#send({ role: "new", index: m }, this.#points(id, session, m, type)),
+      askCommitments: (from: number, hash: string) =>
+        this.#send({ role: "new", index: from }, { type: "commitmentRequest", ...this.#wireId(id), hash }),
+      reject: (from: number, reason: string) => this.#reject({ role: "new", index: from }, reason),
+      refuses: (commitments: readonly Point[][][]) =>
+        this.#fits(chunk, dealer, commitments) ? undefined : "commitments do not commit to the moved share keys",
+      persist: () =>
+        this.#out.push({
+          type: "persist",
+          record: { kind: "sharing", chunk: chunk.chunk, dealer, ...session.record() },
+        }),
+      completed: () => this.#progressChunk(chunk),
+    };
+    const session: Sharing = new Sharing(this.#c.self, k, host, true);
+    chunk.sessions.set(dealer, session);
     return session;
   }
 
@@ -388,27 +382,16 @@ export class ReshareReceiver {
     if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
       return this.#reject({ role: "old", index: from }, "rows or columns do not match the commitments");
     const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
-    this.#remember(session, hash, message.commitments);
-    session.sendHash = hash;
-    session.own ??= {
+    session.onSend(hash, message.commitments, {
       hash,
       rows: message.rows,
       rowBlindings: message.rowBlindings,
       cols: message.cols,
       colBlindings: message.colBlindings,
-    };
-    if (session.own.hash === hash) {
-      session.echoed = hash;
-      this.#persistSharing(chunk, message.dealer, session);
-      for (let m = 1; m <= this.#c.new.n; m++)
-        this.#send({ role: "new", index: m }, this.#points(chunk, message.dealer, session, m, "echo"));
-    }
-    this.#unpark(session, hash);
-    this.#progressSharing(chunk, message.dealer, session);
+    });
   }
 
-  #points(chunk: Chunk, dealer: number, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {
-    const id = this.#id(chunk, dealer);
+  #points(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {
     const hash = type === "echo" ? session.own!.hash : session.readied!;
     if (type === "ready") session.readySignature ??= this.#c.signer.sign(readySignBytes(id, hash, PSS_DOMAIN));
     return {
@@ -420,18 +403,12 @@ export class ReshareReceiver {
     };
   }
 
-  #remember(session: Sharing, hash: string, commitments: Point[][][]): void {
-    if (session.commitments.has(hash) || session.commitments.size >= MAX_HASHES) return;
-    session.commitments.set(hash, commitments);
-  }
-
   #onPoints(from: number, chunk: Chunk, message: ParsedPss & { type: "echo" | "ready" }): void {
     if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === message.dealer)) return;
     if (message.points.length !== chunk.accepted!.keys.length)
       return this.#reject({ role: "new", index: from }, "points for another number of keys");
     const session = this.#session(chunk, message.dealer);
-    const store = message.type === "echo" ? session.echoes : session.readies;
-    if (store.get(message.hash)?.has(from)) return;
+    if (session.has(message.type, message.hash, from)) return;
     const signature = message.type === "ready" ? message.signature : undefined;
     if (
       signature !== undefined &&
@@ -440,132 +417,18 @@ export class ReshareReceiver {
     ) {
       return this.#reject({ role: "new", index: from }, "ready with a bad signature");
     }
-    const ok = session.checkPoints(message.hash, from, message.points);
-    if (ok === undefined) {
-      const parked = session.park({ from, kind: message.type, hash: message.hash, points: message.points, signature });
-      if (parked && !session.requested.has(`${from}:${message.hash}`)) {
-        session.requested.add(`${from}:${message.hash}`);
-        this.#send(
-          { role: "new", index: from },
-          { type: "commitmentRequest", ...this.#wireId(this.#id(chunk, message.dealer)), hash: message.hash },
-        );
-      }
-      return;
-    }
-    if (!ok) return this.#reject({ role: "new", index: from }, `${message.type} points do not match the commitments`);
-    this.#acceptPoints(session, from, message.type, message.hash, message.points, signature);
-    this.#progressSharing(chunk, message.dealer, session);
-  }
-
-  #acceptPoints(
-    session: Sharing,
-    from: number,
-    kind: "echo" | "ready",
-    hash: string,
-    points: Points[],
-    signature?: string,
-  ): void {
-    if (kind === "echo") {
-      let byHash = session.echoes.get(hash);
-      if (!byHash) session.echoes.set(hash, (byHash = new Map<number, Points[]>()));
-      byHash.set(from, points);
-    } else {
-      let byHash = session.readies.get(hash);
-      if (!byHash) session.readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
-      byHash.set(from, { points, signature: signature! });
-    }
+    session.onPoints(from, message.type, message.hash, message.points, signature);
   }
 
   #onCommitments(from: number, chunk: Chunk, message: ParsedPss & { type: "commitments" }): void {
     const session = chunk.sessions.get(message.dealer);
     if (!session) return;
     const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
-    if (session.commitments.has(hash)) return;
-    if (!session.parked.some((p) => p.hash === hash))
-      return this.#reject({ role: "new", index: from }, "commitments nobody asked for");
-    // Commitments that do not carry the moved Y_dealer are never remembered: no point can be checked against them.
-    if (!this.#fits(chunk, message.dealer, message.commitments))
-      return this.#reject({ role: "new", index: from }, "commitments do not commit to the moved share keys");
-    this.#remember(session, hash, message.commitments);
-    this.#unpark(session, hash);
-    this.#progressSharing(chunk, message.dealer, session);
-  }
-
-  #unpark(session: Sharing, hash: string): void {
-    const ready = session.parked.filter((p) => p.hash === hash);
-    if (ready.length === 0) return;
-    session.parked.splice(0, session.parked.length, ...session.parked.filter((p) => p.hash !== hash));
-    for (const p of ready) {
-      const ok = session.checkPoints(hash, p.from, p.points);
-      if (ok) this.#acceptPoints(session, p.from, p.kind, hash, p.points, p.signature);
-      else this.#reject({ role: "new", index: p.from }, `${p.kind} points do not match the commitments`);
-    }
-  }
-
-  #progressSharing(chunk: Chunk, dealer: number, session: Sharing): void {
-    const { k, t, n } = this.#c.new;
-    for (const hash of new Set([...session.echoes.keys(), ...session.readies.keys()])) {
-      const echoes = session.echoes.get(hash)?.size ?? 0;
-      const readies = session.readies.get(hash)?.size ?? 0;
-      if (session.readied === undefined && (echoes >= this.#echoThreshold || readies >= k)) {
-        if (!this.#ensureOwn(session, hash, chunk.accepted!.keys.length)) continue;
-        session.readied = hash;
-        this.#persistSharing(chunk, dealer, session);
-        for (let m = 1; m <= n; m++)
-          this.#send({ role: "new", index: m }, this.#points(chunk, dealer, session, m, "ready"));
-      }
-      if (
-        session.completed === undefined &&
-        readies >= k + t &&
-        session.readied === hash &&
-        session.own?.hash === hash
-      ) {
-        session.completed = hash;
-        this.#persistSharing(chunk, dealer, session);
-        this.#progressChunk(chunk);
-      }
-    }
-  }
-
-  #ensureOwn(session: Sharing, hash: string, keys: number): boolean {
-    if (session.own?.hash === hash) return true;
-    const own = session.interpolate(hash, keys);
-    if (!own) return false;
-    session.own = own;
-    return true;
-  }
-
-  #persistSharing(chunk: Chunk, dealer: number, session: Sharing): void {
-    const own = session.own!;
-    const readies = session.readies.get(session.completed ?? "");
-    this.#out.push({
-      type: "persist",
-      record: {
-        kind: "sharing",
-        chunk: chunk.chunk,
-        dealer,
-        own: {
-          hash: own.hash,
-          rows: own.rows.map((p) => p.map(scalarHex)),
-          cols: own.cols.map((p) => p.map(scalarHex)),
-        },
-        commitments: matricesToWire(session.commitments.get(own.hash) ?? []),
-        echoed: session.echoed,
-        readied: session.readied,
-        ...(session.completed && readies
-          ? { completed: { hash: session.completed, readies: readyProofs(readies, this.#c.new.k + this.#c.new.t) } }
-          : {}),
-      },
-    });
+    session.onCommitments(from, hash, message.commitments);
   }
 
   #resendTo(peer: number, chunk: Chunk): void {
-    for (const [dealer, session] of chunk.sessions) {
-      if (session.own && session.echoed === session.own.hash)
-        this.#send({ role: "new", index: peer }, this.#points(chunk, dealer, session, peer, "echo"));
-      if (session.own && session.readied === session.own.hash)
-        this.#send({ role: "new", index: peer }, this.#points(chunk, dealer, session, peer, "ready"));
-    }
+    for (const session of chunk.sessions.values()) session.resendTo(peer);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -573,27 +436,13 @@ export class ReshareReceiver {
   // ---------------------------------------------------------------------------------------------------------------
 
   #progressChunk(chunk: Chunk): void {
-    const { k, t } = this.#c.new;
-    if (!chunk.decision && !chunk.proposed) {
-      const completed = [...chunk.sessions.entries()]
-        .filter(([, s]) => s.completed !== undefined)
-        .sort(([a], [b]) => a - b);
-      if (completed.length >= this.#c.old.k) {
-        chunk.proposed = true;
-        this.#out.push({
-          type: "propose",
-          decision: {
-            type: "reshareDealers",
-            transition: this.#c.transition,
-            chunk: chunk.chunk,
-            dealers: completed.map(([dealer, s]) => ({
-              dealer,
-              hash: s.completed!,
-              readies: readyProofs(s.readies.get(s.completed!)!, k + t),
-            })),
-          },
-        });
-      }
+    const dealers = chunk.decision || chunk.proposed ? undefined : completedDealers(chunk.sessions, this.#c.old.k);
+    if (dealers) {
+      chunk.proposed = true;
+      this.#out.push({
+        type: "propose",
+        decision: { type: "reshareDealers", transition: this.#c.transition, chunk: chunk.chunk, dealers },
+      });
     }
     if (chunk.decision && !chunk.keys) this.#computeShares(chunk);
   }
@@ -699,12 +548,3 @@ export class ReshareReceiver {
     }
   }
 }
-
-function readyProofs(readies: Map<number, { signature: string }>, count: number): ReadyProof[] {
-  return [...readies.entries()]
-    .sort(([a], [b]) => a - b)
-    .slice(0, count)
-    .map(([node, r]) => ({ node, signature: r.signature }));
-}
-
-const zeros = (like: bigint[][]) => like.map((p) => p.map(() => 0n));
