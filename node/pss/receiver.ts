@@ -207,7 +207,10 @@ export class ReshareReceiver {
     if (message.type === "records") return this.#onRecords(from.index, chunk, message);
     if (message.type === "resend") return this.#resendTo(from.index, chunk);
     if (!chunk.accepted) {
-      if (chunk.waiting.length < 4 * this.#c.old.n * (this.#c.new.n + 1)) chunk.waiting.push({ from, message });
+      // Bounded per sender, so that a Byzantine one cannot push out what honest ones sent: an honest new node sends
+      // an echo, a ready and a commitment exchange or two per dealer, an old node its resharing.
+      const theirs = chunk.waiting.filter((w) => w.from.role === from.role && w.from.index === from.index).length;
+      if (theirs < 4 * this.#c.old.n + 4) chunk.waiting.push({ from, message });
       return;
     }
     if (chunk.keys) return; // finished; peers that lag ask with a resend

@@ -116,6 +116,26 @@ describe("the handover's receiving side, against Byzantine peers' garbage", func
     );
   });
 
+  it("keeps honest messages that arrive before a chunk's records however much a Byzantine node sends first", function () {
+    // Valid-looking echoes for every chunk from new node 7, before anything else: they wait with the honest ones
+    // until the chunk's records are taken, and must not push the honest ones out.
+    const echo = inputs.find(
+      (input) => input.type === "message" && (input.message as { type?: string }).type === "echo",
+    ) as ReceiverInput & { type: "message" };
+    const flood: ReceiverInput[] = Array.from({ length: 2_000 }, (_, i) => ({
+      type: "message",
+      from: { role: "new", index: 7 },
+      message: {
+        ...(echo.message as object),
+        chunk: i % 2,
+        dealer: 1 + (i % 4),
+        hash: (i + 1).toString(16).padStart(64, "0"),
+      },
+    }));
+    const { results } = replay([...flood, ...inputs]);
+    expect(results).to.deep.equal(honest.results);
+  });
+
   it("refuses a decision a Byzantine party forged, and keeps the ordered one", function () {
     const decision = inputs.find((input) => input.type === "decided")!;
     const forged = JSON.parse(JSON.stringify(decision)) as { decision: { dealers: { hash: string }[] } };
