@@ -84,7 +84,7 @@ export type ConsensusOutput =
   /** A peer needs the commit of a height older than those kept in memory: serve it from the block store. */
   | { type: "serveCommit"; to: number; height: number };
 
-const MAX_BUFFERED_FUTURE_MESSAGES = 10_000;
+const MAX_BUFFERED_FUTURE_MESSAGES_PER_VALIDATOR = 1_000;
 
 export class Consensus {
   readonly #config: ConsensusConfig;
@@ -115,6 +115,7 @@ export class Consensus {
   /** What this node signed at this height, by `${round}:${step}`: never sign something else for the same slot. */
   #signed = new Map<string, Proposal | Vote>();
   #future: { from: number; message: ConsensusMessage }[] = [];
+  readonly #futureFrom = new Map<number, number>();
   #served = new Set<string>();
   #pendingEvidence = new Map<string, Evidence>();
   #committedEvidence = new Set<string>();
@@ -302,7 +303,12 @@ export class Consensus {
       return;
     }
     if (message.height === this.#height + 1) {
-      if (this.#future.length < MAX_BUFFERED_FUTURE_MESSAGES) this.#future.push({ from, message });
+      // Bounded per sender, so that a Byzantine validator cannot push out the honest ones' messages.
+      const kept = this.#futureFrom.get(from) ?? 0;
+      if (kept < MAX_BUFFERED_FUTURE_MESSAGES_PER_VALIDATOR) {
+        this.#futureFrom.set(from, kept + 1);
+        this.#future.push({ from, message });
+      }
       return;
     }
     if (message.height > this.#height + 1) {
@@ -731,6 +737,7 @@ export class Consensus {
     this.#active = false;
     const buffered = this.#future;
     this.#future = [];
+    this.#futureFrom.clear();
     this.#startRound(0);
     for (const { from, message } of buffered) this.#handle(from, message);
   }

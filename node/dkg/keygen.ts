@@ -97,8 +97,6 @@ interface Batch {
 const MAX_BATCHES_AHEAD = 4;
 /** Finished batches kept in memory to answer resends from peers that are behind. */
 const RETAINED_BATCHES = 16;
-/** Messages per sender kept for a batch this node has not started yet (a send, echoes and readies per dealer, proofs). */
-const MAX_EARLY_MESSAGES = 64;
 
 export class KeyGenerator {
   readonly #c: KeygenConfig;
@@ -110,8 +108,11 @@ export class KeyGenerator {
   #nextBatch = 0;
   #refilling = false;
   #out: KeygenOutput[] = [];
-  /** Messages for batches not started yet, with who sent them (see #batchFor). */
-  readonly #early = new Map<number, { senders: Set<number>; messages: { from: number; message: ParsedMessage }[] }>();
+  /** Messages for batches not started yet, and how many each sender sent (see #batchFor). */
+  readonly #early = new Map<
+    number,
+    { senders: Map<number, number>; messages: { from: number; message: ParsedMessage }[] }
+  >();
   /** Messages to this node itself, processed after the current input (no recursion). */
   #loopback: ParsedMessage[] = [];
 
@@ -239,9 +240,12 @@ export class KeyGenerator {
       return undefined;
     }
     let early = this.#early.get(number);
-    if (!early) this.#early.set(number, (early = { senders: new Set(), messages: [] }));
-    early.senders.add(from);
-    if (early.messages.length < MAX_EARLY_MESSAGES * this.#c.n) early.messages.push({ from, message });
+    if (!early) this.#early.set(number, (early = { senders: new Map(), messages: [] }));
+    // Kept per sender, so that a Byzantine node cannot push out what honest ones sent. An honest one sends its
+    // dealing, per dealer an echo, a ready and a commitment exchange, and its proofs.
+    const kept = early.senders.get(from) ?? 0;
+    early.senders.set(from, kept + 1);
+    if (kept < 4 * this.#c.n + 8) early.messages.push({ from, message });
     if (early.senders.size <= this.#c.t) return undefined;
     while (this.#nextBatch <= number) this.#startBatch();
     return undefined; // #startBatch replays the waiting messages, this one among them

@@ -3,9 +3,9 @@ import fc from "fast-check";
 
 import { blockHash } from "../../node/bft/encoding.ts";
 import type { ConsensusOutput, WalRecord } from "../../node/bft/consensus.ts";
-import type { Proposal, Vote } from "../../node/bft/types.ts";
+import type { Block, Proposal, Vote } from "../../node/bft/types.ts";
 import { envCount } from "../support/prng.ts";
-import { Driver, broadcasts, ownVotes } from "./driver.ts";
+import { Driver, appHashAt, broadcasts, ownVotes } from "./driver.ts";
 
 const rejected = (out: ConsensusOutput[]) => out.filter((o) => o.type === "rejected");
 
@@ -143,6 +143,33 @@ describe("BFT consensus core", function () {
     expect(proposal?.block.evidence.map((e) => [e.first.validator, e.second.blockHash])).to.deep.equal([
       [3, "cd".repeat(32)],
     ]);
+  });
+
+  it("keeps honest validators' messages for the next height however many a Byzantine one sent first", function () {
+    const d = new Driver(4, 0);
+    d.core.start();
+    d.mempool.add("tx", "client");
+    d.mempool.add("tx2", "client"); // work for height 2 too
+    const first = d.block(["tx"], 1);
+    const second: Block = {
+      height: 2,
+      prevHash: blockHash(first),
+      lastAppHash: appHashAt(1),
+      proposer: 2,
+      txs: ["tx2"],
+      evidence: [],
+    };
+    // Validator 3 floods the next height before anything else arrives.
+    for (let round = 0; round < 12_000; round++) d.deliver(3, d.vote(3, "prevote", null, round, 2));
+    // Validators 1 and 2 are a height ahead: what they said at height 2 arrives before height 1 is decided here.
+    d.deliver(2, d.proposal(2, second));
+    for (const type of ["prevote", "precommit"] as const)
+      for (const v of [1, 2]) d.deliver(v, d.vote(v, type, blockHash(second), 0, 2));
+    // Height 1 is decided here; the height-2 messages kept for later then decide height 2 as well.
+    d.deliver(1, d.proposal(1, first));
+    for (const type of ["prevote", "precommit"] as const)
+      for (const v of [1, 2]) d.deliver(v, d.vote(v, type, blockHash(first)));
+    expect(d.applied.map((b) => b.height)).to.deep.equal([1, 2]);
   });
 
   it("after a restart re-sends the vote it signed before the crash instead of signing another", function () {

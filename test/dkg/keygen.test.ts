@@ -86,6 +86,36 @@ describe("key generation core", function () {
     expect(rejected(receiver.step({ type: "message", from: 3, message: ready }))).to.have.length(1);
   });
 
+  it("keeps what honest peers send for a batch it has not started, however much a Byzantine one sent first", function () {
+    // Dealer 1 deals batch 1 once two peers (t + 1) ask for it.
+    const dealer = node(1);
+    const dealt = [3, 4].flatMap((from) =>
+      sends(dealer.step({ type: "message", from, message: { type: "resend", epoch: 1, batch: 1 } })),
+    );
+    const toTwo = dealt.find((s) => s.to === 2 && s.message.type === "send" && s.message.batch === 1)!.message;
+    // Node 2 has not started batch 1 when node 5 floods it with echoes for it.
+    const receiver = node(2);
+    const points = Array.from({ length: 2 }, () => ({
+      row: "01".padStart(64, "0"),
+      rowBlinding: "02".padStart(64, "0"),
+      col: "03".padStart(64, "0"),
+      colBlinding: "04".padStart(64, "0"),
+    }));
+    for (let i = 1; i <= 2_000; i++) {
+      const hash = i.toString(16).padStart(64, "0");
+      receiver.step({
+        type: "message",
+        from: 5,
+        message: { type: "echo", epoch: 1, batch: 1, dealer: 3, hash, points },
+      });
+    }
+    // Dealer 1's send makes two peers at work on batch 1: it starts, and its waiting messages are taken.
+    const echoes = sends(receiver.step({ type: "message", from: 1, message: toTwo })).filter(
+      (s) => s.message.type === "echo" && s.message.batch === 1 && s.message.dealer === 1,
+    );
+    expect(echoes.map((s) => s.to)).to.deep.equal([1, 3, 4, 5]);
+  });
+
   it("does not start a batch a single peer asks for (t + 1 must), so one node cannot make it deal", function () {
     const receiver = node(2);
     const ask = (from: number) =>
