@@ -356,6 +356,12 @@ export class TorusNode {
     });
     const records = this.#onDisk.keygen;
     await this.#applyKeygen(records.length > 0 ? this.keygen.restore(records) : []);
+    // A crash after a batch's keys reached the log but before its key file was written leaves a batch the key
+    // generation counts as done and the store lacks: write it now, and vote to publish it (the app refuses the vote
+    // if it is published already).
+    for (const record of records)
+      if (record.kind === "keys" && !this.keyStore.hasBatch(record.batch))
+        await this.#onKeys(record.batch, record.keys);
     // Decisions the block store holds reach the key generation again; it ignores those it already has.
     for (const decision of this.app.decisions()) await this.#keygenStep({ type: "decided", decision });
     if (this.successor)

@@ -83,6 +83,10 @@ export class KeyStore {
     return path.join(this.dir, `batch-${String(batch).padStart(6, "0")}.json`);
   }
 
+  hasBatch(batch: number): boolean {
+    return this.#batches.has(batch);
+  }
+
   async saveBatch(batch: number, keys: GeneratedKey[]): Promise<void> {
     if (this.#batches.has(batch)) return; // immutable once written
     await this.#write(this.#file(batch), batch, keys);

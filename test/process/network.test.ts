@@ -110,6 +110,27 @@ describe("a network of five node processes on a Hardhat chain", function () {
     }
     expect(lacking, "keys published before its restart whose shares it still lacks").to.deep.equal([]);
   });
+
+  it("rebuilds from its key-generation log a batch whose key file a crash lost", async function () {
+    // A crash after a batch's keys reached the log but before its key file was written: kill a node, remove its
+    // newest batch file as that crash would have left it, and restart it.
+    const node = devnet.nodes[0]!;
+    await devnet.kill(node, "SIGKILL");
+    const keysDir = path.join(node.dataDir, "epoch-1", "keys");
+    const newest = (await readdir(keysDir))
+      .filter((name) => /^batch-\d+\.json$/.test(name))
+      .sort()
+      .pop()!;
+    const lost = await readFile(path.join(keysDir, newest), "utf8");
+    await rm(path.join(keysDir, newest));
+    devnet.spawn(node);
+    let rebuilt: string | undefined;
+    for (const until = Date.now() + 60_000; rebuilt === undefined && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 500));
+      rebuilt = await readFile(path.join(keysDir, newest), "utf8").catch(() => undefined);
+    }
+    expect(rebuilt && JSON.parse(rebuilt), newest).to.deep.equal(JSON.parse(lost));
+  });
 });
 
 describe("node processes that must not serve", function () {
