@@ -51,6 +51,12 @@ function sharing() {
   return { session, calls };
 }
 
+/** The host calls of an echo or a ready: the record first, then the points to every node. */
+const persistedThenToAll = (type: "echo" | "ready") => [
+  "persist",
+  ...Array.from({ length: n }, (_, i) => `${type} to ${i + 1}`),
+];
+
 /** What node `from` echoes or readies to this node, from its own row and column. */
 function pointsFrom(from: number) {
   const peer = sharing().session;
@@ -62,18 +68,11 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
   it("echoes the dealer's send, readies on an echo quorum, completes on k + t readies, each persisted first", function () {
     const { session, calls } = sharing();
     session.onSend(hash, commitments, rowsAndColumns(self));
-    expect(calls.splice(0)).to.deep.equal(["persist", "echo to 1", "echo to 2", "echo to 3", "echo to 4", "echo to 5"]);
+    expect(calls.splice(0)).to.deep.equal(persistedThenToAll("echo"));
     for (const from of [1, 3, 4]) session.onPoints(from, "echo", hash, pointsFrom(from));
     expect(calls.splice(0)).to.deep.equal([]);
     session.onPoints(5, "echo", hash, pointsFrom(5));
-    expect(calls.splice(0)).to.deep.equal([
-      "persist",
-      "ready to 1",
-      "ready to 2",
-      "ready to 3",
-      "ready to 4",
-      "ready to 5",
-    ]);
+    expect(calls.splice(0)).to.deep.equal(persistedThenToAll("ready"));
     // Its own ready comes back to it like any other (through the host's loopback); here four peers' do.
     for (const from of [1, 3, 4]) session.onPoints(from, "ready", hash, pointsFrom(from), `sig${from}`);
     expect(calls.splice(0)).to.deep.equal([]);
@@ -88,14 +87,7 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
     // The commitments are unknown here: the points wait for them, each sender asked once.
     expect(calls.splice(0)).to.deep.equal([1, 3, 4].map((from) => `ask ${from} for the dealer's commitments`));
     session.onCommitments(3, hash, commitments);
-    expect(calls.slice(0, 6)).to.deep.equal([
-      "persist",
-      "ready to 1",
-      "ready to 2",
-      "ready to 3",
-      "ready to 4",
-      "ready to 5",
-    ]);
+    expect(calls.slice(0, 6)).to.deep.equal(persistedThenToAll("ready"));
     expect(hex(session.own)).to.equal(hex(rowsAndColumns(self)));
   });
 
