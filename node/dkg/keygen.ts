@@ -617,13 +617,7 @@ export class KeyGenerator {
    * disk with the node's store).
    */
   #retire(batch: Batch): void {
-    for (const session of batch.sessions.values()) {
-      session.echoes.clear();
-      session.readies.clear();
-      session.parked.length = 0;
-      for (const hash of [...session.commitments.keys()])
-        if (hash !== session.own?.hash) session.commitments.delete(hash);
-    }
+    for (const session of batch.sessions.values()) session.release();
     batch.parkedProofs.clear();
     for (const old of this.#batches.keys()) if (old < batch.batch - RETAINED_BATCHES) this.#batches.delete(old);
   }

@@ -74,8 +74,8 @@ export class Sharing {
   /** The hash of the dealer's first valid send: the only one this node echoes. */
   sendHash: string | undefined;
   own: RowsAndColumns | undefined;
-  readonly echoes = new Map<string, Map<number, Points[]>>();
-  readonly readies = new Map<string, Map<number, { points: Points[]; signature: string }>>();
+  readonly #echoes = new Map<string, Map<number, Points[]>>();
+  readonly #readies = new Map<string, Map<number, { points: Points[]; signature: string }>>();
   echoed: string | undefined;
   readied: string | undefined;
   /** This node's signature on its ready (deterministic, made once). */
@@ -113,12 +113,12 @@ export class Sharing {
 
   /** Whether `from`'s echo or ready for `hash` was taken already. */
   has(kind: "echo" | "ready", hash: string, from: number): boolean {
-    return (kind === "echo" ? this.echoes : this.readies).get(hash)?.has(from) ?? false;
+    return (kind === "echo" ? this.#echoes : this.#readies).get(hash)?.has(from) ?? false;
   }
 
   /** A peer's echo or ready (a ready's signature checked by the host), parked while its commitments are unknown. */
   onPoints(from: number, kind: "echo" | "ready", hash: string, points: Points[], signature?: string): void {
-    const ok = this.checkPoints(hash, from, points);
+    const ok = this.#checkPoints(hash, from, points);
     if (ok === undefined) {
       const parked = this.#park({ from, kind, hash, points, signature });
       if (parked && !this.requested.has(`${from}:${hash}`)) {
@@ -147,6 +147,17 @@ export class Sharing {
     this.#progress();
   }
 
+  /**
+   * Once the shares are computed, keeps only what answering a lagging peer's resend needs: this node's row and column
+   * and their commitments.
+   */
+  release(): void {
+    this.#echoes.clear();
+    this.#readies.clear();
+    this.parked.length = 0;
+    for (const hash of [...this.commitments.keys()]) if (hash !== this.own?.hash) this.commitments.delete(hash);
+  }
+
   /** Sends a peer that lags this node's echo and ready again. */
   resendTo(peer: number): void {
     if (this.own && this.echoed === this.own.hash) this.host.sendPoints(peer, "echo");
@@ -155,7 +166,7 @@ export class Sharing {
 
   /** The first k + t signed readies of the completed hash, by node index: the proof that the sharing completed. */
   readyProofs(): ReadyProof[] {
-    return [...(this.readies.get(this.completed ?? "") ?? [])]
+    return [...(this.#readies.get(this.completed ?? "") ?? [])]
       .sort(([a], [b]) => a - b)
       .slice(0, this.k + this.host.t)
       .map(([node, r]) => ({ node, signature: r.signature }));
@@ -202,8 +213,11 @@ export class Sharing {
     this.readied = record.readied;
     if (record.completed) {
       this.completed = record.completed.hash;
-      const readies = record.completed.readies.map((r) => [r.node, { points: [] as Points[], signature: r.signature }]);
-      this.readies.set(record.completed.hash, new Map(readies as [number, { points: Points[]; signature: string }][]));
+      // The points are not kept: a completed sharing only proves its readies, and answers with its own points.
+      const readies = new Map<number, { points: Points[]; signature: string }>(
+        record.completed.readies.map((r) => [r.node, { points: [], signature: r.signature }]),
+      );
+      this.#readies.set(record.completed.hash, readies);
     }
   }
 
@@ -212,7 +226,7 @@ export class Sharing {
    * holds them for that hash (no curve work), else both halves are checked against the commitments. Undefined when
    * the commitments are not known yet.
    */
-  checkPoints(hash: string, from: number, points: readonly Points[]): boolean | undefined {
+  #checkPoints(hash: string, from: number, points: readonly Points[]): boolean | undefined {
     const j = BigInt(from);
     const own = this.own;
     if (own?.hash === hash) {
@@ -247,12 +261,12 @@ export class Sharing {
 
   #accept(from: number, kind: "echo" | "ready", hash: string, points: Points[], signature?: string): void {
     if (kind === "echo") {
-      let byHash = this.echoes.get(hash);
-      if (!byHash) this.echoes.set(hash, (byHash = new Map<number, Points[]>()));
+      let byHash = this.#echoes.get(hash);
+      if (!byHash) this.#echoes.set(hash, (byHash = new Map<number, Points[]>()));
       byHash.set(from, points);
     } else {
-      let byHash = this.readies.get(hash);
-      if (!byHash) this.readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
+      let byHash = this.#readies.get(hash);
+      if (!byHash) this.#readies.set(hash, (byHash = new Map<number, { points: Points[]; signature: string }>()));
       byHash.set(from, { points, signature: signature! });
     }
   }
@@ -263,7 +277,7 @@ export class Sharing {
     if (waiting.length === 0 || !this.commitments.has(hash)) return;
     this.parked.splice(0, this.parked.length, ...this.parked.filter((p) => p.hash !== hash));
     for (const p of waiting) {
-      if (this.checkPoints(hash, p.from, p.points)) this.#accept(p.from, p.kind, hash, p.points, p.signature);
+      if (this.#checkPoints(hash, p.from, p.points)) this.#accept(p.from, p.kind, hash, p.points, p.signature);
       else this.host.reject(p.from, `${p.kind} points do not match the commitments`);
     }
   }
@@ -272,9 +286,9 @@ export class Sharing {
   #progress(): void {
     const { k } = this;
     const { t, echoThreshold } = this.host;
-    for (const hash of new Set([...this.echoes.keys(), ...this.readies.keys()])) {
-      const echoes = this.echoes.get(hash)?.size ?? 0;
-      const readies = this.readies.get(hash)?.size ?? 0;
+    for (const hash of new Set([...this.#echoes.keys(), ...this.#readies.keys()])) {
+      const echoes = this.#echoes.get(hash)?.size ?? 0;
+      const readies = this.#readies.get(hash)?.size ?? 0;
       if (this.readied === undefined && (echoes >= echoThreshold || readies >= k)) {
         if (!this.#ensureOwn(hash)) continue;
         this.readied = hash;
@@ -292,27 +306,27 @@ export class Sharing {
   /** Makes sure this node holds its row and column for `hash`, interpolating them from peers' points if needed. */
   #ensureOwn(hash: string): boolean {
     if (this.own?.hash === hash) return true;
-    const own = this.interpolate(hash, this.host.keys);
+    const own = this.#interpolate(hash);
     if (!own) return false;
     this.own = own;
     return true;
   }
 
   /** Points (echoed or readied) collected for `hash`, one entry per sender. */
-  pointsFor(hash: string): Map<number, Points[]> {
+  #pointsFor(hash: string): Map<number, Points[]> {
     const all = new Map<number, Points[]>();
-    for (const [from, points] of this.echoes.get(hash) ?? []) all.set(from, points);
-    for (const [from, ready] of this.readies.get(hash) ?? []) all.set(from, ready.points);
+    for (const [from, points] of this.#echoes.get(hash) ?? []) all.set(from, points);
+    for (const [from, ready] of this.#readies.get(hash) ?? []) all.set(from, ready.points);
     return all;
   }
 
   /** Rebuilds this node's row and column for `hash` from k senders' checked points. */
-  interpolate(hash: string, keys: number): RowsAndColumns | undefined {
-    const senders = [...this.pointsFor(hash).entries()].sort(([a], [b]) => a - b).slice(0, this.k);
+  #interpolate(hash: string): RowsAndColumns | undefined {
+    const senders = [...this.#pointsFor(hash).entries()].sort(([a], [b]) => a - b).slice(0, this.k);
     if (senders.length < this.k) return undefined;
     const poly = (key: number, pick: (p: Points) => bigint) =>
       interpolatePolynomial(senders.map(([from, points]) => ({ x: BigInt(from), y: pick(points[key]!) })));
-    const range = Array.from({ length: keys }, (_, key) => key);
+    const range = Array.from({ length: this.host.keys }, (_, key) => key);
     return {
       hash,
       rows: range.map((key) => poly(key, (p) => p.row)),

@@ -81,6 +81,8 @@ interface Chunk {
   accepted?: Accepted;
   /** AVSS messages that arrived before the records were accepted (bounded). */
   waiting: { from: Party; message: ParsedPss }[];
+  /** How many of `waiting` each sender ("old:3", "new:2") sent. */
+  waitingFrom: Map<string, number>;
   sessions: Map<number, Sharing>;
   decision?: ReshareDecision;
   proposed: boolean;
@@ -209,8 +211,12 @@ export class ReshareReceiver {
     if (!chunk.accepted) {
       // Bounded per sender, so that a Byzantine one cannot push out what honest ones sent: an honest new node sends
       // an echo, a ready and a commitment exchange or two per dealer, an old node its resharing.
-      const theirs = chunk.waiting.filter((w) => w.from.role === from.role && w.from.index === from.index).length;
-      if (theirs < 4 * this.#c.old.n + 4) chunk.waiting.push({ from, message });
+      const sender = `${from.role}:${from.index}`;
+      const kept = chunk.waitingFrom.get(sender) ?? 0;
+      if (kept < 4 * this.#c.old.n + 4) {
+        chunk.waitingFrom.set(sender, kept + 1);
+        chunk.waiting.push({ from, message });
+      }
       return;
     }
     if (chunk.keys) return; // finished; peers that lag ask with a resend
@@ -266,6 +272,7 @@ export class ReshareReceiver {
         copies: new Map(),
         copySenders: new Set(),
         waiting: [],
+        waitingFrom: new Map(),
         sessions: new Map(),
         proposed: false,
       };
@@ -292,6 +299,7 @@ export class ReshareReceiver {
     for (let c = 0; c < copy.chunks; c++) if (!this.#chunks.get(c)?.keys) this.#arm(c);
     const waiting = chunk.waiting;
     chunk.waiting = [];
+    chunk.waitingFrom.clear();
     for (const { from: sender, message: m } of waiting) this.#handle(sender, m);
   }
 
@@ -513,11 +521,7 @@ export class ReshareReceiver {
     this.#out.push({ type: "persist", record: { kind: "keys", chunk: chunk.chunk, keys } });
     const { chunks, nextKeyIndex } = chunk.accepted!;
     this.#out.push({ type: "keys", chunk: chunk.chunk, chunks, nextKeyIndex, keys });
-    for (const session of chunk.sessions.values()) {
-      session.echoes.clear();
-      session.readies.clear();
-      session.parked.length = 0;
-    }
+    for (const session of chunk.sessions.values()) session.release();
     this.#checkDone();
   }
 
