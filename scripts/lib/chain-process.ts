@@ -5,9 +5,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const require = createRequire(import.meta.url);
@@ -34,17 +35,44 @@ export interface ChainOptions {
  * such a port could be taken between this check and the server binding it seconds later.
  */
 const PORT_RANGE = { from: 20_000, to: 32_768 };
-const handedOut = new Set<number>();
+/**
+ * Ports handed out, one file each, naming the process that took it: processes running side by side (mocha's workers,
+ * `npm start` and a test) never hand out the same port. A file whose process is gone is taken over.
+ */
+const RESERVATIONS = path.join(tmpdir(), "torus-devnet-ports");
 
-/** A TCP port on 127.0.0.1 that was free a moment ago, not handed out before by this process. */
+/** A TCP port on 127.0.0.1 that was free a moment ago, handed out to no other running process. */
 export async function freePort(): Promise<number> {
+  await mkdir(RESERVATIONS, { recursive: true });
   for (let tries = 0; tries < 200; tries++) {
     const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
-    handedOut.add(port);
-    return port;
+    if ((await reserve(port)) && (await canListen(port))) return port;
   }
   throw new Error(`no free port on 127.0.0.1 between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
+}
+
+async function reserve(port: number, retry = true): Promise<boolean> {
+  const file = path.join(RESERVATIONS, String(port));
+  try {
+    await writeFile(file, String(process.pid), { flag: "wx" });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const owner = Number(await readFile(file, "utf8").catch(() => ""));
+  if (!retry || owner === process.pid || isRunning(owner)) return false;
+  await rm(file, { force: true });
+  return reserve(port, false);
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function canListen(port: number): Promise<boolean> {
