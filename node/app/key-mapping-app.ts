@@ -284,6 +284,8 @@ export class KeyMappingApp implements ConsensusApp {
     if (!handover) return "this epoch runs no handover";
     const { transition, chunk, chunks, nextKeyIndex } = tx.body;
     if (transition !== handover.transition) return `moved keys of transition ${transition}`;
+    // The snapshot that the next handover deals is fixed at the freeze (unreachable: a freeze waits for the install).
+    if (this.#frozen) return "frozen for the handover: the moved keys must not change";
     if (tx.validator >= this.#options.validators) return `validator ${tx.validator} is not in this epoch`;
     if (this.#movedChunks.has(chunk)) return `chunk ${chunk} is already installed`;
     // Chunks must not overlap: a key installed twice would be free twice, an owner's key silently replaced.
@@ -374,6 +376,8 @@ export class KeyMappingApp implements ConsensusApp {
   #freezeProblem({ type, nextEpoch, attempt, validator, signature }: FreezeTx | UnfreezeTx): string | undefined {
     const frozen = this.#frozen;
     if (type === "freeze" && frozen) return `already frozen for epoch ${frozen.nextEpoch}`;
+    // What moves is fixed at the freeze: a chunk installed after it would change the keys being dealt.
+    if (type === "freeze" && !this.installed) return NOT_INSTALLED;
     if (type === "freeze" && attempt <= (this.#thawed.get(nextEpoch) ?? 0))
       return `attempt ${attempt} of the handover to epoch ${nextEpoch} was aborted`;
     if (type === "unfreeze" && (frozen?.nextEpoch !== nextEpoch || frozen.attempt !== attempt))

@@ -102,9 +102,11 @@ export function verifyShareProofs(claims: readonly ShareProofClaim[], rng: Rng):
   });
   const each = () => claims.map(({ Y, C, proof, context }) => verifyShareProof(Y, C, proof, context));
   if (!wellFormed || claims.length < 2) return each();
-  // 64-bit weights: a false claim survives the combination with probability 2^-64.
+  // 64-bit weights, uniform in [0, 2^64) (small-exponent batch verification, Bellare–Garay–Rabin 1998): for a false
+  // claim, at most one value of its weights' combination satisfies the equation, so it survives with probability at
+  // most 2^-64. (This once forced each weight odd, which left 63 random bits; a zero weight needs no exclusion.)
   const random = rng(16 * claims.length);
-  const weight = (i: number) => bytesToBigInt(random.subarray(8 * i, 8 * i + 8)) | 1n;
+  const weight = (i: number) => bytesToBigInt(random.subarray(8 * i, 8 * i + 8));
   let u1 = 0n;
   let u2 = 0n;
   const points: Point[] = [];

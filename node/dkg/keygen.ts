@@ -10,13 +10,13 @@
 import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
 import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
-import { add, mul, randomScalar, type Rng } from "../crypto/field.ts";
-import { evaluateCommitment, mulSmall } from "../crypto/generators.ts";
+import { randomScalar, type Rng } from "../crypto/field.ts";
+import { evaluateCommitment } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import { Point } from "../crypto/point.ts";
+import type { Point } from "../crypto/point.ts";
 import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
 import { decisionProblem } from "./decision.ts";
-import { extractionMatrix } from "./extraction.ts";
+import { extractCommitments, extractScalar, extractionMatrix } from "./extraction.ts";
 import { Sharing, completedDealers, type SharingRecord } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, SessionId } from "./types.ts";
 import {
@@ -478,30 +478,24 @@ export class KeyGenerator {
     const used = [...batch.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, k + t);
     const sessions = used.map((d) => batch.sessions.get(d.dealer));
     if (sessions.some((s, j) => s?.completed !== used[j]!.hash)) return; // AVSS will complete them
-    const M = extractionMatrix(
-      used.map((d) => BigInt(d.dealer)),
-      k,
-    );
+    const dealerIndexes = used.map((d) => BigInt(d.dealer));
+    const M = extractionMatrix(dealerIndexes, k);
+    const owns = (sessions as Sharing[]).map((session) => session.own!);
     const s: bigint[] = [];
     const r: bigint[] = [];
     const columns: Point[][] = [];
     for (let sharing = 0; sharing < batchSize; sharing++) {
+      // f_j(i, 0) is the constant term of this node's row; column 0 of the matrix commits to f_j(x, 0).
+      const values = owns.map((own) => own.rows[sharing]![0]!);
+      const blindings = owns.map((own) => own.rowBlindings[sharing]![0]!);
+      const dealerColumns = owns.map((own, j) =>
+        (sessions[j] as Sharing).commitments.get(own.hash)![sharing]!.map((row) => row[0]!),
+      );
+      const combined = extractCommitments(dealerIndexes, dealerColumns, k);
       for (let output = 0; output < k; output++) {
-        let share = 0n;
-        let blinding = 0n;
-        const column = Array.from({ length: k }, () => Point.ZERO);
-        (sessions as Sharing[]).forEach((session, j) => {
-          const weight = M[output]![j]!;
-          const own = session.own!;
-          const commitments = session.commitments.get(own.hash)!;
-          // f_j(i, 0) is the constant term of this node's row; column 0 of the matrix commits to f_j(x, 0).
-          share = add(share, mul(weight, own.rows[sharing]![0]!));
-          blinding = add(blinding, mul(weight, own.rowBlindings[sharing]![0]!));
-          for (let c = 0; c < k; c++) column[c] = column[c]!.add(mulSmall(commitments[sharing]![c]![0]!, weight));
-        });
-        s.push(share);
-        r.push(blinding);
-        columns.push(column);
+        s.push(extractScalar(M[output]!, values));
+        r.push(extractScalar(M[output]!, blindings));
+        columns.push(combined[output]!);
       }
     }
     batch.shares = { s, r };

@@ -4,12 +4,15 @@
  * bivariate polynomial with f(0, 0) = its share s_i, the Feldman commitments, and the new node's row and column.
  *
  * The polynomials come from a keyed deterministic generator (HMAC-SHA256 of the node's secret seed, the transition,
- * the chunk and the dealer), so a dealer that restarts deals the very same polynomials again without having stored
- * them: it can never hand one new node a row of one polynomial and another a row of a second.
+ * the chunk, the dealer and a digest of the keys dealt), so a dealer that restarts deals the very same polynomials
+ * again without having stored them: it can never hand one new node a row of one polynomial and another a row of a
+ * second. The digest covers each key's index, public key and Y vector (what is being dealt, not its owner): were a
+ * chunk ever dealt again with other keys, a generator keyed without it would repeat every non-constant coefficient,
+ * and a new node holding rows of both dealings would see the difference of two shares in the clear.
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { utf8ToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
 import { commitFeldmanMatrix } from "../crypto/commitments.ts";
@@ -58,6 +61,12 @@ export function keyedRng(seed: Uint8Array, label: string): Rng {
     buffer = buffer.slice(bytes);
     return out;
   };
+}
+
+/** SHA-256 of what a chunk deals: each key's index, public key and Y vector, in order (hex strings and integers). */
+export function dealtKeysDigest(keys: readonly DealerKey[]): string {
+  const text = keys.map(({ moved }) => `${moved.keyIndex}\x1c${moved.publicKey}\x1c${moved.shareKeys.join(",")}`);
+  return bytesToHex(sha256(utf8ToBytes(text.join("\x1d"))));
 }
 
 interface Dealing {
@@ -144,7 +153,8 @@ export class ReshareDealer {
   #dealing(chunk: number, keys: readonly DealerKey[]): Dealing {
     let dealing = this.#dealings.get(chunk);
     if (!dealing) {
-      const rng = keyedRng(this.#c.seed, `pss-deal/1\x1c${this.#c.transition}\x1c${chunk}\x1c${this.#c.self}`);
+      const { seed, transition, self } = this.#c;
+      const rng = keyedRng(seed, `pss-deal/2\x1c${transition}\x1c${chunk}\x1c${self}\x1c${dealtKeysDigest(keys)}`);
       const polynomials = keys.map((k) => randomBivariate(k.share, this.#c.new.k, rng));
       dealing = { polynomials, commitments: matricesToWire(polynomials.map((f) => commitFeldmanMatrix(f))) };
       this.#dealings.set(chunk, dealing);

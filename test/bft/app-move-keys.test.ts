@@ -6,6 +6,7 @@ import {
   TX_LIMITS,
   decodeTx,
   encodeTx,
+  freezeSignBytes,
   moveKeysSignBytes,
   type MoveKeysBody,
   type MovedKeyEntry,
@@ -234,6 +235,29 @@ describe("key-mapping app: keys moved by the handover", function () {
         signature: "00",
       });
     });
+  });
+
+  it("freezes for the next handover only once every moved chunk is installed, so what it deals never changes", function () {
+    const app = successorApp();
+    vote(app, chunkBody(0), honest); // one of two chunks
+    const freezeTx = (validator: number) =>
+      encodeTx({
+        type: "freeze",
+        nextEpoch: 3,
+        attempt: 1,
+        validator,
+        signature: schemes[validator]!.sign(freezeSignBytes(CHAIN, 3, 1, "freeze")),
+      });
+    const notInstalled = "the keys moved from the previous epoch are not all installed yet";
+    expect(app.checkTx(freezeTx(0))).to.deep.equal({ ok: false, detail: notInstalled });
+    const refused = app.finalizeBlock(block(honest.map(freezeTx))).results;
+    expect(refused).to.deep.equal(Array(honest.length).fill({ code: "INVALID", detail: notInstalled }));
+    expect(app.frozen).to.equal(undefined);
+    const before = app.snapshot();
+    vote(app, chunkBody(1), honest);
+    expect(app.snapshot().keys).to.have.length(before.keys.length + 2);
+    expect(codes(app.finalizeBlock(block(honest.map(freezeTx))).results)).to.deep.equal(["OK", "OK", "OK"]);
+    expect(app.frozen?.nextEpoch).to.equal(3);
   });
 
   it("computes the same app hash and snapshot on every replica fed the same blocks", function () {
