@@ -36,7 +36,11 @@ export default defineConfig({
     },
   },
   networks: {
-    localhost: { type: "http", url: process.env.CHAIN_RPC_URL ?? "http://127.0.0.1:8545" },
+    // The devnet's chain (`npm start` serves it on DEVNET_CHAIN_PORT, default 8545), unless CHAIN_RPC_URL names another.
+    localhost: {
+      type: "http",
+      url: process.env.CHAIN_RPC_URL ?? `http://127.0.0.1:${process.env.DEVNET_CHAIN_PORT ?? "8545"}`,
+    },
     // The devnet's chain (`hardhat --network devnet node`): block times follow the wall clock, as on a live chain.
     // By default every block gets a later second than its parent, so a burst of transactions pushes the chain's
     // clock ahead of real time — and nodes compare token issue times with block times at an epoch boundary.

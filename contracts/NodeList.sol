@@ -44,6 +44,12 @@ contract NodeList is INodeList, Ownable2Step {
     uint256 public currentEpoch;
     /// @notice Number of epochs created; epoch ids are 1..epochCount.
     uint256 public epochCount;
+    /// @notice The block this contract was deployed in. With the chain id, this address and that block's hash it names
+    /// one deployment: a local chain repeats the chain id, the address and the block number, never the block hash.
+    /// Nodes bind their data to it, so that no node reads another deployment's data.
+    // A getter named like the other reads of the ABI, not like a constant: clients call `deploymentBlock()`.
+    // solhint-disable-next-line immutable-vars-naming
+    uint256 public immutable deploymentBlock;
 
     mapping(uint256 epoch => Epoch) private _epochs;
     mapping(uint256 epoch => mapping(address node => bool)) private _whitelist;
@@ -54,7 +60,9 @@ contract NodeList is INodeList, Ownable2Step {
     mapping(uint256 epoch => mapping(uint256 attempt => mapping(address node => bytes32))) private _confirmation;
     mapping(uint256 epoch => mapping(uint256 attempt => mapping(bytes32 digest => uint256))) private _confirmations;
 
-    constructor(address governance) Ownable(governance) {}
+    constructor(address governance) Ownable(governance) {
+        deploymentBlock = block.number;
+    }
 
     // ------------------------------------------------------------------------------------------------------------
     // Governance

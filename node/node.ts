@@ -6,7 +6,7 @@
  * Inputs (peer messages, timers, client requests) are handled one at a time, in order, by one async queue: a core's
  * outputs are carried out completely (appends awaited, fsync before the first send) before the next input is handled.
  */
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 
 import type { Logger } from "pino";
@@ -35,6 +35,9 @@ import { KeyGenerator, type KeygenInput, type KeygenOutput, type KeygenRecord } 
 import type { DealerDecision, GeneratedKey } from "./dkg/types.ts";
 import { P2PHost, peerIdOf } from "./p2p/host.ts";
 import { AppendLog } from "./store/append-log.ts";
+import { bindDataDir } from "./store/deployment-binding.ts";
+import { bindEpochDir } from "./store/epoch-binding.ts";
+import { readDeploymentIdentity } from "./chain/deployment-identity.ts";
 import { KeyStore } from "./store/key-store.ts";
 import { DealingSide, ReceivingSide, thresholdsOf, transitionId, type MovedChunk } from "./handover.ts";
 import { pssStatusName } from "./chain/epoch-state.ts";
@@ -230,6 +233,9 @@ export class TorusNode {
 
   async #join(): Promise<void> {
     const { config, registry, log } = this;
+    // Before anything touches the data directory, or the chain sees this node: refuse another deployment's data.
+    if ((await bindDataDir(config.dataDir, await readDeploymentIdentity(registry))) === "created")
+      log.info({ dataDir: config.dataDir }, "bound the data directory to this deployment and node key");
     const epoch = await registry.findOwnEpoch();
     if (epoch === undefined)
       throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);
@@ -256,8 +262,13 @@ export class TorusNode {
   }
 
   async #openStores(): Promise<void> {
-    const dir = path.join(this.config.dataDir, `epoch-${this.epoch.epoch}`);
-    await mkdir(dir, { recursive: true });
+    const dir = this.#epochDir;
+    const bound = await bindEpochDir(dir, { epoch: this.epoch.epoch, attempt: this.successor?.attempt ?? 0 });
+    if (bound === "erased")
+      this.log.warn(
+        { epoch: this.epoch.epoch, attempt: this.successor?.attempt },
+        "erased the data of an earlier, aborted transition attempt (this node was down when it ended)",
+      );
     this.keyStore = await KeyStore.open(path.join(dir, "keys"));
     const auth = await AppendLog.open<AuthRecord>(path.join(dir, "auth.log"));
     this.#authLog = auth.log;

@@ -6,7 +6,13 @@
  *
  * Options: --nodes <n> (default 5), --port <chain port> (8545, or DEVNET_CHAIN_PORT), --api-base <port> (7000: node i
  * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --keys <buffer to wait for> (50),
- * --control-port <port> (5556), --dir <state dir> (.devnet), --once (exit once ready, for scripted checks).
+ * --control-port <port> (5556), --dir <state dir> (.devnet, or DEVNET_DIR), --once (exit once ready, for scripted
+ * checks).
+ *
+ * Every run starts from a clean state directory (a new chain and new node keys must not meet an old run's node data):
+ * it removes the previous devnet's directory, and refuses a non-empty one that is not a devnet's (see devnet-dir.ts).
+ * It writes `deployment.json` there, which the Hardhat tasks read, so that `npx hardhat --network localhost …` works
+ * against it as the README prints (`localhost` follows DEVNET_CHAIN_PORT, as `--port` does).
  *
  * While it runs, `npm run devnet:transition -- --nodes <n>` hands the network over to a new epoch of n nodes through
  * the control endpoint on 127.0.0.1 (recorded in network.json as `control`).
@@ -16,7 +22,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import { getOrAssignKey, login, networkFromDescription } from "../client/index.ts";
+import { writeDeployment } from "./lib/deployment.ts";
 import { startControl } from "./lib/devnet-control.ts";
+import { devnetDir, prepareDevnetDir } from "./lib/devnet-dir.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
 
@@ -29,7 +37,7 @@ const { values } = parseArgs({
     "oidc-port": { type: "string", default: "5555" },
     "control-port": { type: "string", default: "5556" },
     keys: { type: "string", default: "50" },
-    dir: { type: "string", default: ".devnet" },
+    dir: { type: "string", default: devnetDir() },
     once: { type: "boolean", default: false },
   },
 });
@@ -58,6 +66,7 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
+  if ((await prepareDevnetDir(dir)).removed) console.log(`removed the previous devnet's state in ${dir}`);
   devnet = await Devnet.start({
     dir,
     n,
@@ -68,6 +77,7 @@ try {
     epochClockSkewSeconds: EPOCH_SKEW_SECONDS,
     log: (line) => console.log(line),
   });
+  await recordDeployment(devnet);
   const started = Date.now();
   const bar = (published: number) => {
     const width = 30;
@@ -97,6 +107,19 @@ try {
 } catch (error) {
   console.error(`\n${process.env.DEBUG ? String((error as Error).stack) : (error as Error).message}`);
   await shutdown(1);
+}
+
+/** Writes `deployment.json`, where the Hardhat tasks find the NodeList (README, "Operating with Hardhat tasks"). */
+async function recordDeployment(devnet: Devnet): Promise<void> {
+  await writeDeployment(
+    {
+      chainId: (await devnet.provider.getNetwork()).chainId.toString(),
+      nodeList: await devnet.nodeList.getAddress(),
+      governance: await devnet.nodeList.owner(),
+      deployedAtBlock: Number(await devnet.nodeList.deploymentBlock()),
+    },
+    path.join(dir, "deployment.json"),
+  );
 }
 
 type Description = Awaited<ReturnType<Devnet["describe"]>> & { control: string };

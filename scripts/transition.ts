@@ -4,14 +4,16 @@
  * governance starts the transition, the old nodes freeze and deal, the new ones confirm on-chain, the new epoch
  * serves, and the demo user logs in there with the same address.
  *
- * Options: --nodes <n> (default: as many as the current epoch), --dir <devnet state dir> (.devnet).
+ * Options: --nodes <n> (default: as many as the current epoch), --dir <devnet state dir> (.devnet, or DEVNET_DIR).
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
+import { devnetDir } from "./lib/devnet-dir.ts";
+
 const { values } = parseArgs({
-  options: { nodes: { type: "string" }, dir: { type: "string", default: ".devnet" } },
+  options: { nodes: { type: "string" }, dir: { type: "string", default: devnetDir() } },
 });
 
 const file = path.join(values.dir, "network.json");

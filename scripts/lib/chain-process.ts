@@ -65,7 +65,8 @@ async function reserve(port: number, retry = true): Promise<boolean> {
   return reserve(port, false);
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this id runs (one of another user counts). */
+export function isRunning(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

@@ -1,14 +1,16 @@
 /**
- * Where a NodeList is deployed. `npm start` and the `nodelist:deploy` task write `.devnet/deployment.json`; the tasks
- * read the address from `--contract`, else `NODE_LIST_ADDRESS`, else that file.
+ * Where a NodeList is deployed. `npm start` and the `nodelist:deploy` task write `.devnet/deployment.json` (in
+ * DEVNET_DIR when that is set, as `npm start` does); the tasks read the address from `--contract`, else
+ * `NODE_LIST_ADDRESS`, else that file.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { getAddress } from "ethers";
 
-export const DEVNET_DIR = ".devnet";
-export const DEPLOYMENT_FILE = path.join(DEVNET_DIR, "deployment.json");
+import { devnetDir } from "./devnet-dir.ts";
+
+export const DEPLOYMENT_FILE = path.join(devnetDir(), "deployment.json");
 
 export interface Deployment {
   chainId: string;

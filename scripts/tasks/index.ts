@@ -1,18 +1,23 @@
 /**
  * Hardhat tasks for governance and node operators. Run them against a chain with `--network`, e.g.
  * `npx hardhat --network localhost epoch:status`. The NodeList address comes from `--contract`, else the
- * NODE_LIST_ADDRESS environment variable, else `.devnet/deployment.json` (written by `npm start`).
+ * NODE_LIST_ADDRESS environment variable, else `.devnet/deployment.json` (written by `npm start`; DEVNET_DIR moves it).
  */
+import path from "node:path";
+
 import { HardhatPluginError } from "@nomicfoundation/hardhat-errors";
 import { task } from "hardhat/config";
 import { ArgumentType } from "hardhat/types/arguments";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 
+import { devnetDir } from "../lib/devnet-dir.ts";
 import type * as ActionsModule from "./actions.ts";
+
+const deploymentFile = path.join(devnetDir(), "deployment.json");
 
 const contractOption = {
   name: "contract",
-  description: "NodeList address (default: NODE_LIST_ADDRESS, then .devnet/deployment.json)",
+  description: `NodeList address (default: NODE_LIST_ADDRESS, then ${deploymentFile})`,
   type: ArgumentType.STRING_WITHOUT_DEFAULT,
   defaultValue: undefined,
 } as const;
@@ -38,7 +43,7 @@ function action<K extends keyof Actions>(name: K) {
 }
 
 export const operatorTasks = [
-  task("nodelist:deploy", "Deploys a NodeList and records it in .devnet/deployment.json")
+  task("nodelist:deploy", `Deploys a NodeList and records it in ${deploymentFile}`)
     .addOption({
       name: "governance",
       description: "Governance address (default: the deploying account)",
@@ -49,7 +54,7 @@ export const operatorTasks = [
       name: "out",
       description: "Deployment file to write",
       type: ArgumentType.STRING,
-      defaultValue: ".devnet/deployment.json",
+      defaultValue: deploymentFile,
     })
     .setInlineAction(action("deploy"))
     .build(),

@@ -3,6 +3,7 @@ import { network } from "hardhat";
 
 import { EpochState } from "../../node/chain/epoch-state.ts";
 import { activeGenesis, createEpoch, deployNodeList, fundedNodeWallets, whitelistAndList } from "./fixtures.ts";
+import { deployNodeList as deployContract } from "../../scripts/lib/operations.ts";
 
 const { ethers, networkHelpers } = await network.getOrCreate();
 
@@ -12,6 +13,17 @@ describe("NodeList governance", function () {
     const nodes = await fundedNodeWallets(ethers, networkHelpers, 9);
     return { ...deployed, nodes };
   }
+
+  it("records the block it was deployed in, which nodes bind their data to", async function () {
+    const [governance] = await ethers.getSigners();
+    const first = await deployContract(governance!);
+    await networkHelpers.mine(3);
+    const second = await deployContract(governance!);
+    const blockOf = async (c: typeof first) => (await c.deploymentTransaction()!.wait())!.blockNumber;
+    expect(await first.deploymentBlock()).to.equal(BigInt(await blockOf(first)));
+    expect(await second.deploymentBlock()).to.equal(BigInt(await blockOf(second)));
+    expect(await second.deploymentBlock()).to.be.greaterThan(await first.deploymentBlock());
+  });
 
   describe("createEpoch", function () {
     const valid = [

@@ -1,12 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
+import { JsonRpcProvider, Wallet } from "ethers";
 
+import { DEPLOYMENT_BINDING_FILE, type DeploymentIdentity } from "../../node/store/deployment-binding.ts";
 import { answersJsonRpc, freePort } from "../../scripts/lib/chain-process.ts";
+import { DEVNET_MARKER_FILE } from "../../scripts/lib/devnet-dir.ts";
+import { connectNodeList, registerNode } from "../../scripts/lib/operations.ts";
 
 const require = createRequire(import.meta.url);
 const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
@@ -17,9 +21,12 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-/** Starts a TypeScript script or the Hardhat CLI as a real process, collecting its output. */
-function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts a TypeScript script or the Hardhat CLI as a real process, collecting its output (`undefined` unsets). */
+function run(args: string[], env: Record<string, string | undefined> = {}): Run {
+  const merged = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  const child = spawn(process.execPath, args, { env: merged, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -36,34 +43,58 @@ async function waitFor(what: string, r: Run, text: string, timeoutMs = 60_000) {
   }
 }
 
+/** The deployment binding of a devnet node's data directory. */
+async function bindingOf(dir: string, slot: number): Promise<DeploymentIdentity> {
+  const file = path.join(dir, "nodes", `node-${slot}`, "data", DEPLOYMENT_BINDING_FILE);
+  return JSON.parse(await readFile(file, "utf8")) as DeploymentIdentity;
+}
+
 describe("npm start: the local network of real node processes", function () {
   this.timeout(480_000);
   let dir: string;
   let port: number;
+  /** The environment of every command: the devnet's directory and chain port, as a developer would export them. */
+  let env: Record<string, string | undefined>;
+  let first: Run;
+  let firstBinding: DeploymentIdentity;
   let devnet: Run;
+  const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--control-port", "0"];
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "devnet-"));
     port = await freePort();
-    const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--control-port", "0"];
-    devnet = run([
-      "--import",
-      "tsx",
-      "scripts/start.ts",
-      "--port",
-      String(port),
-      "--dir",
-      dir,
-      "--keys",
-      "12",
-      ...free,
-    ]);
+    env = { DEVNET_DIR: dir, DEVNET_CHAIN_PORT: String(port), CHAIN_RPC_URL: undefined, NODE_LIST_ADDRESS: undefined };
+    // `npm start` twice in one directory: a first devnet that exits once ready, then the one the tests use.
+    first = run(["--import", "tsx", "scripts/start.ts", "--keys", "4", "--once", ...free], env);
+    expect(await first.exited, first.output()).to.equal(0);
+    firstBinding = await bindingOf(dir, 1);
+    devnet = run(["--import", "tsx", "scripts/start.ts", "--keys", "12", ...free], env);
     await waitFor("npm start", devnet, "The network keeps running", 150_000);
   });
 
   after(async function () {
+    if (first?.child.exitCode === null) first.child.kill("SIGKILL");
     if (devnet?.child.exitCode === null) devnet.child.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("starts a second devnet in the same directory from a clean state, and its nodes serve logins", async function () {
+    expect(first.output()).to.not.contain("removed the previous devnet");
+    expect(devnet.output()).to.contain(`removed the previous devnet's state in ${dir}\n`);
+    // A fresh chain repeats chain id, NodeList address and deployment block; the block's hash tells them apart.
+    const provider = new JsonRpcProvider(`http://127.0.0.1:${port}`);
+    try {
+      for (let slot = 1; slot <= 5; slot++) {
+        const binding = await bindingOf(dir, slot);
+        expect(binding.deploymentBlockHash).to.equal((await provider.getBlock(binding.deploymentBlock))!.hash);
+        expect(binding.deploymentBlockHash).to.not.equal(firstBinding.deploymentBlockHash);
+        const log = await readFile(path.join(dir, "nodes", `node-${slot}`, "node.log"), "utf8");
+        expect(log, `node ${slot} did not start on new data`).to.contain("bound the data directory to this deployment");
+      }
+    } finally {
+      provider.destroy();
+    }
+    // The demo login of the second devnet is checked below.
   });
 
   it("prints the current genesis epoch with its five nodes, once their key buffer holds keys", function () {
@@ -102,17 +133,38 @@ describe("npm start: the local network of real node processes", function () {
     }
   });
 
-  it("serves the Hardhat tasks over JSON-RPC (epoch:status from the command line)", async function () {
+  it("records the deployment where the Hardhat tasks read it: epoch:status as the README prints it", async function () {
     const { chain } = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
       chain: { nodeList: string };
     };
-    const nodeList = chain.nodeList;
-    const status = run([hardhatCli, "--network", "localhost", "epoch:status"], {
-      CHAIN_RPC_URL: `http://127.0.0.1:${port}`,
-      NODE_LIST_ADDRESS: nodeList,
-    });
+    const deployment = JSON.parse(await readFile(path.join(dir, "deployment.json"), "utf8")) as {
+      chainId: string;
+      nodeList: string;
+      deployedAtBlock: number;
+    };
+    expect(deployment).to.include({ chainId: "31337", nodeList: chain.nodeList });
+    expect(deployment.deployedAtBlock).to.equal((await bindingOf(dir, 1)).deploymentBlock);
+    const status = run([hardhatCli, "--network", "localhost", "epoch:status"], env);
     expect(await status.exited, status.output()).to.equal(0);
     expect(status.output()).to.contain("epoch 1 (Current, current): n=5 k=3 t=1");
+  });
+
+  it("refuses a directory a running devnet uses, and a non-empty one that is not a devnet's, deleting nothing", async function () {
+    const running = run(["--import", "tsx", "scripts/start.ts", "--port", String(await freePort()), ...free], env);
+    expect(await running.exited).to.equal(1);
+    expect(running.output()).to.contain(`a devnet (npm start, pid ${devnet.child.pid}) still runs from ${dir}`);
+    expect(await readdir(dir)).to.include.members([DEVNET_MARKER_FILE, "network.json", "nodes"]);
+
+    const foreign = await mkdtemp(path.join(tmpdir(), "not-a-devnet-"));
+    try {
+      await writeFile(path.join(foreign, "notes.txt"), "mine");
+      const refused = run(["--import", "tsx", "scripts/start.ts", "--dir", foreign, "--port", String(port)]);
+      expect(await refused.exited).to.equal(1);
+      expect(refused.output()).to.contain(`--dir ${foreign} is not empty and holds no ${DEVNET_MARKER_FILE}`);
+      expect(await readdir(foreign)).to.deep.equal(["notes.txt"]);
+    } finally {
+      await rm(foreign, { recursive: true, force: true });
+    }
   });
 
   it("refuses to start a second network on a port that is taken, with a clear message", async function () {
@@ -157,6 +209,70 @@ describe("npm start: the local network of real node processes", function () {
     const bad = run(["--import", "tsx", "scripts/transition.ts", "--dir", dir, "--nodes", "0"]);
     expect(await bad.exited).to.equal(1);
     expect(bad.output()).to.contain("error: nodes must be an integer in 1..32");
+  });
+
+  it("runs every operator command of the README against the devnet, as printed", async function () {
+    const hardhat = async (...args: string[]) => {
+      const command = run([hardhatCli, "--network", "localhost", ...args], env);
+      const code = await command.exited;
+      return { code, output: command.output() };
+    };
+    const ok = async (...args: string[]) => {
+      const { code, output } = await hardhat(...args);
+      expect(code, `npx hardhat --network localhost ${args.join(" ")}:\n${output}`).to.equal(0);
+      return output;
+    };
+    // Epoch 2 is current after the transition above: its successor is epoch 3.
+    expect(await ok("epoch:status")).to.contain("epoch 2 (Current, current): n=5 k=3 t=1 prev=1");
+    expect(await ok("epoch:create", "--n", "7")).to.contain("created epoch 3: n=7 k=4 t=1");
+    const keys = Array.from({ length: 7 }, () => Wallet.createRandom());
+    const addresses = keys.map((key) => key.address).join(",");
+    expect(await ok("epoch:whitelist", "--epoch", "3", "--nodes", addresses)).to.contain(
+      "whitelisted 7 node key(s) in epoch 3",
+    );
+    expect(await ok("node:fund", "--nodes", addresses, "--ether", "1")).to.contain(
+      "sent 1 ether to each of 7 node key(s)",
+    );
+    const keyDir = await mkdtemp(path.join(tmpdir(), "operator-"));
+    try {
+      await writeFile(path.join(keyDir, "node.key"), keys[0]!.privateKey + "\n", { mode: 0o600 });
+      const register = ["node:register", "--epoch", "3", "--key-file", path.join(keyDir, "node.key")];
+      const endpoints = ["--api", "127.0.0.1:1", "--p2p", "/ip4/127.0.0.1/tcp/1"];
+      expect(await ok(...register, ...endpoints)).to.contain(
+        `node ${keys[0]!.address} listed in epoch 3 at position 1`,
+      );
+    } finally {
+      await rm(keyDir, { recursive: true, force: true });
+    }
+    // The other six list themselves as their nodes would, to fill the epoch for the transition commands.
+    const provider = new JsonRpcProvider(`http://127.0.0.1:${port}`);
+    try {
+      const { nodeList: address } = JSON.parse(await readFile(path.join(dir, "deployment.json"), "utf8")) as {
+        nodeList: string;
+      };
+      const nodeList = connectNodeList(address, await provider.getSigner(0));
+      for (const key of keys.slice(1)) {
+        const endpoints = { declaredIp: "127.0.0.1:1", p2pListenAddress: "/ip4/127.0.0.1/tcp/1" };
+        await registerNode(nodeList, 3n, key.connect(provider), endpoints);
+      }
+    } finally {
+      provider.destroy();
+    }
+    // `epoch:activate` is for the genesis epoch only: on this devnet, epoch 1 is long retired.
+    const activate = await hardhat("epoch:activate", "--epoch", "1");
+    expect(activate.code).to.not.equal(0);
+    expect(activate.output).to.contain("activateEpoch was refused: ");
+    expect(await ok("epoch:transition", "--epoch", "3")).to.contain("started the transition to epoch 3");
+    expect(await ok("epoch:status")).to.contain("epoch 2 (Transitioning, current)");
+    expect(await ok("epoch:status", "--epoch", "3")).to.contain("7/7 nodes listed");
+    expect(await ok("epoch:transition", "--epoch", "3", "--abort")).to.contain("aborted the transition to epoch 3");
+    expect(await ok("epoch:status")).to.match(/epoch 2 \(Current, current\).*handover to next: Aborted/);
+    const deployFile = path.join(dir, "deployment.json");
+    const before = (JSON.parse(await readFile(deployFile, "utf8")) as { nodeList: string }).nodeList;
+    const deployed = await ok("nodelist:deploy");
+    const after = (JSON.parse(await readFile(deployFile, "utf8")) as { nodeList: string }).nodeList;
+    expect(after).to.not.equal(before);
+    expect(deployed).to.contain(`NodeList deployed at ${after} (recorded in ${deployFile})`);
   });
 
   it("stops the chain and every node process on Ctrl-C", async function () {

@@ -1,0 +1,82 @@
+/**
+ * Each `epoch-<e>/` directory names the epoch and the transition attempt its data belongs to, in `epoch.json`. A
+ * successor epoch's nodes run one BFT chain and one handover per attempt, and erase what they received when an attempt
+ * is aborted (TorusNode's #abandonAttempt). A node that was down at that moment still holds the aborted attempt's
+ * data; started for the retry, it must not replay it into the new attempt, so it erases it as the running node would
+ * have. The marker is a small JSON object so that later facts about the directory (that it was retired and erased)
+ * can travel in it.
+ */
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
+import path from "node:path";
+
+import { readJsonIfPresent, writeJsonAtomically } from "./atomic-json.ts";
+import { DataBindingError, remedy } from "./binding-error.ts";
+
+export const EPOCH_MARKER_FILE = "epoch.json";
+
+export interface EpochBinding {
+  epoch: number;
+  /** The chain's transition attempt into this epoch (0 for a genesis epoch, which has none). */
+  attempt: number;
+}
+
+/**
+ * Makes `dir` the directory of this epoch and attempt: creates it (0700) with its marker when missing or empty,
+ * accepts it when the marker matches, erases and recreates it when it holds an earlier (aborted) attempt of the same
+ * epoch, and refuses anything else.
+ */
+export async function bindEpochDir(dir: string, binding: EpochBinding): Promise<"created" | "matches" | "erased"> {
+  const file = path.join(dir, EPOCH_MARKER_FILE);
+  const exists = await lstat(dir).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return false;
+      throw error;
+    },
+  );
+  if (!exists) {
+    await create(dir, binding);
+    return "created";
+  }
+  let stored: unknown;
+  try {
+    stored = await readJsonIfPresent(file);
+  } catch (error) {
+    throw new DataBindingError(
+      "BAD_BINDING",
+      `${file} is not a marker this node wrote (${(error as Error).message}). ${remedy(dir)}`,
+    );
+  }
+  if (stored === undefined) {
+    // A crash between creating the directory and writing its marker leaves it empty.
+    if ((await readdir(dir)).length > 0) {
+      throw new DataBindingError("UNBOUND", `${dir} holds files but no ${EPOCH_MARKER_FILE}. ${remedy(dir)}`);
+    }
+    await writeJsonAtomically(file, binding);
+    return "created";
+  }
+  const { epoch, attempt } = parseMarker(file, stored, dir);
+  if (epoch === binding.epoch && attempt === binding.attempt) return "matches";
+  if (epoch === binding.epoch && attempt < binding.attempt) {
+    await rm(dir, { recursive: true, force: true });
+    await create(dir, binding);
+    return "erased";
+  }
+  throw new DataBindingError(
+    "OTHER_EPOCH",
+    `${dir} holds epoch ${epoch} attempt ${attempt}, but this node runs epoch ${binding.epoch} attempt ` +
+      `${binding.attempt}. ${remedy(dir)}`,
+  );
+}
+
+function parseMarker(file: string, value: unknown, dir: string): EpochBinding {
+  const marker = (typeof value === "object" && value !== null ? value : {}) as Partial<EpochBinding>;
+  if (!Number.isSafeInteger(marker.epoch) || !Number.isSafeInteger(marker.attempt))
+    throw new DataBindingError("BAD_BINDING", `${file} lacks "epoch" or "attempt". ${remedy(dir)}`);
+  return marker as EpochBinding;
+}
+
+async function create(dir: string, binding: EpochBinding): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeJsonAtomically(path.join(dir, EPOCH_MARKER_FILE), binding);
+}
