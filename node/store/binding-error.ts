@@ -1,3 +1,5 @@
+import { readJsonIfPresent } from "./atomic-json.ts";
+
 /** Why a node refuses a data directory (or an epoch directory in it) that is not its own. */
 export type DataBindingErrorCode =
   /** The directory holds another deployment's data (chain id, NodeList address or deployment block differ). */
@@ -28,4 +30,16 @@ export function remedy(dir: string): string {
     `This node read nothing else in it. Move that directory away (mv ${dir} ${dir}.old) or point dataDir ` +
     `(TORUS_DATA_DIR) at a new directory for this deployment and key.`
   );
+}
+
+/** A binding file's parsed JSON, or undefined when there is none; one that is not JSON is refused as BAD_BINDING. */
+export async function readBindingFile(file: string, dir: string): Promise<unknown> {
+  try {
+    return await readJsonIfPresent(file);
+  } catch (error) {
+    throw new DataBindingError(
+      "BAD_BINDING",
+      `${file} is not a binding this node wrote (${(error as Error).message}). ${remedy(dir)}`,
+    );
+  }
 }

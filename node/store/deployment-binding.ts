@@ -12,8 +12,8 @@
 import { lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 
-import { readJsonIfPresent, writeJsonAtomically } from "./atomic-json.ts";
-import { DataBindingError, remedy } from "./binding-error.ts";
+import { writeJsonAtomically } from "./atomic-json.ts";
+import { DataBindingError, readBindingFile, remedy } from "./binding-error.ts";
 
 export const DEPLOYMENT_BINDING_FILE = "deployment-binding.json";
 
@@ -47,15 +47,7 @@ export async function bindDataDir(dataDir: string, identity: DeploymentIdentity)
   if (kind === undefined) await mkdir(dataDir, { recursive: true, mode: 0o700 });
   else if (!kind.isDirectory()) throw new DataBindingError("BAD_BINDING", `dataDir ${dataDir} is not a directory`);
 
-  let stored: unknown;
-  try {
-    stored = await readJsonIfPresent(file);
-  } catch (error) {
-    throw new DataBindingError(
-      "BAD_BINDING",
-      `${file} is not a binding this node wrote (${(error as Error).message}). ${remedy(dataDir)}`,
-    );
-  }
+  const stored = await readBindingFile(file, dataDir);
   if (stored === undefined) {
     if ((await readdir(dataDir)).length > 0) {
       throw new DataBindingError(

@@ -9,8 +9,8 @@
 import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 
-import { readJsonIfPresent, writeJsonAtomically } from "./atomic-json.ts";
-import { DataBindingError, remedy } from "./binding-error.ts";
+import { writeJsonAtomically } from "./atomic-json.ts";
+import { DataBindingError, readBindingFile, remedy } from "./binding-error.ts";
 
 export const EPOCH_MARKER_FILE = "epoch.json";
 
@@ -38,15 +38,7 @@ export async function bindEpochDir(dir: string, binding: EpochBinding): Promise<
     await create(dir, binding);
     return "created";
   }
-  let stored: unknown;
-  try {
-    stored = await readJsonIfPresent(file);
-  } catch (error) {
-    throw new DataBindingError(
-      "BAD_BINDING",
-      `${file} is not a marker this node wrote (${(error as Error).message}). ${remedy(dir)}`,
-    );
-  }
+  const stored = await readBindingFile(file, dir);
   if (stored === undefined) {
     // A crash between creating the directory and writing its marker leaves it empty.
     if ((await readdir(dir)).length > 0) {

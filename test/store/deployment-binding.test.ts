@@ -6,6 +6,7 @@ import { expect } from "chai";
 
 import { DataBindingError } from "../../node/store/binding-error.ts";
 import { DEPLOYMENT_BINDING_FILE, bindDataDir, type DeploymentIdentity } from "../../node/store/deployment-binding.ts";
+import { refusedWith } from "../support/refusal.ts";
 
 const identity: DeploymentIdentity = {
   chainId: "31337",
@@ -15,15 +16,7 @@ const identity: DeploymentIdentity = {
   nodeAddress: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
 };
 
-/** The DataBindingError `action` throws (failing the test if it throws none, or another error). */
-async function refusal(action: Promise<unknown>): Promise<DataBindingError> {
-  const error = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, "no refusal").to.be.instanceOf(DataBindingError);
-  return error as DataBindingError;
-}
+const refusal = (action: Promise<unknown>) => refusedWith(action, DataBindingError);
 
 describe("data directory bound to its deployment and node key", function () {
   let root: string;

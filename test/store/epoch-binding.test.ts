@@ -6,15 +6,9 @@ import { expect } from "chai";
 
 import { DataBindingError } from "../../node/store/binding-error.ts";
 import { EPOCH_MARKER_FILE, bindEpochDir } from "../../node/store/epoch-binding.ts";
+import { refusedWith } from "../support/refusal.ts";
 
-async function refusal(action: Promise<unknown>): Promise<DataBindingError> {
-  const error = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, "no refusal").to.be.instanceOf(DataBindingError);
-  return error as DataBindingError;
-}
+const refusal = (action: Promise<unknown>) => refusedWith(action, DataBindingError);
 
 describe("epoch directory bound to its epoch and transition attempt", function () {
   let root: string;
