@@ -1,37 +1,43 @@
 /**
  * JSON-RPC 2.0 over `POST /jrpc`, as the Torus node served it: errors are answered with HTTP 200 (torus.js treats any
  * other status as "no response"), batches are allowed (bounded), the body is bounded (HTTP 413 beyond), and the
- * Content-Type must be JSON. Every error is an RpcError with a stable code; nothing a client sends reaches a 5xx.
+ * Content-Type must be JSON. Each method's params pass its schema before the method runs. Every error comes from the
+ * table in errors.ts; nothing a client sends reaches a 5xx. The only other status is the KeyAssign signer's 401.
+ * This file owns the envelope; it knows no method and no node state.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
-export class RpcError extends Error {
-  override readonly name = "RpcError";
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data?: string,
-  ) {
-    super(message);
-  }
-}
-
-export const PARSE_ERROR = -32700;
-export const INVALID_REQUEST = -32600;
-export const METHOD_NOT_FOUND = -32601;
-export const INVALID_PARAMS = -32602;
-export const INTERNAL_ERROR = -32603;
+import { RpcError, rpcError, type JsonRpcErrorObject } from "./errors.ts";
+import type { ParamsCheck } from "./params-check.ts";
 
 export const MAX_BATCH = 16;
 
-export type Method = (params: Record<string, unknown>, context: { ip: string }) => unknown;
+export interface CallContext {
+  /** The client's address, for per-client quotas. */
+  ip: string;
+}
+
+/** A method: the check its params must pass, and what it does with the params that passed. */
+export interface Method {
+  params: ParamsCheck<unknown>;
+  handle(params: unknown, context: CallContext): unknown;
+}
+
+/** Declares a method; the handler's params take the type the check proves. */
+export function method<P>(params: ParamsCheck<P>, handle: (params: P, context: CallContext) => unknown): Method {
+  // Sound because the dispatcher hands `handle` only what this very check returned (a method's parameter is
+  // bivariant, which is what lets the two be stored together).
+  return { params, handle };
+}
 
 interface Response {
   jsonrpc: "2.0";
   id: unknown;
   result?: unknown;
-  error?: { code: number; message: string; data?: string };
+  error?: JsonRpcErrorObject;
 }
+
+const failure = (id: unknown, error: RpcError): Response => ({ jsonrpc: "2.0", id, error: error.json });
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -43,33 +49,20 @@ function validId(id: unknown): boolean {
 
 async function call(methods: ReadonlyMap<string, Method>, request: unknown, ip: string): Promise<Response> {
   if (!isObject(request) || request.jsonrpc !== "2.0" || typeof request.method !== "string" || !validId(request.id)) {
-    return { jsonrpc: "2.0", id: null, error: { code: INVALID_REQUEST, message: "Invalid Request" } };
+    return failure(null, rpcError("INVALID_REQUEST"));
   }
   const id = request.id ?? null;
   const method = methods.get(request.method);
-  if (!method) return { jsonrpc: "2.0", id, error: { code: METHOD_NOT_FOUND, message: "Method not found" } };
+  if (!method) return failure(id, rpcError("METHOD_NOT_FOUND"));
+  // Absent or null params are no params (the Torus node read them so).
   const params = request.params ?? {};
-  if (!isObject(params))
-    return {
-      jsonrpc: "2.0",
-      id,
-      error: { code: INVALID_PARAMS, message: "Invalid params", data: "params must be an object" },
-    };
+  if (!isObject(params)) return failure(id, rpcError("PARAMS_NOT_OBJECT"));
+  const checked = method.params(params);
+  if ("refused" in checked) return failure(id, checked.refused);
   try {
-    return { jsonrpc: "2.0", id, result: await method(params, { ip }) };
+    return { jsonrpc: "2.0", id, result: await method.handle(checked.params, { ip }) };
   } catch (error) {
-    if (error instanceof RpcError) {
-      return {
-        jsonrpc: "2.0",
-        id,
-        error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) },
-      };
-    }
-    return {
-      jsonrpc: "2.0",
-      id,
-      error: { code: INTERNAL_ERROR, message: "Internal error", data: "unexpected failure" },
-    };
+    return failure(id, error instanceof RpcError ? error : rpcError("UNEXPECTED"));
   }
 }
 
@@ -104,40 +97,26 @@ export function mountJsonRpc(
   app.post("/jrpc", async (request: FastifyRequest, reply: FastifyReply) => {
     cors(reply).type("application/json");
     const body = request.body as string | { notJson: true } | undefined;
-    if (typeof body !== "string") {
-      return reply.send({
-        jsonrpc: "2.0",
-        id: null,
-        error: { code: INVALID_REQUEST, message: "Invalid Request", data: "Content-Type must be application/json" },
-      });
-    }
+    if (typeof body !== "string") return reply.send(failure(null, rpcError("NOT_JSON")));
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch {
-      return reply.send({ jsonrpc: "2.0", id: null, error: { code: PARSE_ERROR, message: "Parse error" } });
+      return reply.send(failure(null, rpcError("PARSE_ERROR")));
     }
     const refusal = options.authorize?.(body, parsed, request.headers);
     if (refusal !== undefined) return reply.code(401).type("text/plain").send(`Error authenticating, err: ${refusal}`);
     try {
       if (Array.isArray(parsed)) {
-        if (parsed.length === 0 || parsed.length > MAX_BATCH) {
-          return reply.send({
-            jsonrpc: "2.0",
-            id: null,
-            error: {
-              code: INVALID_REQUEST,
-              message: "Invalid Request",
-              data: `a batch holds 1 to ${MAX_BATCH} requests`,
-            },
-          });
-        }
-        return reply.send(await Promise.all(parsed.map((r) => call(methods, r, request.ip))));
+        if (parsed.length === 0 || parsed.length > MAX_BATCH)
+          return reply.send(failure(null, rpcError("BATCH_SIZE", MAX_BATCH)));
+        return reply.send(JSON.stringify(await Promise.all(parsed.map((r) => call(methods, r, request.ip)))));
       }
-      return reply.send(await call(methods, parsed, request.ip));
+      // Serialised here, inside the try: a result that is not JSON (a bug) gets a JSON-RPC error, not fastify's 500.
+      return reply.send(JSON.stringify(await call(methods, parsed, request.ip)));
     } catch (error) {
       options.onError?.(error);
-      return reply.send({ jsonrpc: "2.0", id: null, error: { code: INTERNAL_ERROR, message: "Internal error" } });
+      return reply.send(failure(null, rpcError("UNEXPECTED_REQUEST")));
     }
   });
 }
