@@ -47,7 +47,12 @@ function validId(id: unknown): boolean {
   return id === undefined || id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
 }
 
-async function call(methods: ReadonlyMap<string, Method>, request: unknown, ip: string): Promise<Response> {
+async function call(
+  methods: ReadonlyMap<string, Method>,
+  request: unknown,
+  ip: string,
+  onError: (error: unknown) => void,
+): Promise<Response> {
   if (!isObject(request) || request.jsonrpc !== "2.0" || typeof request.method !== "string" || !validId(request.id)) {
     return failure(null, rpcError("INVALID_REQUEST"));
   }
@@ -62,7 +67,10 @@ async function call(methods: ReadonlyMap<string, Method>, request: unknown, ip: 
   try {
     return { jsonrpc: "2.0", id, result: await method.handle(checked.params, { ip }) };
   } catch (error) {
-    return failure(id, error instanceof RpcError ? error : rpcError("UNEXPECTED"));
+    if (error instanceof RpcError) return failure(id, error);
+    // Not the client's doing (a bug, a failed disk): the client gets no detail, the operator must get all of it.
+    onError(error);
+    return failure(id, rpcError("UNEXPECTED"));
   }
 }
 
@@ -94,6 +102,8 @@ export function mountJsonRpc(
 
   app.options("/jrpc", (_request, reply) => cors(reply).code(204).send());
 
+  const onError = options.onError ?? (() => undefined);
+
   app.post("/jrpc", async (request: FastifyRequest, reply: FastifyReply) => {
     cors(reply).type("application/json");
     const body = request.body as string | { notJson: true } | undefined;
@@ -110,12 +120,12 @@ export function mountJsonRpc(
       if (Array.isArray(parsed)) {
         if (parsed.length === 0 || parsed.length > MAX_BATCH)
           return reply.send(failure(null, rpcError("BATCH_SIZE", MAX_BATCH)));
-        return reply.send(JSON.stringify(await Promise.all(parsed.map((r) => call(methods, r, request.ip)))));
+        return reply.send(JSON.stringify(await Promise.all(parsed.map((r) => call(methods, r, request.ip, onError)))));
       }
       // Serialised here, inside the try: a result that is not JSON (a bug) gets a JSON-RPC error, not fastify's 500.
-      return reply.send(JSON.stringify(await call(methods, parsed, request.ip)));
+      return reply.send(JSON.stringify(await call(methods, parsed, request.ip, onError)));
     } catch (error) {
-      options.onError?.(error);
+      onError(error);
       return reply.send(failure(null, rpcError("UNEXPECTED_REQUEST")));
     }
   });

@@ -249,6 +249,7 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       const answer = await reveal(1, token, verifierId, signatures);
       expectError(answer, "UNEXPECTED", { code: -32603, message: "Internal error", data: "unexpected failure" });
       expect(JSON.stringify(answer)).not.to.contain("disk on fire");
+      expect(logged.map((d) => (d as { err: Error }).err.message)).to.deep.equal(["disk on fire"]); // the operator sees it
       expect(network.nodes[0]!.store.reveal(commitmentOf(token))).to.equal(undefined);
     });
 
