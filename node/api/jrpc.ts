@@ -1,9 +1,9 @@
 /**
  * JSON-RPC 2.0 over `POST /jrpc`, as the Torus node served it: errors are answered with HTTP 200 (torus.js treats any
  * other status as "no response"), batches are allowed (bounded), the body is bounded (HTTP 413 beyond), and the
- * Content-Type must be JSON. Each method's params pass its schema before the method runs. Every error comes from the
- * table in errors.ts; nothing a client sends reaches a 5xx. The only other status is the KeyAssign signer's 401.
- * This file owns the envelope; it knows no method and no node state.
+ * Content-Type must be JSON. A method runs only when the node takes it now and its params pass its schema. Every
+ * error comes from the table in errors.ts; nothing a client sends reaches a 5xx. The only other status is the KeyAssign
+ * signer's 401. This file owns the envelope; it knows no method and no node state.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
@@ -17,17 +17,25 @@ export interface CallContext {
   ip: string;
 }
 
-/** A method: the check its params must pass, and what it does with the params that passed. */
+/**
+ * A method: whether the node takes it now (checked first: a node that serves no client says so to every request, as
+ * it always has), the check its params must pass, and what it does with the params that passed.
+ */
 export interface Method {
+  admit: () => RpcError | undefined;
   params: ParamsCheck<unknown>;
   handle(params: unknown, context: CallContext): unknown;
 }
 
-/** Declares a method; the handler's params take the type the check proves. */
-export function method<P>(params: ParamsCheck<P>, handle: (params: P, context: CallContext) => unknown): Method {
+/** Declares a method: taken when `admit` says nothing, and the handler's params have the type the check proves. */
+export function method<P>(
+  admit: () => RpcError | undefined,
+  params: ParamsCheck<P>,
+  handle: (params: P, context: CallContext) => unknown,
+): Method {
   // Sound because the dispatcher hands `handle` only what this very check returned (a method's parameter is
   // bivariant, which is what lets the two be stored together).
-  return { params, handle };
+  return { admit, params, handle };
 }
 
 interface Response {
@@ -62,9 +70,11 @@ async function call(
   // Absent or null params are no params (the Torus node read them so).
   const params = request.params ?? {};
   if (!isObject(params)) return failure(id, rpcError("PARAMS_NOT_OBJECT"));
-  const checked = method.params(params);
-  if ("refused" in checked) return failure(id, checked.refused);
   try {
+    const refusal = method.admit();
+    if (refusal) return failure(id, refusal);
+    const checked = method.params(params);
+    if ("refused" in checked) return failure(id, checked.refused);
     return { jsonrpc: "2.0", id, result: await method.handle(checked.params, { ip }) };
   } catch (error) {
     if (error instanceof RpcError) return failure(id, error);

@@ -61,10 +61,12 @@ export function createMethods(
   const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
   const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);
 
-  const serving = () => {
+  /** Every method but Ping needs a node that serves its epoch; Ping answers whatever the node's state. */
+  const whileServing = () => {
     const why = service.refusing();
-    if (why !== undefined) throw rpcError("NOT_SERVING", why);
+    return why === undefined ? undefined : rpcError("NOT_SERVING", why);
   };
+  const always = () => undefined;
   const supported = (verifier: string) => {
     if (!verifiers.has(verifier)) throw rpcError("VERIFIER_NOT_SUPPORTED");
   };
@@ -106,13 +108,12 @@ export function createMethods(
 
   methods.set(
     "Ping",
-    method(anyParams, () => ({ message: selfAddress })),
+    method(always, anyParams, () => ({ message: selfAddress })),
   );
 
   methods.set(
     "VerifierLookupRequest",
-    method(userParams, (params) => {
-      serving();
+    method(whileServing, userParams, (params) => {
       const { assignment } = lookup(params);
       if (!assignment) throw rpcError("NOT_ASSIGNED");
       return keysResult(assignment);
@@ -121,8 +122,7 @@ export function createMethods(
 
   methods.set(
     "KeyAssign",
-    method(userParams, async (params, { ip }) => {
-      serving();
+    method(whileServing, userParams, async (params, { ip }) => {
       const { verifier, verifierId, assignment } = lookup(params);
       if (assignment) return keysResult(assignment); // idempotent
       const nextEpoch = service.handingOverTo();
@@ -149,8 +149,7 @@ export function createMethods(
 
   methods.set(
     "KeyLookupRequest",
-    method(publicKeyParams, (params) => {
-      serving();
+    method(whileServing, publicKeyParams, (params) => {
       const x = BigInt("0x" + params.pub_key_X);
       const y = BigInt("0x" + params.pub_key_Y);
       const found = service.keyByPublicKey({ x: hex64(x), y: hex64(y) });
@@ -167,8 +166,7 @@ export function createMethods(
 
   methods.set(
     "CommitmentRequest",
-    method(commitmentParams, async (params, { ip }) => {
-      serving();
+    method(whileServing, commitmentParams, async (params, { ip }) => {
       const commitment = params.tokencommitment.toLowerCase();
       const verifier = params.verifieridentifier;
       supported(verifier);
@@ -198,8 +196,7 @@ export function createMethods(
 
   methods.set(
     "ShareRequest",
-    method(shareRequestParams, async (params) => {
-      serving();
+    method(whileServing, shareRequestParams, async (params) => {
       const item = params.item[0];
       const { idtoken: idToken, verifieridentifier: verifierName, verifier_id: verifierId } = item;
       supported(verifierName);

@@ -814,6 +814,8 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
         ["ShareRequest", { item: [{ idtoken: "a.b.c", verifieridentifier: "dev", verifier_id: "a@b.c" }] }],
       ];
       for (const [method, params] of valid) expectError(await call(method, params), "NOT_SERVING", refused);
+      // Said before the params are checked, as the node always did.
+      expectError(await call("KeyAssign", { verifier: 5 }), "NOT_SERVING", refused);
       expect((await call("Ping", {})).result).to.have.property("message");
       expect(network.assignmentsDecided).to.equal(0);
       expect(network.records).to.equal(0);
