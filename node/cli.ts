@@ -14,6 +14,7 @@ import { pino } from "pino";
 import { startApiServer } from "./api/server.ts";
 import { ConfigError, loadConfig, type NodeConfig } from "./config.ts";
 import { TorusNode } from "./node.ts";
+import { apiPartsOf } from "./runtime/api-service.ts";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -71,7 +72,7 @@ async function run(): Promise<void> {
     if (stopping) return;
     fail((error as Error).message);
   }
-  server = await startApiServer(node, config.api.host, config.api.port);
+  server = await startApiServer(apiPartsOf(node), config.api.host, config.api.port);
   log.info({ api: `http://${config.api.host}:${config.api.port}`, p2p: node.p2p.peerId }, "node running");
 }
 

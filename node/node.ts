@@ -46,6 +46,7 @@ import { dealerKeys } from "./pss/moved-state.ts";
 import type { ReceiverRecord } from "./pss/receiver.ts";
 import type { ReshareDecision } from "./pss/types.ts";
 import { CommitmentStore, type AuthRecord } from "./auth/commitments.ts";
+import type { NodeStatus } from "./api/node-status.ts";
 
 type Envelope =
   | { ch: "bft"; m: unknown }
@@ -57,30 +58,6 @@ type Envelope =
   | { ch: "sigRes"; id: number; data: string; signature: string }
   /** The handover, between the nodes of two epochs (and among the new ones). */
   | { ch: "pss"; m: unknown };
-
-export interface NodeStatus {
-  epoch: number;
-  index: number;
-  n: number;
-  k: number;
-  t: number;
-  peersConnected: number;
-  bft: { height: number; round: number; step: string };
-  keys: {
-    published: number;
-    assigned: number;
-    free: number;
-    generatedBatches: number;
-    /** Keys moved to this epoch by a handover, whose shares this node holds. */
-    moved: number;
-    /** Where this epoch's own key generation began (past every moved key). */
-    firstKeyIndex: number;
-  };
-  verifierHash: string;
-  refusing: string | undefined;
-  /** While this epoch takes over: the epoch it takes over from. */
-  handoverFrom: number | undefined;
-}
 
 export class TorusNode {
   readonly registry: Registry;
@@ -992,11 +969,11 @@ export class TorusNode {
     await this.#authLog.append(record, { sync: true });
   }
 
-  /** Asks every peer for the signature it issued on (verifier, commitment); waits for all of them or `timeoutMs`. */
+  /** Asks every peer for the signature it issued on (verifier, commitment); waits for all of them or `signal`. */
   async requestPeerSignatures(
     verifier: string,
     commitment: string,
-    timeoutMs = 1500,
+    signal: AbortSignal,
   ): Promise<{ node: number; data: string; signature: string }[]> {
     const id = this.#nextSignatureRequest++;
     this.metrics.signatureFetches++;
@@ -1006,9 +983,7 @@ export class TorusNode {
     };
     this.#signatureRequests.set(id, answers);
     this.#broadcast({ ch: "sigReq", id, verifier, commitment } satisfies Envelope);
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && answers.responded.size < this.epoch.n - 1)
-      await new Promise((r) => setTimeout(r, 10));
+    while (!signal.aborted && answers.responded.size < this.epoch.n - 1) await new Promise((r) => setTimeout(r, 10));
     this.#signatureRequests.delete(id);
     return answers.signatures;
   }

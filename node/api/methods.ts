@@ -5,13 +5,15 @@
  * for byte the same on every node. Where Torus had known flaws the wire stays the same and the behaviour is fixed:
  * KeyAssign is idempotent, commitments and reveals survive restarts, a commitment is not burned before its token is
  * checked, and ShareRequest needs q = ⌈(n + t + 1)/2⌉ signatures on one temporary key.
+ *
+ * The methods see the node only through KeyService (service.ts); their params were checked against params.ts before
+ * they run, so they check only what needs the node's state. They never sign anything but commitment data, and never
+ * answer a reveal without a quorum of signatures and a verified token.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
-import { assignTx } from "../app/transactions.ts";
 import {
-  COMMITMENT_PREFIX,
   commitmentData,
   commitmentDecision,
   countSigners,
@@ -22,285 +24,242 @@ import {
 import { CLOCK_SKEW_SECONDS, TokenError, TokenVerifier } from "../auth/verifier.ts";
 import { addressFromPublicKey } from "../crypto/address.ts";
 import { eciesEncrypt, eciesToLegacyShare } from "../crypto/ecies.ts";
-import { parseLegacyHex, toLegacyHex } from "../crypto/encoding.ts";
+import { toLegacyHex } from "../crypto/encoding.ts";
 import { bigIntToBytes, systemRng } from "../crypto/field.ts";
 import { pointFromCoordinates } from "../crypto/point.ts";
 import { createTorusVerifier } from "../crypto/signature.ts";
-import type { TorusNode } from "../node.ts";
-import { INTERNAL_ERROR, INVALID_PARAMS, RpcError, type Method } from "./jrpc.ts";
+import { rpcError } from "./errors.ts";
+import { method, type Method } from "./jrpc.ts";
+import { anyParams, commitmentParams, publicKeyParams, shareRequestParams, userParams } from "./params.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import type { ApiSettings, Assignment, AssignOutcome, KeyService } from "./service.ts";
 
-const MAX_ID_CHARS = 512;
-const KEY_ASSIGN_TIMEOUT_MS = 10_000;
-
-function string(params: Record<string, unknown>, field: string, max = MAX_ID_CHARS): string {
-  const value = params[field];
-  if (typeof value !== "string") throw new RpcError(INVALID_PARAMS, "Invalid params", `${field} must be a string`);
-  if (value.length > max) throw new RpcError(INVALID_PARAMS, "Invalid params", `${field} is too long`);
-  return value;
+/** How long a client waits: for its assignment to be decided, and for peers to return missing signatures. */
+export interface MethodTimeouts {
+  keyAssignMs: number;
+  peerSignaturesMs: number;
 }
 
-export function createMethods(node: TorusNode): Map<string, Method> {
-  const verifiers = new Map(node.config.verifiers.map((v) => [v.name, new TokenVerifier(v)]));
-  const maxTokenAgeSeconds = Math.max(...node.config.verifiers.map((v) => v.maxTokenAgeSeconds), 60);
+export const DEFAULT_TIMEOUTS: MethodTimeouts = { keyAssignMs: 10_000, peerSignaturesMs: 1500 };
+
+const hex64 = (value: bigint) => value.toString(16).padStart(64, "0");
+
+export function createMethods(
+  service: KeyService,
+  settings: ApiSettings,
+  timeouts: MethodTimeouts = DEFAULT_TIMEOUTS,
+): Map<string, Method> {
+  const verifiers = new Map(settings.verifiers.map((v) => [v.name, new TokenVerifier(v)]));
+  const maxTokenAgeSeconds = Math.max(...settings.verifiers.map((v) => v.maxTokenAgeSeconds), 60);
   // Records live as long as a token can be accepted: its maximum age plus the skew on both ends.
   const recordLifetimeMs = (maxTokenAgeSeconds + 2 * CLOCK_SKEW_SECONDS) * 1000;
-  const nodeKeys = node.epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index}`));
+  const { nodeKeys, n, t } = service.epoch;
   const nodeVerifiers = nodeKeys.map(createTorusVerifier);
-  const self = nodeKeys[node.index - 1]!;
+  const self = service.self.publicKey;
   const selfAddress = addressFromPublicKey(self);
-  const assignLimiter = new RateLimiter(node.config.api.keyAssignPerSecond, node.config.api.keyAssignPerSecond * 2);
-  const commitLimiter = new RateLimiter(node.config.api.commitmentsPerSecond, node.config.api.commitmentsPerSecond * 2);
+  const quorum = revealQuorum(n, t);
+  const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
+  const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);
 
-  const serving = () => {
-    if (node.refusing)
-      throw new RpcError(INTERNAL_ERROR, "Internal error", `this node refuses to serve: ${node.refusing}`);
+  /** Every method but Ping needs a node that serves its epoch; Ping answers whatever the node's state. */
+  const whileServing = () => {
+    const why = service.refusing();
+    return why === undefined ? undefined : rpcError("NOT_SERVING", why);
   };
+  const always = () => undefined;
   const supported = (verifier: string) => {
-    if (!verifiers.has(verifier)) throw new RpcError(INVALID_PARAMS, "Input error", "Verifier not supported");
+    if (!verifiers.has(verifier)) throw rpcError("VERIFIER_NOT_SUPPORTED");
   };
-  const keysResult = (keyIndex: number, publicKey: { x: string; y: string }) => {
-    const point = pointFromCoordinates(BigInt("0x" + publicKey.x), BigInt("0x" + publicKey.y), "public key");
+  const keysResult = ({ keyIndex, publicKey }: Assignment) => {
+    const x = BigInt("0x" + publicKey.x);
+    const y = BigInt("0x" + publicKey.y);
     return {
       keys: [
         {
           key_index: toLegacyHex(BigInt(keyIndex)),
-          pub_key_X: toLegacyHex(BigInt("0x" + publicKey.x)),
-          pub_key_Y: toLegacyHex(BigInt("0x" + publicKey.y)),
-          address: addressFromPublicKey(point),
+          pub_key_X: toLegacyHex(x),
+          pub_key_Y: toLegacyHex(y),
+          address: addressFromPublicKey(pointFromCoordinates(x, y, "public key")),
         },
       ],
     };
   };
-  const lookup = (params: Record<string, unknown>) => {
-    const verifier = string(params, "verifier");
-    const verifierId = string(params, "verifier_id");
-    if (verifierId.length === 0) throw new RpcError(INVALID_PARAMS, "Input error", "VerifierID is empty");
+  const lookup = (params: { verifier: string; verifier_id: string }) => {
+    const { verifier, verifier_id: verifierId } = params;
+    if (verifierId.length === 0) throw rpcError("VERIFIER_ID_EMPTY");
     supported(verifier);
-    return { verifier, verifierId, assignment: node.app.lookup(verifier, verifierId) };
+    return { verifier, verifierId, assignment: service.lookup(verifier, verifierId) };
   };
-
-  const methods = new Map<string, Method>();
-
-  methods.set("Ping", () => ({ message: selfAddress }));
-
-  methods.set("VerifierLookupRequest", (params) => {
-    serving();
-    const { assignment } = lookup(params);
-    if (!assignment)
-      throw new RpcError(INVALID_PARAMS, "Input Error", "Verifier + VerifierID has not yet been assigned");
-    return keysResult(assignment.keyIndex, assignment.publicKey);
-  });
-
-  methods.set("KeyAssign", async (params, { ip }) => {
-    serving();
-    const { verifier, verifierId, assignment } = lookup(params);
-    if (assignment) return keysResult(assignment.keyIndex, assignment.publicKey); // idempotent
-    const frozen = node.app.frozen;
-    if (frozen) throw handingOver(frozen.nextEpoch);
-    if (!assignLimiter.take(ip))
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "too many key assignments; retry later");
-    if (node.app.freeKeys === 0)
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "no generated key is free yet; retry later");
-    const result = await Promise.race([
-      node.submit(assignTx(verifier, verifierId)).catch((error: Error) => {
-        const existing = node.app.lookup(verifier, verifierId);
-        if (existing) return { code: "OK" as const, keyIndex: existing.keyIndex, publicKey: existing.publicKey };
-        throw new RpcError(INTERNAL_ERROR, "Internal error", `Unable to broadcast: ${error.message}`);
-      }),
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () => reject(new RpcError(INTERNAL_ERROR, "Internal error", "key assignment error: timed out")),
-          KEY_ASSIGN_TIMEOUT_MS,
-        ).unref(),
-      ),
-    ]);
-    if (result.code === "FROZEN") throw handingOver(result.nextEpoch);
-    if (result.code === "NO_FREE_KEY")
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "no generated key is free yet; retry later");
-    if (result.code !== "OK" || result.keyIndex === undefined || !result.publicKey) {
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "key assignment failed");
-    }
-    return keysResult(result.keyIndex, result.publicKey);
-  });
-
-  methods.set("KeyLookupRequest", (params) => {
-    serving();
-    const x = parseHex(params, "pub_key_X");
-    const y = parseHex(params, "pub_key_Y");
-    const found = node.app.keyByPublicKey({ x: x.toString(16).padStart(64, "0"), y: y.toString(16).padStart(64, "0") });
-    if (!found) throw new RpcError(INVALID_PARAMS, "Input error", "no log of public key");
-    if (!found.owner) throw new RpcError(INVALID_PARAMS, "Input error", "no key assignment found for public key");
-    return {
-      Index: toLegacyHex(BigInt(found.keyIndex)),
-      PublicKey: { X: toLegacyHex(x), Y: toLegacyHex(y) },
-      Threshold: 1,
-      Verifiers: { [found.owner.verifier]: [found.owner.verifierId] },
-    };
-  });
-
-  methods.set("CommitmentRequest", async (params, { ip }) => {
-    serving();
-    if (params.messageprefix !== COMMITMENT_PREFIX)
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "Incorrect message prefix");
-    const commitment = string(params, "tokencommitment", 66).toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(commitment))
-      throw new RpcError(INVALID_PARAMS, "Invalid params", "tokencommitment must be 64 hex characters");
-    const verifier = string(params, "verifieridentifier");
-    supported(verifier);
-    const tempX = parseHex(params, "temppubx");
-    const tempY = parseHex(params, "temppuby");
-    try {
-      pointFromCoordinates(tempX, tempY, "temporary public key");
-    } catch {
-      throw new RpcError(INVALID_PARAMS, "Invalid params", "temppubx, temppuby is not a point of secp256k1");
-    }
-    const tempPubX = tempX.toString(16).padStart(64, "0");
-    const tempPubY = tempY.toString(16).padStart(64, "0");
-    const existing = node.commitments.commitment(commitment);
-    const decision = commitmentDecision(existing, node.commitments.reveal(commitment) !== undefined, {
-      tempPubX,
-      tempPubY,
-      verifier,
-    });
-    if (decision === "duplicate") throw new RpcError(INTERNAL_ERROR, "Internal error", "Duplicate token found");
-    if (decision === "repeat") {
-      const { signature, data } = existing!;
-      return { signature, data, nodepubx: toLegacyHex(self.x), nodepuby: toLegacyHex(self.y) };
-    }
-    if (!commitLimiter.take(ip))
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "too many commitments; retry later");
-    const data = commitmentData(commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000));
-    const record = {
-      commitment,
-      tempPubX,
-      tempPubY,
-      verifier,
-      data,
-      signature: node.sign(data),
-      expiresAt: Date.now() + recordLifetimeMs,
-    };
-    if (!node.commitments.addCommitment(record)) {
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "this node holds too many open commitments; retry later");
-    }
-    await node.persistAuth({ kind: "commitment", ...record });
-    return { signature: record.signature, data, nodepubx: toLegacyHex(self.x), nodepuby: toLegacyHex(self.y) };
-  });
-
-  methods.set("ShareRequest", async (params) => {
-    serving();
-    const items = params.item;
-    if (!Array.isArray(items) || items.length !== 1 || typeof items[0] !== "object" || items[0] === null) {
-      throw new RpcError(INVALID_PARAMS, "Invalid params", "item must hold exactly one request");
-    }
-    const item = items[0] as Record<string, unknown>;
-    const idToken = string(item, "idtoken", 16 * 1024);
-    const verifierName = string(item, "verifieridentifier");
-    const verifierId = string(item, "verifier_id");
-    supported(verifierName);
-    const commitment = bytesToHex(keccak_256(new TextEncoder().encode(idToken)));
-    // An identical retry (its answer was lost) gets the same answer.
-    const previous = node.commitments.reveal(commitment);
-    if (previous) return previous.response;
-
-    const signatures: unknown[] = Array.isArray(item.nodesignatures)
-      ? (item.nodesignatures as unknown[]).slice(0, 4 * node.epoch.n)
-      : [];
-    const quorum = revealQuorum(node.epoch.n, node.epoch.t);
-    let tempKey = quorumKey(signatures, commitment, verifierName, signatureRules());
-    // Peers are asked only for a commitment that exists (here, or signed by some node in the request): a made-up
-    // token must not make every node broadcast.
-    const worthAsking =
-      node.commitments.commitment(commitment) !== undefined || signedBySomeNode(signatures, commitment, verifierName);
-    if (!tempKey && worthAsking) {
-      // Too few signatures on one key (torus.js forwards only the first answers it got): ask the peers for the
-      // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged.
-      const fromPeers = await node.requestPeerSignatures(verifierName, commitment);
-      tempKey = quorumKey(
-        [
-          ...signatures,
-          ...fromPeers.map((p) => ({
-            ...p,
-            nodepubx: toLegacyHex(nodeKeys[p.node - 1]!.x),
-            nodepuby: toLegacyHex(nodeKeys[p.node - 1]!.y),
-          })),
-        ],
-        commitment,
-        verifierName,
-        signatureRules(),
-      );
-    }
-    if (!tempKey) {
-      throw new RpcError(
-        INVALID_PARAMS,
-        "Internal error",
-        `Not enough valid signatures on the same data: ${quorum} are needed`,
-      );
-    }
-    const tokenVerifier = verifiers.get(verifierName)!;
-    try {
-      await tokenVerifier.verify(idToken, verifierId, node.tokenWindow());
-    } catch (error) {
-      if (error instanceof TokenError) {
-        const code = error.code === "JWKS_UNAVAILABLE" ? INTERNAL_ERROR : INVALID_PARAMS;
-        throw new RpcError(code, "Error occurred while verifying params", `${error.code}: ${error.message}`);
-      }
-      throw error;
-    }
-    const assignment = node.app.lookup(verifierName, verifierId);
-    if (!assignment)
-      throw new RpcError(INVALID_PARAMS, "Input Error", "Verifier + VerifierID has not yet been assigned");
-    const key = await node.findKey(assignment.keyIndex);
-    if (!key)
-      throw new RpcError(INTERNAL_ERROR, "Internal error", "this node does not hold a share of the key yet; retry");
-    // 32 bytes, big-endian: torus.js left-pads the hex ciphertext to 64 characters, so a share must never encrypt to
-    // a single AES block.
-    const encrypted = eciesEncrypt(tempKey, bigIntToBytes(BigInt("0x" + key.share), 32), systemRng);
-    const response = {
-      keys: [
-        {
-          Index: toLegacyHex(BigInt(assignment.keyIndex)),
-          PublicKey: {
-            X: toLegacyHex(BigInt("0x" + assignment.publicKey.x)),
-            Y: toLegacyHex(BigInt("0x" + assignment.publicKey.y)),
-          },
-          Threshold: 1,
-          Verifiers: { [verifierName]: [verifierId] },
-          ...eciesToLegacyShare(encrypted),
-        },
-      ],
-    };
-    node.commitments.addReveal({ commitment, response, expiresAt: Date.now() + recordLifetimeMs });
-    await node.persistAuth({ kind: "reveal", commitment, response, expiresAt: Date.now() + recordLifetimeMs });
-    return response;
-  });
-
   const signatureRules = (): SignatureRules => ({
     nodeKeys,
     verifiers: nodeVerifiers,
-    quorum: revealQuorum(node.epoch.n, node.epoch.t),
+    quorum,
     nowSeconds: Math.floor(Date.now() / 1000),
     maxAgeSeconds: maxTokenAgeSeconds + CLOCK_SKEW_SECONDS,
   });
-  const signedBySomeNode = (entries: readonly unknown[], commitment: string, verifier: string) =>
-    countSigners(entries, commitment, verifier, signatureRules()).size > 0;
+  const commitmentAnswer = (signature: string, data: string) => ({
+    signature,
+    data,
+    nodepubx: toLegacyHex(self.x),
+    nodepuby: toLegacyHex(self.y),
+  });
+
+  const methods = new Map<string, Method>();
+
+  methods.set(
+    "Ping",
+    method(always, anyParams, () => ({ message: selfAddress })),
+  );
+
+  methods.set(
+    "VerifierLookupRequest",
+    method(whileServing, userParams, (params) => {
+      const { assignment } = lookup(params);
+      if (!assignment) throw rpcError("NOT_ASSIGNED");
+      return keysResult(assignment);
+    }),
+  );
+
+  methods.set(
+    "KeyAssign",
+    method(whileServing, userParams, async (params, { ip }) => {
+      const { verifier, verifierId, assignment } = lookup(params);
+      if (assignment) return keysResult(assignment); // idempotent
+      const nextEpoch = service.handingOverTo();
+      if (nextEpoch !== undefined) throw rpcError("HANDING_OVER", nextEpoch);
+      if (!assignLimiter.take(ip)) throw rpcError("TOO_MANY_ASSIGNMENTS");
+      if (service.freeKeys() === 0) throw rpcError("NO_FREE_KEY");
+      const signal = AbortSignal.timeout(timeouts.keyAssignMs);
+      let outcome: AssignOutcome;
+      try {
+        outcome = await service.assign(verifier, verifierId, signal);
+      } catch (error) {
+        if (signal.aborted) throw rpcError("ASSIGN_TIMED_OUT");
+        // Refused before it was ordered, e.g. as a duplicate of a transaction another node's client got decided.
+        const existing = service.lookup(verifier, verifierId);
+        if (existing) return keysResult(existing);
+        throw rpcError("BROADCAST_FAILED", (error as Error).message);
+      }
+      if (outcome.code === "FROZEN") throw rpcError("HANDING_OVER", outcome.nextEpoch);
+      if (outcome.code === "NO_FREE_KEY") throw rpcError("NO_FREE_KEY");
+      if (outcome.code !== "OK") throw rpcError("ASSIGN_FAILED");
+      return keysResult(outcome);
+    }),
+  );
+
+  methods.set(
+    "KeyLookupRequest",
+    method(whileServing, publicKeyParams, (params) => {
+      const x = BigInt("0x" + params.pub_key_X);
+      const y = BigInt("0x" + params.pub_key_Y);
+      const found = service.keyByPublicKey({ x: hex64(x), y: hex64(y) });
+      if (!found) throw rpcError("NO_LOG_OF_PUBLIC_KEY");
+      if (!found.owner) throw rpcError("NO_ASSIGNMENT_FOR_PUBLIC_KEY");
+      return {
+        Index: toLegacyHex(BigInt(found.keyIndex)),
+        PublicKey: { X: toLegacyHex(x), Y: toLegacyHex(y) },
+        Threshold: 1,
+        Verifiers: { [found.owner.verifier]: [found.owner.verifierId] },
+      };
+    }),
+  );
+
+  methods.set(
+    "CommitmentRequest",
+    method(whileServing, commitmentParams, async (params, { ip }) => {
+      const commitment = params.tokencommitment.toLowerCase();
+      const verifier = params.verifieridentifier;
+      supported(verifier);
+      const tempX = BigInt("0x" + params.temppubx);
+      const tempY = BigInt("0x" + params.temppuby);
+      try {
+        pointFromCoordinates(tempX, tempY, "temporary public key");
+      } catch {
+        throw rpcError("TEMP_KEY_NOT_A_POINT");
+      }
+      const tempPubX = hex64(tempX);
+      const tempPubY = hex64(tempY);
+      const existing = service.commitments.commitment(commitment);
+      const revealed = service.commitments.reveal(commitment) !== undefined;
+      const decision = commitmentDecision(existing, revealed, { tempPubX, tempPubY, verifier });
+      if (decision === "duplicate") throw rpcError("DUPLICATE_TOKEN");
+      if (decision === "repeat") return commitmentAnswer(existing!.signature, existing!.data);
+      if (!commitLimiter.take(ip)) throw rpcError("TOO_MANY_COMMITMENTS");
+      const data = commitmentData(commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000));
+      const signature = service.sign(data);
+      const record = { commitment, tempPubX, tempPubY, verifier, data, signature };
+      if (!(await service.commitments.addCommitment({ ...record, expiresAt: Date.now() + recordLifetimeMs })))
+        throw rpcError("COMMITMENTS_FULL");
+      return commitmentAnswer(signature, data);
+    }),
+  );
+
+  methods.set(
+    "ShareRequest",
+    method(whileServing, shareRequestParams, async (params) => {
+      const item = params.item[0];
+      const { idtoken: idToken, verifieridentifier: verifierName, verifier_id: verifierId } = item;
+      supported(verifierName);
+      const commitment = bytesToHex(keccak_256(new TextEncoder().encode(idToken)));
+      // An identical retry (its answer was lost) gets the same answer.
+      const previous = service.commitments.reveal(commitment);
+      if (previous) return previous.response;
+
+      // Bounded: a client cannot make a node check more than a few signatures per node.
+      const signatures: unknown[] = Array.isArray(item.nodesignatures) ? item.nodesignatures.slice(0, 4 * n) : [];
+      let tempKey = quorumKey(signatures, commitment, verifierName, signatureRules());
+      // Peers are asked only for a commitment that exists (here, or signed by some node in the request): a made-up
+      // token must not make every node broadcast.
+      const worthAsking =
+        service.commitments.commitment(commitment) !== undefined ||
+        countSigners(signatures, commitment, verifierName, signatureRules()).size > 0;
+      if (!tempKey && worthAsking) {
+        // Too few signatures on one key (torus.js forwards only the first answers it got): ask the peers for the
+        // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged.
+        const fromPeers = await service.peerSignatures(
+          verifierName,
+          commitment,
+          AbortSignal.timeout(timeouts.peerSignaturesMs),
+        );
+        const asAnswers = fromPeers.flatMap((p) => {
+          const key = nodeKeys[p.node - 1];
+          return key ? [{ ...p, nodepubx: toLegacyHex(key.x), nodepuby: toLegacyHex(key.y) }] : [];
+        });
+        tempKey = quorumKey([...signatures, ...asAnswers], commitment, verifierName, signatureRules());
+      }
+      if (!tempKey) throw rpcError("TOO_FEW_SIGNATURES", quorum);
+      try {
+        await verifiers.get(verifierName)!.verify(idToken, verifierId, service.tokenWindow());
+      } catch (error) {
+        if (!(error instanceof TokenError)) throw error;
+        const name = error.code === "JWKS_UNAVAILABLE" ? "TOKEN_KEYS_UNAVAILABLE" : "TOKEN_REFUSED";
+        throw rpcError(name, error.code, error.message);
+      }
+      const assignment = service.lookup(verifierName, verifierId);
+      if (!assignment) throw rpcError("NOT_ASSIGNED");
+      const share = await service.keyShare(assignment.keyIndex);
+      if (share === undefined) throw rpcError("SHARE_MISSING");
+      // 32 bytes, big-endian: torus.js left-pads the hex ciphertext to 64 characters, so a share must never encrypt to
+      // a single AES block.
+      const encrypted = eciesEncrypt(tempKey, bigIntToBytes(share, 32), systemRng);
+      const response = {
+        keys: [
+          {
+            Index: toLegacyHex(BigInt(assignment.keyIndex)),
+            PublicKey: {
+              X: toLegacyHex(BigInt("0x" + assignment.publicKey.x)),
+              Y: toLegacyHex(BigInt("0x" + assignment.publicKey.y)),
+            },
+            Threshold: 1,
+            Verifiers: { [verifierName]: [verifierId] },
+            ...eciesToLegacyShare(encrypted),
+          },
+        ],
+      };
+      await service.commitments.addReveal({ commitment, response, expiresAt: Date.now() + recordLifetimeMs });
+      return response;
+    }),
+  );
 
   return methods;
-}
-
-/** New users wait while the state is frozen for the handover (the next epoch assigns them). */
-function handingOver(nextEpoch: number): RpcError {
-  return new RpcError(
-    INTERNAL_ERROR,
-    "Internal error",
-    `the network is handing over to epoch ${nextEpoch}; retry after the handover`,
-  );
-}
-
-function parseHex(params: Record<string, unknown>, field: string): bigint {
-  try {
-    return parseLegacyHex(params[field], field, { maxBytes: 32 });
-  } catch (error) {
-    throw new RpcError(INVALID_PARAMS, "Invalid params", (error as Error).message);
-  }
 }

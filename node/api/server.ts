@@ -1,76 +1,50 @@
 /**
- * The node's HTTP server (fastify): health, status and Prometheus metrics for operators. The client JSON-RPC API is
- * mounted here too (`POST /jrpc`).
+ * The node's HTTP server (fastify): the client JSON-RPC API on `POST /jrpc`, and the operator endpoints. It is built
+ * from the node's ports only (service.ts, node-status.ts) and a logger, so a test can build it over an in-memory
+ * service and drive it with `inject()`. It owns the HTTP limits (a 256 kB body, HTTP 413 beyond) and the optional
+ * KeyAssign signer check; it never reaches into the node.
  */
 import Fastify, { type FastifyInstance } from "fastify";
 
-import type { TorusNode } from "../node.ts";
 import { pointFromCoordinates } from "../crypto/point.ts";
 import { mountJsonRpc } from "./jrpc.ts";
 import { KeyAssignAuth } from "./key-assign-auth.ts";
-import { createMethods } from "./methods.ts";
+import { createMethods, DEFAULT_TIMEOUTS, type MethodTimeouts } from "./methods.ts";
+import type { StatusSource } from "./node-status.ts";
+import { mountOperatorEndpoints } from "./operator-endpoints.ts";
+import type { ApiSettings, KeyService } from "./service.ts";
 
-export async function startApiServer(node: TorusNode, host: string, port: number): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+export const MAX_BODY_BYTES = 256 * 1024;
 
-  app.get("/healthz", async (_request, reply) => {
-    const status = node.status();
-    const ok = status.refusing === undefined;
-    return reply
-      .code(ok ? 200 : 503)
-      .send({ ok, epoch: status.epoch, height: status.bft.height, refusing: status.refusing });
-  });
+/** Where failures nobody's input explains are reported (pino's logger fits). */
+export interface ApiLogger {
+  error(details: object, message: string): void;
+}
 
-  app.get("/status", () => Promise.resolve(node.status()));
+export interface ApiParts {
+  service: KeyService;
+  status: StatusSource;
+  settings: ApiSettings;
+  log: ApiLogger;
+  timeouts?: MethodTimeouts;
+}
 
-  app.get("/metrics", async (_request, reply) => {
-    const s = node.status();
-    const m = node.metrics;
-    const p2p = node.p2p.stats;
-    const lines = [
-      ["torus_peers_connected", "gauge", "peers with an open stream", s.peersConnected],
-      ["torus_bft_height", "gauge", "height the BFT network is deciding", s.bft.height],
-      ["torus_bft_blocks_total", "counter", "blocks decided since start", m.blocks],
-      ["torus_keys_published", "gauge", "generated keys in the pool", s.keys.published],
-      ["torus_keys_assigned", "gauge", "keys assigned to users", s.keys.assigned],
-      ["torus_keys_free", "gauge", "generated keys not yet assigned (the buffer)", s.keys.free],
-      ["torus_keygen_batches_total", "counter", "key-generation batches this node finished", s.keys.generatedBatches],
-      ["torus_transactions_submitted_total", "counter", "transactions submitted through this node", m.txSubmitted],
-      [
-        "torus_peer_signature_fetches_total",
-        "counter",
-        "ShareRequests that asked peers for missing signatures",
-        m.signatureFetches,
-      ],
-      [
-        "torus_peer_messages_rejected_total",
-        "counter",
-        "peer messages the cores refused",
-        m.bftRejected + m.dkgRejected,
-      ],
-      ["torus_p2p_frames_in_total", "counter", "frames received", p2p.framesIn],
-      ["torus_p2p_frames_out_total", "counter", "frames sent", p2p.framesOut],
-      ["torus_p2p_dropped_total", "counter", "frames dropped from full peer queues", p2p.dropped],
-      ["torus_p2p_rejected_peers_total", "counter", "connections refused: not in the node list", p2p.rejectedPeers],
-      [
-        "torus_p2p_malformed_frames_total",
-        "counter",
-        "peers dropped for oversized or malformed frames",
-        p2p.malformedFrames,
-      ],
-    ] as const;
-    const text = lines.map(
-      ([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`,
-    );
-    return reply.type("text/plain; version=0.0.4").send(text.join("\n") + "\n");
-  });
-
-  const signer = node.config.api.keyAssignSigner;
-  const keyAssignAuth = signer && new KeyAssignAuth(pointFromCoordinates(signer.x, signer.y, "signer"), node.publicKey);
-  mountJsonRpc(app, createMethods(node), {
-    onError: (error) => node.log.error({ err: error }, "JSON-RPC failure"),
+/** The server, not listening yet. */
+export function buildApiServer(parts: ApiParts): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
+  mountOperatorEndpoints(app, parts.status);
+  const signer = parts.settings.keyAssignSigner;
+  const keyAssignAuth =
+    signer && new KeyAssignAuth(pointFromCoordinates(signer.x, signer.y, "signer"), parts.service.self.publicKey);
+  mountJsonRpc(app, createMethods(parts.service, parts.settings, parts.timeouts ?? DEFAULT_TIMEOUTS), {
+    onError: (error) => parts.log.error({ err: error }, "JSON-RPC failure"),
     authorize: keyAssignAuth && ((body, parsed, headers) => keyAssignAuth.check(body, parsed, headers)),
   });
+  return app;
+}
+
+export async function startApiServer(parts: ApiParts, host: string, port: number): Promise<FastifyInstance> {
+  const app = buildApiServer(parts);
   await app.listen({ host, port });
   return app;
 }

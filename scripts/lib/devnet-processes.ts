@@ -15,7 +15,7 @@ import { freePort, startChain, type ChainProcess } from "./chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "./dev-oidc.ts";
 import * as ops from "./operations.ts";
 import { EpochState } from "../../node/chain/epoch-state.ts";
-import type { NodeStatus } from "../../node/node.ts";
+import type { NodeStatus } from "../../node/api/node-status.ts";
 import { thresholdsFor } from "../../node/chain/thresholds.ts";
 
 export interface DevnetOptions {

@@ -1,0 +1,95 @@
+/**
+ * What the JSON-RPC methods need from a node, and nothing more: the narrow port between the client API and the
+ * runtime. The node implements it over its replicated app, key store, commit–reveal log and peers
+ * (node/runtime/api-service.ts); the service-level tests implement it in memory. The API must see the node only
+ * through these interfaces — never TorusNode, consensus, key generation or libp2p objects — so that it can be tested
+ * without processes and cannot reach into state it has no business changing.
+ */
+import type { CommitmentRecord, RevealRecord } from "../auth/commitments.ts";
+import type { EpochWindow } from "../auth/verifier.ts";
+import type { VerifierConfig } from "../config.ts";
+import type { Point } from "../crypto/point.ts";
+
+/** A public key as the replicated state holds it: x and y as 64 lowercase hex characters. */
+export interface PublicKeyHex {
+  x: string;
+  y: string;
+}
+
+export interface Assignment {
+  keyIndex: number;
+  publicKey: PublicKeyHex;
+}
+
+/** The outcome of a decided assignment transaction. */
+export type AssignOutcome =
+  | ({ code: "OK" } & Assignment)
+  /** No generated key is free: nothing was consumed, retry later. */
+  | { code: "NO_FREE_KEY" }
+  /** The state froze for the handover to `nextEpoch` before the assignment was decided. */
+  | { code: "FROZEN"; nextEpoch: number }
+  /** Anything else the replicated app refused (a bug on a valid request). */
+  | { code: "FAILED" };
+
+/** A signature a peer had already issued on a commitment, fetched for a ShareRequest that carried too few. */
+export interface PeerSignature {
+  /** The peer's 1-based index in the epoch. */
+  node: number;
+  data: string;
+  signature: string;
+}
+
+/**
+ * The durable commit–reveal records of this node. Adding persists (fsynced) before it resolves: an answer that
+ * depends on a record leaves only after the record would survive a crash.
+ */
+export interface CommitRevealLedger {
+  commitment(commitment: string): CommitmentRecord | undefined;
+  reveal(commitment: string): RevealRecord | undefined;
+  /** False when the node holds too many open commitments (nothing is recorded then). */
+  addCommitment(record: CommitmentRecord): Promise<boolean>;
+  addReveal(record: RevealRecord): Promise<void>;
+}
+
+export interface KeyService {
+  /** This node: its 1-based index in the epoch and its node key (the one registered on-chain). */
+  readonly self: { index: number; publicKey: Point };
+  /** The epoch's thresholds and node keys (node i at i − 1), fixed for the life of the service. */
+  readonly epoch: { n: number; t: number; nodeKeys: readonly Point[] };
+
+  /** Why this node serves no client now (a handover, another verifier list, a retired epoch), or undefined. */
+  refusing(): string | undefined;
+  /** The next epoch while the state is frozen for the handover (no new assignment), else undefined. */
+  handingOverTo(): number | undefined;
+  freeKeys(): number;
+
+  lookup(verifier: string, verifierId: string): Assignment | undefined;
+  /**
+   * Submits the assignment to the BFT network and resolves once a block decided it. Rejects with the reason when the
+   * transaction is refused before it is ordered, and with `signal.reason` once `signal` aborts (the transaction may
+   * still be decided later: a retry then finds the assignment).
+   */
+  assign(verifier: string, verifierId: string, signal: AbortSignal): Promise<AssignOutcome>;
+  keyByPublicKey(
+    publicKey: PublicKeyHex,
+  ): { keyIndex: number; owner?: { verifier: string; verifierId: string } } | undefined;
+  /** This node's share of a key, or undefined when it holds none (yet). */
+  keyShare(keyIndex: number): Promise<bigint | undefined>;
+
+  readonly commitments: CommitRevealLedger;
+  /** The node key's Torus-format signature over `data` (commitment data). */
+  sign(data: string): string;
+  /** Asks the peers for the signatures they already issued on (verifier, commitment), until `signal` aborts. */
+  peerSignatures(verifier: string, commitment: string, signal: AbortSignal): Promise<PeerSignature[]>;
+  /** Which token issue times this epoch serves (a token is served by one epoch only). */
+  tokenWindow(): EpochWindow;
+}
+
+/** The operator's settings the API applies itself. */
+export interface ApiSettings {
+  verifiers: readonly VerifierConfig[];
+  keyAssignPerSecond: number;
+  commitmentsPerSecond: number;
+  /** When set, every KeyAssign must carry this signer's signature (key-assign-auth.ts). */
+  keyAssignSigner?: { x: bigint; y: bigint } | undefined;
+}
