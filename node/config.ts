@@ -22,6 +22,12 @@ export interface VerifierConfig {
   verifierIdClaim: string;
   maxTokenAgeSeconds: number;
   algorithms: string[];
+  /**
+   * The provider vouches that every email it puts in a token is verified (a workspace domain, say), so tokens need no
+   * `email_verified: true`. Default false: with `verifierIdClaim: "email"` an unverified address would let anyone who
+   * types someone else's email at such a provider log in as them.
+   */
+  emailsVerifiedByProvider?: boolean;
 }
 
 export interface NodeConfig {
@@ -71,6 +77,11 @@ function object(value: unknown, field: string): Json {
   return value;
 }
 
+function bool(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") throw new ConfigError(`${field} must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function string(value: unknown, field: string, pattern?: RegExp, what?: string): string {
   if (typeof value !== "string" || value.length === 0) throw new ConfigError(`${field} must be a non-empty string`);
   if (pattern && !pattern.test(value)) throw new ConfigError(`${field} must be ${what}, got "${value}"`);
@@ -96,6 +107,24 @@ function url(value: unknown, field: string): string {
   return text;
 }
 
+/** Whether a URL's host is this machine's loopback (a development issuer), where plain http cannot be intercepted. */
+function isLoopback(url: URL): boolean {
+  const host = url.hostname;
+  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * An identity provider's URL: https, or http on loopback only. The JWKS fetched over plain http from another host
+ * could be replaced on the way, and with it every token the node accepts.
+ */
+function providerUrl(value: unknown, field: string): string {
+  const text = url(value, field);
+  const parsed = new URL(text);
+  if (parsed.protocol !== "https:" && !isLoopback(parsed))
+    throw new ConfigError(`${field} must be https (http only on loopback), got "${text}"`);
+  return text;
+}
+
 function verifier(value: unknown, field: string): VerifierConfig {
   const v = object(value, field);
   const algorithms = v.algorithms;
@@ -110,12 +139,15 @@ function verifier(value: unknown, field: string): VerifierConfig {
   }
   return {
     name: string(v.name, `${field}.name`, /^[A-Za-z0-9._-]{1,64}$/, "1–64 letters, digits, '.', '_' or '-'"),
-    issuer: string(v.issuer, `${field}.issuer`),
-    jwksUri: url(v.jwksUri, `${field}.jwksUri`),
+    issuer: providerUrl(v.issuer, `${field}.issuer`),
+    jwksUri: providerUrl(v.jwksUri, `${field}.jwksUri`),
     audience: string(v.audience, `${field}.audience`),
     verifierIdClaim: string(v.verifierIdClaim, `${field}.verifierIdClaim`),
     maxTokenAgeSeconds: int(v.maxTokenAgeSeconds, `${field}.maxTokenAgeSeconds`, 1, 86_400),
     algorithms: algorithms as string[],
+    ...(v.emailsVerifiedByProvider === undefined
+      ? {}
+      : { emailsVerifiedByProvider: bool(v.emailsVerifiedByProvider, `${field}.emailsVerifiedByProvider`) }),
   };
 }
 

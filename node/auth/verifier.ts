@@ -24,6 +24,10 @@ export type TokenErrorCode =
   | "WRONG_VERIFIER_ID"
   | "MISSING_CLAIM"
   | "OTHER_EPOCH"
+  /** The verifier id is an email the provider has not verified (`email_verified` is not true). */
+  | "EMAIL_NOT_VERIFIED"
+  /** The token names several audiences and its authorized party (`azp`) is not this verifier's client. */
+  | "WRONG_AUTHORIZED_PARTY"
   /** The issuer's keys could not be fetched: retryable, and a token that failed so is not marked used. */
   | "JWKS_UNAVAILABLE";
 
@@ -150,6 +154,14 @@ export class TokenVerifier {
     }
     // Case-sensitive, as the Torus node compared (torus.js#23: clients must not lower-case verifier ids).
     if (claimed !== verifierId) throw new TokenError("WRONG_VERIFIER_ID", "the token is for another verifier_id");
+    // OIDC Core §5.1: an email claim is only the user's if the provider verified it; otherwise anyone who signs up at
+    // the provider with someone else's address would hold that person's key.
+    if (config.verifierIdClaim === "email" && !config.emailsVerifiedByProvider && payload.email_verified !== true)
+      throw new TokenError("EMAIL_NOT_VERIFIED", "the token's email is not verified by its provider");
+    // OIDC Core §2: with several audiences, azp names the client the token was issued to; it must be ours, or a token
+    // issued to another client that lists us among its audiences would log in here.
+    if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== config.audience)
+      throw new TokenError("WRONG_AUTHORIZED_PARTY", "the token names several audiences and another authorized party");
     const iat = payload.iat!;
     if (window.issuedAfter !== undefined && iat <= window.issuedAfter)
       throw new TokenError("OTHER_EPOCH", "the token was issued before this epoch took over; get a fresh token");

@@ -93,8 +93,30 @@ describe("ID-token verification", function () {
     ];
     for (const [what, token, code] of cases) expect(await refusal(await token), what).to.equal(code);
     expect(await refusal(valid, "bob@example.com"), "another verifier_id").to.equal("WRONG_VERIFIER_ID");
+    for (const [what, claims] of [
+      ["an unverified email", { email_verified: false }],
+      ["no email_verified claim", { email_verified: undefined }],
+      ['email_verified "true" as a string', { email_verified: "true" }],
+    ] as const)
+      expect(await refusal(await oidc.mint({ email, ...claims })), what).to.equal("EMAIL_NOT_VERIFIED");
+    for (const [what, claims] of [
+      ["several audiences without azp", { aud: [DEV_AUDIENCE, "other-client"] }],
+      ["several audiences issued to another client", { aud: [DEV_AUDIENCE, "other-client"], azp: "other-client" }],
+    ] as const)
+      expect(await refusal(await oidc.mint({ email, ...claims })), what).to.equal("WRONG_AUTHORIZED_PARTY");
     expect(await refusal(valid, "ALICE@example.com"), "verifier ids are case-sensitive").to.equal("WRONG_VERIFIER_ID");
     expect(oidc.jwksFetches - fetchesBefore, "JWKS fetches").to.be.at.most(1);
+  });
+
+  it("accepts several audiences issued to this client, and an unverified email where the provider vouches for it", async function () {
+    const token = await oidc.mint({ email, aud: [DEV_AUDIENCE, "other-client"], azp: DEV_AUDIENCE });
+    expect((await verifier.verify(token, email)).verifierId).to.equal(email);
+    const unverified = await oidc.mint({ email, email_verified: false });
+    const vouching = new TokenVerifier({ ...config, emailsVerifiedByProvider: true });
+    expect((await vouching.verify(unverified, email)).verifierId).to.equal(email);
+    // A verifier keyed by `sub` does not read the email at all.
+    const bySub = new TokenVerifier({ ...config, verifierIdClaim: "sub" });
+    expect((await bySub.verify(unverified, email)).verifierId).to.equal(email);
   });
 
   it("refuses a token whose last base64url character carries stray bits (a second spelling)", async function () {

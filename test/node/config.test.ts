@@ -76,11 +76,42 @@ describe("node configuration", function () {
     ["an HMAC algorithm", { verifiers: [{ ...VERIFIER, algorithms: ["HS256"] }] }, /no HMAC/],
     ["a verifier named twice", { verifiers: [VERIFIER, VERIFIER] }, /names a verifier twice/],
     [
+      "a JWKS over plain http from another host",
+      { verifiers: [{ ...VERIFIER, jwksUri: "http://issuer.example.com/jwks" }] },
+      /config\.verifiers\[0\]\.jwksUri must be https \(http only on loopback\)/,
+    ],
+    [
+      "an issuer over plain http from another host",
+      { verifiers: [{ ...VERIFIER, issuer: "http://10.0.0.7" }] },
+      /config\.verifiers\[0\]\.issuer must be https \(http only on loopback\)/,
+    ],
+    [
+      "an issuer that is not a URL",
+      { verifiers: [{ ...VERIFIER, issuer: "accounts" }] },
+      /config\.verifiers\[0\]\.issuer must be a URL/,
+    ],
+    [
+      "emailsVerifiedByProvider that is not a boolean",
+      { verifiers: [{ ...VERIFIER, emailsVerifiedByProvider: "yes" }] },
+      /config\.verifiers\[0\]\.emailsVerifiedByProvider must be true or false/,
+    ],
+    [
       "a missing audience",
       { verifiers: [{ ...VERIFIER, audience: "" }] },
       /config\.verifiers\[0\]\.audience must be a non-empty string/,
     ],
   ];
+  it("takes an identity provider over https anywhere, and over http on loopback only", function () {
+    for (const [issuer, jwksUri] of [
+      ["https://accounts.google.com", "https://www.googleapis.com/oauth2/v3/certs"],
+      ["http://127.0.0.1:5555", "http://127.0.0.1:5555/jwks"],
+      ["http://localhost:5555", "http://[::1]:5555/jwks"],
+    ]) {
+      const config = parseConfig({ ...valid, verifiers: [{ ...VERIFIER, issuer, jwksUri }] });
+      expect([config.verifiers[0]!.issuer, config.verifiers[0]!.jwksUri]).to.deep.equal([issuer, jwksUri]);
+    }
+  });
+
   for (const [what, change, message] of bad) {
     it(`refuses ${what}, naming the field`, function () {
       expect(() => parseConfig({ ...valid, ...change })).to.throw(ConfigError, message);
