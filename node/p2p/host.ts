@@ -16,7 +16,10 @@ import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 
+import { FrameDecoder, FrameTooLarge, encodeFrame as frameOf } from "./framing.ts";
+
 export const PROTOCOL = "/torus-network/1.0.0";
+/** The frame cap when the node sets none (P2POptions.maxFrameBytes). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const MAX_QUEUED_FRAMES = 4096;
 const DIAL_BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000];
@@ -56,6 +59,8 @@ export interface P2POptions {
   listen: string;
   onMessage: (from: string, message: unknown) => void;
   log?: (message: string) => void;
+  /** The largest frame sent or taken (default MAX_FRAME_BYTES); a peer that announces a larger one is dropped. */
+  maxFrameBytes?: number;
 }
 
 class PeerLink {
@@ -75,6 +80,10 @@ export class P2PHost {
   #stopped = false;
 
   private constructor(private readonly options: P2POptions) {}
+
+  get #maxFrameBytes(): number {
+    return this.options.maxFrameBytes ?? MAX_FRAME_BYTES;
+  }
 
   static async start(options: P2POptions): Promise<P2PHost> {
     const host = new P2PHost(options);
@@ -137,7 +146,7 @@ export class P2PHost {
 
   /** Queues one message for several peers, encoded once. */
   sendMany(to: readonly string[], message: unknown): void {
-    const frame = encodeFrame(message);
+    const frame = encodeFrame(message, this.#maxFrameBytes);
     for (const id of to) {
       const link = this.#links.get(id);
       if (link) this.#enqueue(link, frame);
@@ -210,20 +219,20 @@ export class P2PHost {
       stream.abort(new Error("not an allowed peer"));
       return;
     }
-    let buffer: Uint8Array = new Uint8Array(0);
+    const decoder = new FrameDecoder(this.#maxFrameBytes);
+    const utf8 = new TextDecoder("utf-8", { fatal: true });
     stream.addEventListener("message", (event) => {
-      const chunk = event.data instanceof Uint8Array ? event.data : event.data.subarray();
-      buffer = concat(buffer, chunk);
-      for (;;) {
-        if (buffer.length < 4) return;
-        const length = new DataView(buffer.buffer, buffer.byteOffset, 4).getUint32(0);
-        if (length > MAX_FRAME_BYTES) return this.#drop(stream, connection, `frame of ${length} bytes`);
-        if (buffer.length < 4 + length) return;
-        const payload = buffer.subarray(4, 4 + length);
-        buffer = buffer.slice(4 + length);
+      let payloads: Uint8Array[];
+      try {
+        payloads = decoder.push(event.data instanceof Uint8Array ? event.data : event.data.subarray());
+      } catch (error) {
+        if (error instanceof FrameTooLarge) return this.#drop(stream, connection, `frame of ${error.bytes} bytes`);
+        throw error;
+      }
+      for (const payload of payloads) {
         let message: unknown;
         try {
-          message = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+          message = JSON.parse(utf8.decode(payload));
         } catch {
           return this.#drop(stream, connection, "a frame that is not JSON");
         }
@@ -251,19 +260,9 @@ export class P2PHost {
   }
 }
 
-export function encodeFrame(message: unknown): Uint8Array {
+/** A message as it goes on the wire: its JSON in one length-prefixed frame (RangeError above the cap). */
+export function encodeFrame(message: unknown, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
   const payload = new TextEncoder().encode(JSON.stringify(message));
-  if (payload.length > MAX_FRAME_BYTES) throw new RangeError(`message of ${payload.length} bytes is too large`);
-  const frame = new Uint8Array(4 + payload.length);
-  new DataView(frame.buffer).setUint32(0, payload.length);
-  frame.set(payload, 4);
-  return frame;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  if (payload.length > maxFrameBytes) throw new RangeError(`message of ${payload.length} bytes is too large`);
+  return frameOf(payload, maxFrameBytes);
 }
