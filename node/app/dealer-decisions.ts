@@ -12,8 +12,7 @@ import { decisionProblem } from "../dkg/decision.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import { reshareDecisionProblem } from "../pss/decision.ts";
 import type { ReshareDecision, Thresholds } from "../pss/types.ts";
-import { NO_HANDOVER } from "./moved-chunks.ts";
-import { NOT_INSTALLED, type AppPhase } from "./phase.ts";
+import { NOT_INSTALLED, NO_HANDOVER, type AppPhase } from "./phase.ts";
 import type { Validators } from "./validator-votes.ts";
 
 export const ALREADY_DECIDED = "already decided";

@@ -9,11 +9,9 @@
  * owner twice (a key would be free twice, an owner's key silently replaced), or run in a genesis epoch.
  */
 import type { KeyPool } from "./key-pool.ts";
-import type { AppPhase } from "./phase.ts";
+import { NO_HANDOVER, type AppPhase } from "./phase.ts";
 import { moveKeysSignBytes, type MoveKeysBody, type MoveKeysTx } from "./transactions.ts";
 import { QuorumVotes, type OpenVotes, type Validators } from "./validator-votes.ts";
-
-export const NO_HANDOVER = "this epoch runs no handover";
 
 export class MovedChunks {
   readonly #validators: Validators;

@@ -13,3 +13,6 @@ export interface AppPhase {
 }
 
 export const NOT_INSTALLED = "the keys moved from the previous epoch are not all installed yet";
+
+/** A genesis epoch receives no handover: it installs no moved keys and orders no reshare decisions. */
+export const NO_HANDOVER = "this epoch runs no handover";
