@@ -4,8 +4,9 @@
  *
  * Owns: the voters of every body not at a quorum yet, and each validator's count of open votes, one count across every
  * kind of quorum vote so that one cap bounds all the state a validator can open.
- * Must never: check a body or a signature itself (its callers do, before they tally), keep a body past its quorum, or
- * depend on anything but the order of the votes (every replica tallies the same blocks to the same state).
+ * Must never: check a body (its caller does, before the signature here, so that the cheap refusals come first), count
+ * a vote that was not checked, keep a body past its quorum, or depend on anything but the order of the votes (every
+ * replica tallies the same blocks to the same state).
  */
 import { canonicalJson } from "../bft/encoding.ts";
 import { quorum } from "../bft/quorum.ts";
