@@ -59,15 +59,13 @@ let stopping = false;
  */
 async function run(): Promise<void> {
   try {
-    node = await TorusNode.start(
-      config,
-      log,
-      (error) => {
+    node = await TorusNode.start(config, log, {
+      onFatal: (error) => {
         process.stderr.write(`torus-node: ${error.message}\n`);
         process.exit(1);
       },
-      () => void restart(),
-    );
+      onAbandoned: () => void restart(),
+    });
   } catch (error) {
     if (stopping) return;
     fail((error as Error).message);

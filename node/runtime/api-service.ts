@@ -27,18 +27,18 @@ export function apiPartsOf(node: TorusNode): ApiParts {
 }
 
 function keyServiceOf(node: TorusNode): KeyService {
-  const { epoch } = node;
+  const { epoch, bft } = node;
+  const { app } = bft;
   const nodeKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index}`));
   return {
-    self: { index: node.index, publicKey: node.publicKey },
+    self: { index: node.self, publicKey: node.publicKey },
     epoch: { n: epoch.n, t: epoch.t, nodeKeys },
-    refusing: () => node.refusing,
-    handingOverTo: () => node.app.frozen?.nextEpoch,
-    freeKeys: () => node.app.freeKeys,
-    lookup: (verifier, verifierId) => node.app.lookup(verifier, verifierId),
-    assign: (verifier, verifierId, signal) =>
-      untilAborted(node.submit(assignTx(verifier, verifierId)), signal).then(outcomeOf),
-    keyByPublicKey: (publicKey) => node.app.keyByPublicKey(publicKey),
+    refusing: () => node.serving.refusing,
+    handingOverTo: () => app.frozen?.nextEpoch,
+    freeKeys: () => app.freeKeys,
+    lookup: (verifier, verifierId) => app.lookup(verifier, verifierId),
+    assign: (verifier, verifierId, signal) => bft.submit(assignTx(verifier, verifierId), signal).then(outcomeOf),
+    keyByPublicKey: (publicKey) => app.keyByPublicKey(publicKey),
     keyShare: async (keyIndex) => {
       const key = await node.findKey(keyIndex);
       return key && BigInt("0x" + key.share);
@@ -57,8 +57,8 @@ function keyServiceOf(node: TorusNode): KeyService {
       },
     },
     sign: (data) => node.sign(data),
-    peerSignatures: (verifier, commitment, signal) => node.requestPeerSignatures(verifier, commitment, signal),
-    tokenWindow: () => node.tokenWindow(),
+    peerSignatures: (verifier, commitment, signal) => node.peerSignatures.request(verifier, commitment, signal),
+    tokenWindow: () => node.serving.tokenWindow(),
   };
 }
 
@@ -75,14 +75,4 @@ function outcomeOf(result: TxResult): AssignOutcome {
     return { code: "OK", keyIndex: result.keyIndex, publicKey: result.publicKey };
   if (result.code === "NO_FREE_KEY" || result.code === "FROZEN") return result;
   return { code: "FAILED" };
-}
-
-/** The client stops waiting when `signal` aborts; the transaction itself goes on (a retry finds its result). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

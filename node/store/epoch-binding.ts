@@ -1,9 +1,9 @@
 /**
  * Each `epoch-<e>/` directory names the epoch and the transition attempt its data belongs to, in `epoch.json`. A
  * successor epoch's nodes run one BFT chain and one handover per attempt, and erase what they received when an attempt
- * is aborted (TorusNode's #abandonAttempt). A node that was down at that moment still holds the aborted attempt's
- * data; started for the retry, it must not replay it into the new attempt, so it erases it as the running node would
- * have. The marker is a small JSON object so that later facts about the directory (that it was retired and erased)
+ * is aborted (EpochStorage.eraseAll, called when the chain follower abandons the attempt). A node that was down at
+ * that moment still holds the aborted attempt's data; started for the retry, it must not replay it into the new
+ * attempt, so it erases it as the running node would have. The marker is a small JSON object so that later facts about the directory (that it was retired and erased)
  * can travel in it.
  */
 import { lstat, mkdir, readdir, rm } from "node:fs/promises";

@@ -8,15 +8,15 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Logger } from "pino";
 
-import { canonicalJson } from "./bft/encoding.ts";
-import type { EpochView } from "./chain/registry.ts";
-import { systemRng } from "./crypto/field.ts";
-import { pointFromCoordinates } from "./crypto/point.ts";
-import type { NodeSigner } from "./dkg/types.ts";
-import { peerIdOf, type P2PPeer } from "./p2p/host.ts";
-import { ReshareDealer, type DealerKey, type DealerSend } from "./pss/dealer.ts";
-import { ReshareReceiver, type ReceiverOutput, type ReceiverRecord } from "./pss/receiver.ts";
-import type { ReshareDecision, ResharedKey } from "./pss/types.ts";
+import { canonicalJson } from "../bft/encoding.ts";
+import type { EpochView } from "../chain/registry.ts";
+import { systemRng } from "../crypto/field.ts";
+import { pointFromCoordinates } from "../crypto/point.ts";
+import type { NodeSigner } from "../dkg/types.ts";
+import { peerIdOf, type P2PPeer } from "../p2p/host.ts";
+import { ReshareDealer, type DealerKey, type DealerSend } from "../pss/dealer.ts";
+import { ReshareReceiver, type ReceiverOutput, type ReceiverRecord } from "../pss/receiver.ts";
+import type { ReshareDecision, ResharedKey } from "../pss/types.ts";
 
 /** Keys per handover chunk: one AVSS session per old dealer carries this many keys. */
 export const HANDOVER_CHUNK_SIZE = 25;

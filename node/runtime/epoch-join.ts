@@ -1,0 +1,51 @@
+/**
+ * Joining the network: binds the data directory to the deployment, finds this node's epoch on-chain, lists the node,
+ * and waits for the epoch's turn (current, or in a successor epoch the handover to it started). Owns nothing after
+ * that: it returns what it learned.
+ *
+ * Must never touch the data directory before it is bound to this deployment and node key.
+ */
+import type { Logger } from "pino";
+
+import { readDeploymentIdentity } from "../chain/deployment-identity.ts";
+import type { EpochView, Registry } from "../chain/registry.ts";
+import type { NodeConfig } from "../config.ts";
+import { bindDataDir } from "../store/deployment-binding.ts";
+import { nodeIndex, type NodeIndex } from "./node-index.ts";
+
+export interface JoinedEpoch {
+  epoch: EpochView;
+  self: NodeIndex;
+  /**
+   * In a successor epoch: the epoch it takes (or took) over from, and the transition attempt this node runs. Its nodes
+   * run their BFT network for the handover only, and serve once it completed; each attempt has its own BFT chain and
+   * handover id.
+   */
+  successor: { from: EpochView; attempt: number } | undefined;
+}
+
+export async function joinEpoch(config: NodeConfig, registry: Registry, log: Logger): Promise<JoinedEpoch> {
+  // Before anything touches the data directory, or the chain sees this node: refuse another deployment's data.
+  if ((await bindDataDir(config.dataDir, await readDeploymentIdentity(registry))) === "created")
+    log.info({ dataDir: config.dataDir }, "bound the data directory to this deployment and node key");
+  const number = await registry.findOwnEpoch();
+  if (number === undefined)
+    throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);
+  await registry.ensureListed(number, { declaredIp: config.api.declaredIp, p2pListenAddress: config.p2p.announce });
+  log.info({ epoch: number, address: registry.address }, "listed; waiting for the epoch to become current");
+  const { prevEpoch } = await registry.readEpoch(number);
+  const state = await registry.waitForTurn(number, prevEpoch);
+  const epoch = await registry.readEpoch(number);
+  let successor: JoinedEpoch["successor"];
+  if (prevEpoch !== 0) {
+    const { transitionAttempt } = await registry.call("getEpochStatus", (c) => c.getEpochStatus(number));
+    successor = { from: await registry.readEpoch(prevEpoch), attempt: Number(transitionAttempt) };
+    if (state === "Handover")
+      log.info({ epoch: number, from: prevEpoch }, "the chain started the handover to this epoch");
+  }
+  const own = epoch.nodes.find((n) => n.address === registry.address);
+  if (!own) throw new Error(`node ${registry.address} is not in the node list of epoch ${number}`);
+  const self = nodeIndex(own.index);
+  log.info({ epoch: number, mode: state, index: self, n: epoch.n }, "starting");
+  return { epoch, self, successor };
+}

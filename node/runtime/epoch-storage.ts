@@ -1,0 +1,124 @@
+/**
+ * What one epoch keeps on disk, in `<dataDir>/epoch-<e>/`: the directory's binding to the epoch and transition attempt
+ * (node/store/epoch-binding.ts), the key store, the append-only logs (BFT write-ahead log, decided blocks, key
+ * generation, commit–reveal, and in a successor epoch the handover receiver's), and the handover dealer's seed. Owns
+ * their opening, what they held at start (for recovery), their erasure and their closing.
+ *
+ * Must never interpret a record: the drivers restore from what it read, and decide what to append.
+ */
+import { open, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+
+import type { Logger } from "pino";
+
+import type { CommitmentStore, AuthRecord } from "../auth/commitments.ts";
+import type { WalRecord } from "../bft/consensus.ts";
+import type { Commit } from "../bft/types.ts";
+import { systemRng } from "../crypto/field.ts";
+import type { KeygenRecord } from "../dkg/keygen.ts";
+import type { ReceiverRecord } from "../pss/receiver.ts";
+import { AppendLog } from "../store/append-log.ts";
+import { bindEpochDir } from "../store/epoch-binding.ts";
+import { KeyStore } from "../store/key-store.ts";
+
+/** The records the logs held when the node started. */
+export interface OnDisk {
+  wal: WalRecord[];
+  commits: Commit[];
+  keygen: KeygenRecord[];
+  pss: ReceiverRecord[];
+}
+
+export class EpochStorage {
+  private constructor(
+    readonly dir: string,
+    readonly keyStore: KeyStore,
+    readonly wal: AppendLog<WalRecord>,
+    readonly blocks: AppendLog<Commit>,
+    readonly keygen: AppendLog<KeygenRecord>,
+    readonly auth: AppendLog<AuthRecord>,
+    /** The handover receiver's log: a successor epoch's only. */
+    readonly pss: AppendLog<ReceiverRecord> | undefined,
+    readonly onDisk: OnDisk,
+  ) {}
+
+  /** Set once the key-generation log is closed and erased (a retired epoch's). */
+  #keygenClosed = false;
+
+  static dirOf(dataDir: string, epoch: number): string {
+    return path.join(dataDir, `epoch-${epoch}`);
+  }
+
+  /**
+   * Binds and opens the epoch's directory; data of an earlier, aborted attempt is erased first (this node was down when
+   * the attempt ended). The commit–reveal records are loaded into `commitments`.
+   */
+  static async open(
+    dataDir: string,
+    binding: { epoch: number; attempt: number; successor: boolean },
+    commitments: CommitmentStore,
+    log: Logger,
+  ): Promise<EpochStorage> {
+    const dir = EpochStorage.dirOf(dataDir, binding.epoch);
+    if ((await bindEpochDir(dir, { epoch: binding.epoch, attempt: binding.attempt })) === "erased")
+      log.warn(
+        { epoch: binding.epoch, attempt: binding.successor ? binding.attempt : undefined },
+        "erased the data of an earlier, aborted transition attempt (this node was down when it ended)",
+      );
+    const keyStore = await KeyStore.open(path.join(dir, "keys"));
+    const auth = await AppendLog.open<AuthRecord>(path.join(dir, "auth.log"));
+    commitments.load(auth.records);
+    const wal = await AppendLog.open<WalRecord>(path.join(dir, "bft-wal.log"));
+    const blocks = await AppendLog.open<Commit>(path.join(dir, "blocks.log"));
+    const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
+    const pss = binding.successor ? await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log")) : undefined;
+    const onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records, pss: pss?.records ?? [] };
+    return new EpochStorage(dir, keyStore, wal.log, blocks.log, keygen.log, auth.log, pss?.log, onDisk);
+  }
+
+  /**
+   * The seed of this node's deterministic handover dealing: random, fsynced before the first dealt message leaves (a
+   * restarted dealer deals the same polynomials), and erased with the shares when the epoch ends — derived from the
+   * long-lived node key instead, it would let a later thief of that key recompute the dealings.
+   */
+  async dealerSeed(): Promise<Uint8Array> {
+    const file = path.join(this.dir, "pss-dealer.seed");
+    const existing = await readFile(file).catch(() => undefined);
+    if (existing?.length === 32) return new Uint8Array(existing);
+    const seed = systemRng(32);
+    const handle = await open(file, "w", 0o600);
+    try {
+      await handle.writeFile(seed);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return seed;
+  }
+
+  /**
+   * The epoch retired: its secrets go — the key shares, the key-generation records that could rebuild them, and the
+   * dealing seed. The BFT chain and the commit–reveal records stay (they hold no secret).
+   */
+  async eraseSecrets(): Promise<void> {
+    this.#keygenClosed = true;
+    await this.keygen.close().catch(() => undefined);
+    for (const name of ["keys", "keygen.log", "pss-dealer.seed"])
+      await rm(path.join(this.dir, name), { recursive: true, force: true });
+  }
+
+  /** A successor's transition attempt was aborted: everything it received goes (call after `close`). */
+  async eraseAll(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([
+      this.wal.close(),
+      this.blocks.close(),
+      this.#keygenClosed ? undefined : this.keygen.close(),
+      this.auth.close(),
+      this.pss?.close(),
+    ]);
+  }
+}

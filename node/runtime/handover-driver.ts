@@ -1,0 +1,243 @@
+/**
+ * The handover as this node takes part in it (the sides themselves are in handover.ts, the cores in node/pss/).
+ * Old epoch: the signed freeze vote once the chain started the transition, the dealing of the frozen snapshot, the
+ * thaw vote when the attempt was aborted, and the erasure of the epoch's secrets once it retired. New epoch: the
+ * receiving side, a signed vote per moved chunk (repeated until installed), and the confirmation on-chain.
+ *
+ * Must never decide from chain state when to freeze, thaw, deal or retire (epoch-lifecycle.ts does), never deal for an
+ * attempt that ended, and never vote twice for the same thing.
+ */
+import type { Logger } from "pino";
+
+import type { EpochView, Registry } from "../chain/registry.ts";
+import type { GeneratedKey, NodeSigner } from "../dkg/types.ts";
+import { dealerKeys } from "../pss/moved-state.ts";
+import type { ReshareDecision } from "../pss/types.ts";
+import { encodeTx, type MoveKeysBody } from "../app/transactions.ts";
+import type { BftDriver } from "./bft-driver.ts";
+import type { EpochStorage } from "./epoch-storage.ts";
+import { DealingSide, ReceivingSide, transitionId, type MovedChunk } from "./handover.ts";
+import type { KeygenDriver } from "./keygen-driver.ts";
+import type { NodeIndex } from "./node-index.ts";
+import type { OwnVotes } from "./own-votes.ts";
+import type { PeerRouter } from "./peer-router.ts";
+import type { SerialExecutor } from "./serial-executor.ts";
+
+type HandoverDigest = { mappingRoot: string; keyCount: number; commitmentsRoot: string };
+
+export interface HandoverDriverParts {
+  epoch: EpochView;
+  self: NodeIndex;
+  /** In a successor epoch: the epoch it takes over from and the transition attempt this node runs. */
+  successor: { from: EpochView; attempt: number } | undefined;
+  signer: NodeSigner;
+  registry: Pick<Registry, "readEpoch" | "call">;
+  storage: EpochStorage;
+  bft: BftDriver;
+  keygen: KeygenDriver;
+  votes: OwnVotes;
+  router: PeerRouter;
+  executor: SerialExecutor;
+  findKey(keyIndex: number): Promise<GeneratedKey | undefined>;
+  log: Logger;
+}
+
+export class HandoverDriver {
+  /** The old epoch's side, once its state is frozen. */
+  #dealing: DealingSide | undefined;
+  #dealingProblem: string | undefined;
+  /** The attempt this epoch froze for and that ended without completing: nothing more is dealt for it. */
+  #endedAttempt = 0;
+  /** The new epoch's side (a successor epoch's only). */
+  readonly #receiving: ReceivingSide | undefined;
+  /** This node's signed vote for each moved chunk it holds. */
+  readonly #moveVotes = new Map<number, string>();
+  readonly #votedFor = new Set<string>();
+  #retired = false;
+
+  constructor(private readonly parts: HandoverDriverParts) {
+    const { epoch, successor, self, signer, storage, bft, executor, log } = parts;
+    if (successor)
+      this.#receiving = new ReceivingSide(
+        successor.from,
+        { epoch, attempt: successor.attempt, index: self, signer },
+        {
+          log,
+          send: (peerId, message) => parts.router.sendToPeer(peerId, message),
+          persist: (record) => storage.pss!.append(record, { sync: true }),
+          propose: async (decision) => void (await bft.propose(encodeTx({ type: "reshareDecision", decision }))),
+          after: (ms, task) => executor.after(ms, task),
+          confirm: (digest) => this.#confirm(digest),
+          chunkDone: (chunk) => this.#onMovedChunk(chunk),
+        },
+      );
+  }
+
+  get retired(): boolean {
+    return this.#retired;
+  }
+
+  /** Starts the receiving side from its log and the reshare decisions the stored blocks made. */
+  async start(reshares: ReshareDecision[]): Promise<void> {
+    await this.#receiving?.start(this.parts.storage.onDisk.pss, reshares);
+  }
+
+  /** The other epoch's nodes the host must link to while the handover runs. */
+  setPeers(): void {
+    this.parts.router.setPeers([...(this.#receiving?.oldPeers ?? []), ...(this.#dealing?.peers ?? [])]);
+  }
+
+  /** A "pss" message: to the dealing side if from the next epoch's nodes, else to the receiving side. */
+  async fromPeer(peerId: string, message: unknown): Promise<void> {
+    if (this.#dealing?.onMessage(peerId, message)) return;
+    await this.#receiving?.onMessage(peerId, message);
+  }
+
+  /** A block decided: its reshare decisions go to the receiving side; votes the app refused for now go again. */
+  async decided(reshares: ReshareDecision[]): Promise<void> {
+    for (const decision of reshares) await this.#receiving?.decided(decision);
+    await this.#voteAgain();
+  }
+
+  /** The chain started the transition to `nextEpoch`: vote, signed, that this epoch's state freezes. */
+  async voteFreeze(nextEpoch: number, attempt: number): Promise<void> {
+    if (this.parts.bft.app.frozen) return;
+    await this.#vote("freeze", nextEpoch, attempt);
+  }
+
+  /**
+   * The attempt this epoch froze for ended without completing: stop dealing, and vote, signed, to thaw the state; at
+   * a quorum it serves new users and generates keys again, and a retry freezes it anew.
+   */
+  async voteThaw(): Promise<void> {
+    const frozen = this.parts.bft.app.frozen;
+    if (!frozen) return;
+    this.#endedAttempt = frozen.attempt;
+    if (this.#dealing) {
+      this.#dealing = undefined;
+      this.setPeers();
+      this.parts.log.warn({ nextEpoch: frozen.nextEpoch, attempt: frozen.attempt }, "the handover was aborted");
+    }
+    this.#dealingProblem = undefined;
+    await this.#vote("unfreeze", frozen.nextEpoch, frozen.attempt);
+  }
+
+  /**
+   * The old epoch's side: once the state is frozen, deal every key of the snapshot to the next epoch's nodes. A node
+   * that lacks a key sits out (and says so once); at least k_old honest nodes carry the handover.
+   */
+  async startDealing(): Promise<void> {
+    const { app } = this.parts.bft;
+    const frozen = app.frozen;
+    if (!frozen || this.#dealingProblem || this.#endedAttempt === frozen.attempt || this.#retired) return;
+    if (this.#dealing?.attempt === frozen.attempt && this.#dealing.next.epoch === frozen.nextEpoch) return;
+    const next = await this.parts.registry.readEpoch(frozen.nextEpoch);
+    const snapshot = app.snapshot();
+    const keys = await dealerKeys(snapshot, (i) => this.parts.findKey(i));
+    if ("problem" in keys) {
+      this.#dealingProblem = keys.problem;
+      this.parts.log.error({ problem: keys.problem }, "this node cannot deal in the handover");
+      return;
+    }
+    const seed = await this.parts.storage.dealerSeed();
+    this.#dealing = new DealingSide(
+      next,
+      frozen.attempt,
+      { epoch: this.parts.epoch, index: this.parts.self, seed },
+      { keys: keys.keys, nextKeyIndex: snapshot.nextKeyIndex },
+      (peerId, message) => this.parts.router.sendToPeer(peerId, message),
+    );
+    this.setPeers();
+    this.parts.log.info({ nextEpoch: next.epoch, keys: keys.keys.length }, "dealing every key to the next epoch");
+    this.#dealing.start();
+  }
+
+  /**
+   * The handover to the next epoch completed on-chain: this epoch's secrets go (its key shares, the key-generation
+   * records that could rebuild them, the dealing seed) and its nodes serve no client any more.
+   */
+  async retire(): Promise<void> {
+    if (this.#retired) return;
+    this.#retired = true;
+    this.#dealing = undefined;
+    this.parts.keygen.retire();
+    await this.parts.storage.eraseSecrets();
+    this.parts.log.info(
+      { epoch: this.parts.epoch.epoch },
+      "the handover completed: this epoch's key shares are erased",
+    );
+  }
+
+  /**
+   * A handover chunk is done: its shares go to the key store, and this node votes, signed, that the chunk moved these
+   * keys and owners; a quorum of identical votes installs them in the app at one block on every replica.
+   */
+  async #onMovedChunk({ chunk, chunks, nextKeyIndex, keys }: MovedChunk): Promise<void> {
+    const { storage, bft, epoch, successor, votes } = this.parts;
+    await storage.keyStore.saveMoved(
+      chunk,
+      keys.map(({ keyIndex, publicKey, shareKeys, share }) => ({
+        keyIndex,
+        publicKey,
+        shareKeys,
+        share,
+        blinding: "",
+      })),
+    );
+    if (bft.app.installed || bft.app.movedChunkInstalled(chunk) || this.#moveVotes.has(chunk)) return;
+    const body: MoveKeysBody = {
+      transition: transitionId(epoch.epoch, successor!.attempt),
+      chunk,
+      chunks,
+      nextKeyIndex,
+      keys: keys.map(({ keyIndex, publicKey, owner }) => ({
+        keyIndex,
+        publicKey: { x: publicKey.slice(2, 66), y: publicKey.slice(66, 130) },
+        ...(owner ? { owner } : {}),
+      })),
+    };
+    const tx = votes.moveKeys(body);
+    this.#moveVotes.set(chunk, tx);
+    await bft.propose(tx);
+  }
+
+  /**
+   * Votes again for moved chunks not installed yet: a vote the app refused for now (too many open votes while this
+   * node is ahead of its peers) must not be lost, or a chunk that needs it would never install. A vote already
+   * counted is refused by the mempool's check, so this sends nothing twice.
+   */
+  async #voteAgain(): Promise<void> {
+    const { app, mempool } = this.parts.bft;
+    if (app.installed) return;
+    for (const [chunk, tx] of this.#moveVotes)
+      if (!app.movedChunkInstalled(chunk) && !mempool.has(tx)) await this.parts.bft.propose(tx);
+  }
+
+  /** This node's signed freeze or unfreeze vote, once per attempt (repeated until it is in the mempool). */
+  async #vote(type: "freeze" | "unfreeze", nextEpoch: number, attempt: number): Promise<void> {
+    const id = `${type}/${nextEpoch}/${attempt}`;
+    if (this.#votedFor.has(id)) return;
+    const tx = this.parts.votes.freeze(type, nextEpoch, attempt);
+    await this.parts.executor.run(async () => {
+      const added = await this.parts.bft.proposeAgain(tx);
+      if (!added.ok && added.reason !== "duplicate") return;
+      this.#votedFor.add(id);
+      this.parts.log.info({ nextEpoch, attempt }, `voted to ${type} the state for the handover`);
+    });
+  }
+
+  /** The new epoch's side holds every moved key: confirm on-chain (once per transition attempt). */
+  async #confirm(digest: HandoverDigest): Promise<void> {
+    const { registry, epoch, log } = this.parts;
+    try {
+      await registry.call("confirmHandover", async (c) => {
+        const tx = await c.confirmHandover(epoch.epoch, digest.mappingRoot, digest.keyCount, digest.commitmentsRoot);
+        await tx.wait();
+      });
+      log.info({ ...digest }, "confirmed the handover on-chain");
+    } catch (error) {
+      // A restart after confirming finds the confirmation on-chain (AlreadyConfirmed): nothing to do.
+      log.warn({ err: error }, "confirmHandover was refused");
+    }
+  }
+}

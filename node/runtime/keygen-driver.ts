@@ -1,0 +1,160 @@
+/**
+ * Drives this epoch's key generation (node/dkg/keygen.ts): restores it from its log, feeds it peer messages, timer
+ * firings, the dealer-set decisions the BFT orders and the demand for keys, and carries out its outputs — records to
+ * the key-generation log, messages to peers, decisions proposed to the BFT, finished batches to the key store with a
+ * signed vote to publish their public keys.
+ *
+ * Must never send a message, propose a decision or store a batch before the log records it depends on are synced, and
+ * must never act once the epoch retired (its records and shares are erased).
+ */
+import type { Logger } from "pino";
+
+import type { KeyMappingApp } from "../app/key-mapping-app.ts";
+import { encodeTx } from "../app/transactions.ts";
+import type { EpochView } from "../chain/registry.ts";
+import { systemRng } from "../crypto/field.ts";
+import { KeyGenerator, type KeygenInput, type KeygenOutput } from "../dkg/keygen.ts";
+import type { DealerDecision, GeneratedKey, NodeSigner } from "../dkg/types.ts";
+import type { BftDriver } from "./bft-driver.ts";
+import type { EpochStorage } from "./epoch-storage.ts";
+import { nodeIndex, type NodeIndex } from "./node-index.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
+import type { OwnVotes } from "./own-votes.ts";
+import type { PeerRouter } from "./peer-router.ts";
+import type { SerialExecutor } from "./serial-executor.ts";
+
+export interface KeygenSettings {
+  batchSize: number;
+  keyBuffer: number;
+  refillMark: number;
+}
+
+export interface KeygenDriverParts {
+  epoch: EpochView;
+  self: NodeIndex;
+  settings: KeygenSettings;
+  signer: NodeSigner;
+  storage: EpochStorage;
+  bft: BftDriver;
+  votes: OwnVotes;
+  router: PeerRouter;
+  executor: SerialExecutor;
+  metrics: NodeMetrics;
+  log: Logger;
+}
+
+export class KeygenDriver {
+  /** Started once the epoch serves (a successor's from the moved next key index). */
+  #keygen: KeyGenerator | undefined;
+  #retired = false;
+
+  constructor(private readonly parts: KeygenDriverParts) {}
+
+  get app(): KeyMappingApp {
+    return this.parts.bft.app;
+  }
+
+  /**
+   * Starts the key generation from the app's first key index, restored from its log and told every decision already
+   * ordered (peers may have started earlier), then tells it the demand.
+   */
+  async start(): Promise<void> {
+    const { epoch, self, settings, signer, storage } = this.parts;
+    this.#keygen = new KeyGenerator({
+      epoch: epoch.epoch,
+      n: epoch.n,
+      t: epoch.t,
+      k: epoch.k,
+      self,
+      batchSize: settings.batchSize,
+      keyBuffer: settings.keyBuffer,
+      refillMark: settings.refillMark,
+      maxConcurrentBatches: 2,
+      resendMs: 3000,
+      firstKeyIndex: this.app.firstKeyIndex,
+      signer,
+      rng: systemRng,
+    });
+    const records = storage.onDisk.keygen;
+    await this.#carryOut(records.length > 0 ? this.#keygen.restore(records) : []);
+    // A crash after a batch's keys reached the log but before its key file was written leaves a batch the key
+    // generation counts as done and the store lacks: write it now, and vote to publish it (the app refuses the vote
+    // if it is published already).
+    for (const record of records)
+      if (record.kind === "keys" && !storage.keyStore.hasBatch(record.batch))
+        await this.#onKeys(record.batch, record.keys);
+    // Decisions the block store holds reach the key generation again; it ignores those it already has.
+    for (const decision of this.app.decisions()) await this.decided(decision);
+    await this.demand();
+  }
+
+  fromPeer(from: NodeIndex, message: unknown): Promise<void> {
+    return this.#step({ type: "message", from, message });
+  }
+
+  decided(decision: DealerDecision): Promise<void> {
+    return this.#step({ type: "decided", decision });
+  }
+
+  /**
+   * Tells the key buffer how many keys are free; once frozen for the handover, no new batch starts, and a successor
+   * epoch starts none before the handover (its key indexes continue from the moved next index).
+   */
+  async demand(): Promise<void> {
+    if (this.app.frozen) return;
+    await this.#step({ type: "demand", unassigned: this.app.freeKeys });
+  }
+
+  /** The epoch retired and its key-generation records are erased: nothing more is carried out. */
+  retire(): void {
+    this.#retired = true;
+  }
+
+  async #step(input: KeygenInput): Promise<void> {
+    if (this.#keygen) await this.#carryOut(this.#keygen.step(input));
+  }
+
+  async #carryOut(outputs: KeygenOutput[]): Promise<void> {
+    if (this.#retired) return;
+    const { storage, router, executor, bft, metrics, log } = this.parts;
+    for (const output of outputs) {
+      switch (output.type) {
+        case "persist":
+          await storage.keygen.append(output.record);
+          break;
+        case "send":
+          await storage.keygen.sync(); // everything this node's messages depend on is on disk first
+          router.send(nodeIndex(output.to), { ch: "dkg", m: output.message });
+          break;
+        case "propose":
+          await storage.keygen.sync();
+          await bft.propose(encodeTx({ type: "dkgDecision", decision: output.decision }));
+          break;
+        case "keys":
+          await storage.keygen.sync();
+          await this.#onKeys(output.batch, output.keys);
+          break;
+        case "timer": {
+          const batch = output.batch;
+          executor.after(output.delayMs, () => this.#step({ type: "timer", batch }));
+          break;
+        }
+        case "rejected":
+          metrics.dkgRejected++;
+          log.debug({ peer: output.from, reason: output.reason }, "rejected a key-generation message");
+          break;
+      }
+    }
+  }
+
+  /** A finished batch: its shares go to the key store, and this node votes to publish its public keys. */
+  async #onKeys(batch: number, keys: GeneratedKey[]): Promise<void> {
+    await this.parts.storage.keyStore.saveBatch(batch, keys);
+    this.parts.metrics.generatedBatches++;
+    const body = {
+      startIndex: keys[0]!.keyIndex,
+      publicKeys: keys.map((k) => ({ x: k.publicKey.slice(2, 66), y: k.publicKey.slice(66, 130) })),
+    };
+    await this.parts.bft.propose(this.parts.votes.publishKeys(body));
+  }
+}
