@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 
 import { epochStateName, pssStatusName } from "../chain/epoch-state.ts";
 import { ChainResetError, type EpochView, type Registry } from "../chain/registry.ts";
+import { readEpochClock } from "./epoch-clock.ts";
 import { epochLifecycle, type LifecycleAction, type LifecycleView } from "./epoch-lifecycle.ts";
 import type { HandoverDriver } from "./handover-driver.ts";
 import type { SerialExecutor } from "./serial-executor.ts";
@@ -62,13 +63,13 @@ export class ChainFollower {
   /** Reads the chain state the lifecycle needs; the optional reads only when a rule depends on them. */
   async #read(): Promise<LifecycleView> {
     const { registry, epoch, successor, serving, log } = this.parts;
-    const status = await registry.call("getEpochStatus", (c) => c.getEpochStatus(epoch.epoch));
+    const { status, blockTime } = await readEpochClock(registry, epoch.epoch);
     const state = epochStateName(status.state);
     if (state !== this.#last) log.info({ epoch: epoch.epoch, from: this.#last, to: state }, "epoch state changed");
     this.#last = state;
-    // While a transition is open, this epoch serves tokens issued before the newest block time it saw.
-    const newestBlockTime =
-      state === "Transitioning" ? ((await registry.provider.getBlock("latest"))?.timestamp ?? 0) : 0;
+    // While a transition is open, this epoch serves tokens issued before the newest block time it saw: the time of the
+    // block its status was read at (epoch-clock.ts).
+    const newestBlockTime = state === "Transitioning" ? blockTime : 0;
     serving.chainState = { state, activatedAt: Number(status.activatedAt), newestBlockTime };
     const frozen = this.parts.frozen();
     let next: LifecycleView["next"];
