@@ -21,6 +21,7 @@ import {
 } from "./app/transactions.ts";
 import { Consensus, walRecordHeight, type ConsensusOutput, type WalRecord } from "./bft/consensus.ts";
 import { ecdsaScheme } from "./bft/ecdsa-scheme.ts";
+import { curveBackend } from "./crypto/backend.ts";
 import { blockHash } from "./bft/encoding.ts";
 import { Mempool } from "./bft/mempool.ts";
 import { DEFAULT_TIMEOUTS, type Commit, type SignatureScheme } from "./bft/types.ts";
@@ -1018,6 +1019,7 @@ export class TorusNode {
       verifierHash: this.verifierHash,
       refusing: this.refusing,
       handoverFrom: this.handover?.from.epoch,
+      cryptoBackend: curveBackend().name,
     };
   }
 

@@ -27,6 +27,7 @@ import { G, mulGUnblinded } from "../../node/crypto/generators.ts";
 import { Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { Prng, envCount } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 // PROPERTY_RUNS=1000 runs more cases; a failure prints fast-check's seed and path, PROPERTY_SEED=<seed> replays it.
 const PROPERTY = { numRuns: envCount("PROPERTY_RUNS", 50), seed: envCount("PROPERTY_SEED", 20260417) };
@@ -107,7 +108,7 @@ function checkAlone(item: BatchItem): boolean {
     : verifyPoint(item.commitment, K, item.x, item.y, item.value, item.blinding);
 }
 
-describe(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
+describeOnBackends(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
   const THOUSAND = honestItems(1000, PROPERTY.seed);
 
   describe("verifyBatch", function () {
