@@ -2,8 +2,10 @@
  * Committed key assignments per second, commit latency and blocks per second of the BFT network: `npm run bench:bft`.
  * All validators run in this one process (one core) over the simulated network with no added delay, with real ECDSA
  * node signatures and a pre-filled pool of published keys. Clients submit assignments in waves, spread over the
- * validators; latency is from submission to the decision on the validator the client asked. The last line is JSON.
+ * validators; latency is from submission to the decision on the validator the client asked. The last line is JSON:
+ * the native backend's figures, and noble's under `noble` (bench/backends.ts).
  */
+import { onEachBackend } from "./backends.ts";
 import { BftCluster } from "../test/sim/bft-cluster.ts";
 import { ecdsaSchemes } from "../test/sim/ecdsa-schemes.ts";
 import { assignTx, publishTx } from "../test/bft/helpers.ts";
@@ -79,8 +81,11 @@ function run(n: number, assignments: number, wave: number): Figures {
   };
 }
 
-const n5 = run(5, Number(process.env.BENCH_ASSIGNMENTS ?? 6000), Number(process.env.BENCH_WAVE_N5 ?? 400));
-console.log(`n5: ${JSON.stringify(n5)}`);
-const n9 = run(9, Number(process.env.BENCH_ASSIGNMENTS ?? 6000), Number(process.env.BENCH_WAVE_N9 ?? 800));
-console.log(`n9: ${JSON.stringify(n9)}`);
-console.log(JSON.stringify({ bench: "bft", n5, n9 }));
+const figures = await onEachBackend(() => {
+  const n5 = run(5, Number(process.env.BENCH_ASSIGNMENTS ?? 6000), Number(process.env.BENCH_WAVE_N5 ?? 400));
+  console.log(`n5: ${JSON.stringify(n5)}`);
+  const n9 = run(9, Number(process.env.BENCH_ASSIGNMENTS ?? 6000), Number(process.env.BENCH_WAVE_N9 ?? 800));
+  console.log(`n9: ${JSON.stringify(n9)}`);
+  return { n5, n9 };
+});
+console.log(JSON.stringify({ bench: "bft", ...figures }));

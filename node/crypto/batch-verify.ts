@@ -16,8 +16,9 @@
  *
  * If the combination fails, every item is checked on its own (reusing its E), and the bad ones are named.
  */
-import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
+import { mulAddUnsafe, normalizeZ } from "@noble/curves/abstract/curve.js";
 
+import { curveBackend } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
 import { assertIndex, assertScalar, bytesToBigInt, mod } from "./field.ts";
 import type { Rng } from "./field.ts";
@@ -280,6 +281,20 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     bits = Math.max(bits, scalar.toString(2).length);
   }
   if (points.length === 0 || bits === 0) return Point.ZERO;
+  const backend = curveBackend();
+  // Only many short scalars (≥ 512 points of ≤ 80 bits) keep the buckets ahead of native per-point products.
+  if (backend.fastVariableBase && (points.length < 512 || bits > 80)) {
+    // The addon takes affine encodings: one batched inversion (Montgomery's trick) for all points instead of one
+    // each (the Horner evaluations hand over projective points).
+    const used = points.flatMap((point, n) => (mod(scalars[n]!) === 0n || point.is0() ? [] : [n]));
+    const affine = normalizeZ(
+      Point,
+      used.map((n) => points[n]!),
+    );
+    let sum = Point.ZERO;
+    for (const [m, n] of used.entries()) sum = sum.add(backend.mulPublic(affine[m]!, mod(scalars[n]!)));
+    return sum;
+  }
   // noble's Straus takes scalars below the group order (a Lagrange coefficient is a full-size one).
   if (points.length < STRAUS_MAX_POINTS && scalars.every((s) => s < Point.Fn.ORDER))
     return mulAddUnsafe(Point, [...points], [...scalars]);

@@ -69,9 +69,10 @@ export function loadNativeBackend(): NativeLoad {
 }
 
 function nativeBackend(api: Secp256k1Api): CurveBackend {
-  // Points cross the addon boundary as 65-byte uncompressed encodings: decoding one costs ≈ 5 µs in noble, while
-  // compressed ones would cost a square root each (≈ 100 µs).
-  const decode = (bytes: Uint8Array) => Point.fromBytes(bytes);
+  // Points cross the addon boundary as 65-byte uncompressed encodings (compressed ones would cost a square root each,
+  // ≈ 100 µs). The addon's outputs are valid points by construction, so they skip noble's curve-equation check.
+  const decode = (bytes: Uint8Array) =>
+    Point.fromAffine({ x: bytesToBigInt(bytes.subarray(1, 33)), y: bytesToBigInt(bytes.subarray(33, 65)) });
   const mulBytes = (encoded: Uint8Array, k: bigint) => decode(api.publicKeyTweakMul(encoded, bigIntToBytes(k), false));
   const mul = (point: Point, k: bigint) => mulBytes(point.toBytes(false), k);
 
@@ -94,6 +95,7 @@ function nativeBackend(api: Secp256k1Api): CurveBackend {
 
   return {
     name: "native",
+    fastVariableBase: true,
     fixedBase(base: Point): FixedBaseMultiplier {
       // libsecp256k1's generator multiplication has its own precomputed table and is constant time.
       if (base.equals(Point.BASE)) {

@@ -306,6 +306,19 @@ describeOnBackends(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERT
       }
     });
 
+    it("agrees on projective points and past 512 short scalars (where the native backend returns to buckets)", function () {
+      const projective = [...points, ...points, ...points].map((p, n) => (n % 2 === 0 ? p.double() : p.add(G)));
+      for (const [count, bits] of [
+        [600, 64],
+        [600, 96],
+        [30, 256],
+      ] as const) {
+        const scalars = Array.from({ length: count }, () => randomScalar(rng) >> BigInt(256 - bits));
+        const some = projective.slice(0, count);
+        expect(multiScalarMul(some, scalars).equals(pippenger(Point, some, scalars)), `${count} × ${bits}`).to.be.true;
+      }
+    });
+
     it("handles zero scalars, the point at infinity and an empty input", function () {
       expect(multiScalarMul([], []).is0()).to.be.true;
       expect(multiScalarMul([G, G], [0n, 0n]).is0()).to.be.true;
