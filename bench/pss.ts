@@ -57,9 +57,11 @@ function run(n: number) {
     node.receive = (from, message) => timed("old: resend", () => receive(from, message));
   }
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   cluster.start();
   cluster.run();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
   const accounted = [...split.values()].reduce((a, b) => a + b, 0) / 1000;
   split.set("network (JSON), scheduler", (seconds - accounted) * 1000);
   if (!cluster.newNodes.every((node) => node.done)) throw new Error(`n${n}: the handover did not finish`);
@@ -68,6 +70,8 @@ function run(n: number) {
   const decided = (records: ReceiverRecord[]) => records.filter((r) => r.kind === "decision").length;
   return {
     seconds,
+    // This process's CPU time: what a core of its own would take on a machine shared with others.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     bytesPerKey: Math.round(cluster.network.bytes / KEYS),
     messagesPerKey: Number((cluster.network.sent / KEYS).toFixed(2)),
     keysPerSec: Number((KEYS / seconds).toFixed(2)),
@@ -78,6 +82,7 @@ function run(n: number) {
 
 const pick = (r: ReturnType<typeof run>) => ({
   seconds: Number(r.seconds.toFixed(2)),
+  cpuSeconds: Number(r.cpuSeconds.toFixed(2)),
   bytesPerKey: r.bytesPerKey,
   keysPerSec: r.keysPerSec,
 });
@@ -87,7 +92,7 @@ const figures = await onEachBackend(() => {
     const r = run(n);
     results[`n${n}`] = pick(r);
     console.log(
-      `n${n} → n${n}: ${KEYS} keys in ${r.seconds.toFixed(1)} s = ${r.keysPerSec} keys/s, ` +
+      `n${n} → n${n}: ${KEYS} keys in ${r.seconds.toFixed(1)} s (${r.cpuSeconds.toFixed(1)} s of CPU) = ${r.keysPerSec} keys/s, ` +
         `${(r.bytesPerKey / 1000).toFixed(1)} kB and ${r.messagesPerKey} messages per key, ${r.chunks} chunks of ${CHUNK_SIZE}`,
     );
     for (const [label, s] of Object.entries(r.split)) {
