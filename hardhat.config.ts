@@ -33,6 +33,8 @@ export default defineConfig({
       parallel: true,
       jobs: 2,
       timeout: 120_000,
+      // Tests run on the native curve backend, as nodes do; test/crypto suites also run on noble (describeOnBackends).
+      require: [new URL("./test/support/native-backend-hook.ts", import.meta.url).href],
     },
   },
   networks: {

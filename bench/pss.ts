@@ -2,8 +2,10 @@
  * Handover throughput: `npm run bench:pss`. Hands over BENCH_PSS_KEYS keys (default 1,000) for n5 → n5 and n9 → n9
  * with honest nodes, all in this one process (one core) over the simulated network with no added delay: the records
  * move, every old node reshares every key by AVSS, the new nodes agree the dealers per chunk and combine. Prints
- * seconds, bytes and messages per key, keys per second, and where the time goes; the last line is JSON.
+ * seconds, bytes and messages per key, keys per second, and where the time goes; the last line is JSON: the native
+ * backend's figures, and noble's under `noble` (bench/backends.ts).
  */
+import { onEachBackend } from "./backends.ts";
 import type { ReceiverRecord } from "../node/pss/receiver.ts";
 import { PssCluster, thresholds } from "../test/sim/pss-cluster.ts";
 import { Prng } from "../test/support/prng.ts";
@@ -55,9 +57,11 @@ function run(n: number) {
     node.receive = (from, message) => timed("old: resend", () => receive(from, message));
   }
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   cluster.start();
   cluster.run();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
   const accounted = [...split.values()].reduce((a, b) => a + b, 0) / 1000;
   split.set("network (JSON), scheduler", (seconds - accounted) * 1000);
   if (!cluster.newNodes.every((node) => node.done)) throw new Error(`n${n}: the handover did not finish`);
@@ -66,6 +70,8 @@ function run(n: number) {
   const decided = (records: ReceiverRecord[]) => records.filter((r) => r.kind === "decision").length;
   return {
     seconds,
+    // This process's CPU time: what a core of its own would take on a machine shared with others.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     bytesPerKey: Math.round(cluster.network.bytes / KEYS),
     messagesPerKey: Number((cluster.network.sent / KEYS).toFixed(2)),
     keysPerSec: Number((KEYS / seconds).toFixed(2)),
@@ -74,27 +80,25 @@ function run(n: number) {
   };
 }
 
-const results: Record<string, ReturnType<typeof run>> = {};
-for (const n of SIZES) {
-  const r = run(n);
-  results[`n${n}`] = r;
-  console.log(
-    `n${n} → n${n}: ${KEYS} keys in ${r.seconds.toFixed(1)} s = ${r.keysPerSec} keys/s, ` +
-      `${(r.bytesPerKey / 1000).toFixed(1)} kB and ${r.messagesPerKey} messages per key, ${r.chunks} chunks of ${CHUNK_SIZE}`,
-  );
-  for (const [label, s] of Object.entries(r.split)) {
-    console.log(`  ${label.padEnd(24)} ${s.toFixed(2)} s (${((100 * s) / r.seconds).toFixed(0)} %)`);
-  }
-}
 const pick = (r: ReturnType<typeof run>) => ({
   seconds: Number(r.seconds.toFixed(2)),
+  cpuSeconds: Number(r.cpuSeconds.toFixed(2)),
   bytesPerKey: r.bytesPerKey,
   keysPerSec: r.keysPerSec,
 });
-console.log(
-  JSON.stringify({
-    bench: "pss",
-    keys: KEYS,
-    ...Object.fromEntries(Object.entries(results).map(([size, r]) => [size, pick(r)])),
-  }),
-);
+const figures = await onEachBackend(() => {
+  const results: Record<string, ReturnType<typeof pick>> = {};
+  for (const n of SIZES) {
+    const r = run(n);
+    results[`n${n}`] = pick(r);
+    console.log(
+      `n${n} → n${n}: ${KEYS} keys in ${r.seconds.toFixed(1)} s (${r.cpuSeconds.toFixed(1)} s of CPU) = ${r.keysPerSec} keys/s, ` +
+        `${(r.bytesPerKey / 1000).toFixed(1)} kB and ${r.messagesPerKey} messages per key, ${r.chunks} chunks of ${CHUNK_SIZE}`,
+    );
+    for (const [label, s] of Object.entries(r.split)) {
+      console.log(`  ${label.padEnd(24)} ${s.toFixed(2)} s (${((100 * s) / r.seconds).toFixed(0)} %)`);
+    }
+  }
+  return results;
+});
+console.log(JSON.stringify({ bench: "pss", keys: KEYS, ...figures }));

@@ -19,7 +19,8 @@ import { addressFromPublicKey } from "../node/crypto/address.ts";
 import { eciesDecrypt, eciesFromLegacyShare } from "../node/crypto/ecies.ts";
 import { bytesToBigInt, randomNonZeroScalar, systemRng, mod } from "../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../node/crypto/lagrange.ts";
-import { G, pointFromCoordinates, type Point } from "../node/crypto/point.ts";
+import { mulG } from "../node/crypto/generators.ts";
+import { pointFromCoordinates, type Point } from "../node/crypto/point.ts";
 import { verifyTorus } from "../node/crypto/signature.ts";
 import { JsonRpcClient, type RpcOutcome } from "./jrpc.ts";
 
@@ -159,7 +160,8 @@ export async function login(
   const q = revealQuorum(n, network.t);
   const k = majority(n);
   const tempKey = randomNonZeroScalar(systemRng);
-  const tempPub = G.multiply(tempKey).toAffine();
+  // Through the installed curve backend (node/crypto/backend.ts): noble in browsers, native if a Node program installed it.
+  const tempPub = mulG(tempKey).toAffine();
   const temppubx = tempPub.x.toString(16).padStart(64, "0");
   const temppuby = tempPub.y.toString(16).padStart(64, "0");
   const commitment = bytesToHex(keccak_256(new TextEncoder().encode(user.idToken)));
@@ -236,7 +238,7 @@ export async function login(
   for (const subset of subsets(shares, k)) {
     const lambdas = lagrangeCoefficients(subset.map((s) => s.index));
     const privateKey = subset.reduce((acc, s, j) => mod(acc + lambdas[j]! * s.value), 0n);
-    if (privateKey !== 0n && G.multiply(privateKey).equals(publicKey)) {
+    if (privateKey !== 0n && mulG(privateKey).equals(publicKey)) {
       return { privateKey, publicKey, address: addressFromPublicKey(publicKey) };
     }
   }

@@ -13,6 +13,7 @@ import { pino } from "pino";
 
 import { startApiServer } from "./api/server.ts";
 import { ConfigError, loadConfig, type NodeConfig } from "./config.ts";
+import { CryptoBackendError, installConfiguredBackend } from "./native/select.ts";
 import { TorusNode } from "./node.ts";
 import { apiPartsOf } from "./runtime/api-service.ts";
 
@@ -49,6 +50,18 @@ if (command === "status") {
 }
 
 const log = pino({ level: config.logLevel, base: { node: config.api.declaredIp } });
+
+// The curve backend is chosen once, here, before any protocol core exists (node/crypto/backend.ts).
+try {
+  const selected = installConfiguredBackend(config.crypto);
+  const { name } = selected.backend;
+  if (selected.fallbackReason === undefined)
+    log.info({ cryptoBackend: name, detail: selected.detail }, "curve backend");
+  else log.warn({ cryptoBackend: name, reason: selected.fallbackReason }, "curve backend: slow fallback allowed");
+} catch (error) {
+  if (error instanceof CryptoBackendError) fail(error.message);
+  throw error;
+}
 let node: TorusNode | undefined;
 let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
 let stopping = false;

@@ -1,6 +1,7 @@
 /**
  * The node's configuration: a JSON file, with environment variables overriding single fields (TORUS_NODE_KEY,
- * TORUS_NODE_KEY_FILE, TORUS_CHAIN_RPC_URL, TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN).
+ * TORUS_NODE_KEY_FILE, TORUS_CHAIN_RPC_URL, TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN,
+ * TORUS_CRYPTO_BACKEND).
  * Every field is checked; a bad one is a ConfigError that names it, so an operator sees at once what to fix.
  */
 import { readFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import { canonicalJson } from "./bft/encoding.ts";
 import { pointFromCoordinates } from "./crypto/point.ts";
+import { CRYPTO_BACKENDS, type CryptoBackendName, type CryptoConfig } from "./native/select.ts";
 
 export interface VerifierConfig {
   /** The verifier name clients send (e.g. "google"). */
@@ -57,6 +59,8 @@ export interface NodeConfig {
    * (default half the buffer), so that batches run in bursts rather than one per assignment.
    */
   keygen: { batchSize: number; keyBuffer: number; refillMark: number };
+  /** The curve backend (node/native/select.ts): "native" libsecp256k1 by default, refusing to start without it. */
+  crypto: CryptoConfig;
   logLevel: string;
 }
 
@@ -173,6 +177,11 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const api = object(c.api, "config.api");
   const p2p = object(c.p2p, "config.p2p");
   const keygen = object(c.keygen ?? {}, "config.keygen");
+  const crypto = object(c.crypto ?? {}, "config.crypto");
+  const backend = crypto.backend ?? "native";
+  if (!CRYPTO_BACKENDS.includes(backend as CryptoBackendName)) {
+    throw new ConfigError(`config.crypto.backend must be "native" or "noble", got ${JSON.stringify(backend)}`);
+  }
   if (!Array.isArray(c.verifiers)) throw new ConfigError("config.verifiers must be a list");
   const verifiers = c.verifiers.map((v, i) => verifier(v, `config.verifiers[${i}]`));
   const names = new Set(verifiers.map((v) => v.name));
@@ -210,6 +219,10 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       keyBuffer,
       refillMark: int(keygen.refillMark ?? Math.floor(keyBuffer / 2), "config.keygen.refillMark", 0, keyBuffer),
     },
+    crypto: {
+      backend: backend as CryptoBackendName,
+      allowSlowFallback: bool(crypto.allowSlowFallback ?? false, "config.crypto.allowSlowFallback"),
+    },
     logLevel: string(
       c.logLevel ?? "info",
       "config.logLevel",
@@ -237,6 +250,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   set("chain", "nodeList", env.TORUS_NODE_LIST);
   set("api", "port", env.TORUS_API_PORT === undefined ? undefined : Number(env.TORUS_API_PORT));
   set("p2p", "listen", env.TORUS_P2P_LISTEN);
+  set("crypto", "backend", env.TORUS_CRYPTO_BACKEND);
   if (env.TORUS_DATA_DIR) raw.dataDir = env.TORUS_DATA_DIR;
   if (env.TORUS_NODE_KEY) raw.nodeKey = env.TORUS_NODE_KEY;
   const keyFile = env.TORUS_NODE_KEY_FILE ?? (typeof raw.nodeKeyFile === "string" ? raw.nodeKeyFile : undefined);

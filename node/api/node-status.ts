@@ -27,6 +27,8 @@ export interface NodeStatus {
   refusing: string | undefined;
   /** While this epoch takes over: the epoch it takes over from. */
   handoverFrom: number | undefined;
+  /** The curve backend this process runs on (node/crypto/backend.ts): "native" or "noble". */
+  cryptoBackend: string;
 }
 
 /** Counters since the node started. */

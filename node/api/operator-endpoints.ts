@@ -54,5 +54,10 @@ function prometheusText(source: StatusSource): string {
   const text = lines.map(
     ([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`,
   );
+  // An info metric (value 1) whose label names the backend, the Prometheus way to expose a string.
+  text.push(
+    "# HELP torus_crypto_backend_info the curve backend of this node process\n# TYPE torus_crypto_backend_info gauge\n" +
+      `torus_crypto_backend_info{backend="${s.cryptoBackend}"} 1`,
+  );
   return text.join("\n") + "\n";
 }

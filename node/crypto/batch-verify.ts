@@ -16,8 +16,9 @@
  *
  * If the combination fails, every item is checked on its own (reusing its E), and the bad ones are named.
  */
-import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
+import { mulAddUnsafe, normalizeZ } from "@noble/curves/abstract/curve.js";
 
+import { curveBackend } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
 import { assertIndex, assertScalar, bytesToBigInt, mod } from "./field.ts";
 import type { Rng } from "./field.ts";
@@ -280,6 +281,21 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     bits = Math.max(bits, scalar.toString(2).length);
   }
   if (points.length === 0 || bits === 0) return Point.ZERO;
+  const backend = curveBackend();
+  // With a native backend, per-point products win unless the buckets need few additions per point (short scalars,
+  // many points): a native product costs about NATIVE_MUL_IN_ADDITIONS projective additions.
+  if (backend.fastVariableBase && points.length * NATIVE_MUL_IN_ADDITIONS < bucketAdditions(points.length, bits)) {
+    // The addon takes affine encodings: one batched inversion (Montgomery's trick) for all points instead of one
+    // each (the Horner evaluations hand over projective points).
+    const used = points.flatMap((point, n) => (mod(scalars[n]!) === 0n || point.is0() ? [] : [n]));
+    const affine = normalizeZ(
+      Point,
+      used.map((n) => points[n]!),
+    );
+    let sum = Point.ZERO;
+    for (const [m, n] of used.entries()) sum = sum.add(backend.mulPublic(affine[m]!, mod(scalars[n]!)));
+    return sum;
+  }
   // noble's Straus takes scalars below the group order (a Lagrange coefficient is a full-size one).
   if (points.length < STRAUS_MAX_POINTS && scalars.every((s) => s < Point.Fn.ORDER))
     return mulAddUnsafe(Point, [...points], [...scalars]);
@@ -308,6 +324,19 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     if (sum !== undefined) acc = acc.add(sum);
   }
   return acc;
+}
+
+/**
+ * One libsecp256k1 product with its encoding and decoding (≈ 60–100 µs) over one noble projective addition (≈ 5 µs),
+ * measured on this machine: 100 points with 192-bit scalars cost ≈ 450 µs per point in the buckets against ≈ 80 µs
+ * natively, with 64-bit scalars ≈ 105 against ≈ 80, and scalars of a few bits far less in the buckets.
+ */
+const NATIVE_MUL_IN_ADDITIONS = 16;
+
+/** Additions (and doublings) of the bucket method for `points` scalars of `bits` bits, at its best window. */
+function bucketAdditions(points: number, bits: number): number {
+  const c = windowBits(points, bits);
+  return Math.ceil(bits / c) * (points + 2 ** (c + 1)) + bits;
 }
 
 /** The window c minimising the additions ⌈bits/c⌉·(points + 2^(c+1)) of the bucket method. */

@@ -12,15 +12,18 @@
  * Go node's way still open. The MAC is checked, in constant time, before any decryption (encrypt-then-MAC).
  *
  * Only platform-neutral code here (noble's AES and hashes, no `node:crypto` or `Buffer`): the client SDK, which runs in
- * browsers, decrypts its shares with this module.
+ * browsers, decrypts its shares with this module. The two multiplications (ephemeral key, ECDH) run on the installed
+ * curve backend (backend.ts), libsecp256k1 in a node.
  */
 import { cbc } from "@noble/ciphers/aes.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 
+import { curveBackend } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
 import { assertNonZeroScalar, bigIntToBytes, randomNonZeroScalar, type Rng } from "./field.ts";
-import { assertPoint, decodePoint, encodePoint, G, type Point } from "./point.ts";
+import { mulG } from "./generators.ts";
+import { assertPoint, decodePoint, encodePoint, type Point } from "./point.ts";
 import { parseFixedHex, parseHexBytes, toHex } from "./encoding.ts";
 
 export interface EciesMessage {
@@ -58,8 +61,8 @@ export function eciesEncrypt(publicKey: Point, plaintext: Uint8Array, rng: Rng):
   const ephemeral = randomNonZeroScalar(rng);
   const iv = Uint8Array.from(rng(IV_BYTES));
   if (iv.length !== IV_BYTES) throw new CryptoError("INVALID_LENGTH", `rng returned ${iv.length} bytes, wanted 16`);
-  const ephemPublicKey = encodePoint(G.multiply(ephemeral));
-  const { encKey, macKey } = deriveKeys(sharedX(publicKey.multiply(ephemeral)).stripped);
+  const ephemPublicKey = encodePoint(mulG(ephemeral));
+  const { encKey, macKey } = deriveKeys(sharedX(curveBackend().mul(publicKey, ephemeral)).stripped);
   // cbc() pads with PKCS#7 by default, as eccrypto (and Node's aes-256-cbc) does.
   const ciphertext = cbc(encKey, iv).encrypt(plaintext);
   return { iv, ephemPublicKey, ciphertext, mac: macOf(macKey, iv, ephemPublicKey, ciphertext) };
@@ -85,7 +88,7 @@ export function eciesDecrypt(privateKey: bigint, message: EciesMessage): Uint8Ar
     );
   }
   const ephemeral = decodePoint(ephemPublicKey, "ephemPublicKey");
-  const { stripped, padded } = sharedX(ephemeral.multiply(privateKey));
+  const { stripped, padded } = sharedX(curveBackend().mul(ephemeral, privateKey));
   // When Px has no leading zero byte the two forms are equal: try it once.
   const candidates = stripped.length === padded.length ? [stripped] : [stripped, padded];
   for (const px of candidates) {

@@ -5,7 +5,8 @@
  * exactly as the Torus node derives it (torus-common/secp256k1/curve.go, HashToPoint(G.x)), so that Pedersen
  * commitments g^a·h^b (Pedersen 1991) are binding and interoperate with Torus's.
  *
- * Costs that shaped this file (noble 2.4, one core of this machine; shared/reference/performance-model.md §4): k·G
+ * The fixed-base multiplications run on the installed curve backend (backend.ts): libsecp256k1 in a node, noble's
+ * precomputed tables elsewhere. Costs that shaped this file (noble 2.4, one core of this machine; shared/reference/performance-model.md §4): k·G
  * with a window-10 table ≈ 0.28 ms with scalar blinding, ≈ 0.15 ms without (noble's default table: ≈ 0.35 ms); a
  * variable-base multiplication ≈ 0.8–2 ms; a point times a small public integer by double-and-add ≈ 16 µs for 9,
  * against ≈ 65 µs for noble's `multiplyUnsafe`, which pays for a 256-bit GLV setup whatever the scalar.
@@ -13,6 +14,7 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
 import { assertScalar, bigIntToBytes, bytesToBigInt } from "./field.ts";
+import { curveBackend, type CurveBackend, type FixedBaseMultiplier } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
 import { G, Point, assertPoint } from "./point.ts";
 
@@ -42,46 +44,36 @@ export function hashToPoint(data: Uint8Array): Point {
 /** The second generator H = HashToPoint(G.x as 32 bytes), as in the Torus node (one increment from the hash). */
 export const H: Point = hashToPoint(bigIntToBytes(G.toAffine().x, 32));
 
-/**
- * Window of the fixed-base tables. Measured on this machine (µs per k·G, blinded / unblinded): W=6 ≈ 355–540 /
- * 260–380, W=8 ≈ 345–390 / 180, W=9 ≈ 290–370 / 155–220, W=10 ≈ 260–285 / 150–200, W=11 ≈ 250–380 / 185–220,
- * W=12 ≈ 400 / 190; tables for W=10 take ≈ 150 ms (blinded) + 110 ms (unblinded) per generator to build, once, on
- * first use. Beyond 10 the data-oblivious scan of each window (2^(W−1) entries) eats the saved additions.
- */
-export const FIXED_BASE_WINDOW = 10;
+export { FIXED_BASE_WINDOW } from "./backend.ts";
 
-// Copies of G and H, so that the tables hang off our own instances: noble keys its tables by point identity, and
-// resizing the table of Point.BASE would change it for every other user of noble in the process (ECDSA, ECIES).
-const G_TABLE = Point.fromAffine(G.toAffine()).precompute(FIXED_BASE_WINDOW);
-const H_TABLE = Point.fromAffine(H.toAffine()).precompute(FIXED_BASE_WINDOW);
-
-/**
- * k·base for a secret scalar k (a dealer's coefficients, a node's share): noble's constant-time table kernel with
- * scalar blinding (k + r·q for a fresh 128-bit r), so neither timing nor the sequence of table entries reveals k.
- */
-function mulSecret(table: Point, k: bigint, field: string): Point {
-  assertScalar(k, field);
-  return k === 0n ? Point.ZERO : table.multiply(k);
+/** The multipliers of G and H of the installed backend, rebuilt when another backend is installed. */
+let bases: { backend: CurveBackend; G: FixedBaseMultiplier; H: FixedBaseMultiplier } | undefined;
+function fixedBases(): { G: FixedBaseMultiplier; H: FixedBaseMultiplier } {
+  const backend = curveBackend();
+  if (bases?.backend !== backend) bases = { backend, G: backend.fixedBase(G), H: backend.fixedBase(H) };
+  return bases;
 }
 
-/**
- * k·base for verification: the same data-oblivious, fixed-count table kernel (noble 2.4 routes `multiplyUnsafe` on a
- * precomputed point to it), without the scalar blinding and the final normalisation, ≈ 40 % cheaper. The values a
- * verifier multiplies are its shares, so it must not be a variable-time ladder either.
- */
-function mulUnblinded(table: Point, k: bigint, field: string): Point {
-  assertScalar(k, field);
-  return table.multiplyUnsafe(k);
+/** k·G for a secret k in [0, q) (0 gives the point at infinity); constant time in k on both backends. */
+export function mulG(k: bigint): Point {
+  assertScalar(k, "scalar of G");
+  return k === 0n ? Point.ZERO : fixedBases().G.mul(k);
 }
-
-/** k·G for a secret k in [0, q) (0 gives the point at infinity). */
-export const mulG = (k: bigint): Point => mulSecret(G_TABLE, k, "scalar of G");
 /** k·H for a secret k in [0, q). */
-export const mulH = (k: bigint): Point => mulSecret(H_TABLE, k, "scalar of H");
-/** k·G without scalar blinding, for verification (still a fixed sequence of table additions). */
-export const mulGUnblinded = (k: bigint): Point => mulUnblinded(G_TABLE, k, "scalar of G");
-/** k·H without scalar blinding, for verification. */
-export const mulHUnblinded = (k: bigint): Point => mulUnblinded(H_TABLE, k, "scalar of H");
+export function mulH(k: bigint): Point {
+  assertScalar(k, "scalar of H");
+  return k === 0n ? Point.ZERO : fixedBases().H.mul(k);
+}
+/** k·G for verification (noble: the table walk without scalar blinding). */
+export function mulGUnblinded(k: bigint): Point {
+  assertScalar(k, "scalar of G");
+  return k === 0n ? Point.ZERO : fixedBases().G.mulPublic(k);
+}
+/** k·H for verification. */
+export function mulHUnblinded(k: bigint): Point {
+  assertScalar(k, "scalar of H");
+  return k === 0n ? Point.ZERO : fixedBases().H.mulPublic(k);
+}
 
 /** Above this, a scalar is not "small" any more and noble's GLV multiplication wins over double-and-add. */
 const SMALL_SCALAR_LIMIT = 1n << 64n;

@@ -7,6 +7,7 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
+import { curveBackend } from "./backend.ts";
 import { multiScalarMul } from "./batch-verify.ts";
 import { bytesToBigInt, mul, add, randomNonZeroScalar, assertScalar, type Rng } from "./field.ts";
 import { G, H, mulG, mulGUnblinded, mulH, mulHUnblinded } from "./generators.ts";
@@ -70,10 +71,12 @@ export function verifyShareProof(Y: Point, C: Point, proof: ShareProof, context:
   }
   const c = challenge(C, Y, proof.T1, proof.T2, context);
   const left1 = mulGUnblinded(proof.u1);
-  const right1 = proof.T1.add(Y.multiplyUnsafe(c));
+  const backend = curveBackend();
+  // c is a 128-bit challenge, never 0 in practice; a zero would make both multiplications the point at infinity.
+  const right1 = c === 0n ? proof.T1 : proof.T1.add(backend.mulPublic(Y, c));
   if (!left1.equals(right1)) return false;
   const blindingPart = C.subtract(Y); // b·H; the point at infinity when b = 0
-  const right2 = blindingPart.is0() ? proof.T2 : proof.T2.add(blindingPart.multiplyUnsafe(c));
+  const right2 = blindingPart.is0() || c === 0n ? proof.T2 : proof.T2.add(backend.mulPublic(blindingPart, c));
   return mulHUnblinded(proof.u2).equals(right2);
 }
 

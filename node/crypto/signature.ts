@@ -9,14 +9,13 @@
  * v byte that matches the signature's R. A ShareRequest counts signatures; keeping malleated copies out means a
  * signature can never be counted, cached or replayed under a second spelling.
  */
-import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 import { CryptoError } from "./errors.ts";
-import { assertNonZeroScalar, bigIntToBytes, bytesToBigInt, inv, mod, mul, ORDER } from "./field.ts";
-import { mulGUnblinded } from "./generators.ts";
-import { assertPoint, Point } from "./point.ts";
+import { curveBackend } from "./backend.ts";
+import { assertNonZeroScalar, bigIntToBytes, ORDER } from "./field.ts";
+import { assertPoint, type Point } from "./point.ts";
 
 /** Signed data: raw bytes, or a string taken as its UTF-8 bytes (the Go node signed `[]byte(string)`). */
 export type SignedData = Uint8Array | string;
@@ -41,16 +40,12 @@ export function torusDigest(data: SignedData): Uint8Array {
 /** Signs keccak256(data) with RFC 6979 deterministic nonces; returns the 130-hex Torus encoding. */
 export function signTorus(privateKey: bigint, data: SignedData): string {
   assertNonZeroScalar(privateKey, "privateKey");
-  // prehash: false because the digest is already keccak256; noble would otherwise hash it again with sha256.
-  const signed = secp256k1.sign(torusDigest(data), bigIntToBytes(privateKey), {
-    prehash: false,
-    lowS: true,
-    format: "recovered",
-  });
-  const recovery = signed[0]!;
+  // Deterministic (RFC 6979, no extra entropy) and low-s on both backends, so both give the same bytes.
+  const signed = curveBackend().sign(torusDigest(data), bigIntToBytes(privateKey));
+  const recovery = signed.recovery;
   // Recovery ids 2 and 3 mean R.x ≥ q (probability about 2^-128); the Ethereum v byte cannot express them.
   if (recovery > 1) throw new CryptoError("INVALID_SIGNATURE", "signature nonce has R.x ≥ q; cannot encode v");
-  return bytesToHex(signed.subarray(1)) + (recovery + 27).toString(16);
+  return bytesToHex(signed.compact) + (recovery + 27).toString(16);
 }
 
 /**
@@ -85,25 +80,18 @@ export function verifyTorus(publicKey: Point, data: SignedData, signatureHex: un
     if (error instanceof CryptoError) return false;
     throw error;
   }
-  // The "recovered" format makes noble also check that v matches R's parity, so a flipped v byte is refused.
-  return secp256k1.verify(toRecoveredBytes(signature), torusDigest(data), publicKey.toBytes(false), {
-    prehash: false,
-    lowS: true,
-    format: "recovered",
-  });
+  // The backend also checks that v matches R's parity, so a flipped v byte is refused.
+  return curveBackend().verify(torusDigest(data), toCompact(signature), signature.recovery, publicKey);
 }
-
-/** Window of the per-key tables of `createTorusVerifier`: ≈ 40 ms to build, a few hundred kB per key. */
-const VERIFIER_WINDOW = 8;
 
 /**
  * `verifyTorus` for one public key that signs often (a validator, a node of the epoch): the key gets a precomputed
- * table once, so each check is u1·G + u2·P from two table walks instead of a full double-scalar multiplication,
- * about 3 to 4 times faster. Same acceptance rules: low-s, v matching R (recovery ids 2 and 3 are not encodable).
+ * table once on noble, so each check is u1·G + u2·P from two table walks instead of a full double-scalar
+ * multiplication, about 3 to 4 times faster (the native backend needs no table). Same acceptance rules: low-s, v matching R (recovery ids 2 and 3 are not encodable).
  */
 export function createTorusVerifier(publicKey: Point): (data: SignedData, signatureHex: unknown) => boolean {
   assertPoint(publicKey, "publicKey");
-  const table = Point.fromAffine(publicKey.toAffine()).precompute(VERIFIER_WINDOW);
+  const verify = curveBackend().verifier(publicKey);
   return (data, signatureHex) => {
     let signature: TorusSignature;
     try {
@@ -112,34 +100,23 @@ export function createTorusVerifier(publicKey: Point): (data: SignedData, signat
       if (error instanceof CryptoError) return false;
       throw error;
     }
-    const { r, s, recovery } = signature;
-    // Textbook ECDSA verification (SEC 1 §4.1.4): R = (z/s)·G + (r/s)·P must have x = r; a 256-bit digest is z mod q.
-    const w = inv(s);
-    const R = mulGUnblinded(mul(mod(bytesToBigInt(torusDigest(data))), w)).add(table.multiplyUnsafe(mul(r, w)));
-    if (R.is0()) return false;
-    const { x, y } = R.toAffine();
-    return x === r && Number(y & 1n) === recovery;
+    return verify(torusDigest(data), toCompact(signature), signature.recovery);
   };
 }
 
 /** The public key that made `signatureHex` over `data`; throws INVALID_SIGNATURE if the signature is malformed. */
 export function recoverSigner(data: SignedData, signatureHex: unknown): Point {
   const { r, s, recovery } = parseTorusSignature(signatureHex);
-  let signer: Point;
-  try {
-    signer = new secp256k1.Signature(r, s, recovery).recoverPublicKey(torusDigest(data));
-  } catch (error) {
-    throw invalid("no public key recovers from it", error);
-  }
+  const signer = curveBackend().recover(torusDigest(data), toCompact({ r, s }), recovery);
+  if (signer === undefined) throw invalid("no public key recovers from it");
   assertPoint(signer, "recovered signer");
   return signer;
 }
 
-function toRecoveredBytes({ r, s, recovery }: TorusSignature): Uint8Array {
-  const bytes = new Uint8Array(65);
-  bytes[0] = recovery;
-  bytes.set(bigIntToBytes(r), 1);
-  bytes.set(bigIntToBytes(s), 33);
+function toCompact({ r, s }: Pick<TorusSignature, "r" | "s">): Uint8Array {
+  const bytes = new Uint8Array(64);
+  bytes.set(bigIntToBytes(r), 0);
+  bytes.set(bigIntToBytes(s), 32);
   return bytes;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { NodeStatus } from "../api/node-status.ts";
 import type { EpochView } from "../chain/registry.ts";
+import { curveBackend } from "../crypto/backend.ts";
 import type { KeyStore } from "../store/key-store.ts";
 import type { BftDriver } from "./bft-driver.ts";
 import type { NodeIndex } from "./node-index.ts";
@@ -48,5 +49,6 @@ export function nodeStatus({
     verifierHash,
     refusing: serving.refusing,
     handoverFrom: serving.handover?.from.epoch,
+    cryptoBackend: curveBackend().name,
   };
 }

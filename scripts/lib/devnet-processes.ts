@@ -177,6 +177,8 @@ export class Devnet {
         keyBuffer,
         refillMark: keygen.refillMark ?? Math.floor(keyBuffer / 2),
       },
+      // libsecp256k1 (npm run setup builds it); a devnet node without it refuses to start rather than run 10–50× slower.
+      crypto: { backend: "native" },
       logLevel: "info",
     };
     config = this.options.configOverride?.(slot, config) ?? config;

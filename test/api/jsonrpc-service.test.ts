@@ -845,12 +845,21 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(refusing.statusCode).to.equal(503);
       expect(refusing.json()).to.deep.equal({ ok: false, epoch: 1, height: 7, refusing: "epoch 1 is starting" });
       const status = (await servers[0]!.inject({ method: "GET", url: "/status" })).json<Json>();
-      expect(status).to.include({ epoch: 1, index: 1, n: 5, k: 3, t: 1, refusing: "epoch 1 is starting" });
+      expect(status).to.include({
+        epoch: 1,
+        index: 1,
+        n: 5,
+        k: 3,
+        t: 1,
+        refusing: "epoch 1 is starting",
+        cryptoBackend: "noble",
+      });
       const metrics = await servers[0]!.inject({ method: "GET", url: "/metrics" });
       expect(metrics.headers["content-type"]).to.match(/^text\/plain; version=0.0.4/);
       expect(metrics.body).to.match(/^torus_keys_free 4$/m);
       expect(metrics.body).to.match(/^torus_peer_messages_rejected_total 3$/m);
       expect(metrics.body).to.match(/^torus_p2p_malformed_frames_total 3$/m);
+      expect(metrics.body).to.match(/^torus_crypto_backend_info\{backend="noble"\} 1$/m);
     });
   });
 

@@ -27,6 +27,7 @@ import { G, mulGUnblinded } from "../../node/crypto/generators.ts";
 import { Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { Prng, envCount } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 // PROPERTY_RUNS=1000 runs more cases; a failure prints fast-check's seed and path, PROPERTY_SEED=<seed> replays it.
 const PROPERTY = { numRuns: envCount("PROPERTY_RUNS", 50), seed: envCount("PROPERTY_SEED", 20260417) };
@@ -107,7 +108,7 @@ function checkAlone(item: BatchItem): boolean {
     : verifyPoint(item.commitment, K, item.x, item.y, item.value, item.blinding);
 }
 
-describe(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
+describeOnBackends(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
   const THOUSAND = honestItems(1000, PROPERTY.seed);
 
   describe("verifyBatch", function () {
@@ -302,6 +303,19 @@ describe(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`,
           const ours = multiScalarMul(points.slice(0, count), scalars);
           expect(ours.equals(pippenger(Point, points.slice(0, count), scalars)), `${count} × ${bits} bits`).to.be.true;
         }
+      }
+    });
+
+    it("agrees on projective points and past 512 short scalars (where the native backend returns to buckets)", function () {
+      const projective = [...points, ...points, ...points].map((p, n) => (n % 2 === 0 ? p.double() : p.add(G)));
+      for (const [count, bits] of [
+        [600, 64],
+        [600, 96],
+        [30, 256],
+      ] as const) {
+        const scalars = Array.from({ length: count }, () => randomScalar(rng) >> BigInt(256 - bits));
+        const some = projective.slice(0, count);
+        expect(multiScalarMul(some, scalars).equals(pippenger(Point, some, scalars)), `${count} × ${bits}`).to.be.true;
       }
     });
 

@@ -22,6 +22,7 @@ import { G, H, mulG, mulH } from "../../node/crypto/generators.ts";
 import { Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { Prng, envCount } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 // PROPERTY_RUNS=1000 runs more cases; a failure prints fast-check's seed and path, PROPERTY_SEED=<seed> replays it.
 const PROPERTY = { numRuns: envCount("PROPERTY_RUNS", 50), seed: envCount("PROPERTY_SEED", 20260417) };
@@ -81,7 +82,7 @@ const otherIndex = (i: bigint): bigint => (i === ORDER - 1n ? 1n : i + 1n);
 const tamperMatrix = (matrix: CommitmentMatrix, j: number, l: number): Point[][] =>
   matrix.map((row, jj) => row.map((point, ll) => (jj === j && ll === l ? point.add(G) : point)));
 
-describe(`commitments (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
+describeOnBackends(`commitments (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
   describe("committing", function () {
     it("commits coefficient-wise: g^a (Feldman) and g^a·h^b (Pedersen)", function () {
       const a = [5n, 7n, ORDER - 1n];

@@ -17,6 +17,7 @@ import { CryptoError, type CryptoErrorCode } from "../../node/crypto/errors.ts";
 import { ORDER, bigIntToBytes, systemRng, type Rng } from "../../node/crypto/field.ts";
 import { G, Point } from "../../node/crypto/point.ts";
 import { Prng, envCount } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 // @toruslabs/eccrypto is CommonJS: under ESM its functions are members of the default export (module.exports).
 
@@ -71,7 +72,7 @@ function encryptWithPx(px: Uint8Array, ephemeral: bigint, iv: Uint8Array, messag
   return { iv, ephemPublicKey, ciphertext, mac: new Uint8Array(mac) };
 }
 
-describe(`ecies: eccrypto-compatible ECIES (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
+describeOnBackends(`ecies: eccrypto-compatible ECIES (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
   const RECIPIENT = 0x1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c5b6a7988n;
   const RECIPIENT_PUBLIC = G.multiply(RECIPIENT);
   const SHARE = bigIntToBytes(0xc0ffeen, 32);

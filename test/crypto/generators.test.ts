@@ -20,6 +20,7 @@ import {
 import { Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { envCount } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 // PROPERTY_RUNS=1000 runs more cases; a failure prints fast-check's seed and path, PROPERTY_SEED=<seed> replays it.
 const PROPERTY = { numRuns: envCount("PROPERTY_RUNS", 50), seed: envCount("PROPERTY_SEED", 20260417) };
@@ -41,7 +42,7 @@ function expectRefusal(action: () => unknown, code: CryptoErrorCode): void {
 const curveRhs = (x: bigint): bigint => (((x * x) % P) * x + 7n) % P;
 const isSquareModP = (v: bigint): boolean => Point.Fp.pow(v, (P - 1n) / 2n) === 1n;
 
-describe(`generators (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
+describeOnBackends(`generators (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
   describe("H", function () {
     it("is the Torus node's second generator (pinned coordinates)", function () {
       const { x, y } = H.toAffine();

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { mulG, mulH } from "../../node/crypto/generators.ts";
 import { proveShare, verifyShareProof, verifyShareProofs } from "../../node/crypto/share-proof.ts";
 import { Prng } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 const rng = (() => {
   const prng = new Prng(99);
@@ -10,7 +11,7 @@ const rng = (() => {
 })();
 const context = new TextEncoder().encode("epoch 1 key 7 node 3");
 
-describe("share proof: Y = a·G opens C = a·G + b·H", function () {
+describeOnBackends("share proof: Y = a·G opens C = a·G + b·H", function () {
   const a = 0x1234n;
   const b = 0x5678n;
 
@@ -39,7 +40,7 @@ describe("share proof: Y = a·G opens C = a·G + b·H", function () {
   });
 });
 
-describe("verifyShareProofs: many share proofs in one combination", function () {
+describeOnBackends("verifyShareProofs: many share proofs in one combination", function () {
   const claims = Array.from({ length: 6 }, (_, i) => {
     const ctx = new TextEncoder().encode(`key ${i}`);
     const { Y, C, proof } = proveShare(BigInt(1000 + i), BigInt(i), ctx, rng);

@@ -15,6 +15,7 @@ import {
   verifyTorus,
 } from "../../node/crypto/signature.ts";
 import { envCount } from "../support/prng.ts";
+import { describeOnBackends } from "../support/backends.ts";
 
 // PROPERTY_RUNS=10000 runs more cases; a failure prints fast-check's seed, PROPERTY_SEED=<seed> replays it.
 const PROPERTY = { numRuns: envCount("PROPERTY_RUNS", 50), seed: envCount("PROPERTY_SEED", 20260417) };
@@ -49,7 +50,7 @@ function ethersKey(key: bigint): SigningKey {
   return new SigningKey("0x" + hex64(key));
 }
 
-describe(`signature: Torus node signatures (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
+describeOnBackends(`signature: Torus node signatures (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function () {
   describe("compatibility with ethers", function () {
     it("equals ethers SigningKey.sign(keccak256(data)).serialized byte for byte", function () {
       fc.assert(
@@ -238,7 +239,7 @@ describe(`signature: Torus node signatures (${PROPERTY.numRuns} runs, seed ${PRO
   });
 });
 
-describe("createTorusVerifier: verifyTorus with a precomputed key table", function () {
+describeOnBackends("createTorusVerifier: verifyTorus with a precomputed key table", function () {
   it("agrees with verifyTorus on valid, tampered, malleated and foreign signatures", function () {
     const privateKey = 0x1234567890abcdefn;
     const publicKey = G.multiply(privateKey);

@@ -38,6 +38,12 @@ describe("node configuration", function () {
     });
     expect(config.dataDir).to.equal("/srv/node/data");
     expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64, refillMark: 32 });
+    expect(config.crypto).to.deep.equal({ backend: "native", allowSlowFallback: false });
+  });
+
+  it("takes crypto.backend noble or native and crypto.allowSlowFallback", function () {
+    const config = parseConfig({ ...valid, crypto: { backend: "noble", allowSlowFallback: true } });
+    expect(config.crypto).to.deep.equal({ backend: "noble", allowSlowFallback: true });
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -96,6 +102,16 @@ describe("node configuration", function () {
       /config\.verifiers\[0\]\.emailsVerifiedByProvider must be true or false/,
     ],
     [
+      "an unknown curve backend",
+      { crypto: { backend: "wasm" } },
+      /config\.crypto\.backend must be "native" or "noble"/,
+    ],
+    [
+      "allowSlowFallback that is not a boolean",
+      { crypto: { allowSlowFallback: "yes" } },
+      /config\.crypto\.allowSlowFallback must be true or false/,
+    ],
+    [
       "a missing audience",
       { verifiers: [{ ...VERIFIER, audience: "" }] },
       /config\.verifiers\[0\]\.audience must be a non-empty string/,
@@ -127,7 +143,9 @@ describe("node configuration", function () {
       const config = await loadConfig(path.join(dir, "node.json"), {
         TORUS_API_PORT: "7100",
         TORUS_CHAIN_RPC_URL: "http://127.0.0.1:9999",
+        TORUS_CRYPTO_BACKEND: "noble",
       });
+      expect(config.crypto.backend).to.equal("noble");
       expect(config.nodeKey).to.equal("0x" + "22".repeat(32));
       expect(config.api.port).to.equal(7100);
       expect(config.chain.rpcUrl).to.equal("http://127.0.0.1:9999");

@@ -44,13 +44,16 @@ describe("a network of five node processes on a Hardhat chain", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("registers, connects, commits blocks and fills a buffer of at least 50 keys", async function () {
+  it("registers, connects, commits blocks and fills a buffer of at least 50 keys, on the native curve backend", async function () {
     await devnet.waitForKeys(50, 180_000);
     for (const node of devnet.nodes) {
       const status = (await devnet.status(node))!;
       expect(status.peersConnected).to.equal(4);
       expect(status.bft.height).to.be.greaterThan(2);
+      expect(status.cryptoBackend).to.equal("native");
     }
+    const metrics = await (await fetch(`${devnet.nodes[0]!.apiUrl}/metrics`)).text();
+    expect(metrics).to.match(/^torus_crypto_backend_info\{backend="native"\} 1$/m);
   });
 
   it("holds, on every node, shares of each key that k of them turn into the published public key", async function () {

@@ -216,6 +216,7 @@ export function fakeStatusSource(service: FakeKeyService): StatusSource & { coun
       verifierHash: "ab".repeat(32),
       refusing: service.refusing(),
       handoverFrom: undefined,
+      cryptoBackend: "noble",
     }),
     counters: () => ({
       blocks: 6,
