@@ -71,6 +71,16 @@ export const API_ERRORS = {
   DUPLICATE_TOKEN: entry(INTERNAL_ERROR, "Internal error", "Duplicate token found"),
   TOO_MANY_COMMITMENTS: entry(INTERNAL_ERROR, "Internal error", "too many commitments; retry later"),
   COMMITMENTS_FULL: entry(INTERNAL_ERROR, "Internal error", "this node holds too many open commitments; retry later"),
+  TOO_MANY_FAILED_SHARE_REQUESTS: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    "too many ShareRequests without valid signatures from your address; retry later",
+  ),
+  SIGNATURE_FETCHES_BUSY: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    "too many signature fetches from peers under way; retry later with every signature you got",
+  ),
   // Code -32602 with message "Internal error", as the Torus node answered it.
   TOO_FEW_SIGNATURES: entry(
     INVALID_PARAMS,

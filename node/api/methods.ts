@@ -16,9 +16,11 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import {
   commitmentData,
   commitmentDecision,
-  countSigners,
-  quorumKey,
+  keyWithQuorum,
   revealQuorum,
+  screenEntries,
+  verifiedSigners,
+  type Candidate,
   type SignatureRules,
 } from "../auth/commit-reveal.ts";
 import { CLOCK_SKEW_SECONDS, TokenError, TokenVerifier } from "../auth/verifier.ts";
@@ -31,7 +33,7 @@ import { createTorusVerifier } from "../crypto/signature.ts";
 import { rpcError } from "./errors.ts";
 import { method, type Method } from "./jrpc.ts";
 import { anyParams, commitmentParams, publicKeyParams, shareRequestParams, userParams } from "./params.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { RateLimiter, sourceOf } from "./rate-limit.ts";
 import type { ApiSettings, Assignment, AssignOutcome, KeyService } from "./service.ts";
 
 /** How long a client waits: for its assignment to be decided, and for peers to return missing signatures. */
@@ -42,24 +44,61 @@ export interface MethodTimeouts {
 
 export const DEFAULT_TIMEOUTS: MethodTimeouts = { keyAssignMs: 10_000, peerSignaturesMs: 1500 };
 
+/**
+ * What requests made the node do, counted where the work is done, so that tests and benches can assert the cost of a
+ * request (signature checks, peer asks) instead of timing it.
+ */
+export interface ApiMeter {
+  /** ECDSA verifications of node signatures in ShareRequests. */
+  signatureChecks: number;
+  /** Signature fetches from peers started for ShareRequests. */
+  peerAsks: number;
+}
+
+export const newApiMeter = (): ApiMeter => ({ signatureChecks: 0, peerAsks: 0 });
+
+/** Limits the API applies when the operator's settings leave them out. */
+export const DEFAULT_LIMITS = {
+  /** ShareRequests per second a source may send that fail before any signature is valid (or with none valid). */
+  failedShareRequestsPerSecond: 5,
+  /** Signature fetches under way at once, per source and for the whole node. */
+  peerAsksPerSource: 2,
+  peerAsksTotal: 32,
+};
+
 const hex64 = (value: bigint) => value.toString(16).padStart(64, "0");
 
 export function createMethods(
   service: KeyService,
   settings: ApiSettings,
   timeouts: MethodTimeouts = DEFAULT_TIMEOUTS,
+  meter: ApiMeter = newApiMeter(),
 ): Map<string, Method> {
   const verifiers = new Map(settings.verifiers.map((v) => [v.name, new TokenVerifier(v)]));
   const maxTokenAgeSeconds = Math.max(...settings.verifiers.map((v) => v.maxTokenAgeSeconds), 60);
   // Records live as long as a token can be accepted: its maximum age plus the skew on both ends.
   const recordLifetimeMs = (maxTokenAgeSeconds + 2 * CLOCK_SKEW_SECONDS) * 1000;
   const { nodeKeys, n, t } = service.epoch;
-  const nodeVerifiers = nodeKeys.map(createTorusVerifier);
+  const nodeVerifiers = nodeKeys.map((key) => {
+    const verify = createTorusVerifier(key);
+    return (data: string | Uint8Array, signature: unknown) => {
+      meter.signatureChecks++;
+      return verify(data, signature);
+    };
+  });
   const self = service.self.publicKey;
   const selfAddress = addressFromPublicKey(self);
   const quorum = revealQuorum(n, t);
   const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
   const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);
+  const failedShareRate = settings.failedShareRequestsPerSecond ?? DEFAULT_LIMITS.failedShareRequestsPerSecond;
+  const failedShareLimiter = new RateLimiter(failedShareRate, failedShareRate * 2);
+  const peerAsks = {
+    perSource: settings.peerAsksPerSource ?? DEFAULT_LIMITS.peerAsksPerSource,
+    total: settings.peerAsksTotal ?? DEFAULT_LIMITS.peerAsksTotal,
+    running: new Map<string, number>(),
+    all: 0,
+  };
 
   /** Every method but Ping needs a node that serves its epoch; Ping answers whatever the node's state. */
   const whileServing = () => {
@@ -194,9 +233,29 @@ export function createMethods(
     }),
   );
 
+  /**
+   * The peers' signatures on a commitment, with the asks under way capped per source and in total: an ask holds a
+   * request open for up to `peerSignaturesMs` and sends n − 1 messages, so a source must not hold many at once.
+   */
+  const askPeers = async (source: string, verifier: string, commitment: string) => {
+    const mine = peerAsks.running.get(source) ?? 0;
+    if (mine >= peerAsks.perSource || peerAsks.all >= peerAsks.total) throw rpcError("SIGNATURE_FETCHES_BUSY");
+    peerAsks.running.set(source, mine + 1);
+    peerAsks.all++;
+    meter.peerAsks++;
+    try {
+      return await service.peerSignatures(verifier, commitment, AbortSignal.timeout(timeouts.peerSignaturesMs));
+    } finally {
+      peerAsks.all--;
+      const left = peerAsks.running.get(source)! - 1;
+      if (left === 0) peerAsks.running.delete(source);
+      else peerAsks.running.set(source, left);
+    }
+  };
+
   methods.set(
     "ShareRequest",
-    method(whileServing, shareRequestParams, async (params) => {
+    method(whileServing, shareRequestParams, async (params, { ip }) => {
       const item = params.item[0];
       const { idtoken: idToken, verifieridentifier: verifierName, verifier_id: verifierId } = item;
       supported(verifierName);
@@ -205,29 +264,54 @@ export function createMethods(
       const previous = service.commitments.reveal(commitment);
       if (previous) return previous.response;
 
-      // Bounded: a client cannot make a node check more than a few signatures per node.
-      const signatures: unknown[] = Array.isArray(item.nodesignatures) ? item.nodesignatures.slice(0, 4 * n) : [];
-      let tempKey = quorumKey(signatures, commitment, verifierName, signatureRules());
-      // Peers are asked only for a commitment that exists (here, or signed by some node in the request): a made-up
-      // token must not make every node broadcast.
-      const worthAsking =
-        service.commitments.commitment(commitment) !== undefined ||
-        countSigners(signatures, commitment, verifierName, signatureRules()).size > 0;
-      if (!tempKey && worthAsking) {
+      // A request for a commitment this node signed is a login under way: never refused for its source's failures.
+      // Any other request must reach the quorum with the signatures it carries, and a source whose requests keep
+      // failing is refused before any signature is checked.
+      const own = service.commitments.commitment(commitment);
+      const signedHere = own !== undefined && own.verifier === verifierName;
+      const source = sourceOf(ip);
+      if (!signedHere && !failedShareLimiter.allows(source)) throw rpcError("TOO_MANY_FAILED_SHARE_REQUESTS");
+      const failed = () => {
+        if (!signedHere) failedShareLimiter.take(source);
+        return rpcError("TOO_FEW_SIGNATURES", quorum);
+      };
+
+      const rules = signatureRules();
+      const entries: unknown[] = Array.isArray(item.nodesignatures) ? item.nodesignatures.slice(0, 4 * n) : [];
+      const candidates = screenEntries(entries, commitment, verifierName, rules);
+      // Without peers to ask, a key short of q candidates cannot reach the quorum: no signature is worth checking.
+      const perKey = new Map<string, number>();
+      for (const c of candidates) perKey.set(c.keyId, (perKey.get(c.keyId) ?? 0) + 1);
+      if (!signedHere && ![...perKey.values()].some((count) => count >= quorum)) throw failed();
+      // This node's own signature is compared with its record instead of verified.
+      const ownIndex = service.self.index - 1;
+      const isOwn = (c: Candidate) => c.node === ownIndex && c.data === own?.data && c.signature === own.signature;
+      const signers = verifiedSigners(candidates, rules, isOwn);
+      let tempKey = keyWithQuorum(signers, quorum);
+      if (!tempKey && signedHere && signers.size > 0) {
         // Too few signatures on one key (torus.js forwards only the first answers it got): ask the peers for the
-        // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged.
-        const fromPeers = await service.peerSignatures(
-          verifierName,
-          commitment,
-          AbortSignal.timeout(timeouts.peerSignaturesMs),
-        );
+        // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged. Only for
+        // a commitment this node signed itself and with a valid signature in hand, so a made-up token never makes a
+        // node broadcast.
+        const fromPeers = await askPeers(source, verifierName, commitment);
+        const valid = new Set([...signers.values()].flatMap((set) => [...set]));
         const asAnswers = fromPeers.flatMap((p) => {
           const key = nodeKeys[p.node - 1];
-          return key ? [{ ...p, nodepubx: toLegacyHex(key.x), nodepuby: toLegacyHex(key.y) }] : [];
+          return key && !valid.has(p.node - 1)
+            ? [{ ...p, nodepubx: toLegacyHex(key.x), nodepuby: toLegacyHex(key.y) }]
+            : [];
         });
-        tempKey = quorumKey([...signatures, ...asAnswers], commitment, verifierName, signatureRules());
+        for (const [keyId, nodes] of verifiedSigners(
+          screenEntries(asAnswers, commitment, verifierName, rules),
+          rules,
+        )) {
+          const set = signers.get(keyId) ?? new Set<number>();
+          for (const node of nodes) set.add(node);
+          signers.set(keyId, set);
+        }
+        tempKey = keyWithQuorum(signers, quorum);
       }
-      if (!tempKey) throw rpcError("TOO_FEW_SIGNATURES", quorum);
+      if (!tempKey) throw failed();
       try {
         await verifiers.get(verifierName)!.verify(idToken, verifierId, service.tokenWindow());
       } catch (error) {

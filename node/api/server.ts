@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { pointFromCoordinates } from "../crypto/point.ts";
 import { mountJsonRpc } from "./jrpc.ts";
 import { KeyAssignAuth } from "./key-assign-auth.ts";
-import { createMethods, DEFAULT_TIMEOUTS, type MethodTimeouts } from "./methods.ts";
+import { createMethods, DEFAULT_TIMEOUTS, newApiMeter, type ApiMeter, type MethodTimeouts } from "./methods.ts";
 import type { StatusSource } from "./node-status.ts";
 import { mountOperatorEndpoints } from "./operator-endpoints.ts";
 import type { ApiSettings, KeyService } from "./service.ts";
@@ -27,6 +27,8 @@ export interface ApiParts {
   settings: ApiSettings;
   log: ApiLogger;
   timeouts?: MethodTimeouts;
+  /** Counts the work requests cause (tests and benches read it). */
+  meter?: ApiMeter;
 }
 
 /** The server, not listening yet. */
@@ -36,10 +38,14 @@ export function buildApiServer(parts: ApiParts): FastifyInstance {
   const signer = parts.settings.keyAssignSigner;
   const keyAssignAuth =
     signer && new KeyAssignAuth(pointFromCoordinates(signer.x, signer.y, "signer"), parts.service.self.publicKey);
-  mountJsonRpc(app, createMethods(parts.service, parts.settings, parts.timeouts ?? DEFAULT_TIMEOUTS), {
-    onError: (error) => parts.log.error({ err: error }, "JSON-RPC failure"),
-    authorize: keyAssignAuth && ((body, parsed, headers) => keyAssignAuth.check(body, parsed, headers)),
-  });
+  mountJsonRpc(
+    app,
+    createMethods(parts.service, parts.settings, parts.timeouts ?? DEFAULT_TIMEOUTS, parts.meter ?? newApiMeter()),
+    {
+      onError: (error) => parts.log.error({ err: error }, "JSON-RPC failure"),
+      authorize: keyAssignAuth && ((body, parsed, headers) => keyAssignAuth.check(body, parsed, headers)),
+    },
+  );
   return app;
 }
 

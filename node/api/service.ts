@@ -92,4 +92,9 @@ export interface ApiSettings {
   commitmentsPerSecond: number;
   /** When set, every KeyAssign must carry this signer's signature (key-assign-auth.ts). */
   keyAssignSigner?: { x: bigint; y: bigint } | undefined;
+  /** ShareRequests per second a source may send that fail for want of valid signatures (methods.ts DEFAULT_LIMITS). */
+  failedShareRequestsPerSecond?: number | undefined;
+  /** Signature fetches from peers under way at once, per source and in total. */
+  peerAsksPerSource?: number | undefined;
+  peerAsksTotal?: number | undefined;
 }

@@ -107,6 +107,8 @@ export class FakeKeyService implements KeyService {
   lastAssignSignal: AbortSignal | undefined;
   withoutShares = false;
   peerSignatureRequests = 0;
+  /** When set, replaces the peers' answer to a signature fetch (a slow or hanging peer set). */
+  peerSignaturesWith: ((signal: AbortSignal) => Promise<PeerSignature[]>) | undefined;
   store: CommitmentStore;
   readonly commitments: CommitRevealLedger;
 
@@ -170,6 +172,7 @@ export class FakeKeyService implements KeyService {
   /** The other nodes' signatures on the commitment, as the real peers return them: only those already issued. */
   peerSignatures(verifier: string, commitment: string, signal: AbortSignal): Promise<PeerSignature[]> {
     this.peerSignatureRequests++;
+    if (this.peerSignaturesWith) return this.peerSignaturesWith(signal);
     if (signal.aborted) return Promise.resolve([]);
     return Promise.resolve(
       this.network.nodes.flatMap((peer) => {
