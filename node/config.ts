@@ -9,6 +9,7 @@ import path from "node:path";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
+import { DEFAULT_MAX_RECORDS } from "./auth/commitments.ts";
 import { canonicalJson } from "./bft/encoding.ts";
 import { pointFromCoordinates } from "./crypto/point.ts";
 
@@ -38,8 +39,14 @@ export interface NodeConfig {
     host: string;
     port: number;
     declaredIp: string;
+    /** Per client source (an IPv4 address or an IPv6 /64), as are the other quotas. */
     keyAssignPerSecond: number;
+    /** Sized for people logging in (one commitment per node per login), not for a source filling the store. */
     commitmentsPerSecond: number;
+    /** Open (unrevealed) commitments a source may hold at once; at most the store's cap. */
+    openCommitmentsPerSource: number;
+    /** ShareRequests per second a source may send that fail for want of valid signatures. */
+    failedShareRequestsPerSecond: number;
     /** The public key of a signer whose signature every KeyAssign must carry (torus.js's `signerHost`), if any. */
     keyAssignSigner?: { x: bigint; y: bigint };
     /**
@@ -198,7 +205,19 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       port,
       declaredIp: string(api.declaredIp ?? `${host}:${port}`, "config.api.declaredIp", /^[^\s/]+:\d+$/, "host:port"),
       keyAssignPerSecond: int(api.keyAssignPerSecond ?? 50, "config.api.keyAssignPerSecond", 1, 100_000),
-      commitmentsPerSecond: int(api.commitmentsPerSecond ?? 500, "config.api.commitmentsPerSecond", 1, 1_000_000),
+      commitmentsPerSecond: int(api.commitmentsPerSecond ?? 10, "config.api.commitmentsPerSecond", 1, 1_000_000),
+      openCommitmentsPerSource: int(
+        api.openCommitmentsPerSource ?? 1000,
+        "config.api.openCommitmentsPerSource",
+        1,
+        DEFAULT_MAX_RECORDS,
+      ),
+      failedShareRequestsPerSecond: int(
+        api.failedShareRequestsPerSecond ?? 5,
+        "config.api.failedShareRequestsPerSecond",
+        1,
+        100_000,
+      ),
       ...(api.keyAssignSigner === undefined ? {} : { keyAssignSigner: signerKey(api.keyAssignSigner) }),
       epochClockSkewSeconds: int(api.epochClockSkewSeconds ?? 60, "config.api.epochClockSkewSeconds", 0, 3600),
     },

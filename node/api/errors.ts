@@ -71,6 +71,11 @@ export const API_ERRORS = {
   DUPLICATE_TOKEN: entry(INTERNAL_ERROR, "Internal error", "Duplicate token found"),
   TOO_MANY_COMMITMENTS: entry(INTERNAL_ERROR, "Internal error", "too many commitments; retry later"),
   COMMITMENTS_FULL: entry(INTERNAL_ERROR, "Internal error", "this node holds too many open commitments; retry later"),
+  SOURCE_COMMITMENTS_FULL: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    (quota: number) => `your address holds ${quota} open commitments, its quota; reveal or wait for them to expire`,
+  ),
   TOO_MANY_FAILED_SHARE_REQUESTS: entry(
     INTERNAL_ERROR,
     "Internal error",

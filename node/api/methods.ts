@@ -64,6 +64,11 @@ export const DEFAULT_LIMITS = {
   /** Signature fetches under way at once, per source and for the whole node. */
   peerAsksPerSource: 2,
   peerAsksTotal: 32,
+  /**
+   * Open commitments per source: a login opens one per node and reveals it within seconds, so a thousand covers a
+   * large NAT, while a 200,000-record store needs 200 sources to fill.
+   */
+  openCommitmentsPerSource: 1000,
 };
 
 const hex64 = (value: bigint) => value.toString(16).padStart(64, "0");
@@ -89,6 +94,7 @@ export function createMethods(
   const self = service.self.publicKey;
   const selfAddress = addressFromPublicKey(self);
   const quorum = revealQuorum(n, t);
+  const openPerSource = settings.openCommitmentsPerSource ?? DEFAULT_LIMITS.openCommitmentsPerSource;
   const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
   const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);
   const failedShareRate = settings.failedShareRequestsPerSecond ?? DEFAULT_LIMITS.failedShareRequestsPerSecond;
@@ -166,7 +172,7 @@ export function createMethods(
       if (assignment) return keysResult(assignment); // idempotent
       const nextEpoch = service.handingOverTo();
       if (nextEpoch !== undefined) throw rpcError("HANDING_OVER", nextEpoch);
-      if (!assignLimiter.take(ip)) throw rpcError("TOO_MANY_ASSIGNMENTS");
+      if (!assignLimiter.take(sourceOf(ip))) throw rpcError("TOO_MANY_ASSIGNMENTS");
       if (service.freeKeys() === 0) throw rpcError("NO_FREE_KEY");
       const signal = AbortSignal.timeout(timeouts.keyAssignMs);
       let outcome: AssignOutcome;
@@ -223,10 +229,13 @@ export function createMethods(
       const decision = commitmentDecision(existing, revealed, { tempPubX, tempPubY, verifier });
       if (decision === "duplicate") throw rpcError("DUPLICATE_TOKEN");
       if (decision === "repeat") return commitmentAnswer(existing!.signature, existing!.data);
-      if (!commitLimiter.take(ip)) throw rpcError("TOO_MANY_COMMITMENTS");
+      const source = sourceOf(ip);
+      if (!commitLimiter.take(source)) throw rpcError("TOO_MANY_COMMITMENTS");
+      if (service.commitments.openCommitments(source) >= openPerSource)
+        throw rpcError("SOURCE_COMMITMENTS_FULL", openPerSource);
       const data = commitmentData(commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000));
       const signature = service.sign(data);
-      const record = { commitment, tempPubX, tempPubY, verifier, data, signature };
+      const record = { commitment, tempPubX, tempPubY, verifier, data, signature, source };
       if (!(await service.commitments.addCommitment({ ...record, expiresAt: Date.now() + recordLifetimeMs })))
         throw rpcError("COMMITMENTS_FULL");
       return commitmentAnswer(signature, data);

@@ -46,7 +46,9 @@ export interface PeerSignature {
 export interface CommitRevealLedger {
   commitment(commitment: string): CommitmentRecord | undefined;
   reveal(commitment: string): RevealRecord | undefined;
-  /** False when the node holds too many open commitments (nothing is recorded then). */
+  /** How many open (unrevealed, unexpired) commitments a client source holds here. */
+  openCommitments(source: string): number;
+  /** False when the node holds too many records and none can be evicted fairly (nothing is recorded then). */
   addCommitment(record: CommitmentRecord): Promise<boolean>;
   addReveal(record: RevealRecord): Promise<void>;
 }
@@ -88,8 +90,11 @@ export interface KeyService {
 /** The operator's settings the API applies itself. */
 export interface ApiSettings {
   verifiers: readonly VerifierConfig[];
+  /** Per source (rate-limit.ts `sourceOf`), as are all the API's quotas. */
   keyAssignPerSecond: number;
   commitmentsPerSecond: number;
+  /** Open commitments a source may hold at once (methods.ts DEFAULT_LIMITS). */
+  openCommitmentsPerSource?: number | undefined;
   /** When set, every KeyAssign must carry this signer's signature (key-assign-auth.ts). */
   keyAssignSigner?: { x: bigint; y: bigint } | undefined;
   /** ShareRequests per second a source may send that fail for want of valid signatures (methods.ts DEFAULT_LIMITS). */

@@ -20,6 +20,8 @@ export function apiPartsOf(node: TorusNode): ApiParts {
       verifiers,
       keyAssignPerSecond: api.keyAssignPerSecond,
       commitmentsPerSecond: api.commitmentsPerSecond,
+      openCommitmentsPerSource: api.openCommitmentsPerSource,
+      failedShareRequestsPerSecond: api.failedShareRequestsPerSecond,
       keyAssignSigner: api.keyAssignSigner,
     },
     log: node.log,
@@ -46,6 +48,7 @@ function keyServiceOf(node: TorusNode): KeyService {
     commitments: {
       commitment: (commitment) => node.commitments.commitment(commitment),
       reveal: (commitment) => node.commitments.reveal(commitment),
+      openCommitments: (source) => node.commitments.openCommitments(source),
       addCommitment: async (record) => {
         if (!node.commitments.addCommitment(record)) return false;
         await node.persistAuth({ kind: "commitment", ...record });

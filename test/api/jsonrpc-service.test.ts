@@ -710,6 +710,42 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(network.nodes[0]!.store.commitment(commitmentOf("u2"))).to.equal(undefined);
     });
 
+    it("holds at most the quota of open commitments per source (an IPv6 /64 is one source); a reveal frees one", async function () {
+      servers[0] = serverFor(network.nodes[0]!, { openCommitmentsPerSource: 2 });
+      const p = G.multiply(6n);
+      const commitFrom = (token: string, ip: string) =>
+        call(
+          "CommitmentRequest",
+          {
+            messageprefix: "mug00",
+            tokencommitment: commitmentOf(token),
+            temppubx: hex64(p.x),
+            temppuby: hex64(p.y),
+            verifieridentifier: "dev",
+          },
+          1,
+          { ip },
+        );
+      expect((await commitFrom("q1", "2001:db8:0:1::1")).result).to.have.property("signature");
+      expect((await commitFrom("q2", "2001:db8:0:1::2")).result).to.have.property("signature");
+      expectError(await commitFrom("q3", "2001:db8:0:1:ffff::3"), "SOURCE_COMMITMENTS_FULL", {
+        code: -32603,
+        message: "Internal error",
+        data: "your address holds 2 open commitments, its quota; reveal or wait for them to expire",
+      });
+      expect(network.nodes[0]!.store.size).to.equal(2);
+      // A repeat of a recorded commitment is still answered; another source is not affected.
+      expect((await commitFrom("q1", "2001:db8:0:1::9")).result).to.have.property("signature");
+      expect((await commitFrom("q3", "2001:db8:0:2::1")).result).to.have.property("signature");
+      expect((await commitFrom("q4", "10.0.0.1")).result).to.have.property("signature");
+      expect((await commitFrom("q5", "::ffff:10.0.0.1")).result).to.have.property("signature");
+      expectError(await commitFrom("q6", "10.0.0.1"), "SOURCE_COMMITMENTS_FULL", {
+        code: -32603,
+        message: "Internal error",
+        data: "your address holds 2 open commitments, its quota; reveal or wait for them to expire",
+      });
+    });
+
     it("needs q = 4 of 5 signatures on one key: q − 1 fail when no peer holds more, duplicates count once", async function () {
       const verifierId = "q@example.com";
       network.decideAssignment("dev", verifierId);

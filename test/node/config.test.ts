@@ -33,7 +33,9 @@ describe("node configuration", function () {
       port: 7001,
       declaredIp: "127.0.0.1:7001",
       keyAssignPerSecond: 50,
-      commitmentsPerSecond: 500,
+      commitmentsPerSecond: 10,
+      openCommitmentsPerSource: 1000,
+      failedShareRequestsPerSecond: 5,
       epochClockSkewSeconds: 60,
     });
     expect(config.dataDir).to.equal("/srv/node/data");
@@ -53,6 +55,16 @@ describe("node configuration", function () {
       /config\.chain\.nodeList must be a contract address/,
     ],
     ["a port out of range", { api: { port: 70000 } }, /config\.api\.port must be an integer in \[1, 65535\]/],
+    [
+      "a commitment quota above the store's cap",
+      { api: { port: 1, openCommitmentsPerSource: 200_001 } },
+      /config\.api\.openCommitmentsPerSource must be an integer in \[1, 200000\]/,
+    ],
+    [
+      "a zero rate of failed ShareRequests",
+      { api: { port: 1, failedShareRequestsPerSecond: 0 } },
+      /config\.api\.failedShareRequestsPerSecond must be an integer in \[1, 100000\]/,
+    ],
     [
       "a listen address that is not a multiaddr",
       { p2p: { listen: "0.0.0.0:9" } },

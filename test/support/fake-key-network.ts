@@ -122,6 +122,7 @@ export class FakeKeyService implements KeyService {
     this.commitments = {
       commitment: (commitment) => this.store.commitment(commitment),
       reveal: (commitment) => this.store.reveal(commitment),
+      openCommitments: (source) => this.store.openCommitments(source),
       addCommitment: (record: CommitmentRecord) => Promise.resolve(this.store.addCommitment(record)),
       addReveal: (record: RevealRecord) => Promise.resolve(this.store.addReveal(record)),
     };
