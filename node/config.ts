@@ -4,6 +4,7 @@
  * Every field is checked; a bad one is a ConfigError that names it, so an operator sees at once what to fix.
  */
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import path from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -47,6 +48,13 @@ export interface NodeConfig {
     openCommitmentsPerSource: number;
     /** ShareRequests per second a source may send that fail for want of valid signatures. */
     failedShareRequestsPerSecond: number;
+    /** Open HTTP connections at once (node/api/server.ts HttpLimits). */
+    maxConnections: number;
+    /**
+     * Quotas key on the socket's address unless this names the reverse proxy in front of the node (true: any, or a
+     * list of addresses or CIDRs), whose X-Forwarded-For is then taken. Default false: anyone can write that header.
+     */
+    trustProxy: boolean | string[];
     /** The public key of a signer whose signature every KeyAssign must carry (torus.js's `signerHost`), if any. */
     keyAssignSigner?: { x: bigint; y: bigint };
     /**
@@ -158,6 +166,19 @@ function verifier(value: unknown, field: string): VerifierConfig {
   };
 }
 
+/** `true`, `false`, or a non-empty list of proxy addresses or CIDRs (IPv4 or IPv6). */
+function trustProxy(value: unknown): boolean | string[] {
+  const field = "config.api.trustProxy";
+  if (typeof value === "boolean") return value;
+  if (!Array.isArray(value) || value.length === 0)
+    throw new ConfigError(`${field} must be true, false or a list of proxy addresses`);
+  return value.map((entry, i) => {
+    const text = string(entry, `${field}[${i}]`, /^[0-9A-Fa-f.:]+(\/\d{1,3})?$/, "an IP address or CIDR");
+    if (!isIP(text.split("/")[0]!)) throw new ConfigError(`${field}[${i}] must be an IP address or CIDR`);
+    return text;
+  });
+}
+
 /** `{ "pubKeyX": hex, "pubKeyY": hex }`, the signer's public key (a point of secp256k1). */
 function signerKey(value: unknown): { x: bigint; y: bigint } {
   const field = "config.api.keyAssignSigner";
@@ -218,6 +239,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
         1,
         100_000,
       ),
+      maxConnections: int(api.maxConnections ?? 1024, "config.api.maxConnections", 1, 1_000_000),
+      trustProxy: trustProxy(api.trustProxy ?? false),
       ...(api.keyAssignSigner === undefined ? {} : { keyAssignSigner: signerKey(api.keyAssignSigner) }),
       epochClockSkewSeconds: int(api.epochClockSkewSeconds ?? 60, "config.api.epochClockSkewSeconds", 0, 3600),
     },

@@ -25,6 +25,7 @@ export function apiPartsOf(node: TorusNode): ApiParts {
       keyAssignSigner: api.keyAssignSigner,
     },
     log: node.log,
+    http: { maxConnections: api.maxConnections, trustProxy: api.trustProxy },
   };
 }
 

@@ -36,10 +36,18 @@ describe("node configuration", function () {
       commitmentsPerSecond: 10,
       openCommitmentsPerSource: 1000,
       failedShareRequestsPerSecond: 5,
+      maxConnections: 1024,
+      trustProxy: false,
       epochClockSkewSeconds: 60,
     });
     expect(config.dataDir).to.equal("/srv/node/data");
     expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64, refillMark: 32 });
+  });
+
+  it("takes a reverse proxy's addresses for trustProxy", function () {
+    const config = parseConfig({ ...valid, api: { port: 1, trustProxy: ["10.0.0.1", "fd00::/8"] } });
+    expect(config.api.trustProxy).to.deep.equal(["10.0.0.1", "fd00::/8"]);
+    expect(parseConfig({ ...valid, api: { port: 1, trustProxy: true } }).api.trustProxy).to.equal(true);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -59,6 +67,21 @@ describe("node configuration", function () {
       "a commitment quota above the store's cap",
       { api: { port: 1, openCommitmentsPerSource: 200_001 } },
       /config\.api\.openCommitmentsPerSource must be an integer in \[1, 200000\]/,
+    ],
+    [
+      "a trustProxy that is neither a boolean nor a list",
+      { api: { port: 1, trustProxy: "yes" } },
+      /config\.api\.trustProxy must be true, false or a list of proxy addresses/,
+    ],
+    [
+      "a trustProxy entry that is no address",
+      { api: { port: 1, trustProxy: ["10.0.0.1", "proxy.local"] } },
+      /config\.api\.trustProxy\[1\] must be an IP address or CIDR/,
+    ],
+    [
+      "no connection allowed",
+      { api: { port: 1, maxConnections: 0 } },
+      /config\.api\.maxConnections must be an integer/,
     ],
     [
       "a zero rate of failed ShareRequests",
