@@ -20,7 +20,8 @@ try {
   const described = await devnet.describe(true);
   const network: Network = networkFromDescription(described);
   const users = Array.from({ length: USERS }, (_, i) => `bench${i}@example.com`);
-  for (const verifierId of users) await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+  for (const verifierId of users)
+    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
 
   let nonce = 0;
   const oneLogin = async (verifierId: string) => {
@@ -57,7 +58,11 @@ try {
   await Promise.all(
     Array.from({ length: 16 }, async (_, c) => {
       for (let i = 0; performance.now() < lookupUntil; i++) {
-        await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: users[(c + i) % USERS]! });
+        await getOrAssignKey(
+          network,
+          { verifier: VERIFIER_NAME, verifierId: users[(c + i) % USERS]! },
+          { signer: devnet.signer.url },
+        );
         lookups++;
       }
     }),

@@ -11,13 +11,23 @@ export class JsonRpcClient {
 
   constructor(readonly timeoutMs = 10_000) {}
 
-  async call(endpoint: string, method: string, params: unknown): Promise<RpcOutcome> {
+  /** A request object with a fresh id, for a caller that must add fields to it before it is sent. */
+  request(method: string, params: unknown): { jsonrpc: "2.0"; id: number; method: string; params: unknown } {
+    return { jsonrpc: "2.0", id: this.#id++, method, params };
+  }
+
+  call(endpoint: string, method: string, params: unknown): Promise<RpcOutcome> {
+    return this.send(endpoint, this.request(method, params));
+  }
+
+  /** Sends a whole request object (see `request`). */
+  async send(endpoint: string, request: object): Promise<RpcOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
         const response = await fetch(endpoint, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: this.#id++, method, params }),
+          body: JSON.stringify(request),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         if (!response.ok) return { failed: `HTTP ${response.status}` };

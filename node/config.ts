@@ -55,6 +55,11 @@ export interface NodeConfig {
      * list of addresses or CIDRs), whose X-Forwarded-For is then taken. Default false: anyone can write that header.
      */
     trustProxy: boolean | string[];
+    /**
+     * "signer" (default): a KeyAssign needs `keyAssignSigner`'s signature, and without a signer KeyAssign is closed
+     * and users get keys at their first login. "open": anyone may have keys assigned to made-up users.
+     */
+    keyAssignMode: "signer" | "open";
     /** The public key of a signer whose signature every KeyAssign must carry (torus.js's `signerHost`), if any. */
     keyAssignSigner?: { x: bigint; y: bigint };
     /**
@@ -239,6 +244,12 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
         1,
         100_000,
       ),
+      keyAssignMode: string(
+        api.keyAssignMode ?? "signer",
+        "config.api.keyAssignMode",
+        /^(signer|open)$/,
+        '"signer" or "open"',
+      ) as "signer" | "open",
       maxConnections: int(api.maxConnections ?? 1024, "config.api.maxConnections", 1, 1_000_000),
       trustProxy: trustProxy(api.trustProxy ?? false),
       ...(api.keyAssignSigner === undefined ? {} : { keyAssignSigner: signerKey(api.keyAssignSigner) }),

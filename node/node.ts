@@ -697,10 +697,11 @@ export class TorusNode {
     return this.successor ? `${base}-attempt-${this.successor.attempt}` : base;
   }
 
-  submit(tx: string): Promise<TxResult> {
+  /** `source` is the API client's (node/api/rate-limit.ts `sourceOf`): each has a share of the clients' mempool cap. */
+  submit(tx: string, source?: string): Promise<TxResult> {
     return new Promise((resolve, reject) => {
       void this.#run(async () => {
-        const added = this.mempool.add(tx, "client");
+        const added = this.mempool.add(tx, "client", source);
         if (!added.ok && added.reason !== "duplicate") {
           reject(new Error(added.reason === "invalid" ? (added.detail ?? "invalid") : added.reason));
           return;

@@ -60,6 +60,11 @@ export const API_ERRORS = {
   NO_LOG_OF_PUBLIC_KEY: entry(INVALID_PARAMS, "Input error", "no log of public key"),
   NO_ASSIGNMENT_FOR_PUBLIC_KEY: entry(INVALID_PARAMS, "Input error", "no key assignment found for public key"),
   TOO_MANY_ASSIGNMENTS: entry(INTERNAL_ERROR, "Internal error", "too many key assignments; retry later"),
+  KEY_ASSIGN_NEEDS_SIGNER: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    "KeyAssign needs a signer's signature and this node has none configured; a user gets a key at its first login",
+  ),
   NO_FREE_KEY: entry(INTERNAL_ERROR, "Internal error", "no generated key is free yet; retry later"),
   BROADCAST_FAILED: entry(INTERNAL_ERROR, "Internal error", (why: string) => `Unable to broadcast: ${why}`),
   ASSIGN_TIMED_OUT: entry(INTERNAL_ERROR, "Internal error", "key assignment error: timed out"),

@@ -165,30 +165,41 @@ export function createMethods(
     }),
   );
 
+  /**
+   * Assigns the next free key through the BFT network and waits for the decision. Shared by KeyAssign and by a
+   * login of a user without a key; quotas per source, like every method's.
+   */
+  const assignKey = async (verifier: string, verifierId: string, source: string): Promise<Assignment> => {
+    const nextEpoch = service.handingOverTo();
+    if (nextEpoch !== undefined) throw rpcError("HANDING_OVER", nextEpoch);
+    if (!assignLimiter.take(source)) throw rpcError("TOO_MANY_ASSIGNMENTS");
+    if (service.freeKeys() === 0) throw rpcError("NO_FREE_KEY");
+    const signal = AbortSignal.timeout(timeouts.keyAssignMs);
+    let outcome: AssignOutcome;
+    try {
+      outcome = await service.assign(verifier, verifierId, signal, source);
+    } catch (error) {
+      if (signal.aborted) throw rpcError("ASSIGN_TIMED_OUT");
+      // Refused before it was ordered, e.g. as a duplicate of a transaction another node's client got decided.
+      const existing = service.lookup(verifier, verifierId);
+      if (existing) return existing;
+      throw rpcError("BROADCAST_FAILED", (error as Error).message);
+    }
+    if (outcome.code === "FROZEN") throw rpcError("HANDING_OVER", outcome.nextEpoch);
+    if (outcome.code === "NO_FREE_KEY") throw rpcError("NO_FREE_KEY");
+    if (outcome.code !== "OK") throw rpcError("ASSIGN_FAILED");
+    return { keyIndex: outcome.keyIndex, publicKey: outcome.publicKey };
+  };
+  // Without a signer, "signer" mode leaves KeyAssign closed: keys are then assigned only at a verified login.
+  const keyAssignOpen = settings.keyAssignMode === "open" || settings.keyAssignSigner !== undefined;
+
   methods.set(
     "KeyAssign",
     method(whileServing, userParams, async (params, { ip }) => {
       const { verifier, verifierId, assignment } = lookup(params);
       if (assignment) return keysResult(assignment); // idempotent
-      const nextEpoch = service.handingOverTo();
-      if (nextEpoch !== undefined) throw rpcError("HANDING_OVER", nextEpoch);
-      if (!assignLimiter.take(sourceOf(ip))) throw rpcError("TOO_MANY_ASSIGNMENTS");
-      if (service.freeKeys() === 0) throw rpcError("NO_FREE_KEY");
-      const signal = AbortSignal.timeout(timeouts.keyAssignMs);
-      let outcome: AssignOutcome;
-      try {
-        outcome = await service.assign(verifier, verifierId, signal);
-      } catch (error) {
-        if (signal.aborted) throw rpcError("ASSIGN_TIMED_OUT");
-        // Refused before it was ordered, e.g. as a duplicate of a transaction another node's client got decided.
-        const existing = service.lookup(verifier, verifierId);
-        if (existing) return keysResult(existing);
-        throw rpcError("BROADCAST_FAILED", (error as Error).message);
-      }
-      if (outcome.code === "FROZEN") throw rpcError("HANDING_OVER", outcome.nextEpoch);
-      if (outcome.code === "NO_FREE_KEY") throw rpcError("NO_FREE_KEY");
-      if (outcome.code !== "OK") throw rpcError("ASSIGN_FAILED");
-      return keysResult(outcome);
+      if (!keyAssignOpen) throw rpcError("KEY_ASSIGN_NEEDS_SIGNER");
+      return keysResult(await assignKey(verifier, verifierId, sourceOf(ip)));
     }),
   );
 
@@ -328,8 +339,10 @@ export function createMethods(
         const name = error.code === "JWKS_UNAVAILABLE" ? "TOKEN_KEYS_UNAVAILABLE" : "TOKEN_REFUSED";
         throw rpcError(name, error.code, error.message);
       }
-      const assignment = service.lookup(verifierName, verifierId);
-      if (!assignment) throw rpcError("NOT_ASSIGNED");
+      // A user without a key gets one now: the token is verified and q nodes signed one temporary key, so the user
+      // holds the quorum before the token was sent, and only a real user of a supported verifier costs a key.
+      const assignment =
+        service.lookup(verifierName, verifierId) ?? (await assignKey(verifierName, verifierId, source));
       const share = await service.keyShare(assignment.keyIndex);
       if (share === undefined) throw rpcError("SHARE_MISSING");
       // 32 bytes, big-endian: torus.js left-pads the hex ciphertext to 64 characters, so a share must never encrypt to

@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 
 import { pointFromCoordinates } from "../crypto/point.ts";
+import type { DrainMeter } from "./drain.ts";
 import { mountJsonRpc } from "./jrpc.ts";
 import { KeyAssignAuth } from "./key-assign-auth.ts";
 import { createMethods, DEFAULT_TIMEOUTS, newApiMeter, type ApiMeter, type MethodTimeouts } from "./methods.ts";
@@ -65,6 +66,8 @@ export interface ApiParts {
   log: ApiLogger;
   timeouts?: MethodTimeouts;
   http?: Partial<HttpLimits>;
+  /** How fast the free-key buffer drains (tests inject one with their own clock). */
+  drain?: DrainMeter;
   /** Counts the work requests cause (tests and benches read it). */
   meter?: ApiMeter;
 }
@@ -91,7 +94,7 @@ export function buildApiServer(parts: ApiParts): FastifyInstance {
       return server;
     },
   });
-  mountOperatorEndpoints(app, parts.status);
+  mountOperatorEndpoints(app, parts.status, parts.drain);
   const signer = parts.settings.keyAssignSigner;
   const keyAssignAuth =
     signer && new KeyAssignAuth(pointFromCoordinates(signer.x, signer.y, "signer"), parts.service.self.publicKey);

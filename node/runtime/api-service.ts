@@ -23,6 +23,7 @@ export function apiPartsOf(node: TorusNode): ApiParts {
       openCommitmentsPerSource: api.openCommitmentsPerSource,
       failedShareRequestsPerSecond: api.failedShareRequestsPerSecond,
       keyAssignSigner: api.keyAssignSigner,
+      keyAssignMode: api.keyAssignMode,
     },
     log: node.log,
     http: { maxConnections: api.maxConnections, trustProxy: api.trustProxy },
@@ -39,8 +40,8 @@ function keyServiceOf(node: TorusNode): KeyService {
     handingOverTo: () => node.app.frozen?.nextEpoch,
     freeKeys: () => node.app.freeKeys,
     lookup: (verifier, verifierId) => node.app.lookup(verifier, verifierId),
-    assign: (verifier, verifierId, signal) =>
-      untilAborted(node.submit(assignTx(verifier, verifierId)), signal).then(outcomeOf),
+    assign: (verifier, verifierId, signal, source) =>
+      untilAborted(node.submit(assignTx(verifier, verifierId), source), signal).then(outcomeOf),
     keyByPublicKey: (publicKey) => node.app.keyByPublicKey(publicKey),
     keyShare: async (keyIndex) => {
       const key = await node.findKey(keyIndex);

@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 
 import { API_ERRORS, type ApiErrorName, type JsonRpcErrorObject } from "../../node/api/errors.ts";
 import { signKeyAssign } from "../../node/api/key-assign-auth.ts";
+import { DrainMeter } from "../../node/api/drain.ts";
 import { newApiMeter } from "../../node/api/methods.ts";
 import { buildApiServer, MAX_BODY_BYTES } from "../../node/api/server.ts";
 import type { ApiSettings, AssignOutcome } from "../../node/api/service.ts";
@@ -56,6 +57,8 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       verifiers: [verifier("dev", oidc.jwksUri), verifier("down", deadJwks)],
       keyAssignPerSecond: 1000,
       commitmentsPerSecond: 1000,
+      // The methods' own behaviour is tested open; "the KeyAssign faucet" below tests the protected default.
+      keyAssignMode: "open",
     };
   });
   after(async () => oidc?.stop());
@@ -817,23 +820,77 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(network.nodes[0]!.store.size).to.equal(3);
     });
 
-    it("refuses a verified token of a user without a key, and a node that holds no share of the key yet", async function () {
+    it("assigns a key at login to a verified user without one; refuses a node that holds no share of it yet", async function () {
       const verifierId = "nokey@example.com";
       const token = await oidc.mint({ email: verifierId });
       const signatures = (await commit(token, 80n, [1, 2, 3, 4])).map((a) => a.result);
-      expectError(await reveal(1, token, verifierId, signatures), "NOT_ASSIGNED", {
-        code: -32602,
-        message: "Input Error",
-        data: "Verifier + VerifierID has not yet been assigned",
-      });
-      network.decideAssignment("dev", verifierId);
       network.nodes[1]!.withoutShares = true;
       expectError(await reveal(2, token, verifierId, signatures), "SHARE_MISSING", {
         code: -32603,
         message: "Internal error",
         data: "this node does not hold a share of the key yet; retry",
       });
+      expect(network.assignmentsDecided).to.equal(1);
       expect((await reveal(1, token, verifierId, signatures)).result).to.have.property("keys");
+      expect(network.assignmentsDecided).to.equal(1);
+    });
+  });
+
+  describe("the KeyAssign faucet is closed by default (issue 19, item 3)", function () {
+    it("refuses KeyAssign for a made-up user without a signer, and assigns nothing", async function () {
+      const closed = serverFor(network.nodes[0]!, { keyAssignMode: undefined });
+      servers.push(closed);
+      for (let i = 0; i < 5; i++) {
+        const answer = (
+          await post(
+            closed,
+            JSON.stringify({ jsonrpc: "2.0", id: 1, method: "KeyAssign", params: user(`made-up-${i}@example.com`) }),
+          )
+        ).json<Answer>();
+        expectError(answer, "KEY_ASSIGN_NEEDS_SIGNER", {
+          code: -32603,
+          message: "Internal error",
+          data: "KeyAssign needs a signer's signature and this node has none configured; a user gets a key at its first login",
+        });
+      }
+      expect(network.assignmentsDecided).to.equal(0);
+      expect(network.freeKeys).to.equal(4);
+    });
+
+    it("assigns at login once per user, through the replicated assignment, with the source passed on", async function () {
+      servers = network.nodes.map((node) => serverFor(node, { keyAssignMode: undefined }));
+      const verifierId = "newcomer@example.com";
+      const token = await oidc.mint({ email: verifierId });
+      const signatures = (await commit(token, 86n, [1, 2, 3, 4, 5])).map((a) => a.result);
+      const answers = await Promise.all([1, 2, 3, 4, 5].map((node) => reveal(node, token, verifierId, signatures)));
+      expect(answers.map((a) => a.error?.data)).to.deep.equal([undefined, undefined, undefined, undefined, undefined]);
+      expect(network.assignmentsDecided).to.equal(1);
+      const keys = answers.map((a) => JSON.stringify((a.result as { keys: Json[] }).keys[0]!.PublicKey));
+      expect(new Set(keys).size).to.equal(1);
+      // Whichever nodes submitted the assignment (the others found it decided) passed the client's source on.
+      const sources = network.nodes.flatMap((node) => (node.lastAssignSource ? [node.lastAssignSource] : []));
+      expect(sources.length).to.be.greaterThan(0);
+      expect(new Set(sources)).to.deep.equal(new Set(["127.0.0.1"]));
+      // A token that does not verify for the claimed user assigns nothing.
+      const other = await oidc.mint({ email: "someone@example.com" });
+      const signed = (await commit(other, 87n, [1, 2, 3, 4])).map((a) => a.result);
+      expect((await reveal(1, other, "mallory@example.com", signed)).error?.data).to.match(/^WRONG_VERIFIER_ID/);
+      expect(network.assignmentsDecided).to.equal(1);
+      expect(network.lookup("dev", "mallory@example.com")).to.equal(undefined);
+    });
+
+    it("limits assignments at login per source, as KeyAssign", async function () {
+      servers[0] = serverFor(network.nodes[0]!, { keyAssignMode: undefined, keyAssignPerSecond: 1 });
+      const outcomes: (string | undefined)[] = [];
+      for (let i = 0; i < 3; i++) {
+        const verifierId = `burst${i}@example.com`;
+        const token = await oidc.mint({ email: verifierId });
+        const signatures = (await commit(token, 88n + BigInt(i), [1, 2, 3, 4])).map((a) => a.result);
+        const answer = await reveal(1, token, verifierId, signatures, "dev", { ip: "10.1.1.1" });
+        outcomes.push(answer.error?.data);
+      }
+      expect(outcomes).to.deep.equal([undefined, undefined, "too many key assignments; retry later"]);
+      expect(network.assignmentsDecided).to.equal(2);
     });
   });
 
@@ -1059,6 +1116,26 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(metrics.body).to.match(/^torus_keys_free 4$/m);
       expect(metrics.body).to.match(/^torus_peer_messages_rejected_total 3$/m);
       expect(metrics.body).to.match(/^torus_p2p_malformed_frames_total 3$/m);
+    });
+
+    it("reports how fast the free-key buffer drains, in /status and /metrics", async function () {
+      let now = 1_000_000;
+      for (let i = 0; i < 6; i++) network.addKey();
+      const app = buildApiServer({
+        service: network.nodes[0]!,
+        status: fakeStatusSource(network.nodes[0]!),
+        settings,
+        log: { error: () => undefined },
+        drain: new DrainMeter(() => now),
+      });
+      servers.push(app);
+      const keys = async () => (await app.inject({ method: "GET", url: "/status" })).json<{ keys: Json }>().keys;
+      expect(await keys()).to.include({ assignedPerMinute: 0, minutesUntilEmpty: null });
+      for (let i = 0; i < 5; i++) network.decideAssignment("dev", `drain${i}@example.com`);
+      now += 60_000;
+      expect(await keys()).to.include({ free: 5, assignedPerMinute: 5, minutesUntilEmpty: 1 });
+      const metrics = await app.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.body).to.match(/^torus_keys_assigned_per_minute 5$/m);
     });
   });
 

@@ -36,6 +36,7 @@ describe("node configuration", function () {
       commitmentsPerSecond: 10,
       openCommitmentsPerSource: 1000,
       failedShareRequestsPerSecond: 5,
+      keyAssignMode: "signer",
       maxConnections: 1024,
       trustProxy: false,
       epochClockSkewSeconds: 60,

@@ -103,8 +103,9 @@ export class FakeKeyService implements KeyService {
   window: EpochWindow = {};
   /** When set, replaces the decided assignment (a hanging, refused or odd transaction). */
   assignWith: ((signal: AbortSignal) => Promise<AssignOutcome>) | undefined;
-  /** The signal the last assignment was given. */
+  /** The signal and the client source the last assignment was given. */
   lastAssignSignal: AbortSignal | undefined;
+  lastAssignSource: string | undefined;
   withoutShares = false;
   peerSignatureRequests = 0;
   /** When set, replaces the peers' answer to a signature fetch (a slow or hanging peer set). */
@@ -149,8 +150,9 @@ export class FakeKeyService implements KeyService {
     return this.network.lookup(verifier, verifierId);
   }
 
-  assign(verifier: string, verifierId: string, signal: AbortSignal): Promise<AssignOutcome> {
+  assign(verifier: string, verifierId: string, signal: AbortSignal, source: string): Promise<AssignOutcome> {
     this.lastAssignSignal = signal;
+    this.lastAssignSource = source;
     if (this.assignWith) return this.assignWith(signal);
     return Promise.resolve(this.network.decideAssignment(verifier, verifierId));
   }
