@@ -63,6 +63,8 @@ export interface SdkOptions {
    * its signature. Without it `getOrAssignKey` cannot assign, and a new user gets a key at its first `login`.
    */
   signer?: string;
+  /** The fetch to use for every request (default the global one). */
+  fetch?: typeof fetch;
 }
 
 export class LoginError extends Error {
@@ -111,7 +113,7 @@ export async function getOrAssignKey(
   user: { verifier: string; verifierId: string },
   options: SdkOptions = {},
 ): Promise<KeyInfo> {
-  const rpc = new JsonRpcClient(options.timeoutMs);
+  const rpc = new JsonRpcClient(options.timeoutMs, options.fetch);
   const params = { verifier: user.verifier, verifier_id: user.verifierId };
   const lookup = async () => {
     const outcomes = await rpc.all(network.endpoints, "VerifierLookupRequest", params);
@@ -154,7 +156,7 @@ export async function keyAssign(
   if (options.signer === undefined) return rpc.send(endpoint, request);
   let signed: Record<string, unknown>;
   try {
-    const response = await fetch(options.signer, {
+    const response = await (options.fetch ?? fetch)(options.signer, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -192,7 +194,7 @@ export async function login(
   user: { verifier: string; verifierId: string; idToken: string },
   options: SdkOptions = {},
 ): Promise<{ privateKey: bigint; publicKey: Point; address: string }> {
-  const rpc = new JsonRpcClient(options.timeoutMs);
+  const rpc = new JsonRpcClient(options.timeoutMs, options.fetch);
   const n = network.endpoints.length;
   const q = revealQuorum(n, network.t);
   const k = majority(n);
