@@ -965,6 +965,34 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(network.nodes[0]!.peerSignatureRequests).to.equal(0);
     });
 
+    it("bounds what one batch of 16 garbage ShareRequests costs a fresh source (was 16 × 4n × 2 checks)", async function () {
+      const meter = newApiMeter();
+      const server = serverFor(network.nodes[0]!, { failedShareRequestsPerSecond: 5 }, meter);
+      servers.push(server);
+      const batch = await Promise.all(
+        Array.from({ length: 16 }, async (_, i) => {
+          const token = await oidc.mint({ email: "victim@example.com", nonce: `b${i}` });
+          const entries = [1, 2, 3, 4, 5].flatMap((node) => [1, 2, 3, 4].map(() => fakeEntry(node, token)));
+          return {
+            jsonrpc: "2.0",
+            id: i,
+            method: "ShareRequest",
+            params: {
+              item: [
+                { idtoken: token, nodesignatures: entries, verifieridentifier: "dev", verifier_id: "v@example.com" },
+              ],
+            },
+          };
+        }),
+      );
+      const answers = (await post(server, JSON.stringify(batch), { ip: "192.0.2.7" })).json<Answer[]>();
+      const refused = answers.filter((a) => a.error?.data?.startsWith("too many ShareRequests")).length;
+      // The burst (2 × 5) is charged, each request checking at most n = 5 signatures; the rest are refused unchecked.
+      expect(refused).to.equal(6);
+      expect(meter.signatureChecks).to.equal(10 * 5);
+      expect(meter.peerAsks).to.equal(0);
+    });
+
     it("verifies each signature once, and its own not at all, on a login", async function () {
       const meter = newApiMeter();
       servers[0] = serverFor(network.nodes[0]!, {}, meter);
