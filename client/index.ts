@@ -59,6 +59,13 @@ export interface SdkOptions {
   timeoutMs?: number;
   /** How long to wait for an assignment to show up at a majority (default 15 s). */
   assignTimeoutMs?: number;
+  /**
+   * The KeyAssign signer's URL (torus.js's `signerHost`, e.g. a devnet's `signerHost`): nodes assign keys only on
+   * its signature. Without it `getOrAssignKey` cannot assign, and a new user gets a key at its first `login`.
+   */
+  signer?: string;
+  /** The fetch to use for every request (default the global one). */
+  fetch?: typeof fetch;
 }
 
 export class LoginError extends Error {
@@ -107,7 +114,7 @@ export async function getOrAssignKey(
   user: { verifier: string; verifierId: string },
   options: SdkOptions = {},
 ): Promise<KeyInfo> {
-  const rpc = new JsonRpcClient(options.timeoutMs);
+  const rpc = new JsonRpcClient(options.timeoutMs, options.fetch);
   const params = { verifier: user.verifier, verifier_id: user.verifierId };
   const lookup = async () => {
     const outcomes = await rpc.all(network.endpoints, "VerifierLookupRequest", params);
@@ -124,15 +131,48 @@ export async function getOrAssignKey(
   // KeyAssign at one node (the next one if it fails); it is idempotent, so a retry never makes a second key.
   const deadline = Date.now() + (options.assignTimeoutMs ?? 15_000);
   for (let attempt = 0; Date.now() < deadline; attempt++) {
-    const endpoint = network.endpoints[attempt % network.endpoints.length]!;
-    const outcome = await rpc.call(endpoint, "KeyAssign", params);
+    const i = attempt % network.endpoints.length;
+    const outcome = await keyAssign(rpc, network.endpoints[i]!, network.nodePublicKeys[i]!, params, options);
     if (outcome.result) {
       ({ found } = await lookup());
       if (found) return toKeyInfo(found);
     }
     await new Promise((resolve) => setTimeout(resolve, outcome.result ? 250 : 500));
   }
-  throw new LoginError("NOT_ASSIGNED", "no key could be assigned in time (no free key yet?)");
+  throw new LoginError("NOT_ASSIGNED", "no key could be assigned in time (no free key yet? no signer?)");
+}
+
+/**
+ * One KeyAssign at one node, signed by the signer for that node when there is one: the signer signs the request as
+ * it will be sent, and its three fields are merged into the body, as torus.js does it.
+ */
+export async function keyAssign(
+  rpc: JsonRpcClient,
+  endpoint: string,
+  node: { x: string; y: string },
+  params: unknown,
+  options: SdkOptions,
+): Promise<RpcOutcome> {
+  const request = rpc.request("KeyAssign", params);
+  if (options.signer === undefined) return rpc.send(endpoint, request);
+  let signed: Record<string, unknown>;
+  try {
+    const response = await (options.fetch ?? fetch)(options.signer, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        pubKeyX: node.x.replace(/^0+(?=.)/, ""),
+        pubKeyY: node.y.replace(/^0+(?=.)/, ""),
+      },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    if (!response.ok) return { failed: `signer: HTTP ${response.status}` };
+    signed = (await response.json()) as Record<string, unknown>;
+  } catch (error) {
+    return { failed: `signer: ${(error as Error).message}` };
+  }
+  return rpc.send(endpoint, { ...request, ...signed });
 }
 
 interface NodeSignature {
@@ -155,7 +195,7 @@ export async function login(
   user: { verifier: string; verifierId: string; idToken: string },
   options: SdkOptions = {},
 ): Promise<{ privateKey: bigint; publicKey: Point; address: string }> {
-  const rpc = new JsonRpcClient(options.timeoutMs);
+  const rpc = new JsonRpcClient(options.timeoutMs, options.fetch);
   const n = network.endpoints.length;
   const q = revealQuorum(n, network.t);
   const k = majority(n);

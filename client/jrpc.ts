@@ -9,15 +9,29 @@ export interface RpcOutcome {
 export class JsonRpcClient {
   #id = 1;
 
-  constructor(readonly timeoutMs = 10_000) {}
+  constructor(
+    readonly timeoutMs = 10_000,
+    /** The fetch to use (a bench binds each client to its own local address); the global one by default. */
+    private readonly fetchFn: typeof fetch = (input, init) => fetch(input, init),
+  ) {}
 
-  async call(endpoint: string, method: string, params: unknown): Promise<RpcOutcome> {
+  /** A request object with a fresh id, for a caller that must add fields to it before it is sent. */
+  request(method: string, params: unknown): { jsonrpc: "2.0"; id: number; method: string; params: unknown } {
+    return { jsonrpc: "2.0", id: this.#id++, method, params };
+  }
+
+  call(endpoint: string, method: string, params: unknown): Promise<RpcOutcome> {
+    return this.send(endpoint, this.request(method, params));
+  }
+
+  /** Sends a whole request object (see `request`). */
+  async send(endpoint: string, request: object): Promise<RpcOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const response = await fetch(endpoint, {
+        const response = await this.fetchFn(endpoint, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: this.#id++, method, params }),
+          body: JSON.stringify(request),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         if (!response.ok) return { failed: `HTTP ${response.status}` };

@@ -5,11 +5,13 @@
  * Every field is checked; a bad one is a ConfigError that names it, so an operator sees at once what to fix.
  */
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import path from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
+import { DEFAULT_MAX_RECORDS } from "./auth/commitments.ts";
 import { canonicalJson } from "./bft/encoding.ts";
 import { pointFromCoordinates } from "./crypto/point.ts";
 import { CRYPTO_BACKENDS, type CryptoBackendName, type CryptoConfig } from "./native/select.ts";
@@ -40,8 +42,26 @@ export interface NodeConfig {
     host: string;
     port: number;
     declaredIp: string;
+    /** Per client source (an IPv4 address or an IPv6 /64), as are the other quotas. */
     keyAssignPerSecond: number;
+    /** Sized for people logging in (one commitment per node per login), not for a source filling the store. */
     commitmentsPerSecond: number;
+    /** Open (unrevealed) commitments a source may hold at once; at most the store's cap. */
+    openCommitmentsPerSource: number;
+    /** ShareRequests per second a source may send that fail for want of valid signatures. */
+    failedShareRequestsPerSecond: number;
+    /** Open HTTP connections at once (node/api/server.ts HttpLimits). */
+    maxConnections: number;
+    /**
+     * Quotas key on the socket's address unless this names the reverse proxy in front of the node (true: any, or a
+     * list of addresses or CIDRs), whose X-Forwarded-For is then taken. Default false: anyone can write that header.
+     */
+    trustProxy: boolean | string[];
+    /**
+     * "signer" (default): a KeyAssign needs `keyAssignSigner`'s signature, and without a signer KeyAssign is closed
+     * and users get keys at their first login. "open": anyone may have keys assigned to made-up users.
+     */
+    keyAssignMode: "signer" | "open";
     /** The public key of a signer whose signature every KeyAssign must carry (torus.js's `signerHost`), if any. */
     keyAssignSigner?: { x: bigint; y: bigint };
     /**
@@ -155,6 +175,19 @@ function verifier(value: unknown, field: string): VerifierConfig {
   };
 }
 
+/** `true`, `false`, or a non-empty list of proxy addresses or CIDRs (IPv4 or IPv6). */
+function trustProxy(value: unknown): boolean | string[] {
+  const field = "config.api.trustProxy";
+  if (typeof value === "boolean") return value;
+  if (!Array.isArray(value) || value.length === 0)
+    throw new ConfigError(`${field} must be true, false or a list of proxy addresses`);
+  return value.map((entry, i) => {
+    const text = string(entry, `${field}[${i}]`, /^[0-9A-Fa-f.:]+(\/\d{1,3})?$/, "an IP address or CIDR");
+    if (!isIP(text.split("/")[0]!)) throw new ConfigError(`${field}[${i}] must be an IP address or CIDR`);
+    return text;
+  });
+}
+
 /** `{ "pubKeyX": hex, "pubKeyY": hex }`, the signer's public key (a point of secp256k1). */
 function signerKey(value: unknown): { x: bigint; y: bigint } {
   const field = "config.api.keyAssignSigner";
@@ -207,7 +240,27 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       port,
       declaredIp: string(api.declaredIp ?? `${host}:${port}`, "config.api.declaredIp", /^[^\s/]+:\d+$/, "host:port"),
       keyAssignPerSecond: int(api.keyAssignPerSecond ?? 50, "config.api.keyAssignPerSecond", 1, 100_000),
-      commitmentsPerSecond: int(api.commitmentsPerSecond ?? 500, "config.api.commitmentsPerSecond", 1, 1_000_000),
+      commitmentsPerSecond: int(api.commitmentsPerSecond ?? 10, "config.api.commitmentsPerSecond", 1, 1_000_000),
+      openCommitmentsPerSource: int(
+        api.openCommitmentsPerSource ?? 1000,
+        "config.api.openCommitmentsPerSource",
+        1,
+        DEFAULT_MAX_RECORDS,
+      ),
+      failedShareRequestsPerSecond: int(
+        api.failedShareRequestsPerSecond ?? 5,
+        "config.api.failedShareRequestsPerSecond",
+        1,
+        100_000,
+      ),
+      keyAssignMode: string(
+        api.keyAssignMode ?? "signer",
+        "config.api.keyAssignMode",
+        /^(signer|open)$/,
+        '"signer" or "open"',
+      ) as "signer" | "open",
+      maxConnections: int(api.maxConnections ?? 1024, "config.api.maxConnections", 1, 1_000_000),
+      trustProxy: trustProxy(api.trustProxy ?? false),
       ...(api.keyAssignSigner === undefined ? {} : { keyAssignSigner: signerKey(api.keyAssignSigner) }),
       epochClockSkewSeconds: int(api.epochClockSkewSeconds ?? 60, "config.api.epochClockSkewSeconds", 0, 3600),
     },

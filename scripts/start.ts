@@ -5,7 +5,7 @@
  * which stops every process.
  *
  * Options: --nodes <n> (default 5), --port <chain port> (8545, or DEVNET_CHAIN_PORT), --api-base <port> (7000: node i
- * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --keys <buffer to wait for> (50),
+ * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --signer-port <port> (5558), --keys <buffer to wait for> (50),
  * --control-port <port> (5556), --dir <state dir> (.devnet, or DEVNET_DIR), --once (exit once ready, for scripted
  * checks).
  *
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     "api-base": { type: "string", default: "7000" },
     "p2p-base": { type: "string", default: "9000" },
     "oidc-port": { type: "string", default: "5555" },
+    "signer-port": { type: "string", default: "5558" },
     "control-port": { type: "string", default: "5556" },
     keys: { type: "string", default: "50" },
     dir: { type: "string", default: devnetDir() },
@@ -74,6 +75,7 @@ try {
     apiBasePort: count("api-base", values["api-base"], 0),
     p2pBasePort: count("p2p-base", values["p2p-base"], 0),
     oidcPort: count("oidc-port", values["oidc-port"], 0),
+    signerPort: count("signer-port", values["signer-port"], 0),
     epochClockSkewSeconds: EPOCH_SKEW_SECONDS,
     log: (line) => console.log(line),
   });
@@ -98,6 +100,9 @@ try {
   await printEpoch(devnet, network, (line) => console.log(line));
   console.log(
     `OIDC issuer ${network.oidc.issuer}  (POST ${network.oidc.tokenEndpoint} {"email": …}, verifier "${network.oidc.verifier}")`,
+  );
+  console.log(
+    `KeyAssign signer ${network.signerHost}  (torus.js's signerHost; a development faucet: it signs for anyone)`,
   );
   console.log(`network    ${path.join(dir, "network.json")}`);
   console.log(`control    ${control.url}  (npm run devnet:transition -- --nodes <n>)`);
@@ -156,7 +161,7 @@ async function transition(devnet: Devnet, nodes: number, control: string, say: (
 async function demoLogin(devnet: Devnet, network: Description, say: (line: string) => void): Promise<void> {
   const sdkNetwork = networkFromDescription(network);
   const user = { verifier: network.oidc.verifier, verifierId: "demo@example.com" };
-  const key = await getOrAssignKey(sdkNetwork, user);
+  const key = await getOrAssignKey(sdkNetwork, user, { signer: network.signerHost });
   const idToken = await devnet.oidc.mint({ email: user.verifierId });
   const started = Date.now();
   const result = await login(sdkNetwork, { ...user, idToken });

@@ -60,6 +60,11 @@ export const API_ERRORS = {
   NO_LOG_OF_PUBLIC_KEY: entry(INVALID_PARAMS, "Input error", "no log of public key"),
   NO_ASSIGNMENT_FOR_PUBLIC_KEY: entry(INVALID_PARAMS, "Input error", "no key assignment found for public key"),
   TOO_MANY_ASSIGNMENTS: entry(INTERNAL_ERROR, "Internal error", "too many key assignments; retry later"),
+  KEY_ASSIGN_NEEDS_SIGNER: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    "KeyAssign needs a signer's signature and this node has none configured; a user gets a key at its first login",
+  ),
   NO_FREE_KEY: entry(INTERNAL_ERROR, "Internal error", "no generated key is free yet; retry later"),
   BROADCAST_FAILED: entry(INTERNAL_ERROR, "Internal error", (why: string) => `Unable to broadcast: ${why}`),
   ASSIGN_TIMED_OUT: entry(INTERNAL_ERROR, "Internal error", "key assignment error: timed out"),
@@ -71,6 +76,21 @@ export const API_ERRORS = {
   DUPLICATE_TOKEN: entry(INTERNAL_ERROR, "Internal error", "Duplicate token found"),
   TOO_MANY_COMMITMENTS: entry(INTERNAL_ERROR, "Internal error", "too many commitments; retry later"),
   COMMITMENTS_FULL: entry(INTERNAL_ERROR, "Internal error", "this node holds too many open commitments; retry later"),
+  SOURCE_COMMITMENTS_FULL: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    (quota: number) => `your address holds ${quota} open commitments, its quota; reveal or wait for them to expire`,
+  ),
+  TOO_MANY_FAILED_SHARE_REQUESTS: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    "too many ShareRequests without valid signatures from your address; retry later",
+  ),
+  SIGNATURE_FETCHES_BUSY: entry(
+    INTERNAL_ERROR,
+    "Internal error",
+    "too many signature fetches from peers under way; retry later with every signature you got",
+  ),
   // Code -32602 with message "Internal error", as the Torus node answered it.
   TOO_FEW_SIGNATURES: entry(
     INVALID_PARAMS,

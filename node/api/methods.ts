@@ -16,9 +16,11 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import {
   commitmentData,
   commitmentDecision,
-  countSigners,
-  quorumKey,
+  keyWithQuorum,
   revealQuorum,
+  screenEntries,
+  verifiedSigners,
+  type Candidate,
   type SignatureRules,
 } from "../auth/commit-reveal.ts";
 import { CLOCK_SKEW_SECONDS, TokenError, TokenVerifier } from "../auth/verifier.ts";
@@ -31,7 +33,7 @@ import { createTorusVerifier } from "../crypto/signature.ts";
 import { rpcError } from "./errors.ts";
 import { method, type Method } from "./jrpc.ts";
 import { anyParams, commitmentParams, publicKeyParams, shareRequestParams, userParams } from "./params.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { RateLimiter, sourceOf } from "./rate-limit.ts";
 import type { ApiSettings, Assignment, AssignOutcome, KeyService } from "./service.ts";
 
 /** How long a client waits: for its assignment to be decided, and for peers to return missing signatures. */
@@ -42,24 +44,67 @@ export interface MethodTimeouts {
 
 export const DEFAULT_TIMEOUTS: MethodTimeouts = { keyAssignMs: 10_000, peerSignaturesMs: 1500 };
 
+/**
+ * What requests made the node do, counted where the work is done, so that tests and benches can assert the cost of a
+ * request (signature checks, peer asks) instead of timing it.
+ */
+export interface ApiMeter {
+  /** ECDSA verifications of node signatures in ShareRequests. */
+  signatureChecks: number;
+  /** Signature fetches from peers started for ShareRequests. */
+  peerAsks: number;
+}
+
+export const newApiMeter = (): ApiMeter => ({ signatureChecks: 0, peerAsks: 0 });
+
+/** Limits the API applies when the operator's settings leave them out. */
+export const DEFAULT_LIMITS = {
+  /** ShareRequests per second a source may send that fail before any signature is valid (or with none valid). */
+  failedShareRequestsPerSecond: 5,
+  /** Signature fetches under way at once, per source and for the whole node. */
+  peerAsksPerSource: 2,
+  peerAsksTotal: 32,
+  /**
+   * Open commitments per source: a login opens one per node and reveals it within seconds, so a thousand covers a
+   * large NAT, while a 200,000-record store needs 200 sources to fill.
+   */
+  openCommitmentsPerSource: 1000,
+};
+
 const hex64 = (value: bigint) => value.toString(16).padStart(64, "0");
 
 export function createMethods(
   service: KeyService,
   settings: ApiSettings,
   timeouts: MethodTimeouts = DEFAULT_TIMEOUTS,
+  meter: ApiMeter = newApiMeter(),
 ): Map<string, Method> {
   const verifiers = new Map(settings.verifiers.map((v) => [v.name, new TokenVerifier(v)]));
   const maxTokenAgeSeconds = Math.max(...settings.verifiers.map((v) => v.maxTokenAgeSeconds), 60);
   // Records live as long as a token can be accepted: its maximum age plus the skew on both ends.
   const recordLifetimeMs = (maxTokenAgeSeconds + 2 * CLOCK_SKEW_SECONDS) * 1000;
   const { nodeKeys, n, t } = service.epoch;
-  const nodeVerifiers = nodeKeys.map(createTorusVerifier);
+  const nodeVerifiers = nodeKeys.map((key) => {
+    const verify = createTorusVerifier(key);
+    return (data: string | Uint8Array, signature: unknown) => {
+      meter.signatureChecks++;
+      return verify(data, signature);
+    };
+  });
   const self = service.self.publicKey;
   const selfAddress = addressFromPublicKey(self);
   const quorum = revealQuorum(n, t);
+  const openPerSource = settings.openCommitmentsPerSource ?? DEFAULT_LIMITS.openCommitmentsPerSource;
   const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
   const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);
+  const failedShareRate = settings.failedShareRequestsPerSecond ?? DEFAULT_LIMITS.failedShareRequestsPerSecond;
+  const failedShareLimiter = new RateLimiter(failedShareRate, failedShareRate * 2);
+  const peerAsks = {
+    perSource: settings.peerAsksPerSource ?? DEFAULT_LIMITS.peerAsksPerSource,
+    total: settings.peerAsksTotal ?? DEFAULT_LIMITS.peerAsksTotal,
+    running: new Map<string, number>(),
+    all: 0,
+  };
 
   /** Every method but Ping needs a node that serves its epoch; Ping answers whatever the node's state. */
   const whileServing = () => {
@@ -120,30 +165,41 @@ export function createMethods(
     }),
   );
 
+  /**
+   * Assigns the next free key through the BFT network and waits for the decision. Shared by KeyAssign and by a
+   * login of a user without a key; quotas per source, like every method's.
+   */
+  const assignKey = async (verifier: string, verifierId: string, source: string): Promise<Assignment> => {
+    const nextEpoch = service.handingOverTo();
+    if (nextEpoch !== undefined) throw rpcError("HANDING_OVER", nextEpoch);
+    if (!assignLimiter.take(source)) throw rpcError("TOO_MANY_ASSIGNMENTS");
+    if (service.freeKeys() === 0) throw rpcError("NO_FREE_KEY");
+    const signal = AbortSignal.timeout(timeouts.keyAssignMs);
+    let outcome: AssignOutcome;
+    try {
+      outcome = await service.assign(verifier, verifierId, signal, source);
+    } catch (error) {
+      if (signal.aborted) throw rpcError("ASSIGN_TIMED_OUT");
+      // Refused before it was ordered, e.g. as a duplicate of a transaction another node's client got decided.
+      const existing = service.lookup(verifier, verifierId);
+      if (existing) return existing;
+      throw rpcError("BROADCAST_FAILED", (error as Error).message);
+    }
+    if (outcome.code === "FROZEN") throw rpcError("HANDING_OVER", outcome.nextEpoch);
+    if (outcome.code === "NO_FREE_KEY") throw rpcError("NO_FREE_KEY");
+    if (outcome.code !== "OK") throw rpcError("ASSIGN_FAILED");
+    return { keyIndex: outcome.keyIndex, publicKey: outcome.publicKey };
+  };
+  // Without a signer, "signer" mode leaves KeyAssign closed: keys are then assigned only at a verified login.
+  const keyAssignOpen = settings.keyAssignMode === "open" || settings.keyAssignSigner !== undefined;
+
   methods.set(
     "KeyAssign",
     method(whileServing, userParams, async (params, { ip }) => {
       const { verifier, verifierId, assignment } = lookup(params);
       if (assignment) return keysResult(assignment); // idempotent
-      const nextEpoch = service.handingOverTo();
-      if (nextEpoch !== undefined) throw rpcError("HANDING_OVER", nextEpoch);
-      if (!assignLimiter.take(ip)) throw rpcError("TOO_MANY_ASSIGNMENTS");
-      if (service.freeKeys() === 0) throw rpcError("NO_FREE_KEY");
-      const signal = AbortSignal.timeout(timeouts.keyAssignMs);
-      let outcome: AssignOutcome;
-      try {
-        outcome = await service.assign(verifier, verifierId, signal);
-      } catch (error) {
-        if (signal.aborted) throw rpcError("ASSIGN_TIMED_OUT");
-        // Refused before it was ordered, e.g. as a duplicate of a transaction another node's client got decided.
-        const existing = service.lookup(verifier, verifierId);
-        if (existing) return keysResult(existing);
-        throw rpcError("BROADCAST_FAILED", (error as Error).message);
-      }
-      if (outcome.code === "FROZEN") throw rpcError("HANDING_OVER", outcome.nextEpoch);
-      if (outcome.code === "NO_FREE_KEY") throw rpcError("NO_FREE_KEY");
-      if (outcome.code !== "OK") throw rpcError("ASSIGN_FAILED");
-      return keysResult(outcome);
+      if (!keyAssignOpen) throw rpcError("KEY_ASSIGN_NEEDS_SIGNER");
+      return keysResult(await assignKey(verifier, verifierId, sourceOf(ip)));
     }),
   );
 
@@ -184,19 +240,42 @@ export function createMethods(
       const decision = commitmentDecision(existing, revealed, { tempPubX, tempPubY, verifier });
       if (decision === "duplicate") throw rpcError("DUPLICATE_TOKEN");
       if (decision === "repeat") return commitmentAnswer(existing!.signature, existing!.data);
-      if (!commitLimiter.take(ip)) throw rpcError("TOO_MANY_COMMITMENTS");
+      const source = sourceOf(ip);
+      if (!commitLimiter.take(source)) throw rpcError("TOO_MANY_COMMITMENTS");
+      if (service.commitments.openCommitments(source) >= openPerSource)
+        throw rpcError("SOURCE_COMMITMENTS_FULL", openPerSource);
       const data = commitmentData(commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000));
       const signature = service.sign(data);
-      const record = { commitment, tempPubX, tempPubY, verifier, data, signature };
+      const record = { commitment, tempPubX, tempPubY, verifier, data, signature, source };
       if (!(await service.commitments.addCommitment({ ...record, expiresAt: Date.now() + recordLifetimeMs })))
         throw rpcError("COMMITMENTS_FULL");
       return commitmentAnswer(signature, data);
     }),
   );
 
+  /**
+   * The peers' signatures on a commitment, with the asks under way capped per source and in total: an ask holds a
+   * request open for up to `peerSignaturesMs` and sends n − 1 messages, so a source must not hold many at once.
+   */
+  const askPeers = async (source: string, verifier: string, commitment: string) => {
+    const mine = peerAsks.running.get(source) ?? 0;
+    if (mine >= peerAsks.perSource || peerAsks.all >= peerAsks.total) throw rpcError("SIGNATURE_FETCHES_BUSY");
+    peerAsks.running.set(source, mine + 1);
+    peerAsks.all++;
+    meter.peerAsks++;
+    try {
+      return await service.peerSignatures(verifier, commitment, AbortSignal.timeout(timeouts.peerSignaturesMs));
+    } finally {
+      peerAsks.all--;
+      const left = peerAsks.running.get(source)! - 1;
+      if (left === 0) peerAsks.running.delete(source);
+      else peerAsks.running.set(source, left);
+    }
+  };
+
   methods.set(
     "ShareRequest",
-    method(whileServing, shareRequestParams, async (params) => {
+    method(whileServing, shareRequestParams, async (params, { ip }) => {
       const item = params.item[0];
       const { idtoken: idToken, verifieridentifier: verifierName, verifier_id: verifierId } = item;
       supported(verifierName);
@@ -205,29 +284,54 @@ export function createMethods(
       const previous = service.commitments.reveal(commitment);
       if (previous) return previous.response;
 
-      // Bounded: a client cannot make a node check more than a few signatures per node.
-      const signatures: unknown[] = Array.isArray(item.nodesignatures) ? item.nodesignatures.slice(0, 4 * n) : [];
-      let tempKey = quorumKey(signatures, commitment, verifierName, signatureRules());
-      // Peers are asked only for a commitment that exists (here, or signed by some node in the request): a made-up
-      // token must not make every node broadcast.
-      const worthAsking =
-        service.commitments.commitment(commitment) !== undefined ||
-        countSigners(signatures, commitment, verifierName, signatureRules()).size > 0;
-      if (!tempKey && worthAsking) {
+      // A request for a commitment this node signed is a login under way: never refused for its source's failures.
+      // Any other request must reach the quorum with the signatures it carries, and a source whose requests keep
+      // failing is refused before any signature is checked.
+      const own = service.commitments.commitment(commitment);
+      const signedHere = own !== undefined && own.verifier === verifierName;
+      const source = sourceOf(ip);
+      if (!signedHere && !failedShareLimiter.allows(source)) throw rpcError("TOO_MANY_FAILED_SHARE_REQUESTS");
+      const failed = () => {
+        if (!signedHere) failedShareLimiter.take(source);
+        return rpcError("TOO_FEW_SIGNATURES", quorum);
+      };
+
+      const rules = signatureRules();
+      const entries: unknown[] = Array.isArray(item.nodesignatures) ? item.nodesignatures.slice(0, 4 * n) : [];
+      const candidates = screenEntries(entries, commitment, verifierName, rules);
+      // Without peers to ask, a key short of q candidates cannot reach the quorum: no signature is worth checking.
+      const perKey = new Map<string, number>();
+      for (const c of candidates) perKey.set(c.keyId, (perKey.get(c.keyId) ?? 0) + 1);
+      if (!signedHere && ![...perKey.values()].some((count) => count >= quorum)) throw failed();
+      // This node's own signature is compared with its record instead of verified.
+      const ownIndex = service.self.index - 1;
+      const isOwn = (c: Candidate) => c.node === ownIndex && c.data === own?.data && c.signature === own.signature;
+      const signers = verifiedSigners(candidates, rules, isOwn);
+      let tempKey = keyWithQuorum(signers, quorum);
+      if (!tempKey && signedHere && signers.size > 0) {
         // Too few signatures on one key (torus.js forwards only the first answers it got): ask the peers for the
-        // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged.
-        const fromPeers = await service.peerSignatures(
-          verifierName,
-          commitment,
-          AbortSignal.timeout(timeouts.peerSignaturesMs),
-        );
+        // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged. Only for
+        // a commitment this node signed itself and with a valid signature in hand, so a made-up token never makes a
+        // node broadcast.
+        const fromPeers = await askPeers(source, verifierName, commitment);
+        const valid = new Set([...signers.values()].flatMap((set) => [...set]));
         const asAnswers = fromPeers.flatMap((p) => {
           const key = nodeKeys[p.node - 1];
-          return key ? [{ ...p, nodepubx: toLegacyHex(key.x), nodepuby: toLegacyHex(key.y) }] : [];
+          return key && !valid.has(p.node - 1)
+            ? [{ ...p, nodepubx: toLegacyHex(key.x), nodepuby: toLegacyHex(key.y) }]
+            : [];
         });
-        tempKey = quorumKey([...signatures, ...asAnswers], commitment, verifierName, signatureRules());
+        for (const [keyId, nodes] of verifiedSigners(
+          screenEntries(asAnswers, commitment, verifierName, rules),
+          rules,
+        )) {
+          const set = signers.get(keyId) ?? new Set<number>();
+          for (const node of nodes) set.add(node);
+          signers.set(keyId, set);
+        }
+        tempKey = keyWithQuorum(signers, quorum);
       }
-      if (!tempKey) throw rpcError("TOO_FEW_SIGNATURES", quorum);
+      if (!tempKey) throw failed();
       try {
         await verifiers.get(verifierName)!.verify(idToken, verifierId, service.tokenWindow());
       } catch (error) {
@@ -235,8 +339,10 @@ export function createMethods(
         const name = error.code === "JWKS_UNAVAILABLE" ? "TOKEN_KEYS_UNAVAILABLE" : "TOKEN_REFUSED";
         throw rpcError(name, error.code, error.message);
       }
-      const assignment = service.lookup(verifierName, verifierId);
-      if (!assignment) throw rpcError("NOT_ASSIGNED");
+      // A user without a key gets one now: the token is verified and q nodes signed one temporary key, so the user
+      // holds the quorum before the token was sent, and only a real user of a supported verifier costs a key.
+      const assignment =
+        service.lookup(verifierName, verifierId) ?? (await assignKey(verifierName, verifierId, source));
       const share = await service.keyShare(assignment.keyIndex);
       if (share === undefined) throw rpcError("SHARE_MISSING");
       // 32 bytes, big-endian: torus.js left-pads the hex ciphertext to 64 characters, so a share must never encrypt to

@@ -4,9 +4,34 @@
  */
 import type { FastifyInstance } from "fastify";
 
-import type { StatusSource } from "./node-status.ts";
+import { DrainMeter } from "./drain.ts";
+import type { NodeStatus, StatusSource } from "./node-status.ts";
 
-export function mountOperatorEndpoints(app: FastifyInstance, source: StatusSource): void {
+/** /status as the node reports it, plus how fast the free-key buffer drains (drain.ts). */
+export type StatusJson = NodeStatus & {
+  keys: NodeStatus["keys"] & { assignedPerMinute: number; minutesUntilEmpty: number | null };
+};
+
+export function mountOperatorEndpoints(
+  app: FastifyInstance,
+  source: StatusSource,
+  drain: DrainMeter = new DrainMeter(),
+): void {
+  // Sampled on a timer too, so that the rate does not depend on how often someone reads it.
+  const timer = setInterval(() => drain.sample(source.status().keys.assigned), drain.stepMs);
+  timer.unref();
+  app.addHook("onClose", (_instance, done) => {
+    clearInterval(timer);
+    done();
+  });
+  const statusJson = (): StatusJson => {
+    const status = source.status();
+    drain.sample(status.keys.assigned);
+    const assignedPerMinute = drain.perMinute();
+    const minutesUntilEmpty = assignedPerMinute > 0 ? Math.floor(status.keys.free / assignedPerMinute) : null;
+    return { ...status, keys: { ...status.keys, assignedPerMinute, minutesUntilEmpty } };
+  };
+
   app.get("/healthz", async (_request, reply) => {
     const status = source.status();
     const ok = status.refusing === undefined;
@@ -15,13 +40,14 @@ export function mountOperatorEndpoints(app: FastifyInstance, source: StatusSourc
       .send({ ok, epoch: status.epoch, height: status.bft.height, refusing: status.refusing });
   });
 
-  app.get("/status", () => Promise.resolve(source.status()));
+  app.get("/status", () => Promise.resolve(statusJson()));
 
-  app.get("/metrics", async (_request, reply) => reply.type("text/plain; version=0.0.4").send(prometheusText(source)));
+  app.get("/metrics", async (_request, reply) =>
+    reply.type("text/plain; version=0.0.4").send(prometheusText(source, statusJson())),
+  );
 }
 
-function prometheusText(source: StatusSource): string {
-  const s = source.status();
+function prometheusText(source: StatusSource, s: StatusJson): string {
   const m = source.counters();
   const p2p = source.peerTraffic();
   const lines = [
@@ -31,6 +57,12 @@ function prometheusText(source: StatusSource): string {
     ["torus_keys_published", "gauge", "generated keys in the pool", s.keys.published],
     ["torus_keys_assigned", "gauge", "keys assigned to users", s.keys.assigned],
     ["torus_keys_free", "gauge", "generated keys not yet assigned (the buffer)", s.keys.free],
+    [
+      "torus_keys_assigned_per_minute",
+      "gauge",
+      "keys assigned per minute over the last minutes (how fast the buffer drains)",
+      s.keys.assignedPerMinute,
+    ],
     ["torus_keygen_batches_total", "counter", "key-generation batches this node finished", s.keys.generatedBatches],
     ["torus_transactions_submitted_total", "counter", "transactions submitted through this node", m.txSubmitted],
     [

@@ -46,7 +46,9 @@ export interface PeerSignature {
 export interface CommitRevealLedger {
   commitment(commitment: string): CommitmentRecord | undefined;
   reveal(commitment: string): RevealRecord | undefined;
-  /** False when the node holds too many open commitments (nothing is recorded then). */
+  /** How many open (unrevealed, unexpired) commitments a client source holds here. */
+  openCommitments(source: string): number;
+  /** False when the node holds too many records and none can be evicted fairly (nothing is recorded then). */
   addCommitment(record: CommitmentRecord): Promise<boolean>;
   addReveal(record: RevealRecord): Promise<void>;
 }
@@ -67,9 +69,10 @@ export interface KeyService {
   /**
    * Submits the assignment to the BFT network and resolves once a block decided it. Rejects with the reason when the
    * transaction is refused before it is ordered, and with `signal.reason` once `signal` aborts (the transaction may
-   * still be decided later: a retry then finds the assignment).
+   * still be decided later: a retry then finds the assignment). `source` is the client's (rate-limit.ts `sourceOf`),
+   * so that one source cannot take every slot the node keeps for clients' transactions.
    */
-  assign(verifier: string, verifierId: string, signal: AbortSignal): Promise<AssignOutcome>;
+  assign(verifier: string, verifierId: string, signal: AbortSignal, source: string): Promise<AssignOutcome>;
   keyByPublicKey(
     publicKey: PublicKeyHex,
   ): { keyIndex: number; owner?: { verifier: string; verifierId: string } } | undefined;
@@ -88,8 +91,21 @@ export interface KeyService {
 /** The operator's settings the API applies itself. */
 export interface ApiSettings {
   verifiers: readonly VerifierConfig[];
+  /** Per source (rate-limit.ts `sourceOf`), as are all the API's quotas. */
   keyAssignPerSecond: number;
   commitmentsPerSecond: number;
+  /** Open commitments a source may hold at once (methods.ts DEFAULT_LIMITS). */
+  openCommitmentsPerSource?: number | undefined;
+  /**
+   * "signer" (the default): KeyAssign needs the signer's signature, and without a signer it is closed (users get keys
+   * at login). "open": anyone may have keys assigned to any user, which only a closed network should allow.
+   */
+  keyAssignMode?: "signer" | "open" | undefined;
   /** When set, every KeyAssign must carry this signer's signature (key-assign-auth.ts). */
   keyAssignSigner?: { x: bigint; y: bigint } | undefined;
+  /** ShareRequests per second a source may send that fail for want of valid signatures (methods.ts DEFAULT_LIMITS). */
+  failedShareRequestsPerSecond?: number | undefined;
+  /** Signature fetches from peers under way at once, per source and in total. */
+  peerAsksPerSource?: number | undefined;
+  peerAsksTotal?: number | undefined;
 }

@@ -57,9 +57,76 @@ export interface SignatureRules {
   maxAgeSeconds: number;
 }
 
+/** An entry that passed every check but its signature: which node it names, and what it claims that node signed. */
+export interface Candidate {
+  node: number;
+  data: string;
+  signature: string;
+  /** The temporary key the data names, "x:y" as 64 lowercase hex each. */
+  keyId: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
 /**
- * Distinct valid node signers per temporary key ("x:y") on this commitment and verifier. Null entries, malformed
- * entries, signatures on other data and repeated signers are skipped; each node counts once.
+ * The entries worth a signature check, found with string operations only: a node key of the epoch, the prefix, this
+ * commitment and verifier, a well-formed temporary key and a signing time within the token's age. At most one entry
+ * per node (the first that passes): a client can send 4n entries, and each one that reached the ECDSA check cost a
+ * full verification, so the checks that cost nothing come first and bound what the expensive one sees to n.
+ */
+export function screenEntries(
+  entries: readonly unknown[],
+  commitment: string,
+  verifier: string,
+  rules: Pick<SignatureRules, "nodeKeys" | "nowSeconds" | "maxAgeSeconds">,
+): Candidate[] {
+  const legacyKeys = rules.nodeKeys.map((k) => `${toLegacyHex(k.x)}:${toLegacyHex(k.y)}`);
+  const taken = new Set<number>();
+  const candidates: Candidate[] = [];
+  for (const entry of entries) {
+    if (taken.size === rules.nodeKeys.length) break;
+    if (typeof entry !== "object" || entry === null) continue;
+    const { signature, data, nodepubx, nodepuby } = entry as Record<string, unknown>;
+    if (typeof signature !== "string" || signature.length !== 130) continue;
+    if (typeof data !== "string" || data.length > 1024) continue;
+    if (typeof nodepubx !== "string" || typeof nodepuby !== "string" || nodepubx.length + nodepuby.length > 130)
+      continue;
+    const x = nodepubx.toLowerCase().replace(/^0+(?=.)/, "");
+    const y = nodepuby.toLowerCase().replace(/^0+(?=.)/, "");
+    const node = legacyKeys.indexOf(`${x}:${y}`);
+    if (node === -1 || taken.has(node)) continue;
+    const [prefix, tc, tx, ty, v, time, ...rest] = data.split(D1);
+    if (prefix !== COMMITMENT_PREFIX || tc !== commitment || v !== verifier || rest.length > 0) continue;
+    if (!tx || !ty || !HEX64.test(tx) || !HEX64.test(ty) || !time || !/^\d{1,12}$/.test(time)) continue;
+    if (Math.abs(rules.nowSeconds - Number(time)) > rules.maxAgeSeconds) continue;
+    taken.add(node);
+    candidates.push({ node, data, signature, keyId: `${tx}:${ty}` });
+  }
+  return candidates;
+}
+
+/**
+ * Distinct valid signers per temporary key among screened candidates, each signature checked at most once.
+ * `known(candidate)` says a signature is valid without checking it (this node's own, compared with its record).
+ */
+export function verifiedSigners(
+  candidates: readonly Candidate[],
+  rules: Pick<SignatureRules, "verifiers">,
+  known: (candidate: Candidate) => boolean = () => false,
+): Map<string, Set<number>> {
+  const signersByKey = new Map<string, Set<number>>();
+  for (const candidate of candidates) {
+    if (!known(candidate) && !rules.verifiers[candidate.node]!(candidate.data, candidate.signature)) continue;
+    let signers = signersByKey.get(candidate.keyId);
+    if (!signers) signersByKey.set(candidate.keyId, (signers = new Set()));
+    signers.add(candidate.node);
+  }
+  return signersByKey;
+}
+
+/**
+ * Distinct valid node signers (0-based) per temporary key ("x:y") on this commitment and verifier. Null entries,
+ * malformed entries, signatures on other data and repeated signers are skipped; each node counts once.
  */
 export function countSigners(
   entries: readonly unknown[],
@@ -67,27 +134,22 @@ export function countSigners(
   verifier: string,
   rules: SignatureRules,
 ): Map<string, Set<number>> {
-  const signersByKey = new Map<string, Set<number>>();
-  const legacyKeys = rules.nodeKeys.map((k) => [toLegacyHex(k.x), toLegacyHex(k.y)] as const);
-  for (const entry of entries) {
-    if (typeof entry !== "object" || entry === null) continue;
-    const { signature, data, nodepubx, nodepuby } = entry as Record<string, unknown>;
-    if (typeof signature !== "string" || typeof data !== "string" || data.length > 1024) continue;
-    if (typeof nodepubx !== "string" || typeof nodepuby !== "string") continue;
-    const x = nodepubx.toLowerCase().replace(/^0+(?=.)/, "");
-    const y = nodepuby.toLowerCase().replace(/^0+(?=.)/, "");
-    const node = legacyKeys.findIndex(([kx, ky]) => kx === x && ky === y);
-    if (node === -1 || !rules.verifiers[node]!(data, signature)) continue;
-    const [prefix, tc, tx, ty, v, time] = data.split(D1);
-    if (prefix !== COMMITMENT_PREFIX || tc !== commitment || v !== verifier || !tx || !ty || !time) continue;
-    const signedAt = Number(time);
-    if (!Number.isSafeInteger(signedAt) || Math.abs(rules.nowSeconds - signedAt) > rules.maxAgeSeconds) continue;
-    const keyId = `${tx}:${ty}`;
-    let signers = signersByKey.get(keyId);
-    if (!signers) signersByKey.set(keyId, (signers = new Set()));
-    signers.add(node);
+  return verifiedSigners(screenEntries(entries, commitment, verifier, rules), rules);
+}
+
+/** The one temporary key at least q distinct nodes signed, or undefined. */
+export function keyWithQuorum(
+  signersByKey: ReadonlyMap<string, ReadonlySet<number>>,
+  quorum: number,
+): Point | undefined {
+  const keys = [...signersByKey].filter(([, signers]) => signers.size >= quorum);
+  if (keys.length !== 1) return undefined; // none, or (impossible with ≤ t Byzantine nodes) two
+  const [x, y] = keys[0]![0].split(":") as [string, string];
+  try {
+    return pointFromCoordinates(BigInt("0x" + x), BigInt("0x" + y), "temporary public key");
+  } catch {
+    return undefined;
   }
-  return signersByKey;
 }
 
 /** The temporary key that at least q distinct nodes signed for this commitment and verifier, or undefined. */
@@ -97,13 +159,5 @@ export function quorumKey(
   verifier: string,
   rules: SignatureRules,
 ): Point | undefined {
-  const signersByKey = countSigners(entries, commitment, verifier, rules);
-  const keys = [...signersByKey].filter(([, signers]) => signers.size >= rules.quorum);
-  if (keys.length !== 1) return undefined; // none, or (impossible with ≤ t Byzantine nodes) two
-  const [x, y] = keys[0]![0].split(":") as [string, string];
-  try {
-    return pointFromCoordinates(BigInt("0x" + x), BigInt("0x" + y), "temporary public key");
-  } catch {
-    return undefined;
-  }
+  return keyWithQuorum(countSigners(entries, commitment, verifier, rules), rules.quorum);
 }

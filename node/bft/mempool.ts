@@ -1,6 +1,8 @@
 /**
  * Transactions waiting for a block: deduplicated, capped in count and bytes, with a per-sender cap so one client or
- * peer cannot fill it. First in, first out. Deterministic and free of IO, so the consensus core can reap from it.
+ * peer cannot fill it. All API clients share one sender ("client"), so within a sender each client source has a cap
+ * of its own: otherwise one source could take every slot of the clients' cap and stall everyone's assignments. First
+ * in, first out. Deterministic and free of IO, so the consensus core can reap from it.
  */
 import { DEFAULT_LIMITS } from "./validate.ts";
 
@@ -8,6 +10,8 @@ export interface MempoolLimits {
   maxTxs: number;
   maxBytes: number;
   maxPerSender: number;
+  /** Transactions one source (an API client's address) may hold within its sender's cap; default the sender's cap. */
+  maxPerSource?: number;
   /** Keep equal to the consensus limit: a larger transaction could never be put in a block. */
   maxTxBytes: number;
 }
@@ -16,19 +20,26 @@ export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = {
   maxTxs: 100_000,
   maxBytes: 64 * 1024 * 1024,
   maxPerSender: 10_000,
+  maxPerSource: 1_000,
   maxTxBytes: DEFAULT_LIMITS.maxTxBytes,
 };
 
 export type AddTxResult =
   | { ok: true }
-  | { ok: false; reason: "duplicate" | "full" | "sender limit" | "too large" | "invalid"; detail?: string };
+  | {
+      ok: false;
+      reason: "duplicate" | "full" | "sender limit" | "source limit" | "too large" | "invalid";
+      detail?: string;
+    };
 
 /** The app's admission check of a transaction against its current state (CometBFT's CheckTx). */
 export type CheckTx = (tx: string) => { ok: true } | { ok: false; detail: string };
 
 export class Mempool {
-  readonly #txs = new Map<string, string>(); // tx -> sender, in insertion order
+  readonly #txs = new Map<string, { sender: string; source: string | undefined }>(); // in insertion order
   readonly #perSender = new Map<string, number>();
+  /** Per sender and source, keyed `sender source` (a space cannot occur in a sender name we use). */
+  readonly #perSource = new Map<string, number>();
   #bytes = 0;
 
   constructor(
@@ -44,17 +55,23 @@ export class Mempool {
     return this.#txs.has(tx);
   }
 
-  add(tx: string, sender: string): AddTxResult {
+  /** Adds `tx` from `sender`; `source` is the client behind it, when the sender is shared by many clients. */
+  add(tx: string, sender: string, source?: string): AddTxResult {
     if (tx.length > this.limits.maxTxBytes) return { ok: false, reason: "too large" };
     if (this.#txs.has(tx)) return { ok: false, reason: "duplicate" };
     if (this.#txs.size >= this.limits.maxTxs || this.#bytes + tx.length > this.limits.maxBytes) {
       return { ok: false, reason: "full" };
     }
     if ((this.#perSender.get(sender) ?? 0) >= this.limits.maxPerSender) return { ok: false, reason: "sender limit" };
+    const sourceKey = source === undefined ? undefined : `${sender} ${source}`;
+    const maxPerSource = this.limits.maxPerSource ?? this.limits.maxPerSender;
+    if (sourceKey !== undefined && (this.#perSource.get(sourceKey) ?? 0) >= maxPerSource)
+      return { ok: false, reason: "source limit" };
     const checked = this.checkTx(tx);
     if (!checked.ok) return { ok: false, reason: "invalid", detail: checked.detail };
-    this.#txs.set(tx, sender);
+    this.#txs.set(tx, { sender, source: sourceKey });
     this.#perSender.set(sender, (this.#perSender.get(sender) ?? 0) + 1);
+    if (sourceKey !== undefined) this.#perSource.set(sourceKey, (this.#perSource.get(sourceKey) ?? 0) + 1);
     this.#bytes += tx.length;
     return { ok: true };
   }
@@ -78,12 +95,17 @@ export class Mempool {
   }
 
   #remove(tx: string): void {
-    const sender = this.#txs.get(tx);
-    if (sender === undefined) return;
+    const entry = this.#txs.get(tx);
+    if (entry === undefined) return;
     this.#txs.delete(tx);
     this.#bytes -= tx.length;
-    const left = (this.#perSender.get(sender) ?? 1) - 1;
-    if (left === 0) this.#perSender.delete(sender);
-    else this.#perSender.set(sender, left);
+    decrement(this.#perSender, entry.sender);
+    if (entry.source !== undefined) decrement(this.#perSource, entry.source);
   }
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left === 0) counts.delete(key);
+  else counts.set(key, left);
 }

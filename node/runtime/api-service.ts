@@ -20,9 +20,13 @@ export function apiPartsOf(node: TorusNode): ApiParts {
       verifiers,
       keyAssignPerSecond: api.keyAssignPerSecond,
       commitmentsPerSecond: api.commitmentsPerSecond,
+      openCommitmentsPerSource: api.openCommitmentsPerSource,
+      failedShareRequestsPerSecond: api.failedShareRequestsPerSecond,
       keyAssignSigner: api.keyAssignSigner,
+      keyAssignMode: api.keyAssignMode,
     },
     log: node.log,
+    http: { maxConnections: api.maxConnections, trustProxy: api.trustProxy },
   };
 }
 
@@ -37,7 +41,8 @@ function keyServiceOf(node: TorusNode): KeyService {
     handingOverTo: () => app.frozen?.nextEpoch,
     freeKeys: () => app.freeKeys,
     lookup: (verifier, verifierId) => app.lookup(verifier, verifierId),
-    assign: (verifier, verifierId, signal) => bft.submit(assignTx(verifier, verifierId), signal).then(outcomeOf),
+    assign: (verifier, verifierId, signal, source) =>
+      bft.submit(assignTx(verifier, verifierId), signal, source).then(outcomeOf),
     keyByPublicKey: (publicKey) => app.keyByPublicKey(publicKey),
     keyShare: async (keyIndex) => {
       const key = await node.findKey(keyIndex);
@@ -46,6 +51,7 @@ function keyServiceOf(node: TorusNode): KeyService {
     commitments: {
       commitment: (commitment) => node.commitments.commitment(commitment),
       reveal: (commitment) => node.commitments.reveal(commitment),
+      openCommitments: (source) => node.commitments.openCommitments(source),
       addCommitment: async (record) => {
         if (!node.commitments.addCommitment(record)) return false;
         await node.persistAuth({ kind: "commitment", ...record });

@@ -104,10 +104,11 @@ export class BftDriver {
   }
 
   /**
-   * A client's transaction: resolves with its result once a block decides it; rejects when the mempool refuses it, or
-   * with `signal.reason` when the client stops waiting (the transaction may still be decided: a retry finds it).
+   * A client's transaction (from `source`, node/api/rate-limit.ts's `sourceOf`): resolves with its result once a block
+   * decides it; rejects when the mempool refuses it, or with `signal.reason` when the client stops waiting (the
+   * transaction may still be decided: a retry finds it).
    */
-  submit(tx: string, signal: AbortSignal): Promise<TxResult> {
+  submit(tx: string, signal: AbortSignal, source?: string): Promise<TxResult> {
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
       const stopWaiting = () => {
@@ -123,10 +124,16 @@ export class BftDriver {
       signal.addEventListener("abort", stopWaiting, { once: true });
       void this.parts.executor.run(async () => {
         // A client's retry of a transaction the mempool already holds is gossiped again, in case peers lost it.
-        const added = await this.#offer(tx, "client", true, () => {
-          this.#waiters.set(tx, [...(this.#waiters.get(tx) ?? []), settle]);
-          this.parts.metrics.txSubmitted++;
-        });
+        const added = await this.#offer(
+          tx,
+          "client",
+          true,
+          () => {
+            this.#waiters.set(tx, [...(this.#waiters.get(tx) ?? []), settle]);
+            this.parts.metrics.txSubmitted++;
+          },
+          source,
+        );
         if (!added.ok && added.reason !== "duplicate") {
           signal.removeEventListener("abort", stopWaiting);
           reject(new Error(added.reason === "invalid" ? (added.detail ?? "invalid") : added.reason));
@@ -149,11 +156,18 @@ export class BftDriver {
    * is gossiped and announced again (a client's retry, a vote repeated until it is in). `accepted` runs before the
    * gossip, once the mempool holds the transaction.
    */
-  async #offer(tx: string, source: string, again: boolean, accepted?: () => void): Promise<AddTxResult> {
-    const added = this.mempool.add(tx, source);
+  /** `clientSource` is the API client behind a "client" transaction: each has a share of the clients' cap. */
+  async #offer(
+    tx: string,
+    sender: string,
+    again: boolean,
+    accepted?: () => void,
+    clientSource?: string,
+  ): Promise<AddTxResult> {
+    const added = this.mempool.add(tx, sender, clientSource);
     if (!added.ok && !(again && added.reason === "duplicate")) return added;
     accepted?.();
-    if (source === "self" || source === "client") this.parts.router.broadcast({ ch: "tx", tx });
+    if (sender === "self" || sender === "client") this.parts.router.broadcast({ ch: "tx", tx });
     await this.#carryOut(this.#consensus.step({ type: "txsAvailable" }));
     return added;
   }

@@ -13,6 +13,7 @@ import { JsonRpcProvider, Wallet, parseEther } from "ethers";
 import type { NodeList } from "../../typechain-types/index.ts";
 import { freePort, startChain, type ChainProcess } from "./chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "./dev-oidc.ts";
+import { startDevSigner, type DevSigner } from "./dev-signer.ts";
 import * as ops from "./operations.ts";
 import { EpochState } from "../../node/chain/epoch-state.ts";
 import type { NodeStatus } from "../../node/api/node-status.ts";
@@ -23,6 +24,8 @@ export interface DevnetOptions {
   n: number;
   chainPort?: number;
   oidcPort?: number;
+  /** The development KeyAssign signer's port (0 or absent: a free one). */
+  signerPort?: number;
   batchSize?: number;
   keyBuffer?: number;
   /** Base ports; node i (1-based) gets base + i. 0 picks free ports. */
@@ -62,6 +65,8 @@ export class Devnet {
   provider!: JsonRpcProvider;
   nodeList!: NodeList;
   oidc!: DevOidc;
+  /** The development KeyAssign signer every node trusts (torus.js's `signerHost`, the SDK's `signer`). */
+  signer!: DevSigner;
   epoch = 0n;
 
   private constructor(readonly options: DevnetOptions) {}
@@ -90,7 +95,8 @@ export class Devnet {
     this.provider = new JsonRpcProvider(this.chain.url, undefined, { pollingInterval: 200 });
     const governance = await this.provider.getSigner(0);
     this.oidc = await startDevOidc(this.options.oidcPort || (await freePort()));
-    log(`chain ${this.chain.url}, OIDC issuer ${this.oidc.issuer}`);
+    this.signer = await startDevSigner(this.options.signerPort || (await freePort()));
+    log(`chain ${this.chain.url}, OIDC issuer ${this.oidc.issuer}, KeyAssign signer ${this.signer.url}`);
 
     this.nodeList = await ops.deployNodeList(governance);
     this.epoch = await ops.createEpoch(this.nodeList, thresholdsFor(n));
@@ -158,7 +164,12 @@ export class Devnet {
     let config: Record<string, unknown> = {
       nodeKeyFile: "node.key",
       chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress(), pollingIntervalMs: 200 },
-      api: { host: "127.0.0.1", port: apiPort, epochClockSkewSeconds: this.epochClockSkewSeconds },
+      api: {
+        host: "127.0.0.1",
+        port: apiPort,
+        epochClockSkewSeconds: this.epochClockSkewSeconds,
+        keyAssignSigner: this.signer.publicKey,
+      },
       p2p: { listen: p2pAddress },
       dataDir: "data",
       verifiers: [
@@ -339,6 +350,8 @@ export class Devnet {
       epoch: { id: Number(epoch), n: Number(n), k: Number(k), t: Number(t) },
       nodes: nodes.sort((a, b) => a.index - b.index),
       oidc: { issuer: this.oidc.issuer, tokenEndpoint: this.oidc.tokenEndpoint, verifier: VERIFIER_NAME },
+      /** torus.js's `signerHost` and the SDK's `signer` option: the development KeyAssign signer, as a full URL. */
+      signerHost: this.signer.url,
       ready,
     };
   }
@@ -346,6 +359,7 @@ export class Devnet {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((node) => this.kill(node, "SIGTERM")));
     await this.oidc?.stop();
+    await this.signer?.stop();
     this.provider?.destroy();
     await this.chain?.stop();
   }

@@ -5,6 +5,8 @@ import type { FastifyInstance } from "fastify";
 
 import { API_ERRORS, type ApiErrorName, type JsonRpcErrorObject } from "../../node/api/errors.ts";
 import { signKeyAssign } from "../../node/api/key-assign-auth.ts";
+import { DrainMeter } from "../../node/api/drain.ts";
+import { newApiMeter } from "../../node/api/methods.ts";
 import { buildApiServer, MAX_BODY_BYTES } from "../../node/api/server.ts";
 import type { ApiSettings, AssignOutcome } from "../../node/api/service.ts";
 import type { VerifierConfig } from "../../node/config.ts";
@@ -55,18 +57,21 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       verifiers: [verifier("dev", oidc.jwksUri), verifier("down", deadJwks)],
       keyAssignPerSecond: 1000,
       commitmentsPerSecond: 1000,
+      // The methods' own behaviour is tested open; "the KeyAssign faucet" below tests the protected default.
+      keyAssignMode: "open",
     };
   });
   after(async () => oidc?.stop());
 
   /** A server over `service`, with short client waits so the timeout paths take milliseconds. */
-  const serverFor = (service: FakeKeyService, overrides: Partial<ApiSettings> = {}) =>
+  const serverFor = (service: FakeKeyService, overrides: Partial<ApiSettings> = {}, meter = newApiMeter()) =>
     buildApiServer({
       service,
       status: fakeStatusSource(service),
       settings: { ...settings, ...overrides },
       log: { error: (details) => logged.push(details) },
       timeouts: { keyAssignMs: 100, peerSignaturesMs: 100 },
+      meter,
     });
 
   beforeEach(function () {
@@ -131,7 +136,14 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
     return Promise.all(nodes.map((node) => call("CommitmentRequest", params, node)));
   }
 
-  const reveal = (node: number, token: string, verifierId: string, signatures: unknown[], verifier = "dev") =>
+  const reveal = (
+    node: number,
+    token: string,
+    verifierId: string,
+    signatures: unknown[],
+    verifier = "dev",
+    options: { ip?: string } = {},
+  ) =>
     call(
       "ShareRequest",
       {
@@ -139,6 +151,7 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
         item: [{ idtoken: token, nodesignatures: signatures, verifieridentifier: verifier, verifier_id: verifierId }],
       },
       node,
+      options,
     );
 
   describe("the envelope", function () {
@@ -700,6 +713,42 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(network.nodes[0]!.store.commitment(commitmentOf("u2"))).to.equal(undefined);
     });
 
+    it("holds at most the quota of open commitments per source (an IPv6 /64 is one source); a reveal frees one", async function () {
+      servers[0] = serverFor(network.nodes[0]!, { openCommitmentsPerSource: 2 });
+      const p = G.multiply(6n);
+      const commitFrom = (token: string, ip: string) =>
+        call(
+          "CommitmentRequest",
+          {
+            messageprefix: "mug00",
+            tokencommitment: commitmentOf(token),
+            temppubx: hex64(p.x),
+            temppuby: hex64(p.y),
+            verifieridentifier: "dev",
+          },
+          1,
+          { ip },
+        );
+      expect((await commitFrom("q1", "2001:db8:0:1::1")).result).to.have.property("signature");
+      expect((await commitFrom("q2", "2001:db8:0:1::2")).result).to.have.property("signature");
+      expectError(await commitFrom("q3", "2001:db8:0:1:ffff::3"), "SOURCE_COMMITMENTS_FULL", {
+        code: -32603,
+        message: "Internal error",
+        data: "your address holds 2 open commitments, its quota; reveal or wait for them to expire",
+      });
+      expect(network.nodes[0]!.store.size).to.equal(2);
+      // A repeat of a recorded commitment is still answered; another source is not affected.
+      expect((await commitFrom("q1", "2001:db8:0:1::9")).result).to.have.property("signature");
+      expect((await commitFrom("q3", "2001:db8:0:2::1")).result).to.have.property("signature");
+      expect((await commitFrom("q4", "10.0.0.1")).result).to.have.property("signature");
+      expect((await commitFrom("q5", "::ffff:10.0.0.1")).result).to.have.property("signature");
+      expectError(await commitFrom("q6", "10.0.0.1"), "SOURCE_COMMITMENTS_FULL", {
+        code: -32603,
+        message: "Internal error",
+        data: "your address holds 2 open commitments, its quota; reveal or wait for them to expire",
+      });
+    });
+
     it("needs q = 4 of 5 signatures on one key: q − 1 fail when no peer holds more, duplicates count once", async function () {
       const verifierId = "q@example.com";
       network.decideAssignment("dev", verifierId);
@@ -711,8 +760,10 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
         data: "Not enough valid signatures on the same data: 4 are needed",
       };
       expectError(await reveal(4, token, verifierId, three), "TOO_FEW_SIGNATURES", tooFew);
-      // The commitment exists, so node 4 asked its peers; they hold only the three it already had.
-      expect(network.nodes[3]!.peerSignatureRequests).to.equal(1);
+      // Node 4 did not sign this commitment, so it asks no peer; node 1 did, and asks, but they hold only the three.
+      expect(network.nodes[3]!.peerSignatureRequests).to.equal(0);
+      expectError(await reveal(1, token, verifierId, three), "TOO_FEW_SIGNATURES", tooFew);
+      expect(network.nodes[0]!.peerSignatureRequests).to.equal(1);
       expectError(
         await reveal(1, token, verifierId, [three[0], three[0], three[0], three[0]]),
         "TOO_FEW_SIGNATURES",
@@ -769,23 +820,265 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(network.nodes[0]!.store.size).to.equal(3);
     });
 
-    it("refuses a verified token of a user without a key, and a node that holds no share of the key yet", async function () {
+    it("assigns a key at login to a verified user without one; refuses a node that holds no share of it yet", async function () {
       const verifierId = "nokey@example.com";
       const token = await oidc.mint({ email: verifierId });
       const signatures = (await commit(token, 80n, [1, 2, 3, 4])).map((a) => a.result);
-      expectError(await reveal(1, token, verifierId, signatures), "NOT_ASSIGNED", {
-        code: -32602,
-        message: "Input Error",
-        data: "Verifier + VerifierID has not yet been assigned",
-      });
-      network.decideAssignment("dev", verifierId);
       network.nodes[1]!.withoutShares = true;
       expectError(await reveal(2, token, verifierId, signatures), "SHARE_MISSING", {
         code: -32603,
         message: "Internal error",
         data: "this node does not hold a share of the key yet; retry",
       });
+      expect(network.assignmentsDecided).to.equal(1);
       expect((await reveal(1, token, verifierId, signatures)).result).to.have.property("keys");
+      expect(network.assignmentsDecided).to.equal(1);
+    });
+  });
+
+  describe("the KeyAssign faucet is closed by default (issue 19, item 3)", function () {
+    it("refuses KeyAssign for a made-up user without a signer, and assigns nothing", async function () {
+      const closed = serverFor(network.nodes[0]!, { keyAssignMode: undefined });
+      servers.push(closed);
+      for (let i = 0; i < 5; i++) {
+        const answer = (
+          await post(
+            closed,
+            JSON.stringify({ jsonrpc: "2.0", id: 1, method: "KeyAssign", params: user(`made-up-${i}@example.com`) }),
+          )
+        ).json<Answer>();
+        expectError(answer, "KEY_ASSIGN_NEEDS_SIGNER", {
+          code: -32603,
+          message: "Internal error",
+          data: "KeyAssign needs a signer's signature and this node has none configured; a user gets a key at its first login",
+        });
+      }
+      expect(network.assignmentsDecided).to.equal(0);
+      expect(network.freeKeys).to.equal(4);
+    });
+
+    it("assigns at login once per user, through the replicated assignment, with the source passed on", async function () {
+      servers = network.nodes.map((node) => serverFor(node, { keyAssignMode: undefined }));
+      const verifierId = "newcomer@example.com";
+      const token = await oidc.mint({ email: verifierId });
+      const signatures = (await commit(token, 86n, [1, 2, 3, 4, 5])).map((a) => a.result);
+      const answers = await Promise.all([1, 2, 3, 4, 5].map((node) => reveal(node, token, verifierId, signatures)));
+      expect(answers.map((a) => a.error?.data)).to.deep.equal([undefined, undefined, undefined, undefined, undefined]);
+      expect(network.assignmentsDecided).to.equal(1);
+      const keys = answers.map((a) => JSON.stringify((a.result as { keys: Json[] }).keys[0]!.PublicKey));
+      expect(new Set(keys).size).to.equal(1);
+      // Whichever nodes submitted the assignment (the others found it decided) passed the client's source on.
+      const sources = network.nodes.flatMap((node) => (node.lastAssignSource ? [node.lastAssignSource] : []));
+      expect(sources.length).to.be.greaterThan(0);
+      expect(new Set(sources)).to.deep.equal(new Set(["127.0.0.1"]));
+      // A token that does not verify for the claimed user assigns nothing.
+      const other = await oidc.mint({ email: "someone@example.com" });
+      const signed = (await commit(other, 87n, [1, 2, 3, 4])).map((a) => a.result);
+      expect((await reveal(1, other, "mallory@example.com", signed)).error?.data).to.match(/^WRONG_VERIFIER_ID/);
+      expect(network.assignmentsDecided).to.equal(1);
+      expect(network.lookup("dev", "mallory@example.com")).to.equal(undefined);
+    });
+
+    it("limits assignments at login per source, as KeyAssign", async function () {
+      servers[0] = serverFor(network.nodes[0]!, { keyAssignMode: undefined, keyAssignPerSecond: 1 });
+      const outcomes: (string | undefined)[] = [];
+      for (let i = 0; i < 3; i++) {
+        const verifierId = `burst${i}@example.com`;
+        const token = await oidc.mint({ email: verifierId });
+        const signatures = (await commit(token, 88n + BigInt(i), [1, 2, 3, 4])).map((a) => a.result);
+        const answer = await reveal(1, token, verifierId, signatures, "dev", { ip: "10.1.1.1" });
+        outcomes.push(answer.error?.data);
+      }
+      expect(outcomes).to.deep.equal([undefined, undefined, "too many key assignments; retry later"]);
+      expect(network.assignmentsDecided).to.equal(2);
+    });
+  });
+
+  /** Lets pending requests run until `condition` holds (it must, or the test fails). */
+  async function until(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(condition()).to.equal(true);
+  }
+
+  describe("abuse: what a ShareRequest can make a node do (issue 19)", function () {
+    /** A signature entry in node `node`'s name over well-formed data for `token`, signed by no one. */
+    const fakeEntry = (node: number, token: string, tempSecret = 3n, overrides: Partial<Json> = {}) => {
+      const p = G.multiply(tempSecret);
+      const key = network.nodeKeys[node - 1]!;
+      const now = Math.floor(Date.now() / 1000);
+      return {
+        data: ["mug00", commitmentOf(token), hex64(p.x), hex64(p.y), "dev", now].join("\x1c"),
+        signature: "11".repeat(64) + "1b",
+        nodepubx: key.x.toString(16),
+        nodepuby: key.y.toString(16),
+        ...overrides,
+      };
+    };
+
+    it("checks at most one signature per node, and none that fails a cheap check (4n entries of garbage)", async function () {
+      const meter = newApiMeter();
+      const server = serverFor(network.nodes[0]!, {}, meter);
+      servers.push(server);
+      const token = await oidc.mint({ email: "victim@example.com" });
+      const request = (entries: unknown[]) =>
+        post(
+          server,
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "ShareRequest",
+            params: {
+              item: [
+                {
+                  idtoken: token,
+                  nodesignatures: entries,
+                  verifieridentifier: "dev",
+                  verifier_id: "victim@example.com",
+                },
+              ],
+            },
+          }),
+        );
+      // 4n entries, four per node, all well-formed but wrongly signed: n checks, not 4n twice.
+      const many = [1, 2, 3, 4, 5].flatMap((node) => [1, 2, 3, 4].map(() => fakeEntry(node, token)));
+      expect((await request(many)).json<Answer>().error?.data).to.match(/^Not enough valid signatures/);
+      expect(meter.signatureChecks).to.equal(5);
+      // Wrong prefix, another commitment, another verifier, a stale time, a malformed key: no check at all.
+      const stale = Math.floor(Date.now() / 1000) - 100_000;
+      const cheapFailures = [1, 2, 3, 4, 5].map((node) => {
+        const entry = fakeEntry(node, token);
+        const parts = entry.data.split("\x1c");
+        const variants = [
+          ["mug01", ...parts.slice(1)],
+          [parts[0], commitmentOf("other"), ...parts.slice(2)],
+          [...parts.slice(0, 4), "down", parts[5]],
+          [...parts.slice(0, 5), stale],
+          [parts[0], parts[1], "zz", ...parts.slice(3)],
+        ];
+        return { ...entry, data: variants[node - 1]!.join("\x1c") };
+      });
+      expect((await request(cheapFailures)).json<Answer>().error?.data).to.match(/^Not enough valid signatures/);
+      expect(meter.signatureChecks).to.equal(5);
+      // Fewer than q candidates on any key: nothing can reach the quorum, so nothing is checked.
+      await request([fakeEntry(1, token), fakeEntry(2, token), fakeEntry(3, token), fakeEntry(4, token, 9n)]);
+      expect(meter.signatureChecks).to.equal(5);
+      expect(network.nodes[0]!.peerSignatureRequests).to.equal(0);
+    });
+
+    it("bounds what one batch of 16 garbage ShareRequests costs a fresh source (was 16 × 4n × 2 checks)", async function () {
+      const meter = newApiMeter();
+      const server = serverFor(network.nodes[0]!, { failedShareRequestsPerSecond: 5 }, meter);
+      servers.push(server);
+      const batch = await Promise.all(
+        Array.from({ length: 16 }, async (_, i) => {
+          const token = await oidc.mint({ email: "victim@example.com", nonce: `b${i}` });
+          const entries = [1, 2, 3, 4, 5].flatMap((node) => [1, 2, 3, 4].map(() => fakeEntry(node, token)));
+          return {
+            jsonrpc: "2.0",
+            id: i,
+            method: "ShareRequest",
+            params: {
+              item: [
+                { idtoken: token, nodesignatures: entries, verifieridentifier: "dev", verifier_id: "v@example.com" },
+              ],
+            },
+          };
+        }),
+      );
+      const answers = (await post(server, JSON.stringify(batch), { ip: "192.0.2.7" })).json<Answer[]>();
+      const refused = answers.filter((a) => a.error?.data?.startsWith("too many ShareRequests")).length;
+      // The burst (2 × 5) is charged, each request checking at most n = 5 signatures; the rest are refused unchecked.
+      expect(refused).to.equal(6);
+      expect(meter.signatureChecks).to.equal(10 * 5);
+      expect(meter.peerAsks).to.equal(0);
+    });
+
+    it("verifies each signature once, and its own not at all, on a login", async function () {
+      const meter = newApiMeter();
+      servers[0] = serverFor(network.nodes[0]!, {}, meter);
+      const verifierId = "once@example.com";
+      network.decideAssignment("dev", verifierId);
+      const token = await oidc.mint({ email: verifierId });
+      const signatures = (await commit(token, 81n, [1, 2, 3, 4])).map((a) => a.result);
+      expect((await reveal(1, token, verifierId, signatures)).result).to.have.property("keys");
+      expect(meter.signatureChecks).to.equal(3);
+      expect(meter.peerAsks).to.equal(0);
+    });
+
+    it("asks peers only for a commitment it signed itself, holding a valid signature, a few asks at a time", async function () {
+      const meter = newApiMeter();
+      servers[0] = serverFor(network.nodes[0]!, { peerAsksPerSource: 2, peerAsksTotal: 3 }, meter);
+      const node1 = network.nodes[0]!;
+      // Signed by node 2 only: node 1 never signed it, so it asks nobody (it used to ask every peer).
+      const elsewhere = await oidc.mint({ email: "a@example.com" });
+      const byNode2 = (await commit(elsewhere, 82n, [2])).map((a) => a.result);
+      expectError(await reveal(1, elsewhere, "a@example.com", byNode2), "TOO_FEW_SIGNATURES", {
+        code: -32602,
+        message: "Internal error",
+        data: "Not enough valid signatures on the same data: 4 are needed",
+      });
+      // Signed here, but the request holds no valid signature: no ask either.
+      const mine = await oidc.mint({ email: "b@example.com" });
+      await commit(mine, 83n, [1]);
+      await reveal(1, mine, "b@example.com", [fakeEntry(2, mine, 83n)]);
+      expect(node1.peerSignatureRequests).to.equal(0);
+
+      // Peers that hang: one source holds at most 2 asks, the node at most 3.
+      const release: (() => void)[] = [];
+      node1.peerSignaturesWith = () => new Promise((resolve) => release.push(() => resolve([])));
+      const tokens = await Promise.all([1, 2, 3, 4].map((i) => oidc.mint({ email: "b@example.com", nonce: `h${i}` })));
+      const signed = await Promise.all(tokens.map(async (token) => (await commit(token, 84n, [1]))[0]!.result));
+      const pending = [0, 1].map((i) => reveal(1, tokens[i]!, "b@example.com", [signed[i]], "dev", { ip: "10.0.0.1" }));
+      await until(() => node1.peerSignatureRequests === 2);
+      expectError(
+        await reveal(1, tokens[2]!, "b@example.com", [signed[2]], "dev", { ip: "10.0.0.1" }),
+        "SIGNATURE_FETCHES_BUSY",
+        {
+          code: -32603,
+          message: "Internal error",
+          data: "too many signature fetches from peers under way; retry later with every signature you got",
+        },
+      );
+      const other = reveal(1, tokens[2]!, "b@example.com", [signed[2]], "dev", { ip: "10.0.0.2" });
+      await until(() => node1.peerSignatureRequests === 3);
+      expect(
+        (await reveal(1, tokens[3]!, "b@example.com", [signed[3]], "dev", { ip: "10.0.0.3" })).error?.data,
+      ).to.match(/^too many signature fetches/);
+      release.forEach((r) => r());
+      await Promise.all([...pending, other]);
+      expect(meter.peerAsks).to.equal(3);
+    });
+
+    it("refuses a source whose ShareRequests keep failing, before any check, but never a login this node signed", async function () {
+      const meter = newApiMeter();
+      servers[0] = serverFor(network.nodes[0]!, { failedShareRequestsPerSecond: 1 }, meter);
+      const verifierId = "rl@example.com";
+      network.decideAssignment("dev", verifierId);
+      const junk = await oidc.mint({ email: verifierId, nonce: "junk" });
+      const entries = [1, 2, 3, 4, 5].map((node) => fakeEntry(node, junk));
+      const ip = "2001:db8:1:2::7";
+      for (let i = 0; i < 2; i++)
+        expect((await reveal(1, junk, verifierId, entries, "dev", { ip })).error?.data).to.match(/^Not enough/);
+      expect(meter.signatureChecks).to.equal(10);
+      // The bucket (burst 2) is empty for the whole /64: refused before any signature is checked.
+      expectError(
+        await reveal(1, junk, verifierId, entries, "dev", { ip: "2001:db8:1:2::8" }),
+        "TOO_MANY_FAILED_SHARE_REQUESTS",
+        {
+          code: -32603,
+          message: "Internal error",
+          data: "too many ShareRequests without valid signatures from your address; retry later",
+        },
+      );
+      expect(meter.signatureChecks).to.equal(10);
+      // Another /64 is not refused.
+      expect((await reveal(1, junk, verifierId, entries, "dev", { ip: "2001:db8:1:3::8" })).error?.data).to.match(
+        /^Not enough/,
+      );
+      // A real login from the refused source, for a commitment node 1 signed, is served.
+      const token = await oidc.mint({ email: verifierId });
+      const signatures = (await commit(token, 85n, [1, 2, 3, 4])).map((a) => a.result);
+      expect((await reveal(1, token, verifierId, signatures, "dev", { ip })).result).to.have.property("keys");
     });
   });
 
@@ -860,6 +1153,26 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(metrics.body).to.match(/^torus_peer_messages_rejected_total 3$/m);
       expect(metrics.body).to.match(/^torus_p2p_malformed_frames_total 3$/m);
       expect(metrics.body).to.match(/^torus_crypto_backend_info\{backend="noble"\} 1$/m);
+    });
+
+    it("reports how fast the free-key buffer drains, in /status and /metrics", async function () {
+      let now = 1_000_000;
+      for (let i = 0; i < 6; i++) network.addKey();
+      const app = buildApiServer({
+        service: network.nodes[0]!,
+        status: fakeStatusSource(network.nodes[0]!),
+        settings,
+        log: { error: () => undefined },
+        drain: new DrainMeter(() => now),
+      });
+      servers.push(app);
+      const keys = async () => (await app.inject({ method: "GET", url: "/status" })).json<{ keys: Json }>().keys;
+      expect(await keys()).to.include({ assignedPerMinute: 0, minutesUntilEmpty: null });
+      for (let i = 0; i < 5; i++) network.decideAssignment("dev", `drain${i}@example.com`);
+      now += 60_000;
+      expect(await keys()).to.include({ free: 5, assignedPerMinute: 5, minutesUntilEmpty: 1 });
+      const metrics = await app.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.body).to.match(/^torus_keys_assigned_per_minute 5$/m);
     });
   });
 

@@ -19,6 +19,21 @@ describe("mempool", function () {
     expect(pool.reap(10, 2)).to.deep.equal(["a", "b"]);
   });
 
+  it("keeps a share of the clients' cap for other sources: one source cannot take every client slot", function () {
+    const pool = new Mempool(accept, { maxTxs: 100, maxBytes: 1000, maxPerSender: 4, maxPerSource: 2, maxTxBytes: 10 });
+    expect(pool.add("a1", "client", "1.2.3.4").ok).to.equal(true);
+    expect(pool.add("a2", "client", "1.2.3.4").ok).to.equal(true);
+    expect(pool.add("a3", "client", "1.2.3.4")).to.deep.equal({ ok: false, reason: "source limit" });
+    expect(pool.add("b1", "client", "5.6.7.8").ok).to.equal(true);
+    // The same source counts per sender: a peer's relay of a transaction is not the client's.
+    expect(pool.add("a3", "peer-2", "1.2.3.4").ok).to.equal(true);
+    // Once a source's transaction is decided, its slot is free again.
+    pool.update(["a1"]);
+    expect(pool.add("a4", "client", "1.2.3.4").ok).to.equal(true);
+    expect(pool.add("c1", "client", "9.9.9.9").ok).to.equal(true);
+    expect(pool.add("c2", "client", "9.9.9.9")).to.deep.equal({ ok: false, reason: "sender limit" });
+  });
+
   it("refuses what the app does not admit, with its reason", function () {
     const pool = new Mempool((tx) => (tx === "bad" ? { ok: false, detail: "nope" } : { ok: true }));
     expect(pool.add("bad", "s")).to.deep.equal({ ok: false, reason: "invalid", detail: "nope" });

@@ -33,7 +33,12 @@ describe("node configuration", function () {
       port: 7001,
       declaredIp: "127.0.0.1:7001",
       keyAssignPerSecond: 50,
-      commitmentsPerSecond: 500,
+      commitmentsPerSecond: 10,
+      openCommitmentsPerSource: 1000,
+      failedShareRequestsPerSecond: 5,
+      keyAssignMode: "signer",
+      maxConnections: 1024,
+      trustProxy: false,
       epochClockSkewSeconds: 60,
     });
     expect(config.dataDir).to.equal("/srv/node/data");
@@ -44,6 +49,12 @@ describe("node configuration", function () {
   it("takes crypto.backend noble or native and crypto.allowSlowFallback", function () {
     const config = parseConfig({ ...valid, crypto: { backend: "noble", allowSlowFallback: true } });
     expect(config.crypto).to.deep.equal({ backend: "noble", allowSlowFallback: true });
+  });
+
+  it("takes a reverse proxy's addresses for trustProxy", function () {
+    const config = parseConfig({ ...valid, api: { port: 1, trustProxy: ["10.0.0.1", "fd00::/8"] } });
+    expect(config.api.trustProxy).to.deep.equal(["10.0.0.1", "fd00::/8"]);
+    expect(parseConfig({ ...valid, api: { port: 1, trustProxy: true } }).api.trustProxy).to.equal(true);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -59,6 +70,31 @@ describe("node configuration", function () {
       /config\.chain\.nodeList must be a contract address/,
     ],
     ["a port out of range", { api: { port: 70000 } }, /config\.api\.port must be an integer in \[1, 65535\]/],
+    [
+      "a commitment quota above the store's cap",
+      { api: { port: 1, openCommitmentsPerSource: 200_001 } },
+      /config\.api\.openCommitmentsPerSource must be an integer in \[1, 200000\]/,
+    ],
+    [
+      "a trustProxy that is neither a boolean nor a list",
+      { api: { port: 1, trustProxy: "yes" } },
+      /config\.api\.trustProxy must be true, false or a list of proxy addresses/,
+    ],
+    [
+      "a trustProxy entry that is no address",
+      { api: { port: 1, trustProxy: ["10.0.0.1", "proxy.local"] } },
+      /config\.api\.trustProxy\[1\] must be an IP address or CIDR/,
+    ],
+    [
+      "no connection allowed",
+      { api: { port: 1, maxConnections: 0 } },
+      /config\.api\.maxConnections must be an integer/,
+    ],
+    [
+      "a zero rate of failed ShareRequests",
+      { api: { port: 1, failedShareRequestsPerSecond: 0 } },
+      /config\.api\.failedShareRequestsPerSecond must be an integer in \[1, 100000\]/,
+    ],
     [
       "a listen address that is not a multiaddr",
       { p2p: { listen: "0.0.0.0:9" } },

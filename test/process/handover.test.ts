@@ -4,7 +4,14 @@ import path from "node:path";
 
 import { expect } from "chai";
 
-import { LoginError, getOrAssignKey, login, networkFromDescription, type Network } from "../../client/index.ts";
+import {
+  LoginError,
+  getOrAssignKey,
+  keyAssign,
+  login,
+  networkFromDescription,
+  type Network,
+} from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { epochStateName } from "../../node/chain/epoch-state.ts";
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
@@ -41,7 +48,11 @@ describe("a handover between node processes of two epochs", function () {
   });
 
   it("freezes the old epoch, hands every key over to the new one, which confirms on-chain, and keeps the keys", async function () {
-    const alice = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
+    const alice = await getOrAssignKey(
+      network,
+      { verifier: VERIFIER_NAME, verifierId: "alice@example.com" },
+      { signer: devnet.signer.url },
+    );
 
     // Governance creates epoch 2, whose seven new node processes list themselves, and starts the handover.
     // Their key buffer refills below 64 keys, more than epoch 1 moves free, so that they generate keys after it.
@@ -54,7 +65,11 @@ describe("a handover between node processes of two epochs", function () {
     let refusals: string[] = [];
     for (let attempt = 0, until = Date.now() + 120_000; Date.now() < until; attempt++) {
       user = { verifier: VERIFIER_NAME, verifier_id: `bob${attempt}@example.com` };
-      const answers = await Promise.all(network.endpoints.map((e) => rpc.call(e, "KeyAssign", user)));
+      const answers = await Promise.all(
+        network.endpoints.map((e, i) =>
+          keyAssign(rpc, e, network.nodePublicKeys[i]!, user, { signer: devnet.signer.url }),
+        ),
+      );
       refusals = answers.map((a) => a.error?.data ?? "assigned");
       if (refusals.every((r) => r.includes(`handing over to epoch ${next}`))) break;
       await new Promise((r) => setTimeout(r, 500));
@@ -66,7 +81,11 @@ describe("a handover between node processes of two epochs", function () {
     expect(lookup.error?.data).to.match(/has not yet been assigned/);
 
     // What is assigned stays served: the lookup, the idempotent KeyAssign, and a login.
-    const again = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
+    const again = await getOrAssignKey(
+      network,
+      { verifier: VERIFIER_NAME, verifierId: "alice@example.com" },
+      { signer: devnet.signer.url },
+    );
     expect(again.address).to.equal(alice.address);
     const idToken = await devnet.oidc.mint({ email: "alice@example.com" });
     const loggedIn = await login(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken });
@@ -159,7 +178,11 @@ describe("a handover between node processes of two epochs", function () {
     const movedBuffer = new Set(
       [...held[0]!.keys.values()].filter((k) => !k.owner).map((k) => k.publicKey.slice(2, 66)),
     );
-    const carol = await getOrAssignKey(newNetwork, { verifier: VERIFIER_NAME, verifierId: "carol@example.com" });
+    const carol = await getOrAssignKey(
+      newNetwork,
+      { verifier: VERIFIER_NAME, verifierId: "carol@example.com" },
+      { signer: devnet.signer.url },
+    );
     expect(movedBuffer.has(carol.publicKey.x), "carol's key was buffered in epoch 1").to.equal(true);
     const carolToken = await devnet.oidc.mint({ email: "carol@example.com" });
     const carolIn = await login(newNetwork, {

@@ -72,8 +72,10 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
 
   it("getOrAssignKey assigns once, and login returns the private key of that address", async function () {
     const verifierId = newUser();
-    const key = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
-    expect(await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId })).to.deep.equal(key);
+    const key = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
+    expect(
+      await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url }),
+    ).to.deep.equal(key);
     const idToken = await devnet.oidc.mint({ email: verifierId });
     const result = await login(network, { verifier: VERIFIER_NAME, verifierId, idToken });
     expect(result.address).to.equal(key.address);
@@ -82,7 +84,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
 
   it("refuses a reveal without commitments, or with commitments of another token", async function () {
     const verifierId = newUser();
-    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
     const token = await devnet.oidc.mint({ email: verifierId });
     for (const answer of await reveal(token, verifierId, []))
       expect(answer.error?.data).to.match(/Not enough valid signatures/);
@@ -95,7 +97,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
   it("needs q signatures: q − 1 fail (no peer holds more), q valid plus one on other data succeed", async function () {
     const q = revealQuorum(5, network.t);
     const verifierId = newUser();
-    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
     const token = await devnet.oidc.mint({ email: verifierId });
     const few = (await commit(token, 777n, [...Array(q - 1).keys()])).map((a) => a.result);
     for (const answer of await reveal(token, verifierId, few))
@@ -111,7 +113,11 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
 
   it("refuses a commitment re-sent with another key (a front-runner), and encrypts only to the key of the q signatures", async function () {
     const verifierId = newUser();
-    const { address } = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+    const { address } = await getOrAssignKey(
+      network,
+      { verifier: VERIFIER_NAME, verifierId },
+      { signer: devnet.signer.url },
+    );
     const token = await devnet.oidc.mint({ email: verifierId });
     // The attacker commits the user's token first at one node, with its own key.
     await commit(token, 999n, [0]);
@@ -135,7 +141,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
 
   it("refuses a re-encoded token, and a token of another verifier_id", async function () {
     const verifierId = newUser();
-    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
     const token = await devnet.oidc.mint({ email: verifierId });
     const padded = `${token}=`;
     const signatures = (await commit(padded, 31n, [0, 1, 2, 3, 4])).map((a) => a.result);
@@ -145,6 +151,34 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
     const sigs2 = (await commit(token2, 32n, [0, 1, 2, 3, 4])).map((a) => a.result);
     for (const answer of await reveal(token2, "mallory@example.com", sigs2))
       expect(answer.error?.data).to.match(/WRONG_VERIFIER_ID/);
+  });
+
+  it("assigns no key to a made-up user without the signer, and one to a new user at its first login", async function () {
+    const unsigned = await Promise.all(
+      endpoints.map((e) =>
+        fetch(e, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "KeyAssign",
+            params: { verifier: VERIFIER_NAME, verifier_id: "made-up@example.com" },
+          }),
+        }),
+      ),
+    );
+    expect(unsigned.map((r) => r.status)).to.deep.equal([401, 401, 401, 401, 401]);
+    const verifierId = newUser();
+    const idToken = await devnet.oidc.mint({ email: verifierId });
+    const { address } = await login(network, { verifier: VERIFIER_NAME, verifierId, idToken });
+    // Found by lookup: without a signer getOrAssignKey cannot assign, so the login did.
+    expect((await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId })).address).to.equal(address);
+    const lookup = await rpc.call(endpoints[0]!, "VerifierLookupRequest", {
+      verifier: VERIFIER_NAME,
+      verifier_id: "made-up@example.com",
+    });
+    expect(lookup.error?.data).to.equal("Verifier + VerifierID has not yet been assigned");
   });
 
   it("answers ≥ 10,000 malformed JSON-RPC requests with JSON-RPC errors or HTTP 413 only", async function () {
@@ -255,6 +289,8 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
         });
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         const text = await response.text();
+        // A KeyAssign without the signer's fields: the Torus node's 401 (the only refusal before JSON-RPC).
+        if (response.status === 401) expect(text).to.match(/^Error authenticating, err: /);
         if (response.status === 200) {
           const parsed = JSON.parse(text) as unknown;
           const list = Array.isArray(parsed) ? parsed : [parsed];
@@ -267,7 +303,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     expect(
-      [...statuses.keys()].every((s) => s === 200 || s === 413),
+      [...statuses.keys()].every((s) => s === 200 || s === 413 || s === 401),
       JSON.stringify([...statuses]),
     ).to.equal(true);
     for (const node of devnet.nodes) expect((await devnet.status(node))?.bft.height).to.be.a("number");
@@ -275,7 +311,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
 
   it("answers a replayed reveal after a restart exactly as before (records survive kill -9)", async function () {
     const verifierId = newUser();
-    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
     const token = await devnet.oidc.mint({ email: verifierId });
     const signatures = (await commit(token, 5151n, [0, 1, 2, 3, 4])).map((a) => a.result);
     const first = await reveal(token, verifierId, signatures, [0]);
@@ -289,7 +325,7 @@ describe("logins against five node processes: the SDK, commit–reveal abuse, an
 
   it("logs in with n − q nodes down, and stops without revealing when one more is down", async function () {
     const verifierId = newUser();
-    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId });
+    await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId }, { signer: devnet.signer.url });
     await devnet.kill(devnet.nodes[4]!, "SIGKILL");
     const result = await login(
       network,

@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { expect } from "chai";
 
-import { getOrAssignKey, login, networkFromDescription } from "../../client/index.ts";
+import { getOrAssignKey, keyAssign, login, networkFromDescription } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { epochStateName, pssStatusName } from "../../node/chain/epoch-state.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
@@ -38,7 +38,11 @@ describe("an aborted transition, and its retry, between node processes", functio
 
   it("keeps the old epoch serving after an abort, erases what the new nodes received, and completes on a retry", async function () {
     const network = networkFromDescription(await devnet.describe(true));
-    const alice = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com" });
+    const alice = await getOrAssignKey(
+      network,
+      { verifier: VERIFIER_NAME, verifierId: "alice@example.com" },
+      { signer: devnet.signer.url },
+    );
     const endpoints = network.endpoints;
 
     // Epoch 2's five nodes list themselves; two then go down, so the handover cannot gather k + t readies.
@@ -51,7 +55,9 @@ describe("an aborted transition, and its retry, between node processes", functio
     let attempt = 0; // a new user each time: a user assigned before the freeze keeps its key
     await until("the old epoch to freeze", async () => {
       const user = { verifier: VERIFIER_NAME, verifier_id: `bob${attempt++}@x` };
-      const answer = await rpc.call(endpoints[0]!, "KeyAssign", user);
+      const answer = await keyAssign(rpc, endpoints[0]!, network.nodePublicKeys[0]!, user, {
+        signer: devnet.signer.url,
+      });
       return answer.error?.data?.includes(`handing over to epoch ${next}`) ?? false;
     });
     const pssLog = (node: DevnetNode) => path.join(node.dataDir, `epoch-${next}`, "pss.log");
@@ -96,11 +102,21 @@ describe("an aborted transition, and its retry, between node processes", functio
     expect(pssStatusName(await devnet.nodeList.getPssStatus(1n, next))).to.equal("Aborted");
     let carol = "";
     await until("the old epoch to thaw", async () => {
-      const answer = await rpc.call(endpoints[0]!, "KeyAssign", { verifier: VERIFIER_NAME, verifier_id: "carol@x" });
+      const answer = await keyAssign(
+        rpc,
+        endpoints[0]!,
+        network.nodePublicKeys[0]!,
+        { verifier: VERIFIER_NAME, verifier_id: "carol@x" },
+        { signer: devnet.signer.url },
+      );
       carol = answer.error?.data ?? "assigned";
       return carol === "assigned";
     });
-    const carolBefore = await getOrAssignKey(network, { verifier: VERIFIER_NAME, verifierId: "carol@x" });
+    const carolBefore = await getOrAssignKey(
+      network,
+      { verifier: VERIFIER_NAME, verifierId: "carol@x" },
+      { signer: devnet.signer.url },
+    );
     const idToken = await devnet.oidc.mint({ email: "alice@example.com" });
     expect(
       (await login(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken })).address,
@@ -133,7 +149,11 @@ describe("an aborted transition, and its retry, between node processes", functio
     const fresh = await devnet.oidc.mint({ email: "alice@example.com" });
     const again = await login(newNetwork, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken: fresh });
     expect(again.address).to.equal(alice.address);
-    const carolKey = await getOrAssignKey(newNetwork, { verifier: VERIFIER_NAME, verifierId: "carol@x" });
+    const carolKey = await getOrAssignKey(
+      newNetwork,
+      { verifier: VERIFIER_NAME, verifierId: "carol@x" },
+      { signer: devnet.signer.url },
+    );
     const carolIn = await login(newNetwork, {
       verifier: VERIFIER_NAME,
       verifierId: "carol@x",

@@ -58,7 +58,7 @@ describe("npm start: the local network of real node processes", function () {
   let first: Run;
   let firstBinding: DeploymentIdentity;
   let devnet: Run;
-  const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--control-port", "0"];
+  const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--signer-port", "0", "--control-port", "0"];
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "devnet-"));

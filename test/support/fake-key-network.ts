@@ -103,10 +103,13 @@ export class FakeKeyService implements KeyService {
   window: EpochWindow = {};
   /** When set, replaces the decided assignment (a hanging, refused or odd transaction). */
   assignWith: ((signal: AbortSignal) => Promise<AssignOutcome>) | undefined;
-  /** The signal the last assignment was given. */
+  /** The signal and the client source the last assignment was given. */
   lastAssignSignal: AbortSignal | undefined;
+  lastAssignSource: string | undefined;
   withoutShares = false;
   peerSignatureRequests = 0;
+  /** When set, replaces the peers' answer to a signature fetch (a slow or hanging peer set). */
+  peerSignaturesWith: ((signal: AbortSignal) => Promise<PeerSignature[]>) | undefined;
   store: CommitmentStore;
   readonly commitments: CommitRevealLedger;
 
@@ -120,6 +123,7 @@ export class FakeKeyService implements KeyService {
     this.commitments = {
       commitment: (commitment) => this.store.commitment(commitment),
       reveal: (commitment) => this.store.reveal(commitment),
+      openCommitments: (source) => this.store.openCommitments(source),
       addCommitment: (record: CommitmentRecord) => Promise.resolve(this.store.addCommitment(record)),
       addReveal: (record: RevealRecord) => Promise.resolve(this.store.addReveal(record)),
     };
@@ -146,8 +150,9 @@ export class FakeKeyService implements KeyService {
     return this.network.lookup(verifier, verifierId);
   }
 
-  assign(verifier: string, verifierId: string, signal: AbortSignal): Promise<AssignOutcome> {
+  assign(verifier: string, verifierId: string, signal: AbortSignal, source: string): Promise<AssignOutcome> {
     this.lastAssignSignal = signal;
+    this.lastAssignSource = source;
     if (this.assignWith) return this.assignWith(signal);
     return Promise.resolve(this.network.decideAssignment(verifier, verifierId));
   }
@@ -170,6 +175,7 @@ export class FakeKeyService implements KeyService {
   /** The other nodes' signatures on the commitment, as the real peers return them: only those already issued. */
   peerSignatures(verifier: string, commitment: string, signal: AbortSignal): Promise<PeerSignature[]> {
     this.peerSignatureRequests++;
+    if (this.peerSignaturesWith) return this.peerSignaturesWith(signal);
     if (signal.aborted) return Promise.resolve([]);
     return Promise.resolve(
       this.network.nodes.flatMap((peer) => {
