@@ -235,6 +235,8 @@ export function createMethods(
       }
       const tempPubX = hex64(tempX);
       const tempPubY = hex64(tempY);
+      // A commitment signed once and evicted at the cap is a duplicate for good: no second key is ever signed for it.
+      if (service.commitments.evicted(commitment)) throw rpcError("DUPLICATE_TOKEN");
       const existing = service.commitments.commitment(commitment);
       const revealed = service.commitments.reveal(commitment) !== undefined;
       const decision = commitmentDecision(existing, revealed, { tempPubX, tempPubY, verifier });

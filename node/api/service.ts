@@ -45,6 +45,8 @@ export interface PeerSignature {
  */
 export interface CommitRevealLedger {
   commitment(commitment: string): CommitmentRecord | undefined;
+  /** Whether this node signed `commitment` but dropped its record at the storage cap (it must not sign another key). */
+  evicted(commitment: string): boolean;
   reveal(commitment: string): RevealRecord | undefined;
   /** How many open (unrevealed, unexpired) commitments a client source holds here. */
   openCommitments(source: string): number;

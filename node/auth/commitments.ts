@@ -8,6 +8,11 @@
  * evicting the oldest open commitment of the source holding the most. Every record has the same lifetime, so the
  * order of insertion is the order of expiry: each map, in insertion order, is its own expiry queue, and reclaiming
  * costs only what has expired.
+ *
+ * An evicted commitment is remembered (its hash, until it would have expired) so that the node never signs a second
+ * temporary key for it: forgetting it outright would let whoever learns the token — a Byzantine node it is revealed to
+ * — commit it again with a key of its own here, the front-running that commit–reveal exists to stop. These marks are
+ * capped too; at that cap the store refuses instead of evicting.
  */
 export interface CommitmentRecord {
   commitment: string;
@@ -45,10 +50,14 @@ export class CommitmentStore {
   /** Sources by how many open commitments they hold, and the largest such count: the largest source in O(1). */
   readonly #bySize = new Map<number, Set<string>>();
   #largest = 0;
+  /** Evicted commitments → when they would have expired (roughly oldest first: each was its source's oldest). */
+  readonly #evicted = new Map<string, number>();
 
   constructor(
     private readonly now: () => number,
     readonly maxRecords = DEFAULT_MAX_RECORDS,
+    /** Evicted commitments remembered at most (a mark is a hash and a time, far smaller than a record). */
+    readonly maxEvicted = maxRecords,
   ) {}
 
   /** Rebuilds the store from persisted records (in the order they were written), dropping the expired ones. */
@@ -69,6 +78,12 @@ export class CommitmentStore {
   commitment(commitment: string): CommitmentRecord | undefined {
     const record = this.#commitments.get(commitment);
     return record && record.expiresAt > this.now() ? record : undefined;
+  }
+
+  /** Whether this node signed `commitment` and evicted its record before it expired (never sign another key for it). */
+  evicted(commitment: string): boolean {
+    const until = this.#evicted.get(commitment);
+    return until !== undefined && until > this.now();
   }
 
   reveal(commitment: string): RevealRecord | undefined {
@@ -107,9 +122,10 @@ export class CommitmentStore {
     const sources = this.#open.size + (source !== undefined && !this.#open.has(source) ? 1 : 0);
     const fairShare = Math.floor(this.maxRecords / sources);
     const mine = source === undefined ? 0 : (this.#open.get(source)?.size ?? 0);
-    if (mine + 1 > fairShare || this.#largest <= fairShare) return false;
+    if (mine + 1 > fairShare || this.#largest <= fairShare || this.#evicted.size >= this.maxEvicted) return false;
     const largest = this.#bySize.get(this.#largest)!.values().next().value!;
     const oldest = this.#open.get(largest)!.values().next().value!;
+    this.#evicted.set(oldest, this.#commitments.get(oldest)!.expiresAt);
     this.#commitments.delete(oldest);
     this.#close(largest, oldest);
     return true;
@@ -174,6 +190,11 @@ export class CommitmentStore {
     for (const [key, record] of this.#reveals) {
       if (record.expiresAt > now) break;
       this.#reveals.delete(key);
+    }
+    // Eviction order is only roughly expiry order: a mark may wait behind a later one, at most one lifetime.
+    for (const [key, until] of this.#evicted) {
+      if (until > now) break;
+      this.#evicted.delete(key);
     }
   }
 }

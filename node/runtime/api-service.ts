@@ -50,6 +50,7 @@ function keyServiceOf(node: TorusNode): KeyService {
     },
     commitments: {
       commitment: (commitment) => node.commitments.commitment(commitment),
+      evicted: (commitment) => node.commitments.evicted(commitment),
       reveal: (commitment) => node.commitments.reveal(commitment),
       openCommitments: (source) => node.commitments.openCommitments(source),
       addCommitment: async (record) => {

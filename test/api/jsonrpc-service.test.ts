@@ -749,6 +749,37 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       });
     });
 
+    it("never signs a second temporary key for a commitment it evicted at the cap (no front-running after eviction)", async function () {
+      network.nodes[0]!.capRecords(2);
+      const commitFrom = (token: string, ip: string, key: bigint) => {
+        const p = G.multiply(key);
+        return call(
+          "CommitmentRequest",
+          {
+            messageprefix: "mug00",
+            tokencommitment: commitmentOf(token),
+            temppubx: hex64(p.x),
+            temppuby: hex64(p.y),
+            verifieridentifier: "dev",
+          },
+          1,
+          { ip },
+        );
+      };
+      expect((await commitFrom("e1", "10.0.0.7", 5n)).result).to.have.property("signature");
+      expect((await commitFrom("e2", "10.0.0.7", 5n)).result).to.have.property("signature");
+      // Full: another source under its share gets in, and the heavy source's oldest commitment is evicted.
+      expect((await commitFrom("e3", "10.0.0.8", 5n)).result).to.have.property("signature");
+      expect(network.nodes[0]!.store.commitment(commitmentOf("e1"))).to.equal(undefined);
+      // Whoever learns that token cannot have it signed for another key here, nor again for the first one.
+      for (const key of [9n, 5n])
+        expectError(await commitFrom("e1", "10.0.0.9", key), "DUPLICATE_TOKEN", {
+          code: -32603,
+          message: "Internal error",
+          data: "Duplicate token found",
+        });
+    });
+
     it("needs q = 4 of 5 signatures on one key: q − 1 fail when no peer holds more, duplicates count once", async function () {
       const verifierId = "q@example.com";
       network.decideAssignment("dev", verifierId);

@@ -71,6 +71,23 @@ describe("the commitment store: quotas per source, fair eviction at the cap, exp
     expect(store.size).to.equal(10);
   });
 
+  it("remembers an evicted commitment until it would have expired, so that no second key is signed for it", function () {
+    const c = clock();
+    const store = new CommitmentStore(c.now, 10, 2);
+    const flood = Array.from({ length: 10 }, () => record(c.now(), "attacker"));
+    for (const r of flood) store.addCommitment(r);
+    expect(store.addCommitment(record(c.now(), "user"))).to.equal(true);
+    expect(store.commitment(flood[0]!.commitment)).to.equal(undefined);
+    expect([store.evicted(flood[0]!.commitment), store.evicted(flood[1]!.commitment)]).to.deep.equal([true, false]);
+    // At most maxEvicted marks: past that the store refuses rather than forget what it signed.
+    expect(store.addCommitment(record(c.now(), "user2"))).to.equal(true);
+    expect(store.addCommitment(record(c.now(), "late"))).to.equal(false);
+    expect(store.openCommitments("attacker")).to.equal(8);
+    c.advance(LIFETIME);
+    expect(store.evicted(flood[0]!.commitment)).to.equal(false);
+    expect(store.addCommitment(record(c.now(), "late"))).to.equal(true);
+  });
+
   it("refuses at the cap when every source holds at most its fair share (or records have no source)", function () {
     const c = clock();
     const store = new CommitmentStore(c.now, 4);

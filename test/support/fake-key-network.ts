@@ -122,6 +122,7 @@ export class FakeKeyService implements KeyService {
     this.store = new CommitmentStore(() => Date.now());
     this.commitments = {
       commitment: (commitment) => this.store.commitment(commitment),
+      evicted: (commitment) => this.store.evicted(commitment),
       reveal: (commitment) => this.store.reveal(commitment),
       openCommitments: (source) => this.store.openCommitments(source),
       addCommitment: (record: CommitmentRecord) => Promise.resolve(this.store.addCommitment(record)),
