@@ -233,9 +233,15 @@ export async function login(
   });
   if (signatures.length < q) {
     // Never reveal without q signatures on our key: a front-runner could then get shares encrypted to its own key.
+    const errors = [
+      ...new Set(
+        outcomes.flatMap((o) => (o.error ? [String(o.error.data ?? o.error.message)] : o.failed ? [o.failed] : [])),
+      ),
+    ];
+    const why = errors.length > 0 ? `; the nodes answered: ${errors.join(" | ")}` : "";
     throw new LoginError(
       "TOO_FEW_SIGNATURES",
-      `only ${signatures.length} of the ${q} node signatures a login needs; the token was not revealed — get a fresh token and retry`,
+      `only ${signatures.length} of the ${q} node signatures a login needs; the token was not revealed — get a fresh token and retry${why}`,
     );
   }
 

@@ -2,6 +2,7 @@
  * A local OpenID Connect issuer for development and tests only: a discovery document, a JWKS, and `POST /token`,
  * which mints an RS256 ID token for the JSON body `{"email": …}` without any login. Never expose it.
  */
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
@@ -30,8 +31,11 @@ export async function startDevOidc(port: number, host = "127.0.0.1"): Promise<De
   let jwksFetches = 0;
   const mint: DevOidc["mint"] = async (claims, options = {}) => {
     const iat = options.issuedAt ?? Math.floor(Date.now() / 1000);
-    // Claims given explicitly (tests set a wrong iss or aud) win over the defaults.
-    return new SignJWT({ iss: issuer, aud: DEV_AUDIENCE, sub: claims.email, email_verified: true, ...claims })
+    // Claims given explicitly (tests set a wrong iss or aud) win over the defaults. A fresh `jti` makes every token
+    // unique, as a provider's are: RS256 is deterministic, so two tokens for one user minted in the same second would
+    // otherwise be the same token, and its second login a "Duplicate token found".
+    const defaults = { iss: issuer, aud: DEV_AUDIENCE, sub: claims.email, email_verified: true, jti: randomUUID() };
+    return new SignJWT({ ...defaults, ...claims })
       .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
       .setIssuedAt(iat)
       .setExpirationTime(iat + (options.expiresInSeconds ?? 600))
