@@ -57,6 +57,11 @@ describe("a handover between node processes of two epochs", function () {
     // Governance creates epoch 2, whose seven new node processes list themselves, and starts the handover.
     // Their key buffer refills below 64 keys, more than epoch 1 moves free, so that they generate keys after it.
     const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(7, { keyBuffer: 64, refillMark: 64 });
+    // Two of the seven new nodes are paused until the freeze has been seen: n − t = 6 confirmations complete the
+    // handover, so it cannot complete (and retire epoch 1) before this test looked at the frozen epoch — on the native
+    // backend a handover of a few dozen keys otherwise takes less time than one round of the checks below.
+    const paused = successors.slice(5);
+    for (const node of paused) node.process!.kill("SIGSTOP");
     await ops.startTransition(devnet.nodeList, next);
 
     // The nodes vote on their BFT network to freeze; then a new user gets the specific, retryable error everywhere.
@@ -77,6 +82,7 @@ describe("a handover between node processes of two epochs", function () {
     expect(refusals.join(" | ")).to.equal(
       Array(5).fill(`the network is handing over to epoch ${next}; retry after the handover`).join(" | "),
     );
+    for (const node of paused) node.process!.kill("SIGCONT");
     const lookup = await rpc.call(network.endpoints[0]!, "VerifierLookupRequest", user);
     expect(lookup.error?.data).to.match(/has not yet been assigned/);
 
@@ -102,17 +108,24 @@ describe("a handover between node processes of two epochs", function () {
     expect(epochStateName((await devnet.nodeList.getEpochStatus(1n)).state)).to.equal("Retired");
 
     // Every new node holds a share of every key; any four of them rebuild each key's secret, and alice's is hers.
-    const held = await Promise.all(
-      successors.map(async (node) => {
-        const { log, records } = await AppendLog.open<ReceiverRecord>(
-          path.join(node.dataDir, `epoch-${next}`, "pss.log"),
-        );
-        await log.close();
-        const keys = new Map<number, ResharedKey>();
-        for (const r of records) if (r.kind === "keys") for (const key of r.keys) keys.set(key.keyIndex, key);
-        return { index: await devnet.positionOf(node), keys };
-      }),
-    );
+    // n − t confirmations made epoch 2 current: the last node may still be combining its shares, so wait for it.
+    const readHeld = () =>
+      Promise.all(
+        successors.map(async (node) => {
+          const { log, records } = await AppendLog.open<ReceiverRecord>(
+            path.join(node.dataDir, `epoch-${next}`, "pss.log"),
+          );
+          await log.close();
+          const keys = new Map<number, ResharedKey>();
+          for (const r of records) if (r.kind === "keys") for (const key of r.keys) keys.set(key.keyIndex, key);
+          return { index: await devnet.positionOf(node), keys };
+        }),
+      );
+    let held = await readHeld();
+    for (const until = Date.now() + 60_000; Date.now() < until; held = await readHeld()) {
+      if (held.every((h) => h.keys.size === held[0]!.keys.size)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const keyIndexes = [...held[0]!.keys.keys()];
     expect(keyIndexes.length).to.be.at.least(12);
     for (const keyIndex of keyIndexes) {
