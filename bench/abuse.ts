@@ -67,6 +67,9 @@ try {
     await login(network, { verifier: VERIFIER_NAME, verifierId: email, idToken });
     return Math.round(performance.now() - started);
   };
+  /** A login's time, or why it failed: what a user on another address sees during an attack. */
+  const triedLogin = (email: string) =>
+    timedLogin(email).catch((error: unknown) => `failed: ${(error as Error).message}`);
   await timedLogin("warmup@example.com");
   const loginAloneMs = await timedLogin("victim@example.com");
 
@@ -106,12 +109,7 @@ try {
     ),
   );
   const started = performance.now();
-  let loginUnderAttackMs: number | string;
-  try {
-    loginUnderAttackMs = await timedLogin("victim2@example.com");
-  } catch (error) {
-    loginUnderAttackMs = `failed: ${(error as Error).message}`;
-  }
+  const loginUnderAttackMs = await triedLogin("victim2@example.com");
   while (performance.now() - started < ATTACK_MS) await new Promise((r) => setTimeout(r, 100));
   attacking = false;
   await attack;
@@ -122,7 +120,7 @@ try {
   const statuses = new Map<string, number>();
   let accepted = 0;
   const fillStarted = performance.now();
-  await Promise.all(
+  const fill = Promise.all(
     Array.from({ length: 8 }, async (_, w) => {
       for (let i = w; performance.now() - fillStarted < ATTACK_MS; i += 8) {
         const answer = (await postFrom("127.0.0.3", endpoints[0]!, {
@@ -145,6 +143,9 @@ try {
       }
     }),
   );
+  // A returning user logs in while the flood runs (its commitments come from another source).
+  const loginDuringCommitmentFloodMs = await triedLogin("victim@example.com");
+  await fill;
   const fillSeconds = (performance.now() - fillStarted) / 1000;
   const acceptedPerSecond = accepted / fillSeconds;
 
@@ -153,16 +154,21 @@ try {
   let keyAssigns = 0;
   let keysGiven = 0;
   const keysStarted = performance.now();
-  while (performance.now() - keysStarted < Math.min(ATTACK_MS, 5000)) {
-    const answer = (await postFrom("127.0.0.4", endpoints[keyAssigns % 5]!, {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "KeyAssign",
-      params: { verifier: VERIFIER_NAME, verifier_id: `nobody${keyAssigns}@example.com` },
-    })) as { result?: unknown };
-    keyAssigns++;
-    if (answer.result) keysGiven++;
-  }
+  const keyFlood = (async () => {
+    while (performance.now() - keysStarted < Math.min(ATTACK_MS, 5000)) {
+      const answer = (await postFrom("127.0.0.4", endpoints[keyAssigns % 5]!, {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "KeyAssign",
+        params: { verifier: VERIFIER_NAME, verifier_id: `nobody${keyAssigns}@example.com` },
+      })) as { result?: unknown };
+      keyAssigns++;
+      if (answer.result) keysGiven++;
+    }
+  })();
+  // A new user signs up during the flood: its first login is assigned a key (login-time assignment).
+  const newUserLoginDuringKeyAssignFloodMs = await triedLogin("newcomer@example.com");
+  await keyFlood;
   const keySeconds = (performance.now() - keysStarted) / 1000;
   const assignedAfter = (await devnet.status(devnet.nodes[0]!))!.keys.assigned;
 
@@ -171,6 +177,8 @@ try {
     nodeCpuMsPerShareRequest: Math.round((cpuMs / Math.max(1, shareRequests)) * 100) / 100,
     loginAloneMs,
     loginUnderAttackMs,
+    loginDuringCommitmentFloodMs,
+    newUserLoginDuringKeyAssignFloodMs,
     commitmentsAcceptedFromOneSource: accepted,
     commitmentsAcceptedPerSecond: Math.round(acceptedPerSecond * 10) / 10,
     commitmentsRefused: Object.fromEntries(statuses),
@@ -187,7 +195,9 @@ try {
   console.log(
     `CommitmentRequest: ${accepted} made-up commitments accepted from one source in ${Math.round(fillSeconds)} s; store full in ${figures.secondsToFillStoreFromOneSource ?? "never (quota)"} s`,
   );
+  console.log(`a returning user's login during the commitment flood: ${String(loginDuringCommitmentFloodMs)} ms`);
   console.log(`KeyAssign without signer: ${keysGiven} of ${keyAssigns} got keys (${figures.keysBurnedPerSecond}/s)`);
+  console.log(`a new user's first login during that flood: ${String(newUserLoginDuringKeyAssignFloodMs)} ms`);
   console.log(JSON.stringify(figures));
 } finally {
   for (const agent of agents.values()) agent.destroy();
