@@ -4,7 +4,7 @@
  * rate to see an assignment flood before the buffer runs dry, which is what an open KeyAssign let anyone cause.
  */
 export class DrainMeter {
-  /** (time ms, assigned) samples, oldest first, at least `stepMs` apart, none older than the window. */
+  /** (time ms, assigned) samples, oldest first, at least `stepMs` apart (≤ window ÷ step + 2 of them). */
   readonly #samples: { at: number; assigned: number }[] = [];
 
   constructor(
@@ -13,11 +13,14 @@ export class DrainMeter {
     readonly stepMs = 5_000,
   ) {}
 
-  /** Records the assigned count now (cheap; called on a timer and on every read). */
+  /**
+   * Records the assigned count now (cheap; called on a timer and on every read). At most one sample per step, whatever
+   * changed: /status is open to anyone, and a sample per read during an assignment flood would grow with the reads.
+   */
   sample(assigned: number): void {
     const at = this.now();
     const last = this.#samples.at(-1);
-    if (last && at - last.at < this.stepMs && last.assigned === assigned) return;
+    if (last && at - last.at < this.stepMs) return;
     this.#samples.push({ at, assigned });
     while (this.#samples.length > 2 && at - this.#samples[0]!.at > this.windowMs) this.#samples.shift();
   }

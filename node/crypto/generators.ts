@@ -54,26 +54,25 @@ function fixedBases(): { G: FixedBaseMultiplier; H: FixedBaseMultiplier } {
   return bases;
 }
 
-/** k·G for a secret k in [0, q) (0 gives the point at infinity); constant time in k on both backends. */
-export function mulG(k: bigint): Point {
-  assertScalar(k, "scalar of G");
-  return k === 0n ? Point.ZERO : fixedBases().G.mul(k);
+/**
+ * k·base for k in [0, q) (0 gives the point at infinity). `secret`: constant time in k with scalar blinding (a
+ * dealer's coefficients, a share); else the unblinded table walk for verification, still data-oblivious on noble.
+ */
+function mulFixed(base: "G" | "H", k: bigint, secret: boolean): Point {
+  assertScalar(k, `scalar of ${base}`);
+  if (k === 0n) return Point.ZERO;
+  const multiplier = fixedBases()[base];
+  return secret ? multiplier.mul(k) : multiplier.mulPublic(k);
 }
+
+/** k·G for a secret k in [0, q). */
+export const mulG = (k: bigint): Point => mulFixed("G", k, true);
 /** k·H for a secret k in [0, q). */
-export function mulH(k: bigint): Point {
-  assertScalar(k, "scalar of H");
-  return k === 0n ? Point.ZERO : fixedBases().H.mul(k);
-}
-/** k·G for verification (noble: the table walk without scalar blinding). */
-export function mulGUnblinded(k: bigint): Point {
-  assertScalar(k, "scalar of G");
-  return k === 0n ? Point.ZERO : fixedBases().G.mulPublic(k);
-}
+export const mulH = (k: bigint): Point => mulFixed("H", k, true);
+/** k·G for verification. */
+export const mulGUnblinded = (k: bigint): Point => mulFixed("G", k, false);
 /** k·H for verification. */
-export function mulHUnblinded(k: bigint): Point {
-  assertScalar(k, "scalar of H");
-  return k === 0n ? Point.ZERO : fixedBases().H.mulPublic(k);
-}
+export const mulHUnblinded = (k: bigint): Point => mulFixed("H", k, false);
 
 /** Above this, a scalar is not "small" any more and noble's GLV multiplication wins over double-and-add. */
 const SMALL_SCALAR_LIMIT = 1n << 64n;

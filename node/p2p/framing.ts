@@ -6,7 +6,8 @@
  * its 4-byte header, before any of it is buffered.
  */
 
-export class FrameTooLarge extends Error {
+/** A RangeError, as the host's callers caught before: a frame over the cap is never sent nor taken. */
+export class FrameTooLarge extends RangeError {
   override readonly name = "FrameTooLarge";
   constructor(
     readonly bytes: number,

@@ -260,9 +260,7 @@ export class P2PHost {
   }
 }
 
-/** A message as it goes on the wire: its JSON in one length-prefixed frame (RangeError above the cap). */
+/** A message as it goes on the wire: its JSON in one length-prefixed frame (FrameTooLarge above the cap). */
 export function encodeFrame(message: unknown, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
-  const payload = new TextEncoder().encode(JSON.stringify(message));
-  if (payload.length > maxFrameBytes) throw new RangeError(`message of ${payload.length} bytes is too large`);
-  return frameOf(payload, maxFrameBytes);
+  return frameOf(new TextEncoder().encode(JSON.stringify(message)), maxFrameBytes);
 }

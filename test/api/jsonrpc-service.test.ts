@@ -598,6 +598,22 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
   });
 
   describe("commit–reveal", function () {
+    /** A CommitmentRequest for `token` with temporary key key·G, from the client address `ip`. */
+    const commitFrom = (token: string, ip: string, key = 6n) => {
+      const p = G.multiply(key);
+      return call(
+        "CommitmentRequest",
+        {
+          messageprefix: "mug00",
+          tokencommitment: commitmentOf(token),
+          temppubx: hex64(p.x),
+          temppuby: hex64(p.y),
+          verifieridentifier: "dev",
+        },
+        1,
+        { ip },
+      );
+    };
     it("logs in: q signatures, a token verified against the issuer's JWKS, shares that rebuild the key", async function () {
       const verifierId = "login@example.com";
       const assigned = await call("KeyAssign", user(verifierId));
@@ -715,20 +731,6 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
 
     it("holds at most the quota of open commitments per source (an IPv6 /64 is one source); a reveal frees one", async function () {
       servers[0] = serverFor(network.nodes[0]!, { openCommitmentsPerSource: 2 });
-      const p = G.multiply(6n);
-      const commitFrom = (token: string, ip: string) =>
-        call(
-          "CommitmentRequest",
-          {
-            messageprefix: "mug00",
-            tokencommitment: commitmentOf(token),
-            temppubx: hex64(p.x),
-            temppuby: hex64(p.y),
-            verifieridentifier: "dev",
-          },
-          1,
-          { ip },
-        );
       expect((await commitFrom("q1", "2001:db8:0:1::1")).result).to.have.property("signature");
       expect((await commitFrom("q2", "2001:db8:0:1::2")).result).to.have.property("signature");
       expectError(await commitFrom("q3", "2001:db8:0:1:ffff::3"), "SOURCE_COMMITMENTS_FULL", {
@@ -751,21 +753,6 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
 
     it("never signs a second temporary key for a commitment it evicted at the cap (no front-running after eviction)", async function () {
       network.nodes[0]!.capRecords(2);
-      const commitFrom = (token: string, ip: string, key: bigint) => {
-        const p = G.multiply(key);
-        return call(
-          "CommitmentRequest",
-          {
-            messageprefix: "mug00",
-            tokencommitment: commitmentOf(token),
-            temppubx: hex64(p.x),
-            temppuby: hex64(p.y),
-            verifieridentifier: "dev",
-          },
-          1,
-          { ip },
-        );
-      };
       expect((await commitFrom("e1", "10.0.0.7", 5n)).result).to.have.property("signature");
       expect((await commitFrom("e2", "10.0.0.7", 5n)).result).to.have.property("signature");
       // Full: another source under its share gets in, and the heavy source's oldest commitment is evicted.
