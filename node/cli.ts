@@ -3,19 +3,45 @@
  *
  *   torus-node start  --config node.json   run the node (until SIGINT/SIGTERM)
  *   torus-node status --config node.json   print the running node's status (from its API)
+ *   torus-node keystore import --key-file node.key --out node-key.json [--password-file pw]
+ *                                          encrypt a node key into a JSON keystore (node/keystore-command.ts)
  *
  * Run it with `npx tsx node/cli.ts …` (or `npm run node -- …`). Exit code 1 and one clear line on stderr for a bad
- * configuration, a key that is not whitelisted, or a chain that was reset.
+ * configuration, a node key that cannot be loaded (a wrong password, a key file open to others), a key that is not
+ * whitelisted, or a chain that was reset.
  */
 import { parseArgs } from "node:util";
 
 import { pino } from "pino";
 
 import { startApiServer } from "./api/server.ts";
+import { NodeKeyError } from "./chain/node-key-error.ts";
 import { ConfigError, loadConfig, type NodeConfig } from "./config.ts";
+import { KEYSTORE_USAGE, KeystoreUsageError, runKeystoreCommand } from "./keystore-command.ts";
 import { CryptoBackendError, installConfiguredBackend } from "./native/select.ts";
 import { TorusNode } from "./node.ts";
 import { apiPartsOf } from "./runtime/api-service.ts";
+import { PRIVATE_UMASK } from "./store/file-modes.ts";
+
+// Before anything is written: whatever this process creates, also through libraries that name no mode, is readable
+// by its owner only (node/store/file-modes.ts).
+process.umask(PRIVATE_UMASK);
+
+function fail(message: string): never {
+  process.stderr.write(`torus-node: ${message}\n`);
+  process.exit(1);
+}
+
+if (process.argv[2] === "keystore") {
+  try {
+    process.stdout.write((await runKeystoreCommand(process.argv.slice(3))) + "\n");
+    process.exit(0);
+  } catch (error) {
+    if (error instanceof KeystoreUsageError) fail(`${error.message}\n${KEYSTORE_USAGE}`);
+    if (error instanceof NodeKeyError) fail(error.message);
+    throw error;
+  }
+}
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -23,12 +49,7 @@ const { positionals, values } = parseArgs({
 });
 const command = positionals[0];
 
-function fail(message: string): never {
-  process.stderr.write(`torus-node: ${message}\n`);
-  process.exit(1);
-}
-
-if (command !== "start" && command !== "status") fail("usage: torus-node start|status --config <node.json>");
+if (command !== "start" && command !== "status") fail("usage: torus-node start|status|keystore --config <node.json>");
 if (!values.config) fail("--config <node.json> is required");
 
 let config: NodeConfig;
@@ -36,6 +57,7 @@ try {
   config = await loadConfig(values.config);
 } catch (error) {
   if (error instanceof ConfigError) fail(`bad configuration: ${error.message}`);
+  if (error instanceof NodeKeyError) fail(error.message);
   throw error;
 }
 

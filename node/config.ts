@@ -1,7 +1,7 @@
 /**
  * The node's configuration: a JSON file, with environment variables overriding single fields (TORUS_NODE_KEY,
- * TORUS_NODE_KEY_FILE, TORUS_CHAIN_RPC_URL, TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN,
- * TORUS_CRYPTO_BACKEND).
+ * TORUS_NODE_KEY_FILE, TORUS_NODE_KEYSTORE, TORUS_NODE_KEY_PASSWORD, TORUS_NODE_KEY_PASSWORD_FILE, TORUS_CHAIN_RPC_URL,
+ * TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN, TORUS_CRYPTO_BACKEND).
  * Every field is checked; a bad one is a ConfigError that names it, so an operator sees at once what to fix.
  */
 import { readFile } from "node:fs/promises";
@@ -13,6 +13,7 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import { DEFAULT_MAX_RECORDS } from "./auth/commitments.ts";
 import { canonicalJson } from "./bft/encoding.ts";
+import { loadNodeKey } from "./chain/node-key-source.ts";
 import { pointFromCoordinates } from "./crypto/point.ts";
 import { CRYPTO_BACKENDS, type CryptoBackendName, type CryptoConfig } from "./native/select.ts";
 
@@ -99,6 +100,10 @@ function isObject(value: unknown): value is Json {
 function object(value: unknown, field: string): Json {
   if (!isObject(value)) throw new ConfigError(`${field} must be an object`);
   return value;
+}
+
+function missing(message: string): never {
+  throw new ConfigError(message);
 }
 
 function bool(value: unknown, field: string): boolean {
@@ -229,7 +234,12 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     "a multiaddr /ip4/<ip>/tcp/<port>",
   );
   return {
-    nodeKey: string(c.nodeKey, "config.nodeKey", /^(0x)?[0-9a-fA-F]{64}$/, "a 32-byte hex private key"),
+    nodeKey: string(
+      c.nodeKey ?? missing("no node key: name a keystore in config.nodeKeystore (or a key file in config.nodeKeyFile)"),
+      "config.nodeKey",
+      /^(0x)?[0-9a-fA-F]{64}$/,
+      "a 32-byte hex private key",
+    ),
     chain: {
       rpcUrl: url(chain.rpcUrl, "config.chain.rpcUrl"),
       nodeList: string(chain.nodeList, "config.chain.nodeList", /^0x[0-9a-fA-F]{40}$/, "a contract address"),
@@ -285,7 +295,11 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   };
 }
 
-/** Reads the config file, applies the environment overrides, resolves `nodeKeyFile`, and checks everything. */
+/**
+ * Reads the config file, applies the environment overrides, loads the node key (from `nodeKey`, `nodeKeyFile` or the
+ * keystore `nodeKeystore`: node/chain/node-key-source.ts), and checks everything. Throws a ConfigError, or a
+ * NodeKeyError when the key cannot be loaded (a wrong password, a key file open to others, …).
+ */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
   let raw: Json;
   try {
@@ -305,16 +319,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   set("p2p", "listen", env.TORUS_P2P_LISTEN);
   set("crypto", "backend", env.TORUS_CRYPTO_BACKEND);
   if (env.TORUS_DATA_DIR) raw.dataDir = env.TORUS_DATA_DIR;
-  if (env.TORUS_NODE_KEY) raw.nodeKey = env.TORUS_NODE_KEY;
-  const keyFile = env.TORUS_NODE_KEY_FILE ?? (typeof raw.nodeKeyFile === "string" ? raw.nodeKeyFile : undefined);
-  if (raw.nodeKey === undefined && keyFile !== undefined) {
-    try {
-      raw.nodeKey = (await readFile(path.resolve(baseDir, keyFile), "utf8")).trim();
-    } catch (error) {
-      throw new ConfigError(`config.nodeKeyFile: cannot read ${keyFile}: ${(error as Error).message}`);
-    }
-  }
-  delete raw.nodeKeyFile;
+  raw.nodeKey = await loadNodeKey(raw, env, baseDir);
+  for (const field of ["nodeKeyFile", "nodeKeystore", "nodeKeyPasswordFile"]) delete raw[field];
   return parseConfig(raw, baseDir);
 }
 

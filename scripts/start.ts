@@ -27,6 +27,11 @@ import { startControl } from "./lib/devnet-control.ts";
 import { devnetDir, prepareDevnetDir } from "./lib/devnet-dir.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
+import { PRIVATE_UMASK } from "../node/store/file-modes.ts";
+
+// The devnet writes node keystores, their passwords and the nodes' logs, and its node processes inherit this: all of
+// it readable by the owner only, as on an operator's machine.
+process.umask(PRIVATE_UMASK);
 
 const { values } = parseArgs({
   options: {

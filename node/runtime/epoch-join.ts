@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { readDeploymentIdentity } from "../chain/deployment-identity.ts";
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { NodeConfig } from "../config.ts";
+import { closeToOthers } from "../store/close-to-others.ts";
 import { bindDataDir } from "../store/deployment-binding.ts";
 import { nodeIndex, type NodeIndex } from "./node-index.ts";
 
@@ -28,6 +29,12 @@ export async function joinEpoch(config: NodeConfig, registry: Registry, log: Log
   // Before anything touches the data directory, or the chain sees this node: refuse another deployment's data.
   if ((await bindDataDir(config.dataDir, await readDeploymentIdentity(registry))) === "created")
     log.info({ dataDir: config.dataDir }, "bound the data directory to this deployment and node key");
+  const previousMode = await closeToOthers(config.dataDir);
+  if (previousMode !== undefined)
+    log.warn(
+      { dataDir: config.dataDir, previousMode: previousMode.toString(8).padStart(4, "0") },
+      "the data directory was open to other users (an older version's): made it 0700",
+    );
   const number = await registry.findOwnEpoch();
   if (number === undefined)
     throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);

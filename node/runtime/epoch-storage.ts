@@ -19,6 +19,7 @@ import type { KeygenRecord } from "../dkg/keygen.ts";
 import type { ReceiverRecord } from "../pss/receiver.ts";
 import { AppendLog } from "../store/append-log.ts";
 import { bindEpochDir } from "../store/epoch-binding.ts";
+import { PRIVATE_FILE_MODE } from "../store/file-modes.ts";
 import { KeyStore } from "../store/key-store.ts";
 
 /** The records the logs held when the node started. */
@@ -86,7 +87,7 @@ export class EpochStorage {
     const existing = await readFile(file).catch(() => undefined);
     if (existing?.length === 32) return new Uint8Array(existing);
     const seed = systemRng(32);
-    const handle = await open(file, "w", 0o600);
+    const handle = await open(file, "w", PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(seed);
       await handle.sync();

@@ -8,6 +8,7 @@ import { open, mkdir, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 
 import { decodeWal, encodeWalRecord } from "../bft/wal.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./file-modes.ts";
 
 export class AppendLog<T> {
   #file: FileHandle;
@@ -25,8 +26,8 @@ export class AppendLog<T> {
 
   /** Opens (or creates) the log and returns it with every record it holds, oldest first. */
   static async open<T>(file: string): Promise<{ log: AppendLog<T>; records: T[]; droppedTailBytes: number }> {
-    await mkdir(path.dirname(file), { recursive: true });
-    const handle = await open(file, "a+");
+    await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    const handle = await open(file, "a+", PRIVATE_FILE_MODE);
     let decoded: ReturnType<typeof decodeWal>;
     let bytes: Buffer;
     try {

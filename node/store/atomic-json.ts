@@ -6,9 +6,11 @@
 import { open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 
+import { PRIVATE_FILE_MODE } from "./file-modes.ts";
+
 export async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await open(temporary, "w", 0o600);
+  const handle = await open(temporary, "w", PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(JSON.stringify(value, null, 2) + "\n");
     await handle.sync();

@@ -1,8 +1,9 @@
 /**
  * This node's shares of generated keys, one lowdb file per key-generation batch (`batch-000042.json`): a batch is
- * written once, when it is complete, so no write ever rewrites more than one batch, and lowdb's atomic replace
- * (write a temporary file, then rename) means a crash leaves either the whole batch or none of it. The key
- * generation's own log holds the same keys, so a batch lost before its file was written is rebuilt at restart.
+ * written once, when it is complete, so no write ever rewrites more than one batch, and the atomic replace (a 0600
+ * temporary file, fsynced, then renamed: private-json-file.ts) means a crash leaves either the whole batch or none of
+ * it. The key generation's own log holds the same keys, so a batch lost before its file was written is rebuilt at
+ * restart.
  *
  * A successor epoch also holds the keys moved to it by the handover, one file per handover chunk
  * (`moved-000003.json`), written the same way; its handover log holds them too. Moved key indexes need not be
@@ -12,9 +13,10 @@ import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 
 import { Low } from "lowdb";
-import { JSONFile } from "lowdb/node";
 
 import type { GeneratedKey } from "../dkg/types.ts";
+import { PRIVATE_DIR_MODE } from "./file-modes.ts";
+import { PrivateJsonFile } from "./private-json-file.ts";
 
 interface BatchFile {
   batch: number;
@@ -32,7 +34,7 @@ export class KeyStore {
   private constructor(readonly dir: string) {}
 
   static async open(dir: string): Promise<KeyStore> {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const store = new KeyStore(dir);
     for (const name of await readdir(dir)) {
       const match = FILE.exec(name);
@@ -52,14 +54,14 @@ export class KeyStore {
   }
 
   async #read(file: string): Promise<GeneratedKey[] | undefined> {
-    const db = new Low<BatchFile>(new JSONFile<BatchFile>(file), { batch: -1, keys: [] });
+    const db = new Low<BatchFile>(new PrivateJsonFile<BatchFile>(file), { batch: -1, keys: [] });
     await db.read();
     return db.data.keys;
   }
 
   async #write(file: string, batch: number, keys: GeneratedKey[]): Promise<void> {
-    // `new Low(new JSONFile(…))`, not JSONFilePreset: the preset silently keeps data in memory when NODE_ENV=test.
-    const db = new Low<BatchFile>(new JSONFile<BatchFile>(file), { batch, keys });
+    // `new Low(adapter)`, not JSONFilePreset: the preset silently keeps data in memory when NODE_ENV=test.
+    const db = new Low<BatchFile>(new PrivateJsonFile<BatchFile>(file), { batch, keys });
     db.data = { batch, keys };
     await db.write();
   }

@@ -109,8 +109,8 @@ export async function startChain({
   const url = `http://127.0.0.1:${port}`;
   if (await answersJsonRpc(url))
     throw new Error(`something already answers JSON-RPC at ${url}; stop it or choose another port`);
-  await mkdir(path.dirname(logFile), { recursive: true });
-  const log = createWriteStream(logFile);
+  await mkdir(path.dirname(logFile), { recursive: true, mode: 0o700 });
+  const log = createWriteStream(logFile, { mode: 0o600 });
   const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
   const args = [hardhatCli, "--network", "devnet", "node", "--hostname", "127.0.0.1", "--port", String(port)];
   const child = spawn(process.execPath, args, {

@@ -8,6 +8,8 @@ import { createWriteStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
+import { randomBytes } from "node:crypto";
+
 import { JsonRpcProvider, Wallet, parseEther } from "ethers";
 
 import type { NodeList } from "../../typechain-types/index.ts";
@@ -18,6 +20,15 @@ import * as ops from "./operations.ts";
 import { EpochState } from "../../node/chain/epoch-state.ts";
 import type { NodeStatus } from "../../node/api/node-status.ts";
 import { thresholdsFor } from "../../node/chain/thresholds.ts";
+import { encryptNodeKey } from "../../node/chain/node-keystore.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../node/store/file-modes.ts";
+
+/**
+ * The scrypt cost of the devnet's keystores: 2^12, about 20 ms per unlock, where ethers' default 2^17 (what
+ * `torus-node keystore import` uses) takes about a second. The devnet's keys are throwaway keys of a local chain,
+ * made and unlocked many times over by its starts and its tests; a real node key needs the default's cost.
+ */
+export const DEVNET_SCRYPT_N = 4096;
 
 export interface DevnetOptions {
   dir: string;
@@ -85,7 +96,7 @@ export class Devnet {
 
   async #start(): Promise<void> {
     const { dir, n, log = () => undefined } = this.options;
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     // A block every second, as on a live chain: nodes handing over serve tokens issued before the newest block time.
     this.chain = await startChain({
       port: this.options.chainPort ?? 8545,
@@ -156,13 +167,18 @@ export class Devnet {
     const { dir } = this.options;
     const key = new Wallet(Wallet.createRandom().privateKey, this.provider);
     const nodeDir = path.join(dir, "nodes", `node-${slot}`);
-    await mkdir(nodeDir, { recursive: true });
-    await writeFile(path.join(nodeDir, "node.key"), key.privateKey + "\n", { mode: 0o600 });
+    await mkdir(nodeDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    // Each node unlocks its key from an encrypted keystore, as an operator's does, with a random password beside it.
+    const password = randomBytes(16).toString("hex");
+    await writeFile(path.join(nodeDir, "node-key.password"), password + "\n", { mode: PRIVATE_FILE_MODE });
+    const keystore = await encryptNodeKey(key.privateKey, password, { scryptN: DEVNET_SCRYPT_N });
+    await writeFile(path.join(nodeDir, "node-key.json"), keystore + "\n", { mode: PRIVATE_FILE_MODE });
     const apiPort = this.options.apiBasePort ? this.options.apiBasePort + slot : await freePort();
     const p2pPort = this.options.p2pBasePort ? this.options.p2pBasePort + slot : await freePort();
     const p2pAddress = `/ip4/127.0.0.1/tcp/${p2pPort}`;
     let config: Record<string, unknown> = {
-      nodeKeyFile: "node.key",
+      nodeKeystore: "node-key.json",
+      nodeKeyPasswordFile: "node-key.password",
       chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress(), pollingIntervalMs: 200 },
       api: {
         host: "127.0.0.1",
@@ -194,7 +210,7 @@ export class Devnet {
     };
     config = this.options.configOverride?.(slot, config) ?? config;
     const configFile = path.join(nodeDir, "node.json");
-    await writeFile(configFile, JSON.stringify(config, null, 2) + "\n");
+    await writeFile(configFile, JSON.stringify(config, null, 2) + "\n", { mode: PRIVATE_FILE_MODE });
     return {
       slot,
       epoch,
@@ -214,7 +230,7 @@ export class Devnet {
     const child = spawn(process.execPath, ["--import", "tsx", cli, "start", "--config", node.configFile], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const log = createWriteStream(node.logFile, { flags: "a" });
+    const log = createWriteStream(node.logFile, { flags: "a", mode: PRIVATE_FILE_MODE });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     node.process = child;

@@ -54,7 +54,7 @@ export async function bootstrapGenesis(options: GenesisOptions): Promise<Genesis
       },
     });
     if (keyDir !== undefined) {
-      await mkdir(keyDir, { recursive: true });
+      await mkdir(keyDir, { recursive: true, mode: 0o700 });
       const file = path.join(keyDir, `node-${i}.key`);
       await writeFile(file, key.privateKey + "\n", { mode: 0o600 });
       await chmod(file, 0o600);

@@ -173,7 +173,7 @@ describe("node configuration", function () {
   it("reads the key from a file and lets the environment override fields", async function () {
     const dir = await mkdtemp(path.join(tmpdir(), "config-"));
     try {
-      await writeFile(path.join(dir, "node.key"), "0x" + "22".repeat(32) + "\n");
+      await writeFile(path.join(dir, "node.key"), "0x" + "22".repeat(32) + "\n", { mode: 0o600 });
       const { nodeKey: _, ...rest } = valid;
       await writeFile(path.join(dir, "node.json"), JSON.stringify({ ...rest, nodeKeyFile: "node.key" }));
       const config = await loadConfig(path.join(dir, "node.json"), {

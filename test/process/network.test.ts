@@ -191,7 +191,7 @@ describe("node processes that must not serve", function () {
       // A sixth key nobody whitelisted.
       const base = JSON.parse(await readFile(devnet.nodes[0]!.configFile, "utf8")) as Record<string, unknown>;
       const stranger: Record<string, unknown> = { ...base, nodeKey: "0x" + "42".repeat(32), dataDir: "stranger" };
-      delete stranger.nodeKeyFile;
+      delete stranger.nodeKeystore;
       const file = path.join(path.dirname(devnet.nodes[0]!.configFile), "stranger.json");
       await writeFile(
         file,

@@ -112,11 +112,11 @@ describe("npm start: the local network of real node processes", function () {
       expect(out).to.match(new RegExp(`node ${i}: http://127\\.0\\.0\\.1:\\d+/jrpc \\(pid \\d+\\)`));
   });
 
-  it("writes network.json, and node keys readable only by their owner", async function () {
+  it("writes network.json, and node keystores and their passwords readable only by their owner", async function () {
     const network = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
       ready: boolean;
       epoch: { id: number; n: number; k: number; t: number };
-      nodes: { index: number; endpoint: string; pid: number }[];
+      nodes: { index: number; endpoint: string; pid: number; address: string }[];
       oidc: { issuer: string; tokenEndpoint: string; verifier: string };
     };
     expect(network.ready).to.equal(true);
@@ -127,9 +127,15 @@ describe("npm start: the local network of real node processes", function () {
     ).json()) as { id_token: string };
     expect(token.id_token.split(".")).to.have.length(3);
     for (let i = 1; i <= 5; i++) {
-      const file = path.join(dir, "nodes", `node-${i}`, "node.key");
-      expect((await readFile(file, "utf8")).trim()).to.match(/^0x[0-9a-f]{64}$/);
-      expect((await stat(file)).mode & 0o077, `${file} is readable by others`).to.equal(0);
+      const nodeDir = path.join(dir, "nodes", `node-${i}`);
+      const [keystore, password] = [path.join(nodeDir, "node-key.json"), path.join(nodeDir, "node-key.password")];
+      for (const file of [keystore, password])
+        expect((await stat(file)).mode & 0o077, `${file} is readable by others`).to.equal(0);
+      const wallet = await Wallet.fromEncryptedJson(
+        await readFile(keystore, "utf8"),
+        (await readFile(password, "utf8")).trim(),
+      );
+      expect(network.nodes.map((node) => node.address)).to.include(wallet.address);
     }
   });
 

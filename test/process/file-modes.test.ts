@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+
+import { freePort } from "../../scripts/lib/chain-process.ts";
+import { Devnet } from "../../scripts/lib/devnet-processes.ts";
+import { entriesNotPrivate, entriesUnder } from "../support/file-modes.ts";
+
+// Shares, dealing seeds, records and logs: nothing a node process writes may be readable by another user of the
+// machine. The node processes are started under umask 0022 (they inherit it), under which a file created without a
+// mode is 0644 and a directory 0755, so that the test sees what the node itself sets.
+describe("a node process creates every file 0600 and every directory 0700 (one-node epochs, a handover)", function () {
+  this.timeout(240_000);
+  let dir: string;
+  let devnet: Devnet;
+  let umask: number;
+
+  before(async function () {
+    umask = process.umask(0o022);
+    dir = await mkdtemp(path.join(tmpdir(), "file-modes-"));
+    devnet = await Devnet.start({ dir, n: 1, chainPort: await freePort(), keyBuffer: 8 });
+  });
+
+  after(async function () {
+    await devnet?.stop();
+    process.umask(umask);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("holds its key batches, logs and bindings readable by its owner only", async function () {
+    await devnet.waitForKeys(8, 120_000);
+    const node = path.dirname(devnet.nodes[0]!.configFile);
+    expect(await entriesUnder(node)).to.include.members([
+      "node-key.json",
+      "node-key.password",
+      "node.json",
+      "node.log",
+      path.join("data", "deployment-binding.json"),
+      path.join("data", "epoch-1", "epoch.json"),
+      path.join("data", "epoch-1", "auth.log"),
+      path.join("data", "epoch-1", "bft-wal.log"),
+      path.join("data", "epoch-1", "blocks.log"),
+      path.join("data", "epoch-1", "keygen.log"),
+      path.join("data", "epoch-1", "keys", "batch-000000.json"),
+    ]);
+    expect(await entriesNotPrivate(node)).to.deep.equal([]);
+  });
+
+  it("after a handover, holds the successor's receiver log and moved keys and the old epoch's data likewise", async function () {
+    const { nodes } = await devnet.transition(1, 180_000);
+    const successor = path.dirname(nodes[0]!.configFile);
+    expect(await entriesUnder(successor)).to.include.members([
+      path.join("data", "epoch-2", "pss.log"),
+      path.join("data", "epoch-2", "keys", "moved-000000.json"),
+    ]);
+    for (const node of devnet.nodes) {
+      const nodeDir = path.dirname(node.configFile);
+      expect(await entriesNotPrivate(nodeDir), nodeDir).to.deep.equal([]);
+    }
+  });
+});
