@@ -16,7 +16,7 @@ import { pino } from "pino";
 
 import { startApiServer } from "./api/server.ts";
 import { NodeKeyError } from "./chain/node-key-error.ts";
-import { ConfigError, loadConfig, type NodeConfig } from "./config.ts";
+import { ConfigError, loadConfig, loadConfigWithoutKey, type NodeConfig } from "./config.ts";
 import { KEYSTORE_USAGE, KeystoreUsageError, runKeystoreCommand } from "./keystore-command.ts";
 import { CryptoBackendError, installConfiguredBackend } from "./native/select.ts";
 import { TorusNode } from "./node.ts";
@@ -49,19 +49,23 @@ const { positionals, values } = parseArgs({
 });
 const command = positionals[0];
 
-if (command !== "start" && command !== "status") fail("usage: torus-node start|status|keystore --config <node.json>");
+if (command !== "start" && command !== "status")
+  fail(`usage: torus-node start|status --config <node.json>\n${KEYSTORE_USAGE}`);
 if (!values.config) fail("--config <node.json> is required");
 
-let config: NodeConfig;
-try {
-  config = await loadConfig(values.config);
-} catch (error) {
-  if (error instanceof ConfigError) fail(`bad configuration: ${error.message}`);
-  if (error instanceof NodeKeyError) fail(error.message);
-  throw error;
+/** The configuration; for `status` without the node key, so that it needs no keystore password. */
+async function configuration<T>(load: (file: string) => Promise<T>): Promise<T> {
+  try {
+    return await load(values.config!);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`bad configuration: ${error.message}`);
+    if (error instanceof NodeKeyError) fail(error.message);
+    throw error;
+  }
 }
 
 if (command === "status") {
+  const config = await configuration(loadConfigWithoutKey);
   const response = await fetch(`http://${config.api.host}:${config.api.port}/status`, {
     signal: AbortSignal.timeout(5000),
   }).catch((error: unknown) =>
@@ -71,6 +75,7 @@ if (command === "status") {
   process.exit(0);
 }
 
+const config: NodeConfig = await configuration(loadConfig);
 const log = pino({ level: config.logLevel, base: { node: config.api.declaredIp } });
 
 // The curve backend is chosen once, here, before any protocol core exists (node/crypto/backend.ts).

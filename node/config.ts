@@ -301,6 +301,25 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
  * NodeKeyError when the key cannot be loaded (a wrong password, a key file open to others, …).
  */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
+  return readConfig(file, env, true);
+}
+
+/**
+ * The configuration without its node key, checked otherwise as `loadConfig` checks it: for `torus-node status`, which
+ * needs the API's address only and must not ask for the keystore's password.
+ */
+export async function loadConfigWithoutKey(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Omit<NodeConfig, "nodeKey">> {
+  const { nodeKey: _, ...config } = await readConfig(file, env, false);
+  return config;
+}
+
+/** A well-formed key that stands in for the one `loadConfigWithoutKey` does not load, and never leaves it. */
+const UNLOADED_NODE_KEY = "0x" + "0".repeat(63) + "1";
+
+async function readConfig(file: string, env: NodeJS.ProcessEnv, withKey: boolean): Promise<NodeConfig> {
   let raw: Json;
   try {
     raw = object(JSON.parse(await readFile(file, "utf8")), "config");
@@ -319,7 +338,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   set("p2p", "listen", env.TORUS_P2P_LISTEN);
   set("crypto", "backend", env.TORUS_CRYPTO_BACKEND);
   if (env.TORUS_DATA_DIR) raw.dataDir = env.TORUS_DATA_DIR;
-  raw.nodeKey = await loadNodeKey(raw, env, baseDir);
+  raw.nodeKey = withKey ? await loadNodeKey(raw, env, baseDir) : UNLOADED_NODE_KEY;
   for (const field of ["nodeKeyFile", "nodeKeystore", "nodeKeyPasswordFile"]) delete raw[field];
   return parseConfig(raw, baseDir);
 }

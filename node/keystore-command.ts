@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 
 import { Wallet } from "ethers";
 
+import { plainKeyHex } from "./chain/node-key.ts";
 import { NodeKeyError } from "./chain/node-key-error.ts";
 import { encryptNodeKey, looksLikeKeystore } from "./chain/node-keystore.ts";
 import { readSecretFile } from "./chain/secret-file.ts";
@@ -50,20 +51,23 @@ export async function runKeystoreCommand(args: string[], env: NodeJS.ProcessEnv 
     throw new KeystoreUsageError((error as Error).message);
   }
   const { positionals, values } = parsed;
-  if (positionals.length !== 1 || positionals[0] !== "import") throw new KeystoreUsageError("unknown subcommand");
+  if (positionals.length !== 1 || positionals[0] !== "import")
+    throw new KeystoreUsageError(
+      positionals.length === 0 ? "keystore needs a subcommand" : `unknown subcommand: ${positionals.join(" ")}`,
+    );
   const keyFile = values["key-file"];
   const out = values.out;
   if (keyFile === undefined || out === undefined) throw new KeystoreUsageError("--key-file and --out are required");
 
   let text: string;
   try {
-    text = (await readFile(keyFile, "utf8")).trim();
+    text = await readFile(keyFile, "utf8");
   } catch (error) {
     throw new NodeKeyError("UNREADABLE", `cannot read the key file ${keyFile}: ${(error as Error).message}`);
   }
   if (looksLikeKeystore(text)) throw new NodeKeyError("NOT_A_KEY", `${keyFile} is already a keystore`);
-  const hex = text.startsWith("0x") ? text : `0x${text}`;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new NodeKeyError("NOT_A_KEY", `${keyFile} holds no 32-byte hex key`);
+  const hex = plainKeyHex(text);
+  if (hex === undefined) throw new NodeKeyError("NOT_A_KEY", `${keyFile} holds no 32-byte hex key`);
   const password = await passwordOf(values["password-file"], env);
 
   let handle;

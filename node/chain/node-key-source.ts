@@ -11,6 +11,7 @@
 import path from "node:path";
 
 import { NodeKeyError } from "./node-key-error.ts";
+import { plainKeyHex } from "./node-key.ts";
 import { decryptNodeKeystore, looksLikeKeystore } from "./node-keystore.ts";
 import { readSecretFile } from "./secret-file.ts";
 
@@ -106,16 +107,16 @@ export async function loadNodeKey(
   if (source === undefined || source.kind === "key") return source?.value;
   const file = pathOf(source.value, source.origin, baseDir);
   if (source.kind === "file") {
-    const text = (await readSecretFile(file, `the node key file (${source.origin})`)).trim();
+    const text = await readSecretFile(file, `the node key file (${source.origin})`);
     if (looksLikeKeystore(text))
       throw new NodeKeyError(
         "NOT_A_KEY",
         `the node key file ${file} (${source.origin}) is an encrypted keystore: name it in nodeKeystore ` +
           `(TORUS_NODE_KEYSTORE) with its password`,
       );
-    const hex = text.startsWith("0x") ? text : `0x${text}`;
+    const hex = plainKeyHex(text);
     // Never echo the file: a key with a typo in it is still most of a key.
-    if (!/^0x[0-9a-fA-F]{64}$/.test(hex))
+    if (hex === undefined)
       throw new NodeKeyError("NOT_A_KEY", `the node key file ${file} (${source.origin}) holds no 32-byte hex key`);
     return hex;
   }

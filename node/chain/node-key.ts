@@ -20,8 +20,14 @@ export function publicKeyCoordinates(key: SigningKey | { readonly signingKey: Si
  */
 export async function readNodeKeyFile(file: string): Promise<SigningKey> {
   const { readFile } = await import("node:fs/promises");
-  const text = (await readFile(file, "utf8")).trim();
-  const hex = text.startsWith("0x") ? text : `0x${text}`;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`${file} does not hold a 32-byte hex private key`);
+  const hex = plainKeyHex(await readFile(file, "utf8"));
+  if (hex === undefined) throw new Error(`${file} does not hold a 32-byte hex private key`);
   return new SigningKey(hex);
+}
+
+/** The 0x-hex key a plain key file holds (32 bytes in hex, with or without 0x, surrounding whitespace ignored). */
+export function plainKeyHex(text: string): string | undefined {
+  const trimmed = text.trim();
+  const hex = trimmed.startsWith("0x") ? trimmed : `0x${trimmed}`;
+  return /^0x[0-9a-fA-F]{64}$/.test(hex) ? hex : undefined;
 }

@@ -7,7 +7,7 @@ import { Wallet } from "ethers";
 
 import { NodeKeyError, type NodeKeyErrorCode } from "../../node/chain/node-key-error.ts";
 import { encryptNodeKey } from "../../node/chain/node-keystore.ts";
-import { loadConfig } from "../../node/config.ts";
+import { loadConfig, loadConfigWithoutKey } from "../../node/config.ts";
 import { KeystoreUsageError, runKeystoreCommand } from "../../node/keystore-command.ts";
 
 // Light scrypt, as the devnet's keystores: these tests unlock many of them.
@@ -147,6 +147,14 @@ describe("node key: plain key files and encrypted keystores", function () {
     await keystore();
     const misnamed = await refusal({ nodeKeyFile: "node-key.json" });
     expect(misnamed.message).to.contain("is an encrypted keystore: name it in nodeKeystore");
+  });
+
+  it("leaves the key locked for `torus-node status`, which needs the API's address only", async function () {
+    await keystore();
+    await writeFile(path.join(dir, "node.json"), JSON.stringify({ ...base, nodeKeystore: "node-key.json" }));
+    const config = await loadConfigWithoutKey(path.join(dir, "node.json"), { TORUS_API_PORT: "7100" });
+    expect(config.api.port).to.equal(7100);
+    expect(config).to.not.have.property("nodeKey");
   });
 
   it("refuses a configuration or an environment that names the node key twice", async function () {

@@ -100,6 +100,12 @@ describe("a torus-node process runs from an encrypted keystore (README: running 
     );
   });
 
+  it("answers `torus-node status` without unlocking the keystore", async function () {
+    const run = await torusNode(["status", "--config", config], { TORUS_NODE_KEY_PASSWORD: "not the passphrase" });
+    expect(run.code, run.output).to.equal(1);
+    expect(run.output).to.match(/^torus-node: no node answers at 127\.0\.0\.1:\d+/);
+  });
+
   it("refuses a password file that others may read", async function () {
     await chmod(file("node-key.password"), 0o644);
     try {
