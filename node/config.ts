@@ -235,7 +235,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   );
   return {
     nodeKey: string(
-      c.nodeKey ?? missing("no node key: name a keystore in config.nodeKeystore (or a key file in config.nodeKeyFile)"),
+      c.nodeKey ??
+        missing("no node key: name its keystore in config.nodeKeystore (TORUS_NODE_KEYSTORE) with its password"),
       "config.nodeKey",
       /^(0x)?[0-9a-fA-F]{64}$/,
       "a 32-byte hex private key",

@@ -4,11 +4,10 @@
  * the process-level tests, which kill and restart nodes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-
-import { randomBytes } from "node:crypto";
 
 import { JsonRpcProvider, Wallet, parseEther } from "ethers";
 

@@ -7,7 +7,7 @@ import { Wallet } from "ethers";
 
 import { NodeKeyError, type NodeKeyErrorCode } from "../../node/chain/node-key-error.ts";
 import { encryptNodeKey } from "../../node/chain/node-keystore.ts";
-import { loadConfig, loadConfigWithoutKey } from "../../node/config.ts";
+import { ConfigError, loadConfig, loadConfigWithoutKey } from "../../node/config.ts";
 import { KeystoreUsageError, runKeystoreCommand } from "../../node/keystore-command.ts";
 
 // Light scrypt, as the devnet's keystores: these tests unlock many of them.
@@ -155,6 +155,14 @@ describe("node key: plain key files and encrypted keystores", function () {
     const config = await loadConfigWithoutKey(path.join(dir, "node.json"), { TORUS_API_PORT: "7100" });
     expect(config.api.port).to.equal(7100);
     expect(config).to.not.have.property("nodeKey");
+  });
+
+  it("says where to put the key when the configuration names none", async function () {
+    const error = await load({}).catch((e: unknown) => e);
+    expect(error)
+      .to.be.instanceOf(ConfigError)
+      .with.property("message")
+      .that.contains("no node key: name its keystore");
   });
 
   it("refuses a configuration or an environment that names the node key twice", async function () {
