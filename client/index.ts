@@ -7,8 +7,9 @@
  * const { privateKey } = await login(network, { verifier: "google", verifierId: "alice@example.com", idToken });
  *
  * `login` is the commit–reveal of the seeds, done safely: it commits keccak256(idToken) with a fresh temporary key to
- * every node, checks the nodes' signatures itself (and that they name this network's deployment and epoch), and reveals the token only once q = ⌈(n + t + 1)/2⌉ distinct
- * nodes signed its own key — if q became unreachable it stops without revealing (ask for a fresh token). It then
+ * every node, checks the nodes' signatures itself (and that they name this network's deployment and epoch), and
+ * reveals the token only once q = ⌈(n + t + 1)/2⌉ distinct nodes signed its own key — if q became unreachable it stops
+ * without revealing (ask for a fresh token). It then
  * decrypts k shares, interpolates the private key and checks it against the public key every node reported.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";

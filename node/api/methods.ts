@@ -98,8 +98,8 @@ export function createMethods(
   const quorum = revealQuorum(n, t);
   // What this node's commitment signatures name, and what every signature a reveal counts must name.
   const domainFields = commitmentDomainFields(service.deployment, service.epoch.number);
-  const [chainId, nodeList, deploymentBlockHash] = domainFields;
-  const domainText = `chain ${chainId}, NodeList ${nodeList}, deployment block ${deploymentBlockHash}, epoch ${service.epoch.number}`;
+  const [chainId, nodeList, blockHash, epochNumber] = domainFields;
+  const domainText = `chain ${chainId}, NodeList ${nodeList}, deployment block ${blockHash}, epoch ${epochNumber}`;
   const openPerSource = settings.openCommitmentsPerSource ?? DEFAULT_LIMITS.openCommitmentsPerSource;
   const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
   const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);

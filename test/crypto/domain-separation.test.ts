@@ -285,7 +285,7 @@ describe("domain separation of every signature (issue 21, item 3)", function () 
     });
   });
 
-  /** A decision of batch 0 of the verifier's epoch: dealers 1..4 each with readies of nodes 1..4, signed in `signer`. */
+  /** Batch 0 of the verifier's epoch: dealers 1..4, each with readies of nodes 1..4 signed in `signer`. */
   function dealerDecision(signer: Context, verifier: Context): DealerDecision {
     const hash = "ab".repeat(32);
     return {
