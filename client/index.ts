@@ -2,20 +2,22 @@
  * The DApp SDK for a threshold key network of this project (or any node speaking the Torus legacy JSON-RPC).
  *
  * @example
- * const network = { endpoints, indexes: [1, 2, 3, 4, 5], nodePublicKeys, t: 1 };
+ * const network = { endpoints, indexes: [1, 2, 3, 4, 5], nodePublicKeys, t: 1, deployment, epoch: 1 };
  * const { address } = await getOrAssignKey(network, { verifier: "google", verifierId: "alice@example.com" });
  * const { privateKey } = await login(network, { verifier: "google", verifierId: "alice@example.com", idToken });
  *
  * `login` is the commit–reveal of the seeds, done safely: it commits keccak256(idToken) with a fresh temporary key to
- * every node, checks the nodes' signatures itself, and reveals the token only once q = ⌈(n + t + 1)/2⌉ distinct
- * nodes signed its own key — if q became unreachable it stops without revealing (ask for a fresh token). It then
+ * every node, checks the nodes' signatures itself (and that they name this network's deployment and epoch), and
+ * reveals the token only once q = ⌈(n + t + 1)/2⌉ distinct nodes signed its own key — if q became unreachable it stops
+ * without revealing (ask for a fresh token). It then
  * decrypts k shares, interpolates the private key and checks it against the public key every node reported.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
-import { COMMITMENT_PREFIX, revealQuorum } from "../node/auth/commit-reveal.ts";
+import { COMMITMENT_PREFIX, commitmentDataDomain, revealQuorum } from "../node/auth/commit-reveal.ts";
 import { addressFromPublicKey } from "../node/crypto/address.ts";
+import { commitmentDomainFields, type Deployment } from "../node/crypto/domain.ts";
 import { eciesDecrypt, eciesFromLegacyShare } from "../node/crypto/ecies.ts";
 import { bytesToBigInt, randomNonZeroScalar, systemRng, mod } from "../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../node/crypto/lagrange.ts";
@@ -33,14 +35,27 @@ export interface Network {
   nodePublicKeys: { x: string; y: string }[];
   /** Faults tolerated by the epoch. */
   t: number;
+  /**
+   * The deployment the nodes serve (chain id, NodeList address, hash of the NodeList's deployment block) and their
+   * epoch: a node's commitment signature counts only if it names them, so signatures of a node key reused in another
+   * deployment or epoch never count.
+   */
+  deployment: Deployment;
+  epoch: number;
 }
+
+export type { Deployment };
 
 /** The network described by a devnet's `.devnet/network.json` (or any object of the same shape). */
 export function networkFromDescription(description: {
+  chain: { chainId: string; nodeList: string; deploymentBlockHash: string };
   nodes: readonly { index: number; endpoint: string; pubX: string; pubY: string }[];
-  epoch: { t: number };
+  epoch: { id: number; t: number };
 }): Network {
+  const { chainId, nodeList, deploymentBlockHash } = description.chain;
   return {
+    deployment: { chainId, nodeList, deploymentBlockHash },
+    epoch: description.epoch.id,
     endpoints: description.nodes.map((n) => n.endpoint),
     indexes: description.nodes.map((n) => n.index),
     nodePublicKeys: description.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
@@ -71,7 +86,8 @@ export interface SdkOptions {
 export class LoginError extends Error {
   override readonly name = "LoginError";
   constructor(
-    readonly code: "TOO_FEW_SIGNATURES" | "TOO_FEW_SHARES" | "KEY_MISMATCH" | "NOT_ASSIGNED" | "NO_MAJORITY",
+    readonly code:
+      "TOO_FEW_SIGNATURES" | "WRONG_DEPLOYMENT" | "TOO_FEW_SHARES" | "KEY_MISMATCH" | "NOT_ASSIGNED" | "NO_MAJORITY",
     message: string,
   ) {
     super(message);
@@ -209,7 +225,7 @@ export async function login(
     pointFromCoordinates(BigInt("0x" + p.x), BigInt("0x" + p.y), `node ${i}`),
   );
 
-  // Commit: a signature counts only if it is the node's, over our commitment and our temporary key.
+  // Commit: a signature counts only if it is the node's, over our commitment and our temporary key, in our network.
   const commitParams = {
     messageprefix: COMMITMENT_PREFIX,
     tokencommitment: commitment,
@@ -218,7 +234,9 @@ export async function login(
     verifieridentifier: user.verifier,
   };
   const outcomes = await rpc.all(network.endpoints, "CommitmentRequest", commitParams);
+  const domain = commitmentDomainFields(network.deployment, network.epoch);
   const signatures: NodeSignature[] = [];
+  const otherDomain: string[] = [];
   outcomes.forEach((outcome, i) => {
     const result = outcome.result as NodeSignature | undefined;
     if (!result || typeof result.data !== "string") return;
@@ -229,8 +247,23 @@ export async function login(
       x === temppubx &&
       y === temppuby &&
       verifier === user.verifier;
-    if (ours && verifyTorus(nodeKeys[i]!, result.data, result.signature)) signatures.push(result);
+    if (!ours) return;
+    const named = commitmentDataDomain(result.data) ?? [];
+    if (named.length !== domain.length || named.some((field, j) => field !== domain[j])) {
+      otherDomain.push(`${network.endpoints[i]} names ${named.length > 0 ? named.join(" / ") : "no deployment"}`);
+      return;
+    }
+    if (verifyTorus(nodeKeys[i]!, result.data, result.signature)) signatures.push(result);
   });
+  if (signatures.length < q && otherDomain.length > 0) {
+    // Never reveal a token to nodes of another network: their signatures are no quorum here.
+    throw new LoginError(
+      "WRONG_DEPLOYMENT",
+      `only ${signatures.length} of the ${q} node signatures a login needs name this network (chain / NodeList / ` +
+        `deployment block / epoch ${domain.join(" / ")}): ${otherDomain.join("; ")}; the token was not revealed — ` +
+        `check the network description (a redeployed NodeList or a new epoch?)`,
+    );
+  }
   if (signatures.length < q) {
     // Never reveal without q signatures on our key: a front-runner could then get shares encrypted to its own key.
     const errors = [

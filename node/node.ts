@@ -33,6 +33,7 @@ import { PeerSignatures } from "./runtime/peer-signatures.ts";
 import { SerialExecutor } from "./runtime/serial-executor.ts";
 import { ServingState } from "./runtime/serving-state.ts";
 import { VerifierAgreement } from "./runtime/verifier-agreement.ts";
+import type { DeploymentIdentity } from "./store/deployment-binding.ts";
 
 /** What TorusNode.start is told of events that end the node's run. */
 export interface NodeEvents {
@@ -102,6 +103,11 @@ export class TorusNode {
     return this.#joined.epoch;
   }
 
+  /** The deployment this node's data directory is bound to, which its signatures name. */
+  get deployment(): DeploymentIdentity {
+    return this.#joined.deployment;
+  }
+
   /** This node's 1-based index in its epoch. */
   get self(): NodeIndex {
     return this.#joined.self;
@@ -155,14 +161,20 @@ export class TorusNode {
   /** Builds every unit over the epoch's storage; nothing runs yet. */
   async #build(): Promise<void> {
     const { config, log, metrics } = this;
-    const { epoch, self, successor } = this.#joined;
+    const { epoch, self, successor, deployment } = this.#joined;
     const storage = await EpochStorage.open(
       config.dataDir,
       { epoch: epoch.epoch, attempt: successor?.attempt ?? 0, successor: successor !== undefined },
       this.commitments,
       log,
     );
-    const { chainId, scheme, app, mempool, signer } = buildCores(epoch, successor, this.#privateKey, config.keygen);
+    const { chainId, scheme, app, mempool, signer } = buildCores(
+      epoch,
+      successor,
+      this.#privateKey,
+      config.keygen,
+      deployment,
+    );
     const executor = new SerialExecutor(log);
     const router = new PeerRouter(epoch, self);
     const votes = new OwnVotes(chainId, validatorOf(self), this.#privateKey);
@@ -176,12 +188,22 @@ export class TorusNode {
       app,
       mempool,
     });
-    const keygen = new KeygenDriver({ ...common, epoch, self, settings: config.keygen, signer, bft, votes });
+    const keygen = new KeygenDriver({
+      ...common,
+      epoch,
+      self,
+      settings: config.keygen,
+      signingDomain: chainId,
+      signer,
+      bft,
+      votes,
+    });
     const handover = new HandoverDriver({
       ...common,
       epoch,
       self,
       successor,
+      signingDomain: chainId,
       signer,
       registry: this.registry,
       bft,

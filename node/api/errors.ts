@@ -97,6 +97,14 @@ export const API_ERRORS = {
     "Internal error",
     (quorum: number) => `Not enough valid signatures on the same data: ${quorum} are needed`,
   ),
+  /** Signatures that would have counted name another deployment or epoch, or none (an older node's old form). */
+  SIGNATURES_OF_ANOTHER_DOMAIN: entry(
+    INVALID_PARAMS,
+    "Internal error",
+    (count: number, quorum: number, domain: string) =>
+      `Not enough valid signatures on the same data: ${quorum} are needed, and ${count} signature(s) name another ` +
+      `deployment or epoch, or none (signed by an older node version); this network is ${domain}`,
+  ),
   TOKEN_REFUSED: entry(
     INVALID_PARAMS,
     "Error occurred while verifying params",

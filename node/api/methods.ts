@@ -17,6 +17,7 @@ import {
   commitmentData,
   commitmentDecision,
   keyWithQuorum,
+  otherDomainEntries,
   revealQuorum,
   screenEntries,
   verifiedSigners,
@@ -25,6 +26,7 @@ import {
 } from "../auth/commit-reveal.ts";
 import { CLOCK_SKEW_SECONDS, TokenError, TokenVerifier } from "../auth/verifier.ts";
 import { addressFromPublicKey } from "../crypto/address.ts";
+import { commitmentDomainFields } from "../crypto/domain.ts";
 import { eciesEncrypt, eciesToLegacyShare } from "../crypto/ecies.ts";
 import { toLegacyHex } from "../crypto/encoding.ts";
 import { bigIntToBytes, systemRng } from "../crypto/field.ts";
@@ -94,6 +96,10 @@ export function createMethods(
   const self = service.self.publicKey;
   const selfAddress = addressFromPublicKey(self);
   const quorum = revealQuorum(n, t);
+  // What this node's commitment signatures name, and what every signature a reveal counts must name.
+  const domainFields = commitmentDomainFields(service.deployment, service.epoch.number);
+  const [chainId, nodeList, blockHash, epochNumber] = domainFields;
+  const domainText = `chain ${chainId}, NodeList ${nodeList}, deployment block ${blockHash}, epoch ${epochNumber}`;
   const openPerSource = settings.openCommitmentsPerSource ?? DEFAULT_LIMITS.openCommitmentsPerSource;
   const assignLimiter = new RateLimiter(settings.keyAssignPerSecond, settings.keyAssignPerSecond * 2);
   const commitLimiter = new RateLimiter(settings.commitmentsPerSecond, settings.commitmentsPerSecond * 2);
@@ -141,6 +147,7 @@ export function createMethods(
     quorum,
     nowSeconds: Math.floor(Date.now() / 1000),
     maxAgeSeconds: maxTokenAgeSeconds + CLOCK_SKEW_SECONDS,
+    domainFields,
   });
   const commitmentAnswer = (signature: string, data: string) => ({
     signature,
@@ -246,7 +253,14 @@ export function createMethods(
       if (!commitLimiter.take(source)) throw rpcError("TOO_MANY_COMMITMENTS");
       if (service.commitments.openCommitments(source) >= openPerSource)
         throw rpcError("SOURCE_COMMITMENTS_FULL", openPerSource);
-      const data = commitmentData(commitment, tempPubX, tempPubY, verifier, Math.floor(Date.now() / 1000));
+      const data = commitmentData(
+        commitment,
+        tempPubX,
+        tempPubY,
+        verifier,
+        Math.floor(Date.now() / 1000),
+        domainFields,
+      );
       const signature = service.sign(data);
       const record = { commitment, tempPubX, tempPubY, verifier, data, signature, source };
       if (!(await service.commitments.addCommitment({ ...record, expiresAt: Date.now() + recordLifetimeMs })))
@@ -293,13 +307,17 @@ export function createMethods(
       const signedHere = own !== undefined && own.verifier === verifierName;
       const source = sourceOf(ip);
       if (!signedHere && !failedShareLimiter.allows(source)) throw rpcError("TOO_MANY_FAILED_SHARE_REQUESTS");
-      const failed = () => {
-        if (!signedHere) failedShareLimiter.take(source);
-        return rpcError("TOO_FEW_SIGNATURES", quorum);
-      };
-
       const rules = signatureRules();
       const entries: unknown[] = Array.isArray(item.nodesignatures) ? item.nodesignatures.slice(0, 4 * n) : [];
+      // Signatures that would have counted but name another deployment or epoch (or none): the client holds another
+      // network's signatures, or a node of an older version signed, and should hear so rather than "too few".
+      const failed = (considered: readonly unknown[] = entries) => {
+        if (!signedHere) failedShareLimiter.take(source);
+        const foreign = otherDomainEntries(considered, commitment, verifierName, rules);
+        return foreign > 0
+          ? rpcError("SIGNATURES_OF_ANOTHER_DOMAIN", foreign, quorum, domainText)
+          : rpcError("TOO_FEW_SIGNATURES", quorum);
+      };
       const candidates = screenEntries(entries, commitment, verifierName, rules);
       // Without peers to ask, a key short of q candidates cannot reach the quorum: no signature is worth checking.
       const perKey = new Map<string, number>();
@@ -310,6 +328,7 @@ export function createMethods(
       const isOwn = (c: Candidate) => c.node === ownIndex && c.data === own?.data && c.signature === own.signature;
       const signers = verifiedSigners(candidates, rules, isOwn);
       let tempKey = keyWithQuorum(signers, quorum);
+      let considered = entries;
       if (!tempKey && signedHere && signers.size > 0) {
         // Too few signatures on one key (torus.js forwards only the first answers it got): ask the peers for the
         // signatures they already issued on this commitment. Nothing new is signed, so safety is unchanged. Only for
@@ -323,6 +342,7 @@ export function createMethods(
             ? [{ ...p, nodepubx: toLegacyHex(key.x), nodepuby: toLegacyHex(key.y) }]
             : [];
         });
+        considered = [...entries, ...asAnswers];
         for (const [keyId, nodes] of verifiedSigners(
           screenEntries(asAnswers, commitment, verifierName, rules),
           rules,
@@ -333,7 +353,7 @@ export function createMethods(
         }
         tempKey = keyWithQuorum(signers, quorum);
       }
-      if (!tempKey) throw failed();
+      if (!tempKey) throw failed(considered);
       try {
         await verifiers.get(verifierName)!.verify(idToken, verifierId, service.tokenWindow());
       } catch (error) {

@@ -8,6 +8,7 @@
 import type { CommitmentRecord, RevealRecord } from "../auth/commitments.ts";
 import type { EpochWindow } from "../auth/verifier.ts";
 import type { VerifierConfig } from "../config.ts";
+import type { Deployment } from "../crypto/domain.ts";
 import type { Point } from "../crypto/point.ts";
 
 /** A public key as the replicated state holds it: x and y as 64 lowercase hex characters. */
@@ -58,8 +59,10 @@ export interface CommitRevealLedger {
 export interface KeyService {
   /** This node: its 1-based index in the epoch and its node key (the one registered on-chain). */
   readonly self: { index: number; publicKey: Point };
-  /** The epoch's thresholds and node keys (node i at i − 1), fixed for the life of the service. */
-  readonly epoch: { n: number; t: number; nodeKeys: readonly Point[] };
+  /** The epoch's number, thresholds and node keys (node i at i − 1), fixed for the life of the service. */
+  readonly epoch: { number: number; n: number; t: number; nodeKeys: readonly Point[] };
+  /** The deployment this node serves: every commitment signature names it and the epoch (node/crypto/domain.ts). */
+  readonly deployment: Deployment;
 
   /** Why this node serves no client now (a handover, another verifier list, a retired epoch), or undefined. */
   refusing(): string | undefined;

@@ -64,7 +64,9 @@ export class KeygenDecisions extends FirstDecisions<DealerDecision> {
     if (this.#phase.frozen) return "frozen for the handover: no new batches";
     if (!this.#phase.installed) return NOT_INSTALLED;
     // Ready signers are nodes 1..n; validator i − 1 is node i.
-    return decisionProblem(decision, { k, t }, (node, bytes, sig) => this.#validators.signed(node - 1, bytes, sig));
+    return decisionProblem(decision, { k, t }, this.#validators.chainId, (node, bytes, sig) =>
+      this.#validators.signed(node - 1, bytes, sig),
+    );
   }
 
   /** Every decision ordered so far, by batch. */
@@ -98,7 +100,7 @@ export class ReshareDecisions extends FirstDecisions<ReshareDecision> {
     if (decision.transition !== handover.transition) return `decision of transition ${decision.transition}`;
     if (this.decided.has(decision.chunk)) return ALREADY_DECIDED;
     // Ready signers are new nodes 1..n; validator i − 1 is node i.
-    return reshareDecisionProblem(decision, handover.old, handover.new, (node, bytes, sig) =>
+    return reshareDecisionProblem(decision, handover.old, handover.new, this.#validators.chainId, (node, bytes, sig) =>
       this.#validators.signed(node - 1, bytes, sig),
     );
   }

@@ -241,22 +241,31 @@ export function assignTx(verifier: string, verifierId: string): string {
   return encodeTx({ type: "assign", verifier, verifierId });
 }
 
-/** The bytes a validator signs to vote for the handover freeze (or, after an abort, for the thaw). */
+/*
+ * In every app vote's sign bytes, `chainId` is the BFT chain id: the epoch's encoded signing domain
+ * (node/crypto/domain.ts), so a vote names the deployment and the epoch (in a successor epoch also the epoch it takes
+ * over from and the attempt).
+ */
+
+/**
+ * The bytes a validator signs to vote for the handover freeze (or, after an abort, for the thaw): the old epoch's
+ * domain, the next epoch and the attempt.
+ */
 export function freezeSignBytes(
   chainId: string,
   nextEpoch: number,
   attempt: number,
   type: "freeze" | "unfreeze" = "freeze",
 ): Uint8Array {
-  return new TextEncoder().encode(`app-${type}/1\x1c${chainId}\x1c${nextEpoch}\x1c${attempt}`);
+  return new TextEncoder().encode(`app-${type}/2\x1c${chainId}\x1c${nextEpoch}\x1c${attempt}`);
 }
 
 /** The bytes a validator signs to vote for a moved chunk. */
 export function moveKeysSignBytes(chainId: string, body: MoveKeysBody): Uint8Array {
-  return new TextEncoder().encode(`app-move-keys/1\x1c${chainId}\x1c${canonicalJson(body)}`);
+  return new TextEncoder().encode(`app-move-keys/2\x1c${chainId}\x1c${canonicalJson(body)}`);
 }
 
 /** The bytes a validator signs to publish keys. */
 export function publishKeysSignBytes(chainId: string, body: PublishKeysBody): Uint8Array {
-  return new TextEncoder().encode(`app-publish-keys/1\x1c${chainId}\x1c${canonicalJson(body)}`);
+  return new TextEncoder().encode(`app-publish-keys/2\x1c${chainId}\x1c${canonicalJson(body)}`);
 }

@@ -18,6 +18,7 @@ export const ALREADY_VOTED = "this validator already voted for it";
 
 /** What the app's options say of the validators; `verify` is called as a method of these options. */
 export interface ValidatorOptions {
+  /** The BFT chain id: the epoch's encoded signing domain (node/crypto/domain.ts), named by every signed vote. */
   chainId: string;
   validators: number;
   /** Checks a validator's signature (ECDSA with the node key in production). */

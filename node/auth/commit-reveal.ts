@@ -18,15 +18,35 @@ export function revealQuorum(n: number, t: number): number {
   return Math.ceil((n + t + 1) / 2);
 }
 
-/** The Torus-format data a node signs for a commitment (torus-node-v0.10.4.md §2); keys as 64 lowercase hex. */
+/** How many fields the Torus form of commitment data has; the domain fields follow them. */
+const TORUS_FIELDS = 6;
+
+/**
+ * The data a node signs for a commitment: the Torus form (torus-node-v0.10.4.md §2; keys as 64 lowercase hex), then
+ * the signing domain's fields (node/crypto/domain.ts commitmentDomainFields: chain id, NodeList address, deployment
+ * block hash, epoch), so that a signature of a node key reused in another deployment or epoch counts nowhere else.
+ * torus.js forwards `data` without reading it.
+ */
 export function commitmentData(
   commitment: string,
   tempPubX: string,
   tempPubY: string,
   verifier: string,
   timeSeconds: number,
+  domainFields: readonly string[],
 ): string {
-  return [COMMITMENT_PREFIX, commitment, tempPubX, tempPubY, verifier, timeSeconds].join(D1);
+  return [COMMITMENT_PREFIX, commitment, tempPubX, tempPubY, verifier, timeSeconds, ...domainFields].join(D1);
+}
+
+/** The domain fields of commitment data (empty in the old Torus form), or undefined when it is not commitment data. */
+export function commitmentDataDomain(data: string): string[] | undefined {
+  const fields = data.split(D1);
+  return fields[0] === COMMITMENT_PREFIX && fields.length >= TORUS_FIELDS ? fields.slice(TORUS_FIELDS) : undefined;
+}
+
+/** Whether commitment data's domain fields are exactly `expected` (the old form, without them, is not). */
+function sameDomain(fields: readonly string[], expected: readonly string[]): boolean {
+  return fields.length === expected.length && fields.every((f, i) => f === expected[i]);
 }
 
 /** What a node does with a CommitmentRequest, given what it recorded for the commitment. */
@@ -55,6 +75,8 @@ export interface SignatureRules {
   nowSeconds: number;
   /** How far the signed time may be from now (maximum token age plus clock skew). */
   maxAgeSeconds: number;
+  /** The domain fields this epoch's signatures carry (node/crypto/domain.ts commitmentDomainFields). */
+  domainFields: readonly string[];
 }
 
 /** An entry that passed every check but its signature: which node it names, and what it claims that node signed. */
@@ -68,41 +90,80 @@ export interface Candidate {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
+type ScreenRules = Pick<SignatureRules, "nodeKeys" | "nowSeconds" | "maxAgeSeconds" | "domainFields">;
+
 /**
- * The entries worth a signature check, found with string operations only: a node key of the epoch, the prefix, this
- * commitment and verifier, a well-formed temporary key and a signing time within the token's age. At most one entry
- * per node (the first that passes): a client can send 4n entries, and each one that reached the ECDSA check cost a
- * full verification, so the checks that cost nothing come first and bound what the expensive one sees to n.
+ * An entry read with string operations only: a node key of the epoch, the prefix, this commitment and verifier, a
+ * well-formed temporary key and a signing time within the token's age; then whether it names this epoch's domain.
+ */
+function screenEntry(
+  entry: unknown,
+  commitment: string,
+  verifier: string,
+  rules: ScreenRules,
+  legacyKeys: readonly string[],
+): { candidate: Candidate; ownDomain: boolean } | undefined {
+  if (typeof entry !== "object" || entry === null) return undefined;
+  const { signature, data, nodepubx, nodepuby } = entry as Record<string, unknown>;
+  if (typeof signature !== "string" || signature.length !== 130) return undefined;
+  if (typeof data !== "string" || data.length > 1024) return undefined;
+  if (typeof nodepubx !== "string" || typeof nodepuby !== "string" || nodepubx.length + nodepuby.length > 130)
+    return undefined;
+  const x = nodepubx.toLowerCase().replace(/^0+(?=.)/, "");
+  const y = nodepuby.toLowerCase().replace(/^0+(?=.)/, "");
+  const node = legacyKeys.indexOf(`${x}:${y}`);
+  if (node === -1) return undefined;
+  const fields = data.split(D1);
+  const [prefix, tc, tx, ty, v, time] = fields;
+  if (prefix !== COMMITMENT_PREFIX || tc !== commitment || v !== verifier) return undefined;
+  if (!tx || !ty || !HEX64.test(tx) || !HEX64.test(ty) || !time || !/^\d{1,12}$/.test(time)) return undefined;
+  if (Math.abs(rules.nowSeconds - Number(time)) > rules.maxAgeSeconds) return undefined;
+  return {
+    candidate: { node, data, signature, keyId: `${tx}:${ty}` },
+    ownDomain: sameDomain(fields.slice(TORUS_FIELDS), rules.domainFields),
+  };
+}
+
+const legacyKeysOf = (rules: Pick<SignatureRules, "nodeKeys">) =>
+  rules.nodeKeys.map((k) => `${toLegacyHex(k.x)}:${toLegacyHex(k.y)}`);
+
+/**
+ * The entries worth a signature check (see screenEntry), naming this epoch's domain. At most one entry per node (the
+ * first that passes): a client can send 4n entries, and each one that reached the ECDSA check cost a full
+ * verification, so the checks that cost nothing come first and bound what the expensive one sees to n.
  */
 export function screenEntries(
   entries: readonly unknown[],
   commitment: string,
   verifier: string,
-  rules: Pick<SignatureRules, "nodeKeys" | "nowSeconds" | "maxAgeSeconds">,
+  rules: ScreenRules,
 ): Candidate[] {
-  const legacyKeys = rules.nodeKeys.map((k) => `${toLegacyHex(k.x)}:${toLegacyHex(k.y)}`);
+  const legacyKeys = legacyKeysOf(rules);
   const taken = new Set<number>();
   const candidates: Candidate[] = [];
   for (const entry of entries) {
     if (taken.size === rules.nodeKeys.length) break;
-    if (typeof entry !== "object" || entry === null) continue;
-    const { signature, data, nodepubx, nodepuby } = entry as Record<string, unknown>;
-    if (typeof signature !== "string" || signature.length !== 130) continue;
-    if (typeof data !== "string" || data.length > 1024) continue;
-    if (typeof nodepubx !== "string" || typeof nodepuby !== "string" || nodepubx.length + nodepuby.length > 130)
-      continue;
-    const x = nodepubx.toLowerCase().replace(/^0+(?=.)/, "");
-    const y = nodepuby.toLowerCase().replace(/^0+(?=.)/, "");
-    const node = legacyKeys.indexOf(`${x}:${y}`);
-    if (node === -1 || taken.has(node)) continue;
-    const [prefix, tc, tx, ty, v, time, ...rest] = data.split(D1);
-    if (prefix !== COMMITMENT_PREFIX || tc !== commitment || v !== verifier || rest.length > 0) continue;
-    if (!tx || !ty || !HEX64.test(tx) || !HEX64.test(ty) || !time || !/^\d{1,12}$/.test(time)) continue;
-    if (Math.abs(rules.nowSeconds - Number(time)) > rules.maxAgeSeconds) continue;
-    taken.add(node);
-    candidates.push({ node, data, signature, keyId: `${tx}:${ty}` });
+    const screened = screenEntry(entry, commitment, verifier, rules, legacyKeys);
+    if (!screened?.ownDomain || taken.has(screened.candidate.node)) continue;
+    taken.add(screened.candidate.node);
+    candidates.push(screened.candidate);
   }
   return candidates;
+}
+
+/**
+ * How many entries would have been worth a check but name another deployment or epoch, or none (the old Torus form
+ * of an older node): what a refused ShareRequest says, since the client then has signatures of another network.
+ */
+export function otherDomainEntries(
+  entries: readonly unknown[],
+  commitment: string,
+  verifier: string,
+  rules: ScreenRules,
+): number {
+  const legacyKeys = legacyKeysOf(rules);
+  return entries.filter((entry) => screenEntry(entry, commitment, verifier, rules, legacyKeys)?.ownDomain === false)
+    .length;
 }
 
 /**

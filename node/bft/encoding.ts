@@ -33,19 +33,22 @@ export function blockHash(block: Block): Hash {
   return hash;
 }
 
-/** Bytes a validator signs for a vote: bound to the chain (one per epoch), type, height, round and value. */
+/**
+ * Bytes a validator signs for a vote: bound to the chain, type, height, round and value. The chain id is the epoch's
+ * encoded signing domain (node/crypto/domain.ts): deployment, epoch and, in a successor epoch, the handover attempt.
+ */
 export function voteSignBytes(chainId: string, vote: Omit<Vote, "signature" | "validator">): Uint8Array {
   return utf8ToBytes(
-    `tm-vote/1\x1c${chainId}\x1c${vote.type}\x1c${vote.height}\x1c${vote.round}\x1c${vote.blockHash ?? "nil"}`,
+    `tm-vote/2\x1c${chainId}\x1c${vote.type}\x1c${vote.height}\x1c${vote.round}\x1c${vote.blockHash ?? "nil"}`,
   );
 }
 
-/** Bytes a proposer signs: the block is bound by its hash. */
+/** Bytes a proposer signs: the block is bound by its hash, the chain id as for votes. */
 export function proposalSignBytes(
   chainId: string,
   proposal: Pick<Proposal, "height" | "round" | "validRound"> & { blockHash: Hash },
 ): Uint8Array {
   return utf8ToBytes(
-    `tm-proposal/1\x1c${chainId}\x1c${proposal.height}\x1c${proposal.round}\x1c${proposal.validRound}\x1c${proposal.blockHash}`,
+    `tm-proposal/2\x1c${chainId}\x1c${proposal.height}\x1c${proposal.round}\x1c${proposal.validRound}\x1c${proposal.blockHash}`,
   );
 }

@@ -51,6 +51,8 @@ export interface KeygenConfig {
   resendMs: number;
   /** Index of the first key (default 0); a successor epoch continues from the moved next key index. */
   firstKeyIndex?: number;
+  /** The epoch's encoded signing domain (node/crypto/domain.ts), which every ready signature names. */
+  signingDomain: string;
   signer: NodeSigner;
   rng: Rng;
 }
@@ -398,7 +400,7 @@ export class KeyGenerator {
     const points = session.pointsForPeer(m).map(pointsToWire);
     if (type === "echo") return { type, ...id, hash: session.own!.hash, points };
     const hash = session.readied!;
-    session.readySignature ??= this.#c.signer.sign(readySignBytes(id, hash));
+    session.readySignature ??= this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash));
     return { type, ...id, hash, points, signature: session.readySignature };
   }
 
@@ -407,7 +409,10 @@ export class KeyGenerator {
     const session = this.#session(batch, message.dealer);
     if (session.has(message.type, message.hash, from)) return; // duplicate
     const signature = message.type === "ready" ? message.signature : undefined;
-    if (signature !== undefined && !this.#c.signer.verify(from, readySignBytes(message, message.hash), signature))
+    if (
+      signature !== undefined &&
+      !this.#c.signer.verify(from, readySignBytes(this.#c.signingDomain, message, message.hash), signature)
+    )
       return this.#reject(from, "ready with a bad signature");
     session.onPoints(from, message.type, message.hash, message.points, signature);
   }
@@ -457,7 +462,9 @@ export class KeyGenerator {
     if (decision.epoch !== this.#c.epoch) return;
     const existing = this.#batches.get(decision.batch);
     if (existing?.decision) return; // the first valid decision wins
-    const problem = decisionProblem(decision, this.#c, (node, bytes, sig) => this.#c.signer.verify(node, bytes, sig));
+    const problem = decisionProblem(decision, this.#c, this.#c.signingDomain, (node, bytes, sig) =>
+      this.#c.signer.verify(node, bytes, sig),
+    );
     if (problem) return this.#reject(0, `decision for batch ${decision.batch}: ${problem}`);
     // A valid decision is signed by k + t nodes per dealer: a batch this node has not reached yet is real, start it.
     while (this.#nextBatch <= decision.batch) this.#startBatch();

@@ -259,9 +259,20 @@ export function commitmentHash(
   return bytesToHex(keccak_256(bytes));
 }
 
-/** The bytes a node signs when it sends `ready` (`domain` as for commitmentHash). */
-export function readySignBytes(id: SessionId, hash: string, domain = "dkg"): Uint8Array {
-  return new TextEncoder().encode(`${domain}-ready/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c${hash}`);
+/**
+ * The bytes a node signs when it sends `ready`: the signing domain of its epoch (the encoded SigningDomain of
+ * node/crypto/domain.ts, which names the deployment, the epoch and, for the handover, the old epoch and the attempt),
+ * then the session and H(C). `protocol` as `domain` for commitmentHash.
+ */
+export function readySignBytes(
+  signingDomain: string,
+  id: SessionId,
+  hash: string,
+  protocol: "dkg" | "pss" = "dkg",
+): Uint8Array {
+  return new TextEncoder().encode(
+    `${protocol}-ready/2\x1c${signingDomain}\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c${hash}`,
+  );
 }
 
 export function pointsToWire(p: Points): WirePoints {

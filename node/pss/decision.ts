@@ -8,12 +8,14 @@ import { PSS_DOMAIN } from "./wire.ts";
 
 /**
  * At least k_old distinct old dealers, each with k_new + t_new readies of distinct new nodes, each a valid signature
- * over (transition, chunk, dealer, H(C)). Undefined when valid, else what is wrong.
+ * over (the new epoch's signing domain, transition, chunk, dealer, H(C)); the domain names the deployment, the old and
+ * the new epoch and the attempt. Undefined when valid, else what is wrong.
  */
 export function reshareDecisionProblem(
   decision: ReshareDecision,
   old: Thresholds,
   next: Thresholds,
+  signingDomain: string,
   verify: (node: number, message: Uint8Array, signature: string) => boolean,
 ): string | undefined {
   const dealers = new Set(decision.dealers.map((d) => d.dealer));
@@ -24,6 +26,7 @@ export function reshareDecisionProblem(
     if (signers.size !== d.readies.length || signers.size < next.k + next.t)
       return `dealer ${d.dealer} lacks k + t distinct readies`;
     const bytes = readySignBytes(
+      signingDomain,
       { epoch: decision.transition, batch: decision.chunk, dealer: d.dealer },
       d.hash,
       PSS_DOMAIN,

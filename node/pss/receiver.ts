@@ -38,6 +38,11 @@ export interface ReceiverConfig {
   chunkSize: number;
   /** How long a chunk may make no progress before this node asks old and new peers to resend. */
   resendMs: number;
+  /**
+   * The new epoch's encoded signing domain (node/crypto/domain.ts): it names the deployment, the old and the new epoch
+   * and the attempt, and every ready signature carries it.
+   */
+  signingDomain: string;
   /** Signs and checks ready signatures of the new nodes. */
   signer: NodeSigner;
   rng: Rng;
@@ -404,7 +409,8 @@ export class ReshareReceiver {
 
   #points(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {
     const hash = type === "echo" ? session.own!.hash : session.readied!;
-    if (type === "ready") session.readySignature ??= this.#c.signer.sign(readySignBytes(id, hash, PSS_DOMAIN));
+    if (type === "ready")
+      session.readySignature ??= this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash, PSS_DOMAIN));
     return {
       type,
       ...this.#wireId(id),
@@ -424,7 +430,7 @@ export class ReshareReceiver {
     if (
       signature !== undefined &&
       from !== this.#c.self &&
-      !this.#c.signer.verify(from, readySignBytes(message, message.hash, PSS_DOMAIN), signature)
+      !this.#c.signer.verify(from, readySignBytes(this.#c.signingDomain, message, message.hash, PSS_DOMAIN), signature)
     ) {
       return this.#reject({ role: "new", index: from }, "ready with a bad signature");
     }
@@ -470,8 +476,12 @@ export class ReshareReceiver {
     if (this.#chunkCount !== undefined && decision.chunk >= this.#chunkCount) return;
     const chunk = this.#chunkState(decision.chunk);
     if (chunk.decision) return; // the first valid decision wins
-    const problem = reshareDecisionProblem(decision, this.#c.old, this.#c.new, (node, bytes, sig) =>
-      this.#c.signer.verify(node, bytes, sig),
+    const problem = reshareDecisionProblem(
+      decision,
+      this.#c.old,
+      this.#c.new,
+      this.#c.signingDomain,
+      (node, bytes, sig) => this.#c.signer.verify(node, bytes, sig),
     );
     if (problem) return this.#reject(undefined, `decision for chunk ${decision.chunk}: ${problem}`);
     chunk.decision = decision;

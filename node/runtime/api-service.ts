@@ -36,7 +36,8 @@ function keyServiceOf(node: TorusNode): KeyService {
   const nodeKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index}`));
   return {
     self: { index: node.self, publicKey: node.publicKey },
-    epoch: { n: epoch.n, t: epoch.t, nodeKeys },
+    epoch: { number: epoch.epoch, n: epoch.n, t: epoch.t, nodeKeys },
+    deployment: node.deployment,
     refusing: () => node.serving.refusing,
     handingOverTo: () => app.frozen?.nextEpoch,
     freeKeys: () => app.freeKeys,

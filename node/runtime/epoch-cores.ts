@@ -1,7 +1,7 @@
 /**
  * The protocol cores of one epoch that live for the whole run: the key-mapping app, the mempool in front of it, the
  * BFT signature scheme and the signer the key generation and handover use, all keyed by the epoch's node keys, and the
- * BFT chain id they sign over. Builds only; the drivers step them.
+ * signing domain they sign over (also the BFT chain id). Builds only; the drivers step them.
  */
 import { KeyMappingApp } from "../app/key-mapping-app.ts";
 import { ecdsaScheme } from "../bft/ecdsa-scheme.ts";
@@ -9,11 +9,13 @@ import { Mempool } from "../bft/mempool.ts";
 import type { SignatureScheme } from "../bft/types.ts";
 import type { EpochView } from "../chain/registry.ts";
 import { pointFromCoordinates } from "../crypto/point.ts";
+import { encodeDomain, type Deployment } from "../crypto/domain.ts";
 import { createTorusVerifier, signTorus } from "../crypto/signature.ts";
 import type { NodeSigner } from "../dkg/types.ts";
 import { thresholdsOf, transitionId } from "./handover.ts";
 
 export interface EpochCores {
+  /** The encoded signing domain every signature of this epoch's cores names; the BFT chain id too. */
   chainId: string;
   scheme: SignatureScheme;
   app: KeyMappingApp;
@@ -26,12 +28,17 @@ export function buildCores(
   successor: { from: EpochView; attempt: number } | undefined,
   privateKey: bigint,
   keygen: { batchSize: number },
+  deployment: Deployment,
 ): EpochCores {
   const publicKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index} key`));
   const scheme = ecdsaScheme(privateKey, publicKeys);
-  // One BFT chain per epoch, and in a successor epoch one per transition attempt: nothing signed in an aborted
-  // attempt counts in a retry.
-  const chainId = `torus-epoch-${epoch.epoch}${successor ? `-attempt-${successor.attempt}` : ""}`;
+  // One BFT chain per deployment and epoch, and in a successor epoch one per transition attempt: nothing signed in an
+  // aborted attempt counts in a retry, and nothing signed with a reused node key counts in another deployment.
+  const chainId = encodeDomain({
+    deployment,
+    epoch: epoch.epoch,
+    ...(successor ? { handover: { oldEpoch: successor.from.epoch, attempt: successor.attempt } } : {}),
+  });
   const app = new KeyMappingApp({
     chainId,
     validators: epoch.n,

@@ -11,7 +11,7 @@ import { readDeploymentIdentity } from "../chain/deployment-identity.ts";
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { NodeConfig } from "../config.ts";
 import { closeToOthers } from "../store/close-to-others.ts";
-import { bindDataDir } from "../store/deployment-binding.ts";
+import { bindDataDir, type DeploymentIdentity } from "../store/deployment-binding.ts";
 import { nodeIndex, type NodeIndex } from "./node-index.ts";
 
 export interface JoinedEpoch {
@@ -23,11 +23,14 @@ export interface JoinedEpoch {
    * handover id.
    */
   successor: { from: EpochView; attempt: number } | undefined;
+  /** The deployment the data directory is bound to, which every signature of the node names. */
+  deployment: DeploymentIdentity;
 }
 
 export async function joinEpoch(config: NodeConfig, registry: Registry, log: Logger): Promise<JoinedEpoch> {
   // Before anything touches the data directory, or the chain sees this node: refuse another deployment's data.
-  if ((await bindDataDir(config.dataDir, await readDeploymentIdentity(registry))) === "created")
+  const deployment = await readDeploymentIdentity(registry);
+  if ((await bindDataDir(config.dataDir, deployment)) === "created")
     log.info({ dataDir: config.dataDir }, "bound the data directory to this deployment and node key");
   const previousMode = await closeToOthers(config.dataDir);
   if (previousMode !== undefined)
@@ -54,5 +57,5 @@ export async function joinEpoch(config: NodeConfig, registry: Registry, log: Log
   if (!own) throw new Error(`node ${registry.address} is not in the node list of epoch ${number}`);
   const self = nodeIndex(own.index);
   log.info({ epoch: number, mode: state, index: self, n: epoch.n }, "starting");
-  return { epoch, self, successor };
+  return { epoch, self, successor, deployment };
 }

@@ -30,6 +30,8 @@ export interface HandoverDriverParts {
   self: NodeIndex;
   /** In a successor epoch: the epoch it takes over from and the transition attempt this node runs. */
   successor: { from: EpochView; attempt: number } | undefined;
+  /** This epoch's encoded signing domain (node/crypto/domain.ts); a successor's names the handover attempt. */
+  signingDomain: string;
   signer: NodeSigner;
   registry: Pick<Registry, "readEpoch" | "call">;
   storage: EpochStorage;
@@ -56,11 +58,11 @@ export class HandoverDriver {
   #retired = false;
 
   constructor(private readonly parts: HandoverDriverParts) {
-    const { epoch, successor, self, signer, storage, bft, executor, log } = parts;
+    const { epoch, successor, self, signingDomain, signer, storage, bft, executor, log } = parts;
     if (successor)
       this.#receiving = new ReceivingSide(
         successor.from,
-        { epoch, attempt: successor.attempt, index: self, signer },
+        { epoch, attempt: successor.attempt, index: self, signingDomain, signer },
         {
           log,
           send: (peerId, message) => parts.router.sendToPeer(peerId, message),

@@ -125,7 +125,7 @@ export class ReceivingSide {
 
   constructor(
     readonly from: EpochView,
-    own: { epoch: EpochView; attempt: number; index: number; signer: NodeSigner },
+    own: { epoch: EpochView; attempt: number; index: number; signingDomain: string; signer: NodeSigner },
     private readonly host: ReceivingHost,
   ) {
     this.#oldPeers = epochPeers(from);
@@ -139,6 +139,7 @@ export class ReceivingSide {
       self: own.index,
       chunkSize: HANDOVER_CHUNK_SIZE,
       resendMs: 5000,
+      signingDomain: own.signingDomain,
       signer: own.signer,
       rng: systemRng,
     });

@@ -33,6 +33,8 @@ export interface KeygenDriverParts {
   epoch: EpochView;
   self: NodeIndex;
   settings: KeygenSettings;
+  /** The epoch's encoded signing domain (node/crypto/domain.ts). */
+  signingDomain: string;
   signer: NodeSigner;
   storage: EpochStorage;
   bft: BftDriver;
@@ -59,7 +61,7 @@ export class KeygenDriver {
    * ordered (peers may have started earlier), then tells it the demand.
    */
   async start(): Promise<void> {
-    const { epoch, self, settings, signer, storage } = this.parts;
+    const { epoch, self, settings, signingDomain, signer, storage } = this.parts;
     this.#keygen = new KeyGenerator({
       epoch: epoch.epoch,
       n: epoch.n,
@@ -72,6 +74,7 @@ export class KeygenDriver {
       maxConcurrentBatches: 2,
       resendMs: 3000,
       firstKeyIndex: this.app.firstKeyIndex,
+      signingDomain,
       signer,
       rng: systemRng,
     });

@@ -361,7 +361,13 @@ export class Devnet {
         }),
     );
     return {
-      chain: { rpcUrl: this.chain.url, nodeList: await this.nodeList.getAddress() },
+      chain: {
+        rpcUrl: this.chain.url,
+        chainId: (await this.provider.getNetwork()).chainId.toString(),
+        nodeList: await this.nodeList.getAddress(),
+        // With the chain id and address, what names the deployment: a local chain repeats those on every restart.
+        deploymentBlockHash: (await this.provider.getBlock(Number(await this.nodeList.deploymentBlock())))!.hash!,
+      },
       epoch: { id: Number(epoch), n: Number(n), k: Number(k), t: Number(t) },
       nodes: nodes.sort((a, b) => a.index - b.index),
       oidc: { issuer: this.oidc.issuer, tokenEndpoint: this.oidc.tokenEndpoint, verifier: VERIFIER_NAME },

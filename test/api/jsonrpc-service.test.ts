@@ -15,10 +15,11 @@ import { eciesDecrypt, eciesFromLegacyShare } from "../../node/crypto/ecies.ts";
 import { bytesToBigInt } from "../../node/crypto/field.ts";
 import { reconstructSecret } from "../../node/crypto/lagrange.ts";
 import { G } from "../../node/crypto/point.ts";
-import { verifyTorus } from "../../node/crypto/signature.ts";
+import { commitmentDomainFields } from "../../node/crypto/domain.ts";
+import { signTorus, verifyTorus } from "../../node/crypto/signature.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "../../scripts/lib/dev-oidc.ts";
-import { FakeKeyNetwork, fakeStatusSource, type FakeKeyService } from "../support/fake-key-network.ts";
+import { FAKE_DEPLOYMENT, FakeKeyNetwork, fakeStatusSource, type FakeKeyService } from "../support/fake-key-network.ts";
 
 interface Answer {
   jsonrpc?: string;
@@ -30,6 +31,8 @@ type Json = Record<string, unknown>;
 
 const hex64 = (v: bigint) => v.toString(16).padStart(64, "0");
 const commitmentOf = (token: string) => bytesToHex(keccak_256(new TextEncoder().encode(token)));
+/** What the fake network's signatures name: its deployment and epoch 1. */
+const OWN_DOMAIN = commitmentDomainFields(FAKE_DEPLOYMENT, 1);
 
 describe("the JSON-RPC API over an in-memory key service (every method, every error)", function () {
   this.timeout(20_000);
@@ -621,13 +624,20 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       const tempSecret = 0xc0ffeen;
       const answers = await commit(token, tempSecret, [1, 2, 3, 4, 5]);
       const data = (answers[0]!.result as Json).data as string;
-      const [prefix, commitment, tx, ty, verifier, time] = data.split("\x1c");
+      const [prefix, commitment, tx, ty, verifier, time, ...domain] = data.split("\x1c");
       expect([prefix, commitment, tx, ty, verifier]).to.deep.equal([
         "mug00",
         commitmentOf(token),
         hex64(G.multiply(tempSecret).x),
         hex64(G.multiply(tempSecret).y),
         "dev",
+      ]);
+      // The Torus fields, then the deployment and the epoch the signature belongs to.
+      expect(domain).to.deep.equal([
+        FAKE_DEPLOYMENT.chainId,
+        FAKE_DEPLOYMENT.nodeList.toLowerCase(),
+        FAKE_DEPLOYMENT.deploymentBlockHash,
+        "1",
       ]);
       expect(Math.abs(Number(time) - Date.now() / 1000)).to.be.below(5);
       answers.forEach((answer, i) => {
@@ -925,7 +935,7 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       const key = network.nodeKeys[node - 1]!;
       const now = Math.floor(Date.now() / 1000);
       return {
-        data: ["mug00", commitmentOf(token), hex64(p.x), hex64(p.y), "dev", now].join("\x1c"),
+        data: ["mug00", commitmentOf(token), hex64(p.x), hex64(p.y), "dev", now, ...OWN_DOMAIN].join("\x1c"),
         signature: "11".repeat(64) + "1b",
         nodepubx: key.x.toString(16),
         nodepuby: key.y.toString(16),
@@ -969,8 +979,8 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
         const variants = [
           ["mug01", ...parts.slice(1)],
           [parts[0], commitmentOf("other"), ...parts.slice(2)],
-          [...parts.slice(0, 4), "down", parts[5]],
-          [...parts.slice(0, 5), stale],
+          [...parts.slice(0, 4), "down", ...parts.slice(5)],
+          [...parts.slice(0, 5), stale, ...parts.slice(6)],
           [parts[0], parts[1], "zz", ...parts.slice(3)],
         ];
         return { ...entry, data: variants[node - 1]!.join("\x1c") };
@@ -981,6 +991,45 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       await request([fakeEntry(1, token), fakeEntry(2, token), fakeEntry(3, token), fakeEntry(4, token, 9n)]);
       expect(meter.signatureChecks).to.equal(5);
       expect(network.nodes[0]!.peerSignatureRequests).to.equal(0);
+    });
+
+    it("refuses, unchecked and saying so, node signatures of another deployment, another epoch or the old form", async function () {
+      const meter = newApiMeter();
+      servers[0] = serverFor(network.nodes[0]!, {}, meter);
+      const verifierId = "replay@example.com";
+      network.decideAssignment("dev", verifierId);
+      const token = await oidc.mint({ email: verifierId });
+      const p = G.multiply(86n);
+      const now = Math.floor(Date.now() / 1000);
+      // Real signatures of this network's node keys, over data that names another deployment block (the same chain
+      // id and address: a restarted local chain), another epoch, or nothing (the old Torus form).
+      const signedBy = (domain: string[]) =>
+        [1, 2, 3, 4, 5].map((node) => {
+          const data = ["mug00", commitmentOf(token), hex64(p.x), hex64(p.y), "dev", now, ...domain].join("\x1c");
+          const key = network.nodeKeys[node - 1]!;
+          const signature = signTorus(network.nodeSecrets[node - 1]!, data);
+          return { data, signature, nodepubx: key.x.toString(16), nodepuby: key.y.toString(16) };
+        });
+      const otherBlock = commitmentDomainFields({ ...FAKE_DEPLOYMENT, deploymentBlockHash: "0x" + "d2".repeat(32) }, 1);
+      const otherEpoch = commitmentDomainFields(FAKE_DEPLOYMENT, 2);
+      for (const [domain, what] of [
+        [otherBlock, "another deployment"],
+        [otherEpoch, "another epoch"],
+        [[], "the old form"],
+      ] as const) {
+        const answer = await reveal(1, token, verifierId, signedBy([...domain]));
+        expectError(answer, "SIGNATURES_OF_ANOTHER_DOMAIN", {
+          code: -32602,
+          message: "Internal error",
+          data:
+            "Not enough valid signatures on the same data: 4 are needed, and 5 signature(s) name another deployment " +
+            "or epoch, or none (signed by an older node version); this network is chain 31337, NodeList " +
+            `${FAKE_DEPLOYMENT.nodeList.toLowerCase()}, deployment block ${FAKE_DEPLOYMENT.deploymentBlockHash}, epoch 1`,
+        });
+        expect(meter.signatureChecks, what).to.equal(0);
+      }
+      // The same signatures over this network's domain log in.
+      expect((await reveal(1, token, verifierId, signedBy(OWN_DOMAIN))).result).to.have.property("keys");
     });
 
     it("bounds what one batch of 16 garbage ShareRequests costs a fresh source (was 16 × 4n × 2 checks)", async function () {

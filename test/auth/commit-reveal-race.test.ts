@@ -21,6 +21,7 @@ import {
   revealQuorum,
   type SignatureRules,
 } from "../../node/auth/commit-reveal.ts";
+import { commitmentDomainFields } from "../../node/crypto/domain.ts";
 import { toLegacyHex } from "../../node/crypto/encoding.ts";
 import { G, type Point } from "../../node/crypto/point.ts";
 import { createTorusVerifier, signTorus } from "../../node/crypto/signature.ts";
@@ -32,6 +33,10 @@ const SEEDS_N9 = envCount("COMMIT_RACE_SEEDS_N9", 25);
 const FIRST_SEED = envCount("COMMIT_RACE_FIRST_SEED", 1);
 const VERIFIER = "dev";
 const NOW = 1_800_000_000;
+const DOMAIN_FIELDS = commitmentDomainFields(
+  { chainId: "31337", nodeList: "0x" + "ab".repeat(20), deploymentBlockHash: "0x" + "cd".repeat(32) },
+  1,
+);
 const FETCH_TIMEOUT_MS = 1500;
 
 interface Entry {
@@ -71,6 +76,7 @@ function runRace(e: Epoch, t: number, seed: number, user: UserKind): Outcome {
     quorum: revealQuorum(n, t),
     nowSeconds: NOW,
     maxAgeSeconds: 660,
+    domainFields: DOMAIN_FIELDS,
   };
   const byzantine = new Set<number>();
   while (byzantine.size < t) byzantine.add(rng.int(0, n - 1));
@@ -87,7 +93,7 @@ function runRace(e: Epoch, t: number, seed: number, user: UserKind): Outcome {
   const fastDelay = () => rng.int(0, attackerLatency);
 
   const sign = (node: number, key: Point): Entry => {
-    const data = commitmentData(commitment, hex64(key.x), hex64(key.y), VERIFIER, NOW);
+    const data = commitmentData(commitment, hex64(key.x), hex64(key.y), VERIFIER, NOW, DOMAIN_FIELDS);
     return {
       signature: signTorus(e.secrets[node]!, data),
       data,

@@ -132,7 +132,7 @@ describe("key-mapping app", function () {
           hash: "ab".repeat(32),
           readies: signedBy.map((node) => ({
             node,
-            signature: schemes[node - 1]!.sign(readySignBytes({ epoch: 1, batch, dealer }, "ab".repeat(32))),
+            signature: schemes[node - 1]!.sign(readySignBytes(CHAIN, { epoch: 1, batch, dealer }, "ab".repeat(32))),
           })),
         })),
       },
@@ -284,7 +284,7 @@ describe("key-mapping app", function () {
           readies: [1, 2, 3].map((node) => ({
             node,
             signature: schemes[node - 1]!.sign(
-              readySignBytes({ epoch: transition, batch: chunk, dealer }, hash, "pss"),
+              readySignBytes(CHAIN, { epoch: transition, batch: chunk, dealer }, hash, "pss"),
             ),
           })),
         })),
@@ -293,7 +293,7 @@ describe("key-mapping app", function () {
     // A ready signed for key generation (another domain) does not count for the handover.
     const crossProtocol = decision(0);
     crossProtocol.decision.dealers[0]!.readies[0]!.signature = schemes[0]!.sign(
-      readySignBytes({ epoch: 2, batch: 0, dealer: 1 }, hash),
+      readySignBytes(CHAIN, { epoch: 2, batch: 0, dealer: 1 }, hash),
     );
     const results = app.finalizeBlock(
       block(

@@ -11,12 +11,20 @@ import { expect } from "chai";
 import { build } from "esbuild";
 
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
+import { commitmentDomainFields, type Deployment } from "../../node/crypto/domain.ts";
 import { eciesEncrypt, eciesToLegacyShare } from "../../node/crypto/ecies.ts";
 import { pointToLegacy, toHex } from "../../node/crypto/encoding.ts";
 import { bigIntToBytes, randomNonZeroScalar, systemRng } from "../../node/crypto/field.ts";
 import { G, pointFromCoordinates, type Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial, randomPolynomial } from "../../node/crypto/polynomial.ts";
 import { signTorus } from "../../node/crypto/signature.ts";
+
+/** The deployment the fake nodes sign for, as a network description names it. */
+const DEPLOYMENT: Deployment = {
+  chainId: "31337",
+  nodeList: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+  deploymentBlockHash: "0x" + "b1".repeat(32),
+};
 
 const ENTRY = new URL("../../client/index.ts", import.meta.url).pathname;
 
@@ -104,7 +112,15 @@ function fakeNetwork(secret: bigint) {
         string
       >;
       tempPublicKey = pointFromCoordinates(BigInt("0x" + temppubx), BigInt("0x" + temppuby), "temp key");
-      const data = [messageprefix, tokencommitment, temppubx, temppuby, verifieridentifier, 1_700_000_000].join("\x1c");
+      const data = [
+        messageprefix,
+        tokencommitment,
+        temppubx,
+        temppuby,
+        verifieridentifier,
+        1_700_000_000,
+        ...commitmentDomainFields(DEPLOYMENT, 1),
+      ].join("\x1c");
       const { X, Y } = pointToLegacy(G.multiply(nodeKeys[node]!));
       return { result: { signature: signTorus(nodeKeys[node]!, data), data, nodepubx: X, nodepuby: Y } };
     }
@@ -143,6 +159,8 @@ function fakeNetwork(secret: bigint) {
       return { x: x.toString(16), y: y.toString(16) };
     }),
     t: 1,
+    deployment: DEPLOYMENT,
+    epoch: 1,
   };
   return { network, fetch, calls };
 }

@@ -18,6 +18,7 @@ function node(self: number, seed = self, buffer = { keyBuffer: 2, refillMark: un
     batchSize: 2,
     keyBuffer: buffer.keyBuffer,
     refillMark: buffer.refillMark,
+    signingDomain: "keygen-unit",
     maxConcurrentBatches: 1,
     resendMs: 1000,
     signer: {

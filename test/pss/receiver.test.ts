@@ -56,6 +56,7 @@ function replay(all: readonly ReceiverInput[]): { results: ReceiverOutput[]; rej
     self: 1,
     chunkSize: cluster.chunkSize,
     resendMs: 2000,
+    signingDomain: cluster.signingDomain,
     signer: cluster.signers[0]!,
     rng: cluster.rngFor(1, 1),
   });

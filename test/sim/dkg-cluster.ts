@@ -61,6 +61,7 @@ export class SimDkgNode {
       maxConcurrentBatches: cluster.maxConcurrentBatches,
       firstKeyIndex: cluster.firstKeyIndex,
       resendMs: 2000,
+      signingDomain: cluster.signingDomain,
       signer: cluster.signers[this.index - 1]!,
       rng: cluster.rngFor(this.index, this.incarnation),
     });
@@ -125,6 +126,8 @@ export class DkgCluster {
   readonly t: number;
   readonly k: number;
   readonly epoch = 1;
+  /** What the simulated nodes' readies name (a real network's is node/crypto/domain.ts encodeDomain's). */
+  readonly signingDomain = "dkg-sim";
   readonly batchSize: number;
   readonly keyBuffer: number;
   readonly scheduler = new Scheduler();

@@ -126,6 +126,7 @@ class SimNewNode {
       self: this.index,
       chunkSize: c.chunkSize,
       resendMs: 2000,
+      signingDomain: c.signingDomain,
       signer: c.signers[this.index - 1]!,
       rng: c.rngFor(this.index, this.incarnation),
     });
@@ -188,6 +189,8 @@ export class PssCluster {
   readonly old: Thresholds;
   readonly next: Thresholds;
   readonly transition: number;
+  /** What the simulated new nodes' readies name (a real network's is node/crypto/domain.ts encodeDomain's). */
+  readonly signingDomain = "pss-sim";
   readonly chunkSize: number;
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;

@@ -17,12 +17,20 @@ import type {
   PeerSignature,
   PublicKeyHex,
 } from "../../node/api/service.ts";
+import type { Deployment } from "../../node/crypto/domain.ts";
 import { randomNonZeroScalar, systemRng } from "../../node/crypto/field.ts";
 import { G, type Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial, randomPolynomial } from "../../node/crypto/polynomial.ts";
 import { signTorus } from "../../node/crypto/signature.ts";
 
 const hex64 = (value: bigint) => value.toString(16).padStart(64, "0");
+
+/** The deployment the fake network serves unless a test names another (a local chain's id and first address). */
+export const FAKE_DEPLOYMENT: Deployment = {
+  chainId: "31337",
+  nodeList: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  deploymentBlockHash: "0x" + "d1".repeat(32),
+};
 
 export interface FakeKey {
   keyIndex: number;
@@ -47,6 +55,8 @@ export class FakeKeyNetwork {
     readonly t = 1,
     readonly k = Math.floor(n / 2) + 1,
     keys = 4,
+    readonly deployment: Deployment = FAKE_DEPLOYMENT,
+    readonly epoch = 1,
   ) {
     this.nodeSecrets = Array.from({ length: n }, () => randomNonZeroScalar(systemRng));
     this.nodeKeys = this.nodeSecrets.map((s) => G.multiply(s));
@@ -98,6 +108,7 @@ export class FakeKeyNetwork {
 export class FakeKeyService implements KeyService {
   readonly self: KeyService["self"];
   readonly epoch: KeyService["epoch"];
+  readonly deployment: Deployment;
   refusal: string | undefined;
   frozenFor: number | undefined;
   window: EpochWindow = {};
@@ -118,7 +129,8 @@ export class FakeKeyService implements KeyService {
     readonly index: number,
   ) {
     this.self = { index, publicKey: network.nodeKeys[index - 1]! };
-    this.epoch = { n: network.n, t: network.t, nodeKeys: network.nodeKeys };
+    this.epoch = { number: network.epoch, n: network.n, t: network.t, nodeKeys: network.nodeKeys };
+    this.deployment = network.deployment;
     this.store = new CommitmentStore(() => Date.now());
     this.commitments = {
       commitment: (commitment) => this.store.commitment(commitment),
