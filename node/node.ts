@@ -164,7 +164,7 @@ export class TorusNode {
     );
     const { chainId, scheme, app, mempool, signer } = buildCores(epoch, successor, this.#privateKey, config.keygen);
     const executor = new SerialExecutor(log);
-    const router = new PeerRouter(epoch, self);
+    const router = new PeerRouter(epoch, self, config.keygen.batchSize);
     const votes = new OwnVotes(chainId, validatorOf(self), this.#privateKey);
     const common = { router, executor, metrics, log, storage };
     const bft = new BftDriver({
@@ -228,19 +228,19 @@ export class TorusNode {
     this.#p2p = await P2PHost.start({
       privateKey: Uint8Array.from(Buffer.from(config.nodeKey.replace(/^0x/, ""), "hex")),
       listen: config.p2p.listen,
-      onMessage: (from, message) => {
-        if (!executor.stopped) router.deliver(from, message);
-      },
+      onMessage: (from, message) => (executor.stopped ? undefined : router.deliver(from, message)),
       log: (m) => log.warn(m),
+      maxFrameBytes: router.frameBudget(),
     });
+    // Each queued channel returns the executor's promise: the host hands over the next peer message once it settled.
     router.attach(this.#p2p, {
-      bft: (from, message) => void executor.run(() => bft.fromPeerMessage(from, message)),
-      dkg: (from, message) => void executor.run(() => keygen.fromPeer(from, message)),
-      tx: (from, tx) => void executor.run(async () => void (await bft.fromPeer(from, tx))),
+      bft: (from, message) => executor.run(() => bft.fromPeerMessage(from, message)),
+      dkg: (from, message) => executor.run(() => keygen.fromPeer(from, message)),
+      tx: (from, tx) => executor.run(async () => void (await bft.fromPeer(from, tx))),
       hello: (from, hello) => verifiers.onHello(from, hello),
       signatureRequest: (from, request) => peerSignatures.answer(from, request),
       signatureAnswer: (from, answer) => peerSignatures.onAnswer(from, answer),
-      handover: (from, message) => void executor.run(() => handover.fromPeer(from, message)),
+      handover: (from, message) => executor.run(() => handover.fromPeer(from, message)),
     });
     handover.setPeers();
     verifiers.start(executor);

@@ -34,7 +34,7 @@ async function startNode(seed: number): Promise<TestNode> {
   const host = await P2PHost.start({
     privateKey: key,
     listen: address,
-    onMessage: (from, message) => inbox.push({ from, message }),
+    onMessage: (from, message) => void inbox.push({ from, message }),
   });
   return { host, key, id: peerIdOf(G.multiply(BigInt(1000 + seed)).toBytes(false)), address, inbox };
 }
@@ -73,6 +73,41 @@ describe("p2p host (libp2p over TCP on loopback)", function () {
       expect(nodes[0]!.inbox).to.deep.equal([]);
     } finally {
       await outsider.host.stop();
+    }
+  });
+
+  it("hands over one message at a time while the node works on it, the peers in turn, each in its order", async function () {
+    const pending: { from: string; i: number; done: () => void }[] = [];
+    const key = bigIntToBytes(2000n);
+    const address = `/ip4/127.0.0.1/tcp/${await freePort()}`;
+    const busy = await P2PHost.start({
+      privateKey: key,
+      listen: address,
+      onMessage: (from, message) =>
+        new Promise<void>((done) => pending.push({ from, i: (message as { i: number }).i, done })),
+    });
+    try {
+      const id = peerIdOf(G.multiply(2000n).toBytes(false));
+      busy.setPeers(nodes.slice(0, 2).map(({ id, address }) => ({ id, address })));
+      for (const node of nodes.slice(0, 2)) {
+        node.host.setPeers([{ id, address }]);
+        for (let i = 0; i < 3; i++) node.host.send(id, { i });
+      }
+      await until(() => busy.stats.framesReceived === 6, "the six frames");
+      const taken: { from: string; i: number }[] = [];
+      while (taken.length < 6) {
+        await until(() => pending.length === 1, "one message handed over");
+        const { from, i, done } = pending.splice(0)[0]!;
+        taken.push({ from, i });
+        done();
+      }
+      for (const node of nodes.slice(0, 2))
+        expect(taken.filter((t) => t.from === node.id).map((t) => t.i)).to.deep.equal([0, 1, 2]);
+      // After the first (handed over as it came), the peers alternate while both have frames waiting.
+      const senders = taken.slice(1, 5).map((t) => t.from);
+      expect(senders.every((from, j) => j === 0 || from !== senders[j - 1])).to.equal(true);
+    } finally {
+      await busy.stop();
     }
   });
 
