@@ -232,7 +232,8 @@ export class TorusNode {
       log: (m) => log.warn(m),
       maxFrameBytes: router.frameBudget(),
     });
-    // Each queued channel returns the executor's promise: the host hands over the next peer message once it settled.
+    // Each queued channel returns the executor's promise: the host holds further peer messages back while a few are
+    // pending, so that the peers' turns, not their arrival, order the executor's peer work.
     router.attach(this.#p2p, {
       bft: (from, message) => executor.run(() => bft.fromPeerMessage(from, message)),
       dkg: (from, message) => executor.run(() => keygen.fromPeer(from, message)),

@@ -8,9 +8,10 @@
  * frame or bytes that are not JSON is disconnected and counted, never trusted and never able to crash the node.
  *
  * Received frames wait in a bounded queue per peer (node/p2p/fair-queue.ts) and are parsed and handed to `onMessage`
- * one at a time, the peers taking turns; when `onMessage` returns a promise (the node's work on the message), the
- * next frame waits for it. So a peer that floods the node, with maximal frames or many small ones, fills only its own
- * queue (the excess is dropped unparsed and counted) and delays another peer's next message by one of its own.
+ * the peers taking turns; when `onMessage` returns a promise (the node's work on the message), at most
+ * MAX_IN_PROGRESS such promises are pending and the next frame waits for one to settle. So a peer that floods the
+ * node, with maximal frames or many small ones, fills only its own queue (the excess is dropped unparsed and counted)
+ * and delays another peer's next message by one of its own per turn, plus the few already handed over.
  */
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
@@ -34,6 +35,12 @@ const MAX_QUEUED_FRAMES = 4096;
  * ones (an honest peer's burst: a dealer's sharing and the echoes and readies around it).
  */
 const INBOUND_BYTES_IN_FRAMES = 2;
+/**
+ * Peer messages whose work may be pending at once (in the node's executor). Few, so that a flooder's messages there
+ * stay few and the peers' turns decide the order; more than one, so that peer messages keep a fair share of the
+ * executor while client requests queue there too (each handed-over message waits for the tasks queued before it).
+ */
+export const MAX_IN_PROGRESS = 8;
 /** At most one warning per peer in this long about its dropped frames (the count says how many). */
 const DROP_WARNING_INTERVAL_MS = 10_000;
 const DIAL_BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000];
@@ -116,8 +123,9 @@ export class P2PHost {
   #stopped = false;
   #maxFrameBytes: number;
   readonly #inbound: FairQueue<InboundFrame>;
-  /** Whether a message handed to `onMessage` is still being worked on. */
-  #delivering = false;
+  /** Messages handed to `onMessage` whose work is still pending. */
+  #inProgress = 0;
+  readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
   /** Per peer: frames dropped since the last warning, and when that was. */
   readonly #drops = new Map<string, { count: number; warnedAt: number }>();
 
@@ -293,15 +301,15 @@ export class P2PHost {
     });
   }
 
-  /** Hands queued frames to `onMessage`, the peers in turn, one at a time while its work on one is pending. */
+  /** Hands queued frames to `onMessage`, the peers in turn, while fewer than MAX_IN_PROGRESS are being worked on. */
   #deliver(): void {
-    while (!this.#delivering && !this.#stopped) {
+    while (this.#inProgress < MAX_IN_PROGRESS && !this.#stopped) {
       const next = this.#inbound.take();
       if (!next) return;
       const { peer: from, item } = next;
       let message: unknown;
       try {
-        message = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(item.payload));
+        message = JSON.parse(this.#utf8.decode(item.payload));
       } catch {
         this.#inbound.clear(from);
         this.#drop(item.stream, item.connection, "a frame that is not JSON");
@@ -316,11 +324,11 @@ export class P2PHost {
         continue;
       }
       if (work) {
-        this.#delivering = true;
+        this.#inProgress++;
         void work
           .catch((error: unknown) => this.#handlerFailed(from, error))
           .finally(() => {
-            this.#delivering = false;
+            this.#inProgress--;
             this.#deliver();
           });
       }

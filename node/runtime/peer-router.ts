@@ -7,9 +7,9 @@
  *
  * Must never step a core or queue work itself (the inbox decides what runs in the serial executor), and never accept a
  * message of the own epoch's channels from a peer outside the epoch. What the inbox returns for a message (the promise
- * of the executor's work on it) goes back to the host, which hands over that peer's and the others' next messages
- * once it settled: so the executor holds at most one peer message at a time, and the host's per-peer queues decide
- * whose turn is next.
+ * of the executor's work on it) goes back to the host, which holds the next messages back while a few such promises
+ * are pending (node/p2p/host.ts MAX_IN_PROGRESS): so the executor holds few peer messages at a time, and the host's
+ * per-peer queues decide whose turn is next.
  */
 import type { EpochView } from "../chain/registry.ts";
 import { frameBudget } from "../p2p/frame-budget.ts";
@@ -40,8 +40,8 @@ export type Envelope =
 const MAX_ANSWER_DATA = 1024;
 
 /**
- * Where each channel's messages go. A channel whose work is queued returns its promise: the host hands over the next
- * peer message once it settled.
+ * Where each channel's messages go. A channel whose work is queued returns its promise: the host counts it as pending
+ * until it settles.
  */
 export interface PeerInbox {
   bft(from: ValidatorIndex, message: unknown): void | Promise<void>;

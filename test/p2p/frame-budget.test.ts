@@ -98,8 +98,8 @@ describe("p2p frame budget: the cap derived from the largest message of the epoc
 
   for (const [n, batchSize] of [
     [5, 1],
-    [5, 4],
-    [9, 2],
+    [5, 3],
+    [7, 2],
   ] as const) {
     const k = thresholds(n).k;
     it(`n${n} k${k} B${batchSize}: every key-generation message fits, the formula is the send as sent`, function () {
@@ -114,8 +114,8 @@ describe("p2p frame budget: the cap derived from the largest message of the epoc
   }
 
   for (const [nOld, nNew] of [
-    [5, 9],
-    [9, 5],
+    [5, 7],
+    [7, 5],
   ] as const) {
     it(`handover n${nOld} → n${nNew}: the dealers' records and sends fit both sides' caps`, function () {
       const frames = handoverFrames(nOld, nNew);

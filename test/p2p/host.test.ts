@@ -8,7 +8,7 @@ import { createLibp2p } from "libp2p";
 
 import { G } from "../../node/crypto/point.ts";
 import { bigIntToBytes } from "../../node/crypto/field.ts";
-import { P2PHost, PROTOCOL, peerIdOf } from "../../node/p2p/host.ts";
+import { MAX_IN_PROGRESS, P2PHost, PROTOCOL, peerIdOf } from "../../node/p2p/host.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 
 async function until(condition: () => boolean, what: string, ms = 10_000) {
@@ -76,7 +76,7 @@ describe("p2p host (libp2p over TCP on loopback)", function () {
     }
   });
 
-  it("hands over one message at a time while the node works on it, the peers in turn, each in its order", async function () {
+  it("hands over at most MAX_IN_PROGRESS messages while the node works on them, then the peers in turn", async function () {
     const pending: { from: string; i: number; done: () => void }[] = [];
     const key = bigIntToBytes(2000n);
     const address = `/ip4/127.0.0.1/tcp/${await freePort()}`;
@@ -89,22 +89,24 @@ describe("p2p host (libp2p over TCP on loopback)", function () {
     try {
       const id = peerIdOf(G.multiply(2000n).toBytes(false));
       busy.setPeers(nodes.slice(0, 2).map(({ id, address }) => ({ id, address })));
+      const perPeer = MAX_IN_PROGRESS + 4;
       for (const node of nodes.slice(0, 2)) {
         node.host.setPeers([{ id, address }]);
-        for (let i = 0; i < 3; i++) node.host.send(id, { i });
+        for (let i = 0; i < perPeer; i++) node.host.send(id, { i });
       }
-      await until(() => busy.stats.framesReceived === 6, "the six frames");
+      await until(() => busy.stats.framesReceived === 2 * perPeer, "every frame");
+      expect(pending).to.have.length(MAX_IN_PROGRESS);
       const taken: { from: string; i: number }[] = [];
-      while (taken.length < 6) {
-        await until(() => pending.length === 1, "one message handed over");
-        const { from, i, done } = pending.splice(0)[0]!;
+      while (taken.length < 2 * perPeer) {
+        const { from, i, done } = pending.shift()!;
         taken.push({ from, i });
         done();
+        await until(() => pending.length === Math.min(MAX_IN_PROGRESS, 2 * perPeer - taken.length), "the next");
       }
       for (const node of nodes.slice(0, 2))
-        expect(taken.filter((t) => t.from === node.id).map((t) => t.i)).to.deep.equal([0, 1, 2]);
-      // After the first (handed over as it came), the peers alternate while both have frames waiting.
-      const senders = taken.slice(1, 5).map((t) => t.from);
+        expect(taken.filter((t) => t.from === node.id).map((t) => t.i)).to.deep.equal([...Array(perPeer).keys()]);
+      // After those handed over as they came, the peers alternate while both have frames waiting.
+      const senders = taken.slice(MAX_IN_PROGRESS, MAX_IN_PROGRESS + 6).map((t) => t.from);
       expect(senders.every((from, j) => j === 0 || from !== senders[j - 1])).to.equal(true);
     } finally {
       await busy.stop();
