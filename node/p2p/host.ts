@@ -84,7 +84,7 @@ export interface P2POptions {
   /** The node key, 32 bytes. */
   privateKey: Uint8Array;
   listen: string;
-  /** A peer's message; the next one is handed over once a returned promise settles. */
+  /** A peer's message; a returned promise is the node's work on it, pending until it settles (MAX_IN_PROGRESS). */
   onMessage: (from: string, message: unknown) => void | Promise<void>;
   log?: (message: string) => void;
   /** The largest frame sent or taken (default MAX_FRAME_BYTES); a peer that announces a larger one is dropped. */
