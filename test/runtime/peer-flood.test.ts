@@ -31,7 +31,7 @@ const [VICTIM, HONEST_A, HONEST_B, BYZANTINE] = [0, 1, 2, 3];
 /** One height of an honest peer: proposal, prevote, precommit. */
 const HONEST_MESSAGES = 3;
 const OLD_HEIGHT_MESSAGES = 500;
-const MAXIMAL_FRAMES = 2;
+const MAXIMAL_FRAMES = 3;
 
 async function until(condition: () => boolean, what: string, ms = 60_000) {
   const deadline = Date.now() + ms;
@@ -84,6 +84,8 @@ interface Run {
   /** Who the node's executor worked for, in order ("A", "B", or "byzantine"). */
   order: string[];
   inboundDropped: number;
+  /** The host's warnings about dropped frames. */
+  dropWarnings: string[];
 }
 
 /** Runs the scenario; `attack` says whether the Byzantine peer floods the node first. */
@@ -94,6 +96,7 @@ async function run(attack: boolean): Promise<Run> {
   const executor = new SerialExecutor(log);
   const router = new PeerRouter(epoch, nodeIndex(VICTIM + 1), 1);
   const order: string[] = [];
+  const dropWarnings: string[] = [];
   const names = new Map([
     [HONEST_A, "A"],
     [HONEST_B, "B"],
@@ -103,6 +106,7 @@ async function run(attack: boolean): Promise<Run> {
     privateKey: bigIntToBytes(SECRETS[VICTIM]!),
     listen: epoch.nodes[VICTIM]!.p2pListenAddress,
     onMessage: (from, message) => router.deliver(from, message),
+    log: (line) => void (line.startsWith("dropped") && dropWarnings.push(line)),
   });
   const record = (who: string) =>
     executor.run(() => {
@@ -169,7 +173,7 @@ async function run(attack: boolean): Promise<Run> {
       () => order.filter((who) => who !== "byzantine").length === 2 * HONEST_MESSAGES,
       "the honest messages' turns",
     );
-    return { order, inboundDropped: victim.stats.inboundDropped };
+    return { order, inboundDropped: victim.stats.inboundDropped, dropWarnings };
   } finally {
     await executor.stop();
     await byzantine?.stop();
@@ -195,8 +199,11 @@ describe("a Byzantine peer's flood does not delay the honest peers (libp2p, rout
       MAX_IN_PROGRESS + HONEST_MESSAGES,
     );
     expect([count(attacked, "A"), count(attacked, "B")]).to.deep.equal([3, 3]);
-    // The flood overflowed the attacker's own queue (by bytes: two maximal frames do not fit with the rest).
-    expect(attacked.inboundDropped).to.be.greaterThan(0);
-    expect(calm.inboundDropped).to.equal(0);
+    // The flood overflowed the attacker's own queue by bytes (two frame caps: the first maximal frame fits with the
+    // small ones, the next two do not), with one warning for both.
+    expect(attacked.inboundDropped).to.equal(MAXIMAL_FRAMES - 1);
+    expect(attacked.dropWarnings).to.have.length(1);
+    expect(attacked.dropWarnings[0]).to.match(/^dropped 1 frames from peer .*: its inbound queue is full/);
+    expect([calm.inboundDropped, calm.dropWarnings.length]).to.deep.equal([0, 0]);
   });
 });
