@@ -31,10 +31,10 @@ export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Frames waiting to be sent to one peer, and received from one peer: an honest peer's full send queue fits. */
 const MAX_QUEUED_FRAMES = 4096;
 /**
- * Bytes of received frames one peer may have waiting, in frame caps: a maximal frame and as much again in smaller
- * ones (an honest peer's burst: a dealer's sharing and the echoes and readies around it).
+ * Bytes of frames waiting to be sent to one peer, and received from one peer, in frame caps: a maximal frame and as
+ * much again in smaller ones (an honest peer's burst: a dealer's sharing and the echoes and readies around it).
  */
-const INBOUND_BYTES_IN_FRAMES = 2;
+const QUEUED_BYTES_IN_FRAMES = 2;
 /**
  * Peer messages whose work may be pending at once (in the node's executor). Few, so that a flooder's messages there
  * stay few and the peers' turns decide the order; more than one, so that peer messages keep a fair share of the
@@ -72,7 +72,7 @@ export interface P2PStats {
   /** Frames handed to `onMessage`. */
   framesIn: number;
   framesOut: number;
-  /** Frames dropped from full send queues. */
+  /** Frames dropped from full send queues (the oldest first). */
   dropped: number;
   /** Received frames dropped because their sender's inbound queue was full. */
   inboundDropped: number;
@@ -100,6 +100,8 @@ interface InboundFrame {
 
 class PeerLink {
   queue: Uint8Array[] = [];
+  /** Bytes of the frames in `queue`. */
+  queuedBytes = 0;
   stream: Stream | undefined;
   connecting = false;
   attempt = 0;
@@ -145,7 +147,7 @@ export class P2PHost {
   }
 
   #inboundBounds() {
-    return { maxItems: MAX_QUEUED_FRAMES, maxBytes: INBOUND_BYTES_IN_FRAMES * this.#maxFrameBytes };
+    return { maxItems: MAX_QUEUED_FRAMES, maxBytes: QUEUED_BYTES_IN_FRAMES * this.#maxFrameBytes };
   }
 
   static async start(options: P2POptions): Promise<P2PHost> {
@@ -218,12 +220,21 @@ export class P2PHost {
     }
   }
 
+  /**
+   * Queues a frame for a peer, dropping its oldest frames beyond the bounds: by bytes too, since the frames this node
+   * sends a peer that does not read (served commits of large blocks, say) would otherwise pile up to 4096 caps.
+   */
   #enqueue(link: PeerLink, frame: Uint8Array): void {
-    if (link.queue.length >= MAX_QUEUED_FRAMES) {
-      link.queue.shift();
+    const maxBytes = QUEUED_BYTES_IN_FRAMES * this.#maxFrameBytes;
+    while (
+      link.queue.length > 0 &&
+      (link.queue.length >= MAX_QUEUED_FRAMES || link.queuedBytes + frame.length > maxBytes)
+    ) {
+      link.queuedBytes -= link.queue.shift()!.length;
       this.stats.dropped++;
     }
     link.queue.push(frame);
+    link.queuedBytes += frame.length;
     this.#flush(link);
   }
 
@@ -241,6 +252,7 @@ export class P2PHost {
         return;
       }
       const frame = link.queue.shift()!;
+      link.queuedBytes -= frame.length;
       this.stats.framesOut++;
       if (!stream.send(frame)) {
         // Backpressure: wait for the stream to drain before sending more.

@@ -113,6 +113,27 @@ describe("p2p host (libp2p over TCP on loopback)", function () {
     }
   });
 
+  it("keeps a down peer's send queue within two frame caps of bytes, dropping the oldest frames", async function () {
+    const cap = 64 * 1024;
+    const sender = await P2PHost.start({
+      privateKey: bigIntToBytes(3000n),
+      listen: `/ip4/127.0.0.1/tcp/${await freePort()}`,
+      onMessage: () => undefined,
+      maxFrameBytes: cap,
+    });
+    try {
+      // Nothing listens there: every frame waits in the queue.
+      const down = { id: nodes[0]!.id, address: `/ip4/127.0.0.1/tcp/${await freePort()}` };
+      sender.setPeers([down]);
+      const message = { pad: "x".repeat(Math.floor(cap * 0.7)) }; // a frame of 0.7 caps
+      for (let i = 0; i < 100; i++) sender.send(down.id, message);
+      // Two such frames fit in two caps, three do not: two stay queued. The count alone (4096) would have kept all 100.
+      expect(sender.stats.dropped).to.equal(98);
+    } finally {
+      await sender.stop();
+    }
+  });
+
   for (const [what, bytes] of [
     ["an oversized frame", Uint8Array.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])],
     ["a frame that is not JSON", Uint8Array.from([0, 0, 0, 3, 0x7b, 0x7b, 0x7b])],
