@@ -176,7 +176,7 @@ export class TorusNode {
       deployment,
     );
     const executor = new SerialExecutor(log);
-    const router = new PeerRouter(epoch, self);
+    const router = new PeerRouter(epoch, self, config.keygen.batchSize);
     const votes = new OwnVotes(chainId, validatorOf(self), this.#privateKey);
     const common = { router, executor, metrics, log, storage };
     const bft = new BftDriver({
@@ -250,19 +250,20 @@ export class TorusNode {
     this.#p2p = await P2PHost.start({
       privateKey: Uint8Array.from(Buffer.from(config.nodeKey.replace(/^0x/, ""), "hex")),
       listen: config.p2p.listen,
-      onMessage: (from, message) => {
-        if (!executor.stopped) router.deliver(from, message);
-      },
+      onMessage: (from, message) => (executor.stopped ? undefined : router.deliver(from, message)),
       log: (m) => log.warn(m),
+      maxFrameBytes: router.frameBudget(),
     });
+    // Each queued channel returns the executor's promise: the host holds further peer messages back while a few are
+    // pending, so that the peers' turns, not their arrival, order the executor's peer work.
     router.attach(this.#p2p, {
-      bft: (from, message) => void executor.run(() => bft.fromPeerMessage(from, message)),
-      dkg: (from, message) => void executor.run(() => keygen.fromPeer(from, message)),
-      tx: (from, tx) => void executor.run(async () => void (await bft.fromPeer(from, tx))),
+      bft: (from, message) => executor.run(() => bft.fromPeerMessage(from, message)),
+      dkg: (from, message) => executor.run(() => keygen.fromPeer(from, message)),
+      tx: (from, tx) => executor.run(async () => void (await bft.fromPeer(from, tx))),
       hello: (from, hello) => verifiers.onHello(from, hello),
       signatureRequest: (from, request) => peerSignatures.answer(from, request),
       signatureAnswer: (from, answer) => peerSignatures.onAnswer(from, answer),
-      handover: (from, message) => void executor.run(() => handover.fromPeer(from, message)),
+      handover: (from, message) => executor.run(() => handover.fromPeer(from, message)),
     });
     handover.setPeers();
     verifiers.start(executor);

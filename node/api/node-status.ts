@@ -45,6 +45,7 @@ export interface PeerTrafficCounters {
   framesIn: number;
   framesOut: number;
   dropped: number;
+  inboundDropped: number;
   rejectedPeers: number;
   malformedFrames: number;
 }

@@ -72,9 +72,15 @@ function prometheusText(source: StatusSource, s: StatusJson): string {
       m.signatureFetches,
     ],
     ["torus_peer_messages_rejected_total", "counter", "peer messages the cores refused", m.bftRejected + m.dkgRejected],
-    ["torus_p2p_frames_in_total", "counter", "frames received", p2p.framesIn],
+    ["torus_p2p_frames_in_total", "counter", "frames received and handed to the node", p2p.framesIn],
     ["torus_p2p_frames_out_total", "counter", "frames sent", p2p.framesOut],
     ["torus_p2p_dropped_total", "counter", "frames dropped from full peer queues", p2p.dropped],
+    [
+      "torus_p2p_inbound_dropped_total",
+      "counter",
+      "received frames dropped because their sender's inbound queue was full",
+      p2p.inboundDropped,
+    ],
     ["torus_p2p_rejected_peers_total", "counter", "connections refused: not in the node list", p2p.rejectedPeers],
     [
       "torus_p2p_malformed_frames_total",

@@ -36,7 +36,16 @@ export class FrameDecoder {
   #pending: number | undefined;
   #copied = 0;
 
-  constructor(readonly maxFrameBytes: number) {}
+  readonly #cap: () => number;
+
+  /** `maxFrameBytes` may be a function: the cap of a live stream can change (the host's grows for a handover). */
+  constructor(maxFrameBytes: number | (() => number)) {
+    this.#cap = typeof maxFrameBytes === "number" ? () => maxFrameBytes : maxFrameBytes;
+  }
+
+  get maxFrameBytes(): number {
+    return this.#cap();
+  }
 
   /** Bytes copied out so far: each byte received is copied once (headers and payloads), never re-joined. */
   get copied(): number {
@@ -59,7 +68,8 @@ export class FrameDecoder {
       if (this.#pending === undefined) {
         if (this.#buffered < 4) return frames;
         const length = new DataView(this.#take(4).buffer).getUint32(0);
-        if (length > this.maxFrameBytes) throw new FrameTooLarge(length, this.maxFrameBytes);
+        const cap = this.#cap();
+        if (length > cap) throw new FrameTooLarge(length, cap);
         this.#pending = length;
       }
       if (this.#buffered < this.#pending) return frames;

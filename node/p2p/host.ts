@@ -6,6 +6,12 @@
  * outbound stream per peer. Each peer has a bounded send queue: a peer that is down or slow loses the oldest
  * messages first, which the protocols recover from (BFT gossip, key-generation resend). A peer that sends an oversized
  * frame or bytes that are not JSON is disconnected and counted, never trusted and never able to crash the node.
+ *
+ * Received frames wait in a bounded queue per peer (node/p2p/fair-queue.ts) and are parsed and handed to `onMessage`
+ * the peers taking turns; when `onMessage` returns a promise (the node's work on the message), at most
+ * MAX_IN_PROGRESS such promises are pending and the next frame waits for one to settle. So a peer that floods the
+ * node, with maximal frames or many small ones, fills only its own queue (the excess is dropped unparsed and counted)
+ * and delays another peer's next message by one of its own per turn, plus the few already handed over.
  */
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
@@ -16,12 +22,27 @@ import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 
+import { FairQueue } from "./fair-queue.ts";
 import { FrameDecoder, FrameTooLarge, encodeFrame as frameOf } from "./framing.ts";
 
 export const PROTOCOL = "/torus-network/1.0.0";
-/** The frame cap when the node sets none (P2POptions.maxFrameBytes). */
+/** The frame cap when the node sets none (P2POptions.maxFrameBytes; a node sets node/p2p/frame-budget.ts's). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Frames waiting to be sent to one peer, and received from one peer: an honest peer's full send queue fits. */
 const MAX_QUEUED_FRAMES = 4096;
+/**
+ * Bytes of frames waiting to be sent to one peer, and received from one peer, in frame caps: a maximal frame and as
+ * much again in smaller ones (an honest peer's burst: a dealer's sharing and the echoes and readies around it).
+ */
+const QUEUED_BYTES_IN_FRAMES = 2;
+/**
+ * Peer messages whose work may be pending at once (in the node's executor). Few, so that a flooder's messages there
+ * stay few and the peers' turns decide the order; more than one, so that peer messages keep a fair share of the
+ * executor while client requests queue there too (each handed-over message waits for the tasks queued before it).
+ */
+export const MAX_IN_PROGRESS = 8;
+/** At most one warning per peer in this long about its dropped frames (the count says how many). */
+const DROP_WARNING_INTERVAL_MS = 10_000;
 const DIAL_BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000];
 
 /** The libp2p peer id of a secp256k1 public key given as 33-byte compressed or 65-byte uncompressed bytes. */
@@ -46,9 +67,15 @@ export interface P2PPeer {
 }
 
 export interface P2PStats {
+  /** Frames received whole (queued, or dropped from a full queue). */
+  framesReceived: number;
+  /** Frames handed to `onMessage`. */
   framesIn: number;
   framesOut: number;
+  /** Frames dropped from full send queues (the oldest first). */
   dropped: number;
+  /** Received frames dropped because their sender's inbound queue was full. */
+  inboundDropped: number;
   rejectedPeers: number;
   malformedFrames: number;
 }
@@ -57,14 +84,24 @@ export interface P2POptions {
   /** The node key, 32 bytes. */
   privateKey: Uint8Array;
   listen: string;
-  onMessage: (from: string, message: unknown) => void;
+  /** A peer's message; a returned promise is the node's work on it, pending until it settles (MAX_IN_PROGRESS). */
+  onMessage: (from: string, message: unknown) => void | Promise<void>;
   log?: (message: string) => void;
   /** The largest frame sent or taken (default MAX_FRAME_BYTES); a peer that announces a larger one is dropped. */
   maxFrameBytes?: number;
 }
 
+/** A received frame waiting for its turn, with what to close if it turns out not to be JSON. */
+interface InboundFrame {
+  payload: Uint8Array;
+  stream: Stream;
+  connection: Connection;
+}
+
 class PeerLink {
   queue: Uint8Array[] = [];
+  /** Bytes of the frames in `queue`. */
+  queuedBytes = 0;
   stream: Stream | undefined;
   connecting = false;
   attempt = 0;
@@ -73,16 +110,44 @@ class PeerLink {
 }
 
 export class P2PHost {
-  readonly stats: P2PStats = { framesIn: 0, framesOut: 0, dropped: 0, rejectedPeers: 0, malformedFrames: 0 };
+  readonly stats: P2PStats = {
+    framesReceived: 0,
+    framesIn: 0,
+    framesOut: 0,
+    dropped: 0,
+    inboundDropped: 0,
+    rejectedPeers: 0,
+    malformedFrames: 0,
+  };
   #node!: Libp2p;
   #links = new Map<string, PeerLink>();
   #allowed = new Set<string>();
   #stopped = false;
+  #maxFrameBytes: number;
+  readonly #inbound: FairQueue<InboundFrame>;
+  /** Messages handed to `onMessage` whose work is still pending. */
+  #inProgress = 0;
+  readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
+  /** Per peer: frames dropped since the last warning, and when that was. */
+  readonly #drops = new Map<string, { count: number; warnedAt: number }>();
 
-  private constructor(private readonly options: P2POptions) {}
+  private constructor(private readonly options: P2POptions) {
+    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.#inbound = new FairQueue(this.#inboundBounds());
+  }
 
-  get #maxFrameBytes(): number {
-    return this.options.maxFrameBytes ?? MAX_FRAME_BYTES;
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /** A new cap (a handover's other epoch became known): for frames sent from now on and frames not yet announced. */
+  setMaxFrameBytes(bytes: number): void {
+    this.#maxFrameBytes = bytes;
+    this.#inbound.bounds = this.#inboundBounds();
+  }
+
+  #inboundBounds() {
+    return { maxItems: MAX_QUEUED_FRAMES, maxBytes: QUEUED_BYTES_IN_FRAMES * this.#maxFrameBytes };
   }
 
   static async start(options: P2POptions): Promise<P2PHost> {
@@ -132,6 +197,8 @@ export class P2PHost {
     }
     for (const [id, link] of this.#links) {
       if (!this.#allowed.has(id)) {
+        this.#inbound.clear(id);
+        this.#drops.delete(id);
         clearTimeout(link.retryTimer);
         void link.stream?.close().catch(() => undefined);
         this.#links.delete(id);
@@ -153,12 +220,21 @@ export class P2PHost {
     }
   }
 
+  /**
+   * Queues a frame for a peer, dropping its oldest frames beyond the bounds: by bytes too, since the frames this node
+   * sends a peer that does not read (served commits of large blocks, say) would otherwise pile up to 4096 caps.
+   */
   #enqueue(link: PeerLink, frame: Uint8Array): void {
-    if (link.queue.length >= MAX_QUEUED_FRAMES) {
-      link.queue.shift();
+    const maxBytes = QUEUED_BYTES_IN_FRAMES * this.#maxFrameBytes;
+    while (
+      link.queue.length > 0 &&
+      (link.queue.length >= MAX_QUEUED_FRAMES || link.queuedBytes + frame.length > maxBytes)
+    ) {
+      link.queuedBytes -= link.queue.shift()!.length;
       this.stats.dropped++;
     }
     link.queue.push(frame);
+    link.queuedBytes += frame.length;
     this.#flush(link);
   }
 
@@ -176,6 +252,7 @@ export class P2PHost {
         return;
       }
       const frame = link.queue.shift()!;
+      link.queuedBytes -= frame.length;
       this.stats.framesOut++;
       if (!stream.send(frame)) {
         // Backpressure: wait for the stream to drain before sending more.
@@ -219,8 +296,7 @@ export class P2PHost {
       stream.abort(new Error("not an allowed peer"));
       return;
     }
-    const decoder = new FrameDecoder(this.#maxFrameBytes);
-    const utf8 = new TextDecoder("utf-8", { fatal: true });
+    const decoder = new FrameDecoder(() => this.#maxFrameBytes);
     stream.addEventListener("message", (event) => {
       let payloads: Uint8Array[];
       try {
@@ -230,20 +306,65 @@ export class P2PHost {
         throw error;
       }
       for (const payload of payloads) {
-        let message: unknown;
-        try {
-          message = JSON.parse(utf8.decode(payload));
-        } catch {
-          return this.#drop(stream, connection, "a frame that is not JSON");
-        }
-        this.stats.framesIn++;
-        try {
-          this.options.onMessage(from, message);
-        } catch (error) {
-          this.options.log?.(`handler failed on a message from ${from}: ${(error as Error).message}`);
-        }
+        this.stats.framesReceived++;
+        if (!this.#inbound.push(from, { payload, stream, connection }, payload.length)) this.#dropped(from);
       }
+      this.#deliver();
     });
+  }
+
+  /** Hands queued frames to `onMessage`, the peers in turn, while fewer than MAX_IN_PROGRESS are being worked on. */
+  #deliver(): void {
+    while (this.#inProgress < MAX_IN_PROGRESS && !this.#stopped) {
+      const next = this.#inbound.take();
+      if (!next) return;
+      const { peer: from, item } = next;
+      let message: unknown;
+      try {
+        message = JSON.parse(this.#utf8.decode(item.payload));
+      } catch {
+        this.#inbound.clear(from);
+        this.#drop(item.stream, item.connection, "a frame that is not JSON");
+        continue;
+      }
+      this.stats.framesIn++;
+      let work: void | Promise<void>;
+      try {
+        work = this.options.onMessage(from, message);
+      } catch (error) {
+        this.#handlerFailed(from, error);
+        continue;
+      }
+      if (work) {
+        this.#inProgress++;
+        void work
+          .catch((error: unknown) => this.#handlerFailed(from, error))
+          .finally(() => {
+            this.#inProgress--;
+            this.#deliver();
+          });
+      }
+    }
+  }
+
+  #handlerFailed(from: string, error: unknown): void {
+    this.options.log?.(`handler failed on a message from ${from}: ${(error as Error).message}`);
+  }
+
+  /** Counts a frame dropped from a full inbound queue; warns about the peer at most once per interval. */
+  #dropped(from: string): void {
+    this.stats.inboundDropped++;
+    const now = Date.now();
+    const drops = this.#drops.get(from) ?? { count: 0, warnedAt: -Infinity };
+    drops.count++;
+    if (now - drops.warnedAt >= DROP_WARNING_INTERVAL_MS) {
+      const { items, bytes } = this.#inbound.waiting(from);
+      this.options.log?.(
+        `dropped ${drops.count} frames from peer ${from}: its inbound queue is full (${items} frames, ${bytes} bytes)`,
+      );
+      [drops.count, drops.warnedAt] = [0, now];
+    }
+    this.#drops.set(from, drops);
   }
 
   #drop(stream: Stream, connection: Connection, why: string): void {

@@ -86,7 +86,8 @@ export class HandoverDriver {
 
   /** The other epoch's nodes the host must link to while the handover runs. */
   setPeers(): void {
-    this.parts.router.setPeers([...(this.#receiving?.oldPeers ?? []), ...(this.#dealing?.peers ?? [])]);
+    const partners = [this.#receiving?.from, this.#dealing?.next].filter((e) => e !== undefined);
+    this.parts.router.setPeers([...(this.#receiving?.oldPeers ?? []), ...(this.#dealing?.peers ?? [])], partners);
   }
 
   /** A "pss" message: to the dealing side if from the next epoch's nodes, else to the receiving side. */

@@ -1219,6 +1219,7 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(metrics.body).to.match(/^torus_keys_free 4$/m);
       expect(metrics.body).to.match(/^torus_peer_messages_rejected_total 3$/m);
       expect(metrics.body).to.match(/^torus_p2p_malformed_frames_total 3$/m);
+      expect(metrics.body).to.match(/^torus_p2p_inbound_dropped_total 4$/m);
       expect(metrics.body).to.match(/^torus_crypto_backend_info\{backend="noble"\} 1$/m);
     });
 

@@ -8,7 +8,7 @@ import { createLibp2p } from "libp2p";
 
 import { G } from "../../node/crypto/point.ts";
 import { bigIntToBytes } from "../../node/crypto/field.ts";
-import { P2PHost, PROTOCOL, peerIdOf } from "../../node/p2p/host.ts";
+import { MAX_IN_PROGRESS, P2PHost, PROTOCOL, peerIdOf } from "../../node/p2p/host.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 
 async function until(condition: () => boolean, what: string, ms = 10_000) {
@@ -34,7 +34,7 @@ async function startNode(seed: number): Promise<TestNode> {
   const host = await P2PHost.start({
     privateKey: key,
     listen: address,
-    onMessage: (from, message) => inbox.push({ from, message }),
+    onMessage: (from, message) => void inbox.push({ from, message }),
   });
   return { host, key, id: peerIdOf(G.multiply(BigInt(1000 + seed)).toBytes(false)), address, inbox };
 }
@@ -73,6 +73,64 @@ describe("p2p host (libp2p over TCP on loopback)", function () {
       expect(nodes[0]!.inbox).to.deep.equal([]);
     } finally {
       await outsider.host.stop();
+    }
+  });
+
+  it("hands over at most MAX_IN_PROGRESS messages while the node works on them, then the peers in turn", async function () {
+    const pending: { from: string; i: number; done: () => void }[] = [];
+    const key = bigIntToBytes(2000n);
+    const address = `/ip4/127.0.0.1/tcp/${await freePort()}`;
+    const busy = await P2PHost.start({
+      privateKey: key,
+      listen: address,
+      onMessage: (from, message) =>
+        new Promise<void>((done) => pending.push({ from, i: (message as { i: number }).i, done })),
+    });
+    try {
+      const id = peerIdOf(G.multiply(2000n).toBytes(false));
+      busy.setPeers(nodes.slice(0, 2).map(({ id, address }) => ({ id, address })));
+      const perPeer = MAX_IN_PROGRESS + 4;
+      for (const node of nodes.slice(0, 2)) {
+        node.host.setPeers([{ id, address }]);
+        for (let i = 0; i < perPeer; i++) node.host.send(id, { i });
+      }
+      await until(() => busy.stats.framesReceived === 2 * perPeer, "every frame");
+      expect(pending).to.have.length(MAX_IN_PROGRESS);
+      const taken: { from: string; i: number }[] = [];
+      while (taken.length < 2 * perPeer) {
+        const { from, i, done } = pending.shift()!;
+        taken.push({ from, i });
+        done();
+        await until(() => pending.length === Math.min(MAX_IN_PROGRESS, 2 * perPeer - taken.length), "the next");
+      }
+      for (const node of nodes.slice(0, 2))
+        expect(taken.filter((t) => t.from === node.id).map((t) => t.i)).to.deep.equal([...Array(perPeer).keys()]);
+      // After those handed over as they came, the peers alternate while both have frames waiting.
+      const senders = taken.slice(MAX_IN_PROGRESS, MAX_IN_PROGRESS + 6).map((t) => t.from);
+      expect(senders.every((from, j) => j === 0 || from !== senders[j - 1])).to.equal(true);
+    } finally {
+      await busy.stop();
+    }
+  });
+
+  it("keeps a down peer's send queue within two frame caps of bytes, dropping the oldest frames", async function () {
+    const cap = 64 * 1024;
+    const sender = await P2PHost.start({
+      privateKey: bigIntToBytes(3000n),
+      listen: `/ip4/127.0.0.1/tcp/${await freePort()}`,
+      onMessage: () => undefined,
+      maxFrameBytes: cap,
+    });
+    try {
+      // Nothing listens there: every frame waits in the queue.
+      const down = { id: nodes[0]!.id, address: `/ip4/127.0.0.1/tcp/${await freePort()}` };
+      sender.setPeers([down]);
+      const message = { pad: "x".repeat(Math.floor(cap * 0.7)) }; // a frame of 0.7 caps
+      for (let i = 0; i < 100; i++) sender.send(down.id, message);
+      // Two such frames fit in two caps, three do not: two stay queued. The count alone (4096) would have kept all 100.
+      expect(sender.stats.dropped).to.equal(98);
+    } finally {
+      await sender.stop();
     }
   });
 

@@ -37,11 +37,12 @@ function routerFor(self: number) {
   const epoch = epochOf(5);
   const ids = epochPeers(epoch).map((p) => p.id);
   const sent: { to: string[]; message: unknown }[] = [];
+  const transport = { peers: [] as string[], maxFrameBytes: 0, calls: [] as string[] };
   const received: unknown[][] = [];
   const record =
     (channel: string) =>
     (...args: unknown[]) =>
-      received.push([channel, ...args]);
+      void received.push([channel, ...args]);
   const inbox: PeerInbox = {
     bft: record("bft"),
     dkg: record("dkg"),
@@ -51,23 +52,30 @@ function routerFor(self: number) {
     signatureAnswer: record("signatureAnswer"),
     handover: record("handover"),
   };
-  const router = new PeerRouter(epoch, nodeIndex(self));
+  const router = new PeerRouter(epoch, nodeIndex(self), 4);
   router.attach(
     {
       send: (to, message) => sent.push({ to: [to], message }),
       sendMany: (to, message) => sent.push({ to: [...to], message }),
-      setPeers: () => undefined,
+      setPeers: (peers) => {
+        transport.calls.push("setPeers");
+        transport.peers = peers.map((p) => p.id);
+      },
+      setMaxFrameBytes: (bytes) => {
+        transport.calls.push("setMaxFrameBytes");
+        transport.maxFrameBytes = bytes;
+      },
     },
     inbox,
   );
-  return { router, ids, sent, received };
+  return { router, ids, sent, received, transport, epoch, inbox };
 }
 
 describe("peer router", () => {
   it("hands the BFT core 0-based validator indexes and the other units 1-based node indexes", () => {
     const { router, ids, received } = routerFor(1);
-    router.deliver(ids[2]!, { ch: "bft", m: "vote" });
-    router.deliver(ids[2]!, { ch: "dkg", m: "echo" });
+    void router.deliver(ids[2]!, { ch: "bft", m: "vote" });
+    void router.deliver(ids[2]!, { ch: "dkg", m: "echo" });
     expect(received).to.deep.equal([
       ["bft", 2, "vote"],
       ["dkg", 3, "echo"],
@@ -89,9 +97,44 @@ describe("peer router", () => {
 
   it("drops a peer outside the epoch on its channels, but passes handover messages on by peer id", () => {
     const { router, received } = routerFor(1);
-    router.deliver("stranger", { ch: "bft", m: "vote" });
-    router.deliver("stranger", { ch: "pss", m: "deal" });
+    void router.deliver("stranger", { ch: "bft", m: "vote" });
+    void router.deliver("stranger", { ch: "pss", m: "deal" });
     expect(received).to.deep.equal([["handover", "stranger", "deal"]]);
+  });
+
+  it("hands the executor's promise of a queued channel back to the host, so that it waits before the next", async () => {
+    const { router, ids, epoch, inbox } = routerFor(1);
+    let finish!: () => void;
+    const work = new Promise<void>((resolve) => (finish = resolve));
+    router.attach(
+      {
+        send: () => undefined,
+        sendMany: () => undefined,
+        setPeers: () => undefined,
+        setMaxFrameBytes: () => undefined,
+      },
+      {
+        ...inbox,
+        bft: () => work,
+      },
+    );
+    expect(router.deliver(ids[2]!, { ch: "bft", m: "vote" })).to.equal(work);
+    expect(router.deliver(ids[2]!, { ch: "hello", epoch: epoch.epoch, verifiers: "h" })).to.equal(undefined);
+    finish();
+    await work;
+  });
+
+  it("sets the host's frame cap before its peers, and grows it for a handover's other epoch", () => {
+    const { router, ids, transport } = routerFor(1);
+    router.setPeers([]);
+    const alone = transport.maxFrameBytes;
+    expect(alone).to.equal(router.frameBudget());
+    expect(transport.peers).to.deep.equal(ids.slice(1));
+    expect(transport.calls).to.deep.equal(["setMaxFrameBytes", "setPeers"]);
+    const successor = { ...epochOf(5), epoch: 2, n: 257, k: 129 };
+    router.setPeers([], [successor]);
+    expect(transport.maxFrameBytes).to.be.above(alone);
+    expect(transport.maxFrameBytes).to.equal(router.frameBudget([successor]));
   });
 
   it("drops malformed envelopes and fields of the wrong type or size", () => {
@@ -106,7 +149,7 @@ describe("peer router", () => {
       { ch: "sigReq", id: 1, verifier: "v" },
       { ch: "sigRes", id: 1, data: "x".repeat(1024), signature: "s" },
     ])
-      router.deliver(ids[1]!, message);
+      void router.deliver(ids[1]!, message);
     expect(received).to.deep.equal([]);
   });
 });

@@ -212,6 +212,7 @@ export function fakeStatusSource(service: FakeKeyService): StatusSource & { coun
     framesIn: 11,
     framesOut: 12,
     dropped: 1,
+    inboundDropped: 4,
     rejectedPeers: 2,
     malformedFrames: 3,
   };
