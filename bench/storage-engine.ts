@@ -1,0 +1,76 @@
+/**
+ * The embedded engine's figures through the storage interface: `npm run bench:storage`. Fills a fresh store with N
+ * records (`BENCH_STORAGE_RECORDS`, default 1,000,000; 160-byte incompressible values under ordered 12-byte keys) in
+ * batches of 1,000, then measures point lookups of random existing keys (p50, p99), single-record durable commits
+ * (what one commit–reveal record costs) and bytes on disk per record. The same workload was run against LevelDB
+ * (classic-level) to choose the engine: README, "Storage".
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { key } from "../node/store/key-codec.ts";
+import { SqliteStore } from "../node/store/sqlite-store.ts";
+
+const records = Number(process.env.BENCH_STORAGE_RECORDS ?? 1_000_000);
+const BATCH = 1000;
+const LOOKUPS = 100_000;
+const SINGLE_COMMITS = 1000;
+
+const dir = await mkdtemp(path.join(tmpdir(), "storage-bench-"));
+const file = path.join(dir, "bench.sqlite");
+const store = await SqliteStore.open(file);
+
+const t0 = performance.now();
+for (let first = 0; first < records; first += BATCH) {
+  const values = randomBytes(160 * BATCH);
+  const ops = [];
+  for (let i = first; i < Math.min(records, first + BATCH); i++) {
+    const offset = (i - first) * 160;
+    ops.push({ type: "put" as const, key: key("k", i), value: values.subarray(offset, offset + 160) });
+  }
+  await store.commit(ops);
+}
+const insertSeconds = (performance.now() - t0) / 1000;
+const insertPerSec = Math.round(records / insertSeconds);
+console.log(`inserted ${records} records in batches of ${BATCH}: ${insertSeconds.toFixed(1)} s, ${insertPerSec}/s`);
+
+const latencies = new Float64Array(LOOKUPS);
+for (let i = 0; i < LOOKUPS; i++) {
+  const k = key("k", Math.floor(Math.random() * records));
+  const start = performance.now();
+  const value = await store.get(k);
+  latencies[i] = performance.now() - start;
+  if (value?.length !== 160) throw new Error("a stored record is missing");
+}
+latencies.sort();
+const lookupP50Ms = latencies[Math.floor(LOOKUPS * 0.5)]!;
+const lookupP99Ms = latencies[Math.floor(LOOKUPS * 0.99)]!;
+console.log(`point lookups: p50 ${(lookupP50Ms * 1000).toFixed(1)} µs, p99 ${(lookupP99Ms * 1000).toFixed(1)} µs`);
+
+const t1 = performance.now();
+for (let i = 0; i < SINGLE_COMMITS; i++)
+  await store.commit([{ type: "put", key: key("single", i), value: randomBytes(700) }]);
+const singleCommitMs = (performance.now() - t1) / SINGLE_COMMITS;
+console.log(`single-record durable commits (700 bytes): ${singleCommitMs.toFixed(2)} ms each`);
+
+await store.close();
+let bytes = 0;
+for (const name of await readdir(dir)) bytes += (await stat(path.join(dir, name))).size;
+const bytesPerRecord = Math.round(bytes / records);
+console.log(`on disk: ${(bytes / 1e6).toFixed(1)} MB, ${bytesPerRecord} bytes per record (160-byte value)`);
+await rm(dir, { recursive: true, force: true });
+
+console.log(
+  JSON.stringify({
+    bench: "storage",
+    engine: "node:sqlite",
+    records,
+    insertPerSec,
+    lookupP50Ms: Number(lookupP50Ms.toFixed(4)),
+    lookupP99Ms: Number(lookupP99Ms.toFixed(4)),
+    singleCommitMs: Number(singleCommitMs.toFixed(3)),
+    bytesPerRecord,
+  }),
+);
