@@ -16,8 +16,10 @@ import { bytesToBigInt } from "../../node/crypto/field.ts";
 import { reconstructSecret } from "../../node/crypto/lagrange.ts";
 import { G } from "../../node/crypto/point.ts";
 import { verifyTorus } from "../../node/crypto/signature.ts";
+import { MemoryStore } from "../../node/store/memory-store.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "../../scripts/lib/dev-oidc.ts";
+import { DelayedStore } from "../support/delayed-store.ts";
 import { FakeKeyNetwork, fakeStatusSource, type FakeKeyService } from "../support/fake-key-network.ts";
 
 interface Answer {
@@ -747,6 +749,28 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
         message: "Internal error",
         data: "your address holds 2 open commitments, its quota; reveal or wait for them to expire",
       });
+    });
+
+    it("signs one temporary key for a commitment when two requests race for it (the store records one of them)", async function () {
+      // On an engine that answers on a later turn (a database server), both requests pass the first check together.
+      network.nodes[0]!.recordOn(new DelayedStore(new MemoryStore()));
+      const raced = await Promise.all([commitFrom("race", "10.0.0.1", 5n), commitFrom("race", "10.0.0.2", 9n)]);
+      const signed = raced.filter((answer) => answer.result !== undefined);
+      expect(signed, JSON.stringify(raced)).to.have.length(1);
+      expectError(
+        raced.find((answer) => answer.result === undefined)!,
+        "DUPLICATE_TOKEN",
+        {
+          code: -32603,
+          message: "Internal error",
+          data: "Duplicate token found",
+        },
+      );
+      // The same request racing itself gets the same signature twice, recorded once.
+      const twice = await Promise.all([commitFrom("same", "10.0.0.3", 5n), commitFrom("same", "10.0.0.3", 5n)]);
+      expect(twice[0].result).to.have.property("signature");
+      expect(twice[1].result).to.deep.equal(twice[0].result);
+      expect(network.nodes[0]!.store.size).to.equal(2);
     });
 
     it("never signs a second temporary key for a commitment it evicted at the cap (no front-running after eviction)", async function () {

@@ -6,6 +6,7 @@
  * no share yet), and every call that changes state is counted, so a test can assert that a refusal changed nothing.
  */
 import { CommitmentStore } from "../../node/auth/commitments.ts";
+import type { KvStore } from "../../node/store/kv-store.ts";
 import { MemoryStore } from "../../node/store/memory-store.ts";
 import type { EpochWindow } from "../../node/auth/verifier.ts";
 import type { NodeCounters, NodeStatus, PeerTrafficCounters, StatusSource } from "../../node/api/node-status.ts";
@@ -134,6 +135,11 @@ export class FakeKeyService implements KeyService {
   /** Caps the commit–reveal records this node holds (the storage cap a real node has at 200,000). */
   capRecords(maxRecords: number): void {
     this.store = new CommitmentStore(new MemoryStore(), () => Date.now(), maxRecords);
+  }
+
+  /** Keeps this node's commit–reveal records on `engine` from now on. */
+  recordOn(engine: KvStore): void {
+    this.store = new CommitmentStore(engine, () => Date.now());
   }
 
   refusing(): string | undefined {
