@@ -260,9 +260,12 @@ export function createMethods(
       switch (await service.commitments.addCommitment(record, openPerSource)) {
         case "added":
           return commitmentAnswer(signature, data);
-        case "taken":
-          // Recorded by a racing request (and expired since, if known() finds nothing): refusing is always safe.
-          return (await known()) ?? Promise.reject(rpcError("DUPLICATE_TOKEN"));
+        case "taken": {
+          // Recorded by a racing request: answered from its record (refused if that expired since: always safe).
+          const repeat = await known();
+          if (repeat) return repeat;
+          throw rpcError("DUPLICATE_TOKEN");
+        }
         case "quota":
           throw rpcError("SOURCE_COMMITMENTS_FULL", openPerSource);
         case "full":
