@@ -127,7 +127,7 @@ export class CommitmentStore {
   }
 
   async commitment(commitment: string): Promise<CommitmentRecord | undefined> {
-    const stored = await this.#stored(commitment);
+    const stored = this.#live(await this.#stored(commitment));
     if (!stored) return undefined;
     const { seq: _, ...record } = stored;
     return record;
@@ -140,13 +140,13 @@ export class CommitmentStore {
   }
 
   async reveal(commitment: string): Promise<RevealRecord | undefined> {
-    return this.#live<RevealRecord>(await this.kv.get(K.reveal(commitment)));
+    return this.#live(await this.#revealed(commitment));
   }
 
   /** How many open (unrevealed, unexpired) commitments `source` holds. */
   openCommitments(source: string): Promise<number> {
     return this.#serial(async () => {
-      await this.#reclaim();
+      await this.#reclaim(this.now());
       return new Batch(this.kv, this.#counts).openOf(source);
     });
   }
@@ -162,9 +162,11 @@ export class CommitmentStore {
    */
   addCommitment(record: CommitmentRecord, openLimit = Infinity): Promise<AddOutcome> {
     return this.#serial(async () => {
-      await this.#reclaim();
+      // One time for the whole change: what is left after reclaiming at `now` is live at `now`.
+      await this.#reclaim(this.now());
       const c = record.commitment;
-      if ((await this.commitment(c)) || (await this.reveal(c)) || (await this.evicted(c))) return "taken";
+      const held = [K.commitment(c), K.reveal(c), K.evicted(c)];
+      for (const k of held) if ((await this.kv.get(k)) !== undefined) return "taken";
       const batch = new Batch(this.kv, this.#counts);
       const { source } = record;
       if (source !== undefined && (await batch.openOf(source)) >= openLimit) return "quota";
@@ -185,10 +187,10 @@ export class CommitmentStore {
   /** Records the answer to a reveal (replacing an earlier one); the commitment, if recorded, is no longer open. */
   addReveal(record: RevealRecord): Promise<void> {
     return this.#serial(async () => {
-      await this.#reclaim();
+      await this.#reclaim(this.now());
       const c = record.commitment;
       const batch = new Batch(this.kv, this.#counts);
-      const previous = await this.reveal(c);
+      const previous = await this.#revealed(c);
       if (previous) batch.del(K.expiry({ kind: "r", commitment: c, expiresAt: previous.expiresAt }));
       else batch.counts.records++;
       batch.put(K.reveal(c), jsonBytes(record));
@@ -202,11 +204,12 @@ export class CommitmentStore {
 
   /** Reclaims every expired record through the expiry index, a bounded step per transaction. */
   reclaim(): Promise<void> {
-    return this.#serial(() => this.#reclaim());
+    return this.#serial(() => this.#reclaim(this.now()));
   }
 
-  async #reclaim(): Promise<void> {
-    const end = K.expiryBefore(this.now() + 1);
+  /** Reclaims what expired at `now` (expiresAt ≤ now). */
+  async #reclaim(now: number): Promise<void> {
+    const end = K.expiryBefore(now + 1);
     for (;;) {
       const due = await this.kv.range({ prefix: K.expiries(), end, limit: RECLAIM_STEP });
       if (due.length === 0) return;
@@ -264,12 +267,19 @@ export class CommitmentStore {
     this.#counts = batch.counts;
   }
 
+  /** The stored commitment, expired or not (reads for clients go through #live). */
   async #stored(commitment: string): Promise<Stored | undefined> {
-    return this.#live<Stored>(await this.kv.get(K.commitment(commitment)));
+    const bytes = await this.kv.get(K.commitment(commitment));
+    return bytes && fromJsonBytes<Stored>(bytes);
   }
 
-  #live<T extends { expiresAt: number }>(bytes: Uint8Array | undefined): T | undefined {
-    const record = bytes && fromJsonBytes<T>(bytes);
+  async #revealed(commitment: string): Promise<RevealRecord | undefined> {
+    const bytes = await this.kv.get(K.reveal(commitment));
+    return bytes && fromJsonBytes<RevealRecord>(bytes);
+  }
+
+  /** The record if it has not expired (expiry is lazy: a record stays stored until the next change reclaims it). */
+  #live<T extends { expiresAt: number }>(record: T | undefined): T | undefined {
     return record && record.expiresAt > this.now() ? record : undefined;
   }
 
