@@ -6,7 +6,9 @@
 import { expect } from "chai";
 
 import { CommitmentStore, type CommitmentRecord } from "../../node/auth/commitments.ts";
+import { key } from "../../node/store/key-codec.ts";
 import { MemoryStore } from "../../node/store/memory-store.ts";
+import { envCount, Prng } from "../support/prng.ts";
 
 const LIFETIME = 1000;
 
@@ -166,5 +168,40 @@ describe("the commitment store: quotas per source, fair eviction at the cap, exp
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => store.addCommitment(record(c.now(), "a"), 3)));
     expect(outcomes).to.deep.equal(["added", "added", "added", "quota", "quota"]);
     expect([await store.openCommitments("a"), store.size]).to.deep.equal([3, 3]);
+  });
+  it("keeps one expiry entry per record and mark, and every count equal to its rows, over seeded random operations", async function () {
+    // White-box: the rows by table letter (node/auth/commitments.ts's key layout).
+    const c = clock();
+    const kv = new MemoryStore();
+    const store = new CommitmentStore(kv, c.now, 20, 8);
+    const rows = (...parts: (string | number)[]) => kv.count({ prefix: key(...parts) });
+    const rng = new Prng(envCount("COMMITMENT_STORE_SEED", 17));
+    const sources = ["a", "b", "c", "d", "e"];
+    const made: string[] = [];
+    for (let step = 0; step < envCount("COMMITMENT_STORE_STEPS", 1500); step++) {
+      const op = rng.int(0, 9);
+      if (op < 5) {
+        const source = rng.chance(0.1) ? undefined : rng.pick(sources.slice(0, rng.int(1, sources.length)));
+        const r = record(c.now(), source);
+        made.push(r.commitment);
+        await store.addCommitment(r, 6);
+      } else if (op < 8 && made.length > 0) {
+        const commitment = rng.chance(0.8) ? rng.pick(made) : `unknown${step}`;
+        await store.addReveal({ commitment, response: { step }, expiresAt: c.now() + LIFETIME });
+      } else c.advance(rng.int(0, LIFETIME / 4));
+      const open = await Promise.all(sources.map((s) => store.openCommitments(s)));
+      const [commitments, reveals, marks, expiries, counts, sizes] = await Promise.all(
+        ["c", "r", "e", "x", "n", "s"].map((table) => rows(table)),
+      );
+      const where = `step ${step} (seed COMMITMENT_STORE_SEED=${rng.seed})`;
+      expect(store.size, where).to.equal(commitments! + reveals!);
+      // The cap admits commitments (a reveal follows a verified login and is always kept).
+      expect(commitments, where).to.be.at.most(20);
+      expect(marks, where).to.be.at.most(8);
+      expect(expiries, where).to.equal(commitments! + reveals! + marks!);
+      for (const [i, s] of sources.entries()) expect(await rows("o", s), `${where} ${s}`).to.equal(open[i]);
+      expect([counts, sizes], where).to.deep.equal(Array(2).fill(open.filter((n) => n > 0).length));
+      expect(Math.max(...open), where).to.be.at.most(6);
+    }
   });
 });
