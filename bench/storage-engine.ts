@@ -1,8 +1,8 @@
 /**
  * The embedded engine's figures through the storage interface: `npm run bench:storage`. Fills a fresh store with N
  * records (`BENCH_STORAGE_RECORDS`, default 1,000,000; 160-byte incompressible values under ordered 12-byte keys) in
- * batches of 1,000, then measures point lookups of random existing keys (p50, p99), single-record durable commits
- * (what one commit–reveal record costs) and bytes on disk per record. The same workload was run against LevelDB
+ * batches of 1,000, then measures point lookups of random existing keys (p50, p99), bytes on disk per record, and
+ * single-record durable commits (what one commit–reveal record costs) by durability mode. The same workload was run against LevelDB
  * (classic-level) to choose the engine: README, "Storage".
  */
 import { randomBytes } from "node:crypto";
@@ -56,25 +56,42 @@ const bytesPerRecord = Math.round(bytes / records);
 console.log(`on disk: ${(bytes / 1e6).toFixed(1)} MB, ${bytesPerRecord} bytes per record (160-byte value)`);
 
 /**
- * Mean time of one single-record commit (a commit–reveal record is about 700 bytes) in a store of its own: the time
- * the event loop is blocked per record (node:sqlite is synchronous).
+ * Single-record commits (a commit–reveal record is about 700 bytes) in a store of its own, by durability mode: the
+ * latency of one commit alone, the event loop's time held per commit (node:sqlite is synchronous: FULL fsyncs inside
+ * it, "grouped" fsyncs on the thread pool), and commits per second with 16 writers at once (one fsync may cover many).
  */
-async function singleCommits(synchronous: "FULL" | "NORMAL"): Promise<number> {
-  const target = await SqliteStore.open(path.join(dir, `single-${synchronous}.sqlite`), { synchronous });
+async function singleCommits(durability: "grouped" | "full" | "none") {
+  const target = await SqliteStore.open(path.join(dir, `single-${durability}.sqlite`), { durability });
+  const value = randomBytes(700);
+  let held = 0;
   const start = performance.now();
-  for (let i = 0; i < SINGLE_COMMITS; i++)
-    await target.commit([{ type: "put", key: key("single", i), value: randomBytes(700) }]);
-  const ms = (performance.now() - start) / SINGLE_COMMITS;
+  for (let i = 0; i < SINGLE_COMMITS; i++) {
+    const before = performance.now();
+    const committed = target.commit([{ type: "put", key: key("single", i), value }]);
+    held += performance.now() - before;
+    await committed;
+  }
+  const latencyMs = (performance.now() - start) / SINGLE_COMMITS;
+  const startConcurrent = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, writer) => {
+      for (let i = 0; i < SINGLE_COMMITS / 16; i++)
+        await target.commit([{ type: "put", key: key("concurrent", writer, i), value }]);
+    }),
+  );
+  const concurrentPerSec = Math.round(SINGLE_COMMITS / ((performance.now() - startConcurrent) / 1000));
   await target.close();
-  return ms;
+  const figures = { latencyMs: round(latencyMs), loopHeldMs: round(held / SINGLE_COMMITS), concurrentPerSec };
+  console.log(`single-record commits, ${durability}: ${JSON.stringify(figures)}`);
+  return figures;
 }
-const singleCommitMs = await singleCommits("FULL");
-// NORMAL for comparison: no fsync per commit (survives kill -9, not a power loss: sqlite-store.ts).
-const singleCommitNormalMs = await singleCommits("NORMAL");
-console.log(
-  `single-record commits (700 bytes): ${singleCommitMs.toFixed(2)} ms each with synchronous=FULL (fsync), ` +
-    `${singleCommitNormalMs.toFixed(3)} ms with NORMAL`,
-);
+const round = (ms: number) => Number(ms.toFixed(3));
+const commits = {
+  grouped: await singleCommits("grouped"),
+  full: await singleCommits("full"),
+  // No fsync at all: survives kill -9, not a power loss (sqlite-store.ts).
+  none: await singleCommits("none"),
+};
 await rm(dir, { recursive: true, force: true });
 
 console.log(
@@ -85,8 +102,7 @@ console.log(
     insertPerSec,
     lookupP50Ms: Number(lookupP50Ms.toFixed(4)),
     lookupP99Ms: Number(lookupP99Ms.toFixed(4)),
-    singleCommitMs: Number(singleCommitMs.toFixed(3)),
-    singleCommitNormalMs: Number(singleCommitNormalMs.toFixed(4)),
+    commits,
     bytesPerRecord,
   }),
 );

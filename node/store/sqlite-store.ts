@@ -3,16 +3,19 @@
  * Node the project runs on (no server, no native download). One table of BLOB keys and values, clustered by key
  * (WITHOUT ROWID), so a prefix range is one B-tree walk; every statement is prepared once.
  *
- * Durability: WAL journal with synchronous=FULL, so a commit returns only after its WAL frames are fsynced. NORMAL
+ * Durability: WAL journal, and a commit resolves only once its WAL frames are fsynced. synchronous=NORMAL alone
  * would already survive kill -9 (the frames are written to the kernel before the commit returns, and the kernel
  * outlives the process), but not a power loss or an OS crash, which could then roll back commits a client was told
- * about — for the commit–reveal records that would let a node sign a second temporary key for a commitment, so the
- * engine pays an fsync per batch, as the append-only logs' `sync: true` does. Callers batch what belongs together.
+ * about — for the commit–reveal records that would let a node sign a second temporary key for a commitment. FULL
+ * fsyncs inside COMMIT, on the event loop (node:sqlite is synchronous), for 0.5–4 ms per commit here. So the engine
+ * runs NORMAL and fsyncs the WAL file itself on libuv's thread pool before it resolves the commit (group-sync.ts: one
+ * fsync covers every commit written before it started), and every read waits for that fsync too, so that nothing is
+ * seen, let alone answered, before it is durable: FULL's guarantee without holding the event loop.
  *
- * The file is created 0600 in a 0700 directory (SQLite gives its -wal and -shm files the database file's mode). The
- * calls are synchronous underneath (node:sqlite has no asynchronous API): each runs to completion on the event loop.
+ * The file is created 0600 in a 0700 directory (SQLite gives its -shm file the database file's mode; the -wal file is
+ * created here, 0600). Statements run synchronously (node:sqlite has no asynchronous API).
  */
-import { mkdir, open } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 
 import type * as SqliteModule from "node:sqlite";
@@ -29,11 +32,16 @@ import {
   type StoreEntry,
   type StoreOp,
 } from "./kv-store.ts";
+import { GroupSync } from "./group-sync.ts";
 import { settle } from "./settle.ts";
 
 export interface SqliteOptions {
-  /** FULL (the default) fsyncs every commit; NORMAL survives a killed process but not a power loss (benchmarks). */
-  synchronous?: "FULL" | "NORMAL";
+  /**
+   * "grouped" (the default): NORMAL plus this engine's fsync of the WAL off the event loop before a commit resolves.
+   * "full": SQLite's synchronous=FULL (fsync inside COMMIT). "none": NORMAL alone, which survives a killed process but
+   * not a power loss. The last two are for benchmarks.
+   */
+  durability?: "grouped" | "full" | "none";
 }
 
 let sqlite: typeof SqliteModule | undefined;
@@ -70,12 +78,16 @@ interface Statements {
 export class SqliteStore implements KvStore {
   #db: DatabaseSync | undefined;
   readonly #sql: Statements;
+  readonly #sync: GroupSync | undefined;
 
   private constructor(
     readonly file: string,
     db: DatabaseSync,
+    /** The WAL file, fsynced by this engine ("grouped" durability). */
+    private readonly wal: FileHandle | undefined,
   ) {
     this.#db = db;
+    this.#sync = wal && new GroupSync(() => wal.sync());
     const range = (order: string, upper: string) =>
       db.prepare(`SELECT k, v FROM kv WHERE k >= ?${upper} ORDER BY k ${order} LIMIT ?`);
     this.#sql = {
@@ -98,21 +110,31 @@ export class SqliteStore implements KvStore {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     // Created here with its mode (SQLite would create it with the umask's); an existing file keeps its own.
     await (await open(file, "a", 0o600)).close();
+    const durability = options.durability ?? "grouped";
+    // SQLite keeps an existing WAL for the life of the connection (it restarts it in place after a checkpoint), so
+    // one handle fsyncs it throughout; its directory entry is made durable once, here.
+    const wal = durability === "grouped" ? await open(`${file}-wal`, "a", 0o600) : undefined;
     const { DatabaseSync } = loadSqlite();
-    const db = new DatabaseSync(file);
+    let db: DatabaseSync | undefined;
     try {
+      if (wal) {
+        await wal.sync();
+        await syncDirectory(path.dirname(file));
+      }
+      db = new DatabaseSync(file);
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${options.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
+      db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
       db.exec("CREATE TABLE IF NOT EXISTS kv (k BLOB NOT NULL PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
-      return new SqliteStore(file, db);
+      return new SqliteStore(file, db, wal);
     } catch (error) {
-      db.close();
+      db?.close();
+      await wal?.close();
       throw error;
     }
   }
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return settle(() => {
+    return this.#durable(() => {
       this.#open();
       checkKey(key);
       return this.#sql.get.get(key)?.v as Uint8Array | undefined;
@@ -120,7 +142,7 @@ export class SqliteStore implements KvStore {
   }
 
   commit(ops: readonly StoreOp[]): Promise<void> {
-    return settle(() => {
+    return this.#durable(() => {
       const db = this.#open();
       checkOps(ops);
       db.exec("BEGIN IMMEDIATE");
@@ -134,11 +156,12 @@ export class SqliteStore implements KvStore {
         if (db.isTransaction) db.exec("ROLLBACK");
         throw error;
       }
+      this.#sync?.written();
     });
   }
 
   range(query: RangeQuery): Promise<StoreEntry[]> {
-    return settle(() => {
+    return this.#durable(() => {
       this.#open();
       checkLimit(query.limit);
       const { lo, hi } = boundsOf(query);
@@ -149,7 +172,7 @@ export class SqliteStore implements KvStore {
   }
 
   count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number> {
-    return settle(() => {
+    return this.#durable(() => {
       this.#open();
       const { lo, hi } = boundsOf(query);
       const row = hi ? this.#sql.count[1].get(lo, hi) : this.#sql.count[0].get(lo);
@@ -157,15 +180,37 @@ export class SqliteStore implements KvStore {
     });
   }
 
-  close(): Promise<void> {
-    return settle(() => {
-      this.#db?.close();
-      this.#db = undefined;
-    });
+  async close(): Promise<void> {
+    if (!this.#db) return;
+    const db = this.#db;
+    this.#db = undefined;
+    // Commits under way still get their fsync; closing checkpoints the WAL into the database and syncs it.
+    await this.#sync?.durable().catch(() => undefined);
+    db.close();
+    await this.wal?.close();
+  }
+
+  /**
+   * Runs a statement now, and resolves with its result once everything committed so far is durable: a read must not
+   * hand out what a power loss could still take back.
+   */
+  async #durable<T>(run: () => T): Promise<T> {
+    const result = await settle(run);
+    await this.#sync?.durable();
+    return result;
   }
 
   #open(): DatabaseSync {
     if (!this.#db) throw new StoreClosedError();
     return this.#db;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
