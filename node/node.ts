@@ -8,7 +8,7 @@
  */
 import type { Logger } from "pino";
 
-import { CommitmentStore, type AuthRecord } from "./auth/commitments.ts";
+import type { CommitmentStore } from "./auth/commitments.ts";
 import { Registry, type EpochView } from "./chain/registry.ts";
 import type { NodeConfig } from "./config.ts";
 import { verifierSetHash } from "./config.ts";
@@ -58,8 +58,6 @@ interface Units {
 
 export class TorusNode {
   readonly metrics: NodeMetrics = newNodeMetrics();
-  /** Commit–reveal records (durable through the epoch's auth log). */
-  readonly commitments = new CommitmentStore(() => Date.now());
   readonly verifierHash: string;
   /** This node's key, the one registered on-chain. */
   readonly publicKey: Point;
@@ -125,6 +123,11 @@ export class TorusNode {
     return this.#units.serving;
   }
 
+  /** Commit–reveal records (the epoch's `auth.sqlite`). */
+  get commitments(): CommitmentStore {
+    return this.#units.storage.commitments;
+  }
+
   get peerSignatures(): PeerSignatures {
     return this.#units.peerSignatures;
   }
@@ -133,11 +136,6 @@ export class TorusNode {
   findKey(keyIndex: number): Promise<GeneratedKey | undefined> {
     const keysPerBatch = this.config.keygen.batchSize * this.epoch.k;
     return this.#units.storage.keyStore.findKey(keyIndex, keysPerBatch, this.bft.app.firstKeyIndex);
-  }
-
-  /** Persists a commit–reveal record (fsynced): it must survive a crash before the answer that depends on it leaves. */
-  async persistAuth(record: AuthRecord): Promise<void> {
-    await this.#units.storage.auth.append(record, { sync: true });
   }
 
   /** Signs data with the node key (Torus format). */
@@ -165,7 +163,6 @@ export class TorusNode {
     const storage = await EpochStorage.open(
       config.dataDir,
       { epoch: epoch.epoch, attempt: successor?.attempt ?? 0, successor: successor !== undefined },
-      this.commitments,
       log,
     );
     const { chainId, scheme, app, mempool, signer } = buildCores(
@@ -223,7 +220,7 @@ export class TorusNode {
       stopped: () => executor.stopped,
       log,
     });
-    const peerSignatures = new PeerSignatures(epoch.n - 1, this.commitments, router, metrics);
+    const peerSignatures = new PeerSignatures(epoch.n - 1, storage.commitments, router, metrics);
     bft.onDecided(async ({ dkg, reshare }) => {
       for (const decision of dkg) await keygen.decided(decision);
       await handover.decided(reshare);
@@ -261,7 +258,7 @@ export class TorusNode {
       dkg: (from, message) => executor.run(() => keygen.fromPeer(from, message)),
       tx: (from, tx) => executor.run(async () => void (await bft.fromPeer(from, tx))),
       hello: (from, hello) => verifiers.onHello(from, hello),
-      signatureRequest: (from, request) => peerSignatures.answer(from, request),
+      signatureRequest: (from, request) => void peerSignatures.answer(from, request),
       signatureAnswer: (from, answer) => peerSignatures.onAnswer(from, answer),
       handover: (from, message) => executor.run(() => handover.fromPeer(from, message)),
     });

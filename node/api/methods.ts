@@ -242,16 +242,22 @@ export function createMethods(
       }
       const tempPubX = hex64(tempX);
       const tempPubY = hex64(tempY);
-      // A commitment signed once and evicted at the cap is a duplicate for good: no second key is ever signed for it.
-      if (service.commitments.evicted(commitment)) throw rpcError("DUPLICATE_TOKEN");
-      const existing = service.commitments.commitment(commitment);
-      const revealed = service.commitments.reveal(commitment) !== undefined;
-      const decision = commitmentDecision(existing, revealed, { tempPubX, tempPubY, verifier });
-      if (decision === "duplicate") throw rpcError("DUPLICATE_TOKEN");
-      if (decision === "repeat") return commitmentAnswer(existing!.signature, existing!.data);
+      const request = { tempPubX, tempPubY, verifier };
+      /** The answer when the commitment is known already: the same signature again, or a duplicate. */
+      const known = async () => {
+        // A commitment signed once and evicted at the cap is a duplicate for good: no second key is ever signed for it.
+        if (await service.commitments.evicted(commitment)) throw rpcError("DUPLICATE_TOKEN");
+        const existing = await service.commitments.commitment(commitment);
+        const revealed = (await service.commitments.reveal(commitment)) !== undefined;
+        const decision = commitmentDecision(existing, revealed, request);
+        if (decision === "duplicate") throw rpcError("DUPLICATE_TOKEN");
+        return decision === "repeat" ? commitmentAnswer(existing!.signature, existing!.data) : undefined;
+      };
+      const answer = await known();
+      if (answer) return answer;
       const source = sourceOf(ip);
       if (!commitLimiter.take(source)) throw rpcError("TOO_MANY_COMMITMENTS");
-      if (service.commitments.openCommitments(source) >= openPerSource)
+      if ((await service.commitments.openCommitments(source)) >= openPerSource)
         throw rpcError("SOURCE_COMMITMENTS_FULL", openPerSource);
       const data = commitmentData(
         commitment,
@@ -262,10 +268,23 @@ export function createMethods(
         domainFields,
       );
       const signature = service.sign(data);
-      const record = { commitment, tempPubX, tempPubY, verifier, data, signature, source };
-      if (!(await service.commitments.addCommitment({ ...record, expiresAt: Date.now() + recordLifetimeMs })))
-        throw rpcError("COMMITMENTS_FULL");
-      return commitmentAnswer(signature, data);
+      const record = { commitment, ...request, data, signature, source, expiresAt: Date.now() + recordLifetimeMs };
+      // The store checks again as it records: of two requests racing for one commitment, one is recorded and the
+      // other answered from its record, so no second key is ever signed for a commitment (this signature is dropped).
+      switch (await service.commitments.addCommitment(record, openPerSource)) {
+        case "added":
+          return commitmentAnswer(signature, data);
+        case "taken": {
+          // Recorded by a racing request: answered from its record (refused if that expired since: always safe).
+          const repeat = await known();
+          if (repeat) return repeat;
+          throw rpcError("DUPLICATE_TOKEN");
+        }
+        case "quota":
+          throw rpcError("SOURCE_COMMITMENTS_FULL", openPerSource);
+        case "full":
+          throw rpcError("COMMITMENTS_FULL");
+      }
     }),
   );
 
@@ -297,13 +316,13 @@ export function createMethods(
       supported(verifierName);
       const commitment = bytesToHex(keccak_256(new TextEncoder().encode(idToken)));
       // An identical retry (its answer was lost) gets the same answer.
-      const previous = service.commitments.reveal(commitment);
+      const previous = await service.commitments.reveal(commitment);
       if (previous) return previous.response;
 
       // A request for a commitment this node signed is a login under way: never refused for its source's failures.
       // Any other request must reach the quorum with the signatures it carries, and a source whose requests keep
       // failing is refused before any signature is checked.
-      const own = service.commitments.commitment(commitment);
+      const own = await service.commitments.commitment(commitment);
       const signedHere = own !== undefined && own.verifier === verifierName;
       const source = sourceOf(ip);
       if (!signedHere && !failedShareLimiter.allows(source)) throw rpcError("TOO_MANY_FAILED_SHARE_REQUESTS");

@@ -5,7 +5,7 @@
  * through these interfaces — never TorusNode, consensus, key generation or libp2p objects — so that it can be tested
  * without processes and cannot reach into state it has no business changing.
  */
-import type { CommitmentRecord, RevealRecord } from "../auth/commitments.ts";
+import type { AddOutcome, CommitmentRecord, RevealRecord } from "../auth/commitments.ts";
 import type { EpochWindow } from "../auth/verifier.ts";
 import type { VerifierConfig } from "../config.ts";
 import type { Deployment } from "../crypto/domain.ts";
@@ -41,18 +41,22 @@ export interface PeerSignature {
 }
 
 /**
- * The durable commit–reveal records of this node. Adding persists (fsynced) before it resolves: an answer that
- * depends on a record leaves only after the record would survive a crash.
+ * The durable commit–reveal records of this node (node/auth/commitments.ts). Adding persists (fsynced) before it
+ * resolves: an answer that depends on a record leaves only after the record would survive a crash.
  */
 export interface CommitRevealLedger {
-  commitment(commitment: string): CommitmentRecord | undefined;
+  commitment(commitment: string): Promise<CommitmentRecord | undefined>;
   /** Whether this node signed `commitment` but dropped its record at the storage cap (it must not sign another key). */
-  evicted(commitment: string): boolean;
-  reveal(commitment: string): RevealRecord | undefined;
+  evicted(commitment: string): Promise<boolean>;
+  reveal(commitment: string): Promise<RevealRecord | undefined>;
   /** How many open (unrevealed, unexpired) commitments a client source holds here. */
-  openCommitments(source: string): number;
-  /** False when the node holds too many records and none can be evicted fairly (nothing is recorded then). */
-  addCommitment(record: CommitmentRecord): Promise<boolean>;
+  openCommitments(source: string): Promise<number>;
+  /**
+   * Records the commitment atomically with its checks: "taken" when a racing request recorded, revealed or evicted
+   * it first, "quota" when its source holds `openLimit` open commitments, "full" when the node holds too many records
+   * and none can be evicted fairly. Nothing is recorded unless "added".
+   */
+  addCommitment(record: CommitmentRecord, openLimit: number): Promise<AddOutcome>;
   addReveal(record: RevealRecord): Promise<void>;
 }
 

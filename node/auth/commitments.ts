@@ -1,19 +1,27 @@
 /**
  * The commit–reveal records of one node: for each token commitment (keccak256 of an ID token) the temporary key this
- * node signed for, and for each revealed token the answer it gave. Both are durable (the caller persists each new
- * record before it answers) and kept as long as a token can be accepted, so a replay after a restart finds them.
+ * node signed for, and for each revealed token the answer it gave. Both are durable (a record is committed to the
+ * store before the answer that depends on it leaves) and kept as long as a token can be accepted, so a replay after a
+ * restart finds them. They live in a KvStore (node/store/kv-store.ts; a node's is the epoch's `auth.sqlite`), and
+ * memory holds only three counters: a start reads one key, never the records.
  *
  * Commitments cost a client nothing to make up, so the store counts each source's open (unrevealed) commitments (the
  * API refuses a source over its quota) and, at the storage cap, makes room for a source under its fair share by
- * evicting the oldest open commitment of the source holding the most. Every record has the same lifetime, so the
- * order of insertion is the order of expiry: each map, in insertion order, is its own expiry queue, and reclaiming
- * costs only what has expired.
+ * evicting the oldest open commitment of the source holding the most. Expired records are reclaimed through an expiry
+ * index (expiresAt, kind, commitment) before each change: the cost is what has expired, never a sweep of every record.
  *
- * An evicted commitment is remembered (its hash, until it would have expired) so that the node never signs a second
- * temporary key for it: forgetting it outright would let whoever learns the token — a Byzantine node it is revealed to
- * — commit it again with a key of its own here, the front-running that commit–reveal exists to stop. These marks are
- * capped too; at that cap the store refuses instead of evicting.
+ * An evicted commitment is remembered (its hash, until it would have expired, in the store: across restarts too) so
+ * that the node never signs a second temporary key for it: forgetting it outright would let whoever learns the token
+ * — a Byzantine node it is revealed to — commit it again with a key of its own here, the front-running that
+ * commit–reveal exists to stop. These marks are capped too; at that cap the store refuses instead of evicting.
+ *
+ * Changes run one at a time (a queue): each reads what it decides on and commits one atomic batch, so two requests
+ * racing for one commitment cannot both be recorded (the second is told "taken"), and a source's quota holds under
+ * concurrency.
  */
+import { fromJsonBytes, jsonBytes, key } from "../store/key-codec.ts";
+import type { KvStore, StoreOp } from "../store/kv-store.ts";
+
 export interface CommitmentRecord {
   commitment: string;
   tempPubX: string;
@@ -25,7 +33,7 @@ export interface CommitmentRecord {
   expiresAt: number;
   /**
    * The client source that asked (node/api/rate-limit.ts `sourceOf`), so that its quota survives a restart. Absent in
-   * records written before sources were kept: those count against no source and are never evicted.
+   * records without one: those count against no source and are never evicted.
    */
   source?: string;
 }
@@ -37,164 +45,310 @@ export interface RevealRecord {
   expiresAt: number;
 }
 
-export type AuthRecord = ({ kind: "commitment" } & CommitmentRecord) | ({ kind: "reveal" } & RevealRecord);
+/**
+ * What `addCommitment` did: recorded it; found the commitment already recorded, revealed or evicted (a request that
+ * raced this one won: decide again from the record); or refused it, the store being full or its source at its quota.
+ */
+export type AddOutcome = "added" | "taken" | "full" | "quota";
 
 export const DEFAULT_MAX_RECORDS = 200_000;
+/** Expired records reclaimed per transaction. */
+const RECLAIM_STEP = 512;
+/** Sizes index keys sort largest first. */
+const SIZE_BASE = Number.MAX_SAFE_INTEGER;
+
+interface Counts {
+  /** Commitments and reveals. */
+  records: number;
+  evicted: number;
+  /** Sources holding at least one open commitment. */
+  sources: number;
+  /** The next commitment's insertion number: a source's open commitments are evicted oldest first. */
+  seq: number;
+}
+
+/** A commitment as stored: the record and its insertion number. */
+type Stored = CommitmentRecord & { seq: number };
+
+/** An expiry index entry's value: what to reclaim without reading the record. */
+interface Due {
+  kind: "c" | "r" | "e";
+  commitment: string;
+  expiresAt: number;
+  source?: string;
+  seq?: number;
+}
+
+// The key layout, one letter per table (key-codec.ts orders the tuples).
+const K = {
+  meta: () => key("m"),
+  commitment: (c: string) => key("c", c),
+  reveal: (c: string) => key("r", c),
+  evicted: (c: string) => key("e", c),
+  expiry: (d: Due) => key("x", d.expiresAt, d.kind, d.commitment),
+  expiryBefore: (t: number) => key("x", t),
+  expiries: () => key("x"),
+  /** A source's open commitments, oldest first. */
+  open: (source: string, seq: number) => key("o", source, seq),
+  opens: (source: string) => key("o", source),
+  openCount: (source: string) => key("n", source),
+  size: (count: number, source: string) => key("s", SIZE_BASE - count, source),
+  sizes: () => key("s"),
+};
 
 export class CommitmentStore {
-  /** Insertion order is expiry order (one lifetime): the front is the next to expire. */
-  readonly #commitments = new Map<string, CommitmentRecord>();
-  readonly #reveals = new Map<string, RevealRecord>();
-  /** Each source's open commitments, oldest first. */
-  readonly #open = new Map<string, Set<string>>();
-  /** Sources by how many open commitments they hold, and the largest such count: the largest source in O(1). */
-  readonly #bySize = new Map<number, Set<string>>();
-  #largest = 0;
-  /** Evicted commitments → when they would have expired (roughly oldest first: each was its source's oldest). */
-  readonly #evicted = new Map<string, number>();
+  #counts: Counts = { records: 0, evicted: 0, sources: 0, seq: 0 };
+  #queue: Promise<unknown> = Promise.resolve();
+  #loaded: Promise<void> | undefined;
 
   constructor(
+    private readonly kv: KvStore,
     private readonly now: () => number,
     readonly maxRecords = DEFAULT_MAX_RECORDS,
     /** Evicted commitments remembered at most (a mark is a hash and a time, far smaller than a record). */
     readonly maxEvicted = maxRecords,
   ) {}
 
-  /** Rebuilds the store from persisted records (in the order they were written), dropping the expired ones. */
-  load(records: readonly AuthRecord[]): void {
-    const now = this.now();
-    for (const record of records) {
-      if (record.expiresAt <= now) continue;
-      const { kind: _, ...rest } = record;
-      if (record.kind === "commitment") this.#setCommitment(rest as CommitmentRecord);
-      else this.#setReveal(rest as RevealRecord);
-    }
+  /** A store over `kv` with its counters read (one key), so that a broken store fails the start, not a request. */
+  static async open(
+    kv: KvStore,
+    now: () => number,
+    maxRecords = DEFAULT_MAX_RECORDS,
+    maxEvicted = maxRecords,
+  ): Promise<CommitmentStore> {
+    const store = new CommitmentStore(kv, now, maxRecords, maxEvicted);
+    await store.#serial(() => Promise.resolve());
+    return store;
   }
 
+  /** Commitments and reveals held (expired ones until the next change reclaims them). */
   get size(): number {
-    return this.#commitments.size + this.#reveals.size;
+    return this.#counts.records;
   }
 
-  commitment(commitment: string): CommitmentRecord | undefined {
-    const record = this.#commitments.get(commitment);
-    return record && record.expiresAt > this.now() ? record : undefined;
+  async commitment(commitment: string): Promise<CommitmentRecord | undefined> {
+    const stored = this.#live(await this.#stored(commitment));
+    if (!stored) return undefined;
+    const { seq: _, ...record } = stored;
+    return record;
   }
 
   /** Whether this node signed `commitment` and evicted its record before it expired (never sign another key for it). */
-  evicted(commitment: string): boolean {
-    const until = this.#evicted.get(commitment);
-    return until !== undefined && until > this.now();
+  async evicted(commitment: string): Promise<boolean> {
+    const until = await this.kv.get(K.evicted(commitment));
+    return until !== undefined && fromJsonBytes<number>(until) > this.now();
   }
 
-  reveal(commitment: string): RevealRecord | undefined {
-    const record = this.#reveals.get(commitment);
-    return record && record.expiresAt > this.now() ? record : undefined;
+  async reveal(commitment: string): Promise<RevealRecord | undefined> {
+    return this.#live(await this.#revealed(commitment));
   }
 
   /** How many open (unrevealed, unexpired) commitments `source` holds. */
-  openCommitments(source: string): number {
-    this.#expire();
-    return this.#open.get(source)?.size ?? 0;
+  openCommitments(source: string): Promise<number> {
+    return this.#serial(async () => {
+      await this.#reclaim(this.now());
+      return new Batch(this.kv, this.#counts).openOf(source);
+    });
   }
 
   /**
-   * Adds a commitment record; false at the storage cap when no room can be made fairly. Room is made by evicting the
-   * oldest open commitment of the largest source, and only when that source holds more than its fair share
-   * (cap ÷ sources) and the asking source would not: many sources that each stay under their quota can still fill the
-   * store together, and then the one holding the most gives way rather than a newcomer being refused. A source at or
-   * under its fair share never loses a commitment, so a user's login (one commitment per node) is evicted only if its
-   * address holds more than the cap ÷ sources, which a store full of sources no larger than it rules out.
+   * Records a commitment unless it is taken (recorded, revealed or evicted already), its source holds `openLimit`
+   * open commitments, or the store is full and no room can be made fairly. Room is made by evicting the oldest open
+   * commitment of the largest source, and only when that source holds more than its fair share (cap ÷ sources) and
+   * the asking source would not: many sources that each stay under their quota can still fill the store together,
+   * and then the one holding the most gives way rather than a newcomer being refused. A source at or under its fair
+   * share never loses a commitment, so a user's login (one commitment per node) is evicted only if its address holds
+   * more than the cap ÷ sources, which a store full of sources no larger than it rules out.
    */
-  addCommitment(record: CommitmentRecord): boolean {
-    this.#expire();
-    if (this.size >= this.maxRecords && !this.#makeRoomFor(record.source)) return false;
-    this.#setCommitment(record);
-    return true;
+  addCommitment(record: CommitmentRecord, openLimit = Infinity): Promise<AddOutcome> {
+    return this.#serial(async () => {
+      // One time for the whole change: what is left after reclaiming at `now` is live at `now`.
+      await this.#reclaim(this.now());
+      const c = record.commitment;
+      const held = [K.commitment(c), K.reveal(c), K.evicted(c)];
+      for (const k of held) if ((await this.kv.get(k)) !== undefined) return "taken";
+      const batch = new Batch(this.kv, this.#counts);
+      const { source } = record;
+      if (source !== undefined && (await batch.openOf(source)) >= openLimit) return "quota";
+      if (this.#counts.records >= this.maxRecords && !(await this.#makeRoomFor(batch, source))) return "full";
+      const stored: Stored = { ...record, seq: batch.counts.seq++ };
+      batch.put(K.commitment(c), jsonBytes(stored));
+      batch.put(K.expiry({ kind: "c", commitment: c, expiresAt: record.expiresAt }), dueOf("c", stored));
+      if (source !== undefined) {
+        batch.put(K.open(source, stored.seq), jsonBytes(c));
+        await batch.moveOpen(source, +1);
+      }
+      batch.counts.records++;
+      await this.#commit(batch);
+      return "added";
+    });
   }
 
-  addReveal(record: RevealRecord): void {
-    this.#expire();
-    this.#setReveal(record);
+  /** Records the answer to a reveal (replacing an earlier one); the commitment, if recorded, is no longer open. */
+  addReveal(record: RevealRecord): Promise<void> {
+    return this.#serial(async () => {
+      await this.#reclaim(this.now());
+      const c = record.commitment;
+      const batch = new Batch(this.kv, this.#counts);
+      const previous = await this.#revealed(c);
+      if (previous) batch.del(K.expiry({ kind: "r", commitment: c, expiresAt: previous.expiresAt }));
+      else batch.counts.records++;
+      batch.put(K.reveal(c), jsonBytes(record));
+      batch.put(K.expiry({ kind: "r", commitment: c, expiresAt: record.expiresAt }), dueOf("r", record));
+      // A revealed commitment is a login done, no longer open: it leaves its source's quota (and cannot be evicted).
+      const committed = await this.#stored(c);
+      if (committed?.source !== undefined) await this.#close(batch, committed.source, committed.seq);
+      await this.#commit(batch);
+    });
   }
 
-  #makeRoomFor(source: string | undefined): boolean {
-    if (this.#largest === 0) return false;
-    const sources = this.#open.size + (source !== undefined && !this.#open.has(source) ? 1 : 0);
+  /** Reclaims every expired record through the expiry index, a bounded step per transaction. */
+  reclaim(): Promise<void> {
+    return this.#serial(() => this.#reclaim(this.now()));
+  }
+
+  /** Reclaims what expired at `now` (expiresAt ≤ now). */
+  async #reclaim(now: number): Promise<void> {
+    const end = K.expiryBefore(now + 1);
+    for (;;) {
+      const due = await this.kv.range({ prefix: K.expiries(), end, limit: RECLAIM_STEP });
+      if (due.length === 0) return;
+      const batch = new Batch(this.kv, this.#counts);
+      for (const entry of due) {
+        const d = fromJsonBytes<Due>(entry.value);
+        batch.del(entry.key);
+        if (d.kind === "e") {
+          batch.del(K.evicted(d.commitment));
+          batch.counts.evicted--;
+          continue;
+        }
+        batch.del(d.kind === "c" ? K.commitment(d.commitment) : K.reveal(d.commitment));
+        batch.counts.records--;
+        if (d.kind === "c" && d.source !== undefined) await this.#close(batch, d.source, d.seq!);
+      }
+      await this.#commit(batch);
+      if (due.length < RECLAIM_STEP) return;
+    }
+  }
+
+  async #makeRoomFor(batch: Batch, source: string | undefined): Promise<boolean> {
+    const mine = source === undefined ? 0 : await batch.openOf(source);
+    const sources = batch.counts.sources + (source !== undefined && mine === 0 ? 1 : 0);
+    const [top] = await this.kv.range({ prefix: K.sizes(), limit: 1 });
+    if (!top || sources === 0) return false;
+    const largest = fromJsonBytes<string>(top.value);
     const fairShare = Math.floor(this.maxRecords / sources);
-    const mine = source === undefined ? 0 : (this.#open.get(source)?.size ?? 0);
-    if (mine + 1 > fairShare || this.#largest <= fairShare || this.#evicted.size >= this.maxEvicted) return false;
-    const largest = this.#bySize.get(this.#largest)!.values().next().value!;
-    const oldest = this.#open.get(largest)!.values().next().value!;
-    this.#evicted.set(oldest, this.#commitments.get(oldest)!.expiresAt);
-    this.#commitments.delete(oldest);
-    this.#close(largest, oldest);
+    if (mine + 1 > fairShare || (await batch.openOf(largest)) <= fairShare) return false;
+    if (batch.counts.evicted >= this.maxEvicted) return false;
+    const [oldest] = await this.kv.range({ prefix: K.opens(largest), limit: 1 });
+    const record = (await this.#stored(fromJsonBytes<string>(oldest!.value)))!;
+    const c = record.commitment;
+    batch.del(K.commitment(c));
+    batch.del(K.expiry({ kind: "c", commitment: c, expiresAt: record.expiresAt }));
+    await this.#close(batch, largest, record.seq);
+    batch.put(K.evicted(c), jsonBytes(record.expiresAt));
+    batch.put(K.expiry({ kind: "e", commitment: c, expiresAt: record.expiresAt }), dueOf("e", record));
+    batch.counts.records--;
+    batch.counts.evicted++;
     return true;
   }
 
-  #setCommitment(record: CommitmentRecord): void {
-    const previous = this.#commitments.get(record.commitment);
-    if (previous) {
-      // Re-recorded after it expired (expiry is lazy): it moves to the back of the queue and to its new source.
-      this.#commitments.delete(record.commitment);
-      if (previous.source !== undefined) this.#close(previous.source, record.commitment);
-    }
-    this.#commitments.set(record.commitment, record);
-    if (record.source !== undefined && !this.#reveals.has(record.commitment)) {
-      let open = this.#open.get(record.source);
-      if (!open) this.#open.set(record.source, (open = new Set()));
-      open.add(record.commitment);
-      this.#resize(record.source, open.size - 1, open.size);
-    }
+  /** Drops commitment number `seq` from `source`'s open commitments, if it is there. */
+  async #close(batch: Batch, source: string, seq: number): Promise<void> {
+    const open = K.open(source, seq);
+    if ((await this.kv.get(open)) === undefined) return;
+    batch.del(open);
+    await batch.moveOpen(source, -1);
   }
 
-  #setReveal(record: RevealRecord): void {
-    this.#reveals.delete(record.commitment);
-    this.#reveals.set(record.commitment, record);
-    // A revealed commitment is a login done, no longer open: it leaves its source's quota (and cannot be evicted).
-    const source = this.#commitments.get(record.commitment)?.source;
-    if (source !== undefined) this.#close(source, record.commitment);
+  async #commit(batch: Batch): Promise<void> {
+    batch.put(K.meta(), jsonBytes(batch.counts));
+    await this.kv.commit(batch.ops);
+    this.#counts = batch.counts;
   }
 
-  /** Drops `commitment` from `source`'s open set, if it is there. */
-  #close(source: string, commitment: string): void {
-    const open = this.#open.get(source);
-    if (!open?.delete(commitment)) return;
-    if (open.size === 0) this.#open.delete(source);
-    this.#resize(source, open.size + 1, open.size);
+  /** The stored commitment, expired or not (reads for clients go through #live). */
+  async #stored(commitment: string): Promise<Stored | undefined> {
+    const bytes = await this.kv.get(K.commitment(commitment));
+    return bytes && fromJsonBytes<Stored>(bytes);
   }
 
-  #resize(source: string, from: number, to: number): void {
-    if (from > 0) {
-      const bucket = this.#bySize.get(from)!;
-      bucket.delete(source);
-      if (bucket.size === 0) this.#bySize.delete(from);
+  async #revealed(commitment: string): Promise<RevealRecord | undefined> {
+    const bytes = await this.kv.get(K.reveal(commitment));
+    return bytes && fromJsonBytes<RevealRecord>(bytes);
+  }
+
+  /** The record if it has not expired (expiry is lazy: a record stays stored until the next change reclaims it). */
+  #live<T extends { expiresAt: number }>(record: T | undefined): T | undefined {
+    return record && record.expiresAt > this.now() ? record : undefined;
+  }
+
+  #serial<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(async () => {
+      this.#loaded ??= this.#load();
+      await this.#loaded;
+      return run();
+    });
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #load(): Promise<void> {
+    const meta = await this.kv.get(K.meta());
+    if (meta) this.#counts = fromJsonBytes<Counts>(meta);
+  }
+}
+
+function dueOf(
+  kind: Due["kind"],
+  record: { commitment: string; expiresAt: number; source?: string; seq?: number },
+): Uint8Array {
+  const due: Due = { kind, commitment: record.commitment, expiresAt: record.expiresAt };
+  if (kind === "c" && record.source !== undefined) Object.assign(due, { source: record.source, seq: record.seq });
+  return jsonBytes(due);
+}
+
+/** One change's operations, the counters it leaves, and the open counts it moved (read once, then kept). */
+class Batch {
+  readonly ops: StoreOp[] = [];
+  readonly counts: Counts;
+  readonly #open = new Map<string, number>();
+
+  constructor(
+    private readonly kv: KvStore,
+    counts: Counts,
+  ) {
+    this.counts = { ...counts };
+  }
+
+  put(k: Uint8Array, value: Uint8Array): void {
+    this.ops.push({ type: "put", key: k, value });
+  }
+
+  del(k: Uint8Array): void {
+    this.ops.push({ type: "del", key: k });
+  }
+
+  async openOf(source: string): Promise<number> {
+    let count = this.#open.get(source);
+    if (count === undefined) {
+      const stored = await this.kv.get(K.openCount(source));
+      count = stored ? fromJsonBytes<number>(stored) : 0;
+      this.#open.set(source, count);
     }
+    return count;
+  }
+
+  /** Moves `source`'s open count by `delta`, keeping the count and the sizes index (largest first) in step. */
+  async moveOpen(source: string, delta: number): Promise<void> {
+    const from = await this.openOf(source);
+    const to = from + delta;
+    this.#open.set(source, to);
+    if (from > 0) this.del(K.size(from, source));
     if (to > 0) {
-      let bucket = this.#bySize.get(to);
-      if (!bucket) this.#bySize.set(to, (bucket = new Set()));
-      bucket.add(source);
-    }
-    // Counts move by one, so the largest moves by at most one.
-    if (to > this.#largest) this.#largest = to;
-    else if (from === this.#largest && !this.#bySize.has(from)) this.#largest = to;
-  }
-
-  /** Reclaims expired records from the front of each queue; costs only what has expired. */
-  #expire(): void {
-    const now = this.now();
-    for (const [key, record] of this.#commitments) {
-      if (record.expiresAt > now) break;
-      this.#commitments.delete(key);
-      if (record.source !== undefined) this.#close(record.source, key);
-    }
-    for (const [key, record] of this.#reveals) {
-      if (record.expiresAt > now) break;
-      this.#reveals.delete(key);
-    }
-    // Eviction order is only roughly expiry order: a mark may wait behind a later one, at most one lifetime.
-    for (const [key, until] of this.#evicted) {
-      if (until > now) break;
-      this.#evicted.delete(key);
-    }
+      this.put(K.size(to, source), jsonBytes(source));
+      this.put(K.openCount(source), jsonBytes(to));
+    } else this.del(K.openCount(source));
+    this.counts.sources += (to > 0 ? 1 : 0) - (from > 0 ? 1 : 0);
   }
 }

@@ -49,21 +49,7 @@ function keyServiceOf(node: TorusNode): KeyService {
       const key = await node.findKey(keyIndex);
       return key && BigInt("0x" + key.share);
     },
-    commitments: {
-      commitment: (commitment) => node.commitments.commitment(commitment),
-      evicted: (commitment) => node.commitments.evicted(commitment),
-      reveal: (commitment) => node.commitments.reveal(commitment),
-      openCommitments: (source) => node.commitments.openCommitments(source),
-      addCommitment: async (record) => {
-        if (!node.commitments.addCommitment(record)) return false;
-        await node.persistAuth({ kind: "commitment", ...record });
-        return true;
-      },
-      addReveal: async (record) => {
-        node.commitments.addReveal(record);
-        await node.persistAuth({ kind: "reveal", ...record });
-      },
-    },
+    commitments: node.commitments,
     sign: (data) => node.sign(data),
     peerSignatures: (verifier, commitment, signal) => node.peerSignatures.request(verifier, commitment, signal),
     tokenWindow: () => node.serving.tokenWindow(),

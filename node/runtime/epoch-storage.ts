@@ -1,8 +1,8 @@
 /**
  * What one epoch keeps on disk, in `<dataDir>/epoch-<e>/`: the directory's binding to the epoch and transition attempt
  * (node/store/epoch-binding.ts), the key store, the append-only logs (BFT write-ahead log, decided blocks, key
- * generation, commit–reveal, and in a successor epoch the handover receiver's), and the handover dealer's seed. Owns
- * their opening, what they held at start (for recovery), their erasure and their closing.
+ * generation, and in a successor epoch the handover receiver's), the commit–reveal records (`auth.sqlite`) and the
+ * handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure and their closing.
  *
  * Must never interpret a record: the drivers restore from what it read, and decide what to append.
  */
@@ -11,7 +11,7 @@ import path from "node:path";
 
 import type { Logger } from "pino";
 
-import type { CommitmentStore, AuthRecord } from "../auth/commitments.ts";
+import { CommitmentStore } from "../auth/commitments.ts";
 import type { WalRecord } from "../bft/consensus.ts";
 import type { Commit } from "../bft/types.ts";
 import { systemRng } from "../crypto/field.ts";
@@ -21,6 +21,7 @@ import { AppendLog } from "../store/append-log.ts";
 import { bindEpochDir } from "../store/epoch-binding.ts";
 import { PRIVATE_FILE_MODE } from "../store/file-modes.ts";
 import { KeyStore } from "../store/key-store.ts";
+import { SqliteStore } from "../store/sqlite-store.ts";
 
 /** The records the logs held when the node started. */
 export interface OnDisk {
@@ -37,7 +38,9 @@ export class EpochStorage {
     readonly wal: AppendLog<WalRecord>,
     readonly blocks: AppendLog<Commit>,
     readonly keygen: AppendLog<KeygenRecord>,
-    readonly auth: AppendLog<AuthRecord>,
+    /** The commit–reveal records' store (`auth.sqlite`): read per request, never loaded at open. */
+    readonly auth: SqliteStore,
+    readonly commitments: CommitmentStore,
     /** The handover receiver's log: a successor epoch's only. */
     readonly pss: AppendLog<ReceiverRecord> | undefined,
     readonly onDisk: OnDisk,
@@ -52,12 +55,11 @@ export class EpochStorage {
 
   /**
    * Binds and opens the epoch's directory; data of an earlier, aborted attempt is erased first (this node was down when
-   * the attempt ended). The commit–reveal records are loaded into `commitments`.
+   * the attempt ended).
    */
   static async open(
     dataDir: string,
     binding: { epoch: number; attempt: number; successor: boolean },
-    commitments: CommitmentStore,
     log: Logger,
   ): Promise<EpochStorage> {
     const dir = EpochStorage.dirOf(dataDir, binding.epoch);
@@ -67,14 +69,14 @@ export class EpochStorage {
         "erased the data of an earlier, aborted transition attempt (this node was down when it ended)",
       );
     const keyStore = await KeyStore.open(path.join(dir, "keys"));
-    const auth = await AppendLog.open<AuthRecord>(path.join(dir, "auth.log"));
-    commitments.load(auth.records);
+    const auth = await SqliteStore.open(path.join(dir, "auth.sqlite"));
+    const commitments = await CommitmentStore.open(auth, () => Date.now());
     const wal = await AppendLog.open<WalRecord>(path.join(dir, "bft-wal.log"));
     const blocks = await AppendLog.open<Commit>(path.join(dir, "blocks.log"));
     const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
     const pss = binding.successor ? await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log")) : undefined;
     const onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records, pss: pss?.records ?? [] };
-    return new EpochStorage(dir, keyStore, wal.log, blocks.log, keygen.log, auth.log, pss?.log, onDisk);
+    return new EpochStorage(dir, keyStore, wal.log, blocks.log, keygen.log, auth, commitments, pss?.log, onDisk);
   }
 
   /**

@@ -49,9 +49,12 @@ export class PeerSignatures {
     }
   }
 
-  /** A peer's request: only a signature this node already issued is returned (always answered, maybe empty). */
-  answer(from: NodeIndex, request: { id: number; verifier: string; commitment: string }): void {
-    const record = this.commitments.commitment(request.commitment);
+  /**
+   * A peer's request: only a signature this node already issued is returned (always answered, maybe empty; empty too
+   * when the records cannot be read).
+   */
+  async answer(from: NodeIndex, request: { id: number; verifier: string; commitment: string }): Promise<void> {
+    const record = await this.commitments.commitment(request.commitment).catch(() => undefined);
     const found = record && record.verifier === request.verifier;
     this.router.send(from, {
       ch: "sigRes",

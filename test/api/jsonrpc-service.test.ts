@@ -17,8 +17,10 @@ import { reconstructSecret } from "../../node/crypto/lagrange.ts";
 import { G } from "../../node/crypto/point.ts";
 import { commitmentDomainFields } from "../../node/crypto/domain.ts";
 import { signTorus, verifyTorus } from "../../node/crypto/signature.ts";
+import { MemoryStore } from "../../node/store/memory-store.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { DEV_AUDIENCE, startDevOidc, type DevOidc } from "../../scripts/lib/dev-oidc.ts";
+import { DelayedStore } from "../support/delayed-store.ts";
 import { FAKE_DEPLOYMENT, FakeKeyNetwork, fakeStatusSource, type FakeKeyService } from "../support/fake-key-network.ts";
 
 interface Answer {
@@ -266,17 +268,15 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expectError(answer, "UNEXPECTED", { code: -32603, message: "Internal error", data: "unexpected failure" });
       expect(JSON.stringify(answer)).not.to.contain("disk on fire");
       expect(logged.map((d) => (d as { err: Error }).err.message)).to.deep.equal(["disk on fire"]); // the operator sees it
-      expect(network.nodes[0]!.store.reveal(commitmentOf(token))).to.equal(undefined);
+      expect(await network.nodes[0]!.store.reveal(commitmentOf(token))).to.equal(undefined);
     });
 
     it("answers a result that cannot be sent with an internal error, and logs it", async function () {
-      // A stored reveal is answered as it is; one that is not JSON (a bug) must still get a JSON-RPC answer.
+      // A stored reveal is answered as it is; one that is not JSON (a bug: the store keeps JSON, so it comes from the
+      // ledger here) must still get a JSON-RPC answer.
       const token = "a.b.c";
-      network.nodes[0]!.store.addReveal({
-        commitment: commitmentOf(token),
-        response: { n: 1n },
-        expiresAt: Date.now() + 60_000,
-      });
+      network.nodes[0]!.commitments.reveal = (commitment) =>
+        Promise.resolve({ commitment, response: { n: 1n }, expiresAt: Date.now() + 60_000 });
       const response = await post(
         servers[0]!,
         JSON.stringify({
@@ -736,7 +736,7 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
         message: "Internal error",
         data: "this node holds too many open commitments; retry later",
       });
-      expect(network.nodes[0]!.store.commitment(commitmentOf("u2"))).to.equal(undefined);
+      expect(await network.nodes[0]!.store.commitment(commitmentOf("u2"))).to.equal(undefined);
     });
 
     it("holds at most the quota of open commitments per source (an IPv6 /64 is one source); a reveal frees one", async function () {
@@ -761,13 +761,35 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       });
     });
 
+    it("signs one temporary key for a commitment when two requests race for it (the store records one of them)", async function () {
+      // On an engine that answers on a later turn (a database server), both requests pass the first check together.
+      network.nodes[0]!.recordOn(new DelayedStore(new MemoryStore()));
+      const raced = await Promise.all([commitFrom("race", "10.0.0.1", 5n), commitFrom("race", "10.0.0.2", 9n)]);
+      const signed = raced.filter((answer) => answer.result !== undefined);
+      expect(signed, JSON.stringify(raced)).to.have.length(1);
+      expectError(
+        raced.find((answer) => answer.result === undefined)!,
+        "DUPLICATE_TOKEN",
+        {
+          code: -32603,
+          message: "Internal error",
+          data: "Duplicate token found",
+        },
+      );
+      // The same request racing itself gets the same signature twice, recorded once.
+      const twice = await Promise.all([commitFrom("same", "10.0.0.3", 5n), commitFrom("same", "10.0.0.3", 5n)]);
+      expect(twice[0].result).to.have.property("signature");
+      expect(twice[1].result).to.deep.equal(twice[0].result);
+      expect(network.nodes[0]!.store.size).to.equal(2);
+    });
+
     it("never signs a second temporary key for a commitment it evicted at the cap (no front-running after eviction)", async function () {
       network.nodes[0]!.capRecords(2);
       expect((await commitFrom("e1", "10.0.0.7", 5n)).result).to.have.property("signature");
       expect((await commitFrom("e2", "10.0.0.7", 5n)).result).to.have.property("signature");
       // Full: another source under its share gets in, and the heavy source's oldest commitment is evicted.
       expect((await commitFrom("e3", "10.0.0.8", 5n)).result).to.have.property("signature");
-      expect(network.nodes[0]!.store.commitment(commitmentOf("e1"))).to.equal(undefined);
+      expect(await network.nodes[0]!.store.commitment(commitmentOf("e1"))).to.equal(undefined);
       // Whoever learns that token cannot have it signed for another key here, nor again for the first one.
       for (const key of [9n, 5n])
         expectError(await commitFrom("e1", "10.0.0.9", key), "DUPLICATE_TOKEN", {
@@ -799,7 +821,11 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       );
       const forged = { ...(three[1] as Json), signature: "00".repeat(64) + "1b" };
       expectError(await reveal(1, token, verifierId, [three[0], forged, three[2], null]), "TOO_FEW_SIGNATURES", tooFew);
-      expect(network.nodes.every((node) => node.store.reveal(commitmentOf(token)) === undefined)).to.equal(true);
+      expect(
+        (await Promise.all(network.nodes.map((node) => node.store.reveal(commitmentOf(token))))).every(
+          (reveal) => reveal === undefined,
+        ),
+      ).to.equal(true);
       // A made-up token with no signature anywhere makes no node ask its peers.
       const before = network.nodes[1]!.peerSignatureRequests;
       expectError(

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 
 import { CommitmentStore } from "../../node/auth/commitments.ts";
+import { MemoryStore } from "../../node/store/memory-store.ts";
 import type { EpochView } from "../../node/chain/registry.ts";
 import { G } from "../../node/crypto/point.ts";
 import { epochPeers } from "../../node/runtime/handover.ts";
@@ -157,7 +158,7 @@ describe("peer router", () => {
 describe("peer signatures", () => {
   function network() {
     const { router, ids, sent } = routerFor(1);
-    const commitments = new CommitmentStore(() => 0);
+    const commitments = new CommitmentStore(new MemoryStore(), () => 0);
     const signatures = new PeerSignatures(4, commitments, router, newNodeMetrics());
     const answer = (from: number, id: number, signature: string) =>
       signatures.onAnswer(from as NodeIndex, { id, data: signature ? "data" : "", signature });
@@ -193,9 +194,9 @@ describe("peer signatures", () => {
     answer(3, 1, "s3");
   });
 
-  it("answers a peer only with a signature this node issued on that verifier's commitment, empty otherwise", () => {
+  it("answers a peer only with a signature this node issued on that verifier's commitment, empty otherwise", async () => {
     const { signatures, commitments, ids, sent } = network();
-    commitments.addCommitment({
+    await commitments.addCommitment({
       commitment: "c",
       tempPubX: "x",
       tempPubY: "y",
@@ -204,8 +205,8 @@ describe("peer signatures", () => {
       signature: "sig",
       expiresAt: 1,
     });
-    signatures.answer(nodeIndex(3), { id: 7, verifier: "v", commitment: "c" });
-    signatures.answer(nodeIndex(3), { id: 8, verifier: "other", commitment: "c" });
+    await signatures.answer(nodeIndex(3), { id: 7, verifier: "v", commitment: "c" });
+    await signatures.answer(nodeIndex(3), { id: 8, verifier: "other", commitment: "c" });
     expect(sent).to.deep.equal([
       { to: [ids[2]], message: { ch: "sigRes", id: 7, data: "d", signature: "sig" } },
       { to: [ids[2]], message: { ch: "sigRes", id: 8, data: "", signature: "" } },

@@ -5,7 +5,6 @@ import path from "node:path";
 import { expect } from "chai";
 import { pino } from "pino";
 
-import { CommitmentStore } from "../../node/auth/commitments.ts";
 import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { EpochStorage } from "../../node/runtime/epoch-storage.ts";
 import { AppendLog } from "../../node/store/append-log.ts";
@@ -39,12 +38,7 @@ describe("what a node stores is readable by its owner only, whatever the process
         nodeAddress: "0x" + "ef".repeat(20),
       });
       const binding = { epoch: 2, attempt: 1, successor: true };
-      const storage = await EpochStorage.open(
-        dataDir,
-        binding,
-        new CommitmentStore(() => 0),
-        pino({ level: "silent" }),
-      );
+      const storage = await EpochStorage.open(dataDir, binding, pino({ level: "silent" }));
       await storage.keyStore.saveBatch(0, [key(0), key(1)]);
       await storage.keyStore.saveMoved(3, [key(7)]);
       await storage.dealerSeed();
@@ -53,7 +47,7 @@ describe("what a node stores is readable by its owner only, whatever the process
     expect(await entriesUnder(dataDir)).to.include.members([
       "deployment-binding.json",
       "epoch-2",
-      path.join("epoch-2", "auth.log"),
+      path.join("epoch-2", "auth.sqlite"),
       path.join("epoch-2", "bft-wal.log"),
       path.join("epoch-2", "blocks.log"),
       path.join("epoch-2", "keygen.log"),

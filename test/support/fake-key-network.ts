@@ -5,8 +5,9 @@
  * have them after a block. Each node's behaviour can be changed (refusing, frozen, a hanging or failing assignment,
  * no share yet), and every call that changes state is counted, so a test can assert that a refusal changed nothing.
  */
-import type { CommitmentRecord, RevealRecord } from "../../node/auth/commitments.ts";
 import { CommitmentStore } from "../../node/auth/commitments.ts";
+import type { KvStore } from "../../node/store/kv-store.ts";
+import { MemoryStore } from "../../node/store/memory-store.ts";
 import type { EpochWindow } from "../../node/auth/verifier.ts";
 import type { NodeCounters, NodeStatus, PeerTrafficCounters, StatusSource } from "../../node/api/node-status.ts";
 import type {
@@ -131,20 +132,26 @@ export class FakeKeyService implements KeyService {
     this.self = { index, publicKey: network.nodeKeys[index - 1]! };
     this.epoch = { number: network.epoch, n: network.n, t: network.t, nodeKeys: network.nodeKeys };
     this.deployment = network.deployment;
-    this.store = new CommitmentStore(() => Date.now());
+    this.store = new CommitmentStore(new MemoryStore(), () => Date.now());
+    // Through `this.store` at each call: capRecords replaces it.
     this.commitments = {
       commitment: (commitment) => this.store.commitment(commitment),
       evicted: (commitment) => this.store.evicted(commitment),
       reveal: (commitment) => this.store.reveal(commitment),
       openCommitments: (source) => this.store.openCommitments(source),
-      addCommitment: (record: CommitmentRecord) => Promise.resolve(this.store.addCommitment(record)),
-      addReveal: (record: RevealRecord) => Promise.resolve(this.store.addReveal(record)),
+      addCommitment: (record, openLimit) => this.store.addCommitment(record, openLimit),
+      addReveal: (record) => this.store.addReveal(record),
     };
   }
 
   /** Caps the commit–reveal records this node holds (the storage cap a real node has at 200,000). */
   capRecords(maxRecords: number): void {
-    this.store = new CommitmentStore(() => Date.now(), maxRecords);
+    this.store = new CommitmentStore(new MemoryStore(), () => Date.now(), maxRecords);
+  }
+
+  /** Keeps this node's commit–reveal records on `engine` from now on. */
+  recordOn(engine: KvStore): void {
+    this.store = new CommitmentStore(engine, () => Date.now());
   }
 
   refusing(): string | undefined {
@@ -190,14 +197,15 @@ export class FakeKeyService implements KeyService {
     this.peerSignatureRequests++;
     if (this.peerSignaturesWith) return this.peerSignaturesWith(signal);
     if (signal.aborted) return Promise.resolve([]);
-    return Promise.resolve(
-      this.network.nodes.flatMap((peer) => {
-        const record = peer.index === this.index ? undefined : peer.store.commitment(commitment);
+    const peers = this.network.nodes.filter((peer) => peer.index !== this.index);
+    return Promise.all(
+      peers.map(async (peer) => {
+        const record = await peer.store.commitment(commitment);
         return record && record.verifier === verifier
           ? [{ node: peer.index, data: record.data, signature: record.signature }]
           : [];
       }),
-    );
+    ).then((answers) => answers.flat());
   }
 
   tokenWindow(): EpochWindow {

@@ -1,0 +1,134 @@
+/**
+ * The one storage interface a node's drivers keep their state through: an ordered key–value store with atomic write
+ * batches, on which typed stores are built (commit–reveal records in node/auth/commitments.ts; key shares, the app
+ * state, blocks by height and the key-generation and handover records to follow, issue 17). Engines: in memory for
+ * simulations (memory-store.ts), `node:sqlite` embedded on disk (sqlite-store.ts); a PostgreSQL engine must fit the
+ * same contract, which test/store/storage-contract.ts checks for every engine.
+ *
+ * Contract:
+ * - Keys and values are byte strings; keys are 1..MAX_KEY_BYTES long, values at most MAX_VALUE_BYTES. Keys order
+ *   bytewise (memcmp, a prefix before its extensions), the order of SQLite BLOBs, LevelDB and PostgreSQL `bytea`.
+ *   Typed stores build ordered keys with key-codec.ts.
+ * - `commit(ops)` applies every put and delete of the batch or none of them: a batch refused for bad input, or one
+ *   whose write fails, leaves the store as it was. Later operations of a batch win over earlier ones on the same key.
+ *   Once `commit` resolves the batch is durable (the engine's promise, see its header) and visible to every read.
+ * - `range` returns at most `limit` entries whose keys start with `prefix` and lie in [start, end), in key order
+ *   (descending with `reverse`). `limit` is required: nothing is ever read whole. Page on with `start =
+ *   keyAfter(last)` (or `end = last` in reverse).
+ * - `count` counts the keys under a prefix in [start, end); it costs the engine a walk over them, so it is for sets
+ *   the caller knows to be bounded.
+ * - Reads see every committed batch; a batch is never half-visible. Callers serialize their own read–modify–write
+ *   sequences (the store has no read-your-writes transactions).
+ * - Bad input (a key or value that is not a Uint8Array, an empty or oversized key, an unknown operation, a limit that
+ *   is not a positive integer) is refused with a StoreInputError naming it, and changes nothing.
+ */
+
+export const MAX_KEY_BYTES = 1024;
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** The most entries one range may return: a caller pages through more. */
+export const MAX_RANGE_LIMIT = 100_000;
+
+export type StoreOp = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
+
+export interface StoreEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+export interface RangeQuery {
+  prefix: Uint8Array;
+  /** Inclusive lower bound (keys below it are skipped). */
+  start?: Uint8Array | undefined;
+  /** Exclusive upper bound. */
+  end?: Uint8Array | undefined;
+  limit: number;
+  reverse?: boolean | undefined;
+}
+
+export interface KvStore {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Applies every operation or none; resolves once the batch is durable. */
+  commit(ops: readonly StoreOp[]): Promise<void>;
+  range(query: RangeQuery): Promise<StoreEntry[]>;
+  count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Input the store refuses; nothing was changed. */
+export class StoreInputError extends TypeError {
+  readonly code = "STORE_INPUT";
+  override name = "StoreInputError";
+}
+
+/** An operation on a store that was closed. */
+export class StoreClosedError extends Error {
+  readonly code = "STORE_CLOSED";
+  override name = "StoreClosedError";
+  constructor() {
+    super("the store is closed");
+  }
+}
+
+export function checkKey(key: unknown, what = "key"): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array)) throw new StoreInputError(`${what} must be a Uint8Array`);
+  if (key.length === 0) throw new StoreInputError(`${what} must not be empty`);
+  if (key.length > MAX_KEY_BYTES)
+    throw new StoreInputError(`${what} is ${key.length} bytes, more than the ${MAX_KEY_BYTES} a key may have`);
+}
+
+/** Checks a whole batch before any of it is applied. */
+export function checkOps(ops: unknown): asserts ops is readonly StoreOp[] {
+  if (!Array.isArray(ops)) throw new StoreInputError("a batch must be an array of operations");
+  ops.forEach((op: unknown, i) => {
+    if (typeof op !== "object" || op === null) throw new StoreInputError(`operation ${i} is not an object`);
+    const { type, key, value } = op as Record<string, unknown>;
+    checkKey(key, `operation ${i}'s key`);
+    if (type === "del") return;
+    if (type !== "put") throw new StoreInputError(`operation ${i} has unknown type ${JSON.stringify(type)}`);
+    if (!(value instanceof Uint8Array)) throw new StoreInputError(`operation ${i}'s value must be a Uint8Array`);
+    if (value.length > MAX_VALUE_BYTES)
+      throw new StoreInputError(`operation ${i}'s value is ${value.length} bytes, more than ${MAX_VALUE_BYTES}`);
+  });
+}
+
+/** The bounds [lo, hi) a query covers (hi undefined: no upper bound), after checking its input. */
+export function boundsOf(query: Omit<RangeQuery, "limit" | "reverse">): { lo: Uint8Array; hi: Uint8Array | undefined } {
+  if (!(query.prefix instanceof Uint8Array)) throw new StoreInputError("prefix must be a Uint8Array");
+  if (query.start !== undefined) checkKey(query.start, "start");
+  if (query.end !== undefined) checkKey(query.end, "end");
+  let lo = query.prefix;
+  if (query.start && compareBytes(query.start, lo) > 0) lo = query.start;
+  let hi = prefixEnd(query.prefix);
+  if (query.end && (hi === undefined || compareBytes(query.end, hi) < 0)) hi = query.end;
+  return { lo, hi };
+}
+
+export function checkLimit(limit: unknown): asserts limit is number {
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_RANGE_LIMIT)
+    throw new StoreInputError(`limit must be an integer from 1 to ${MAX_RANGE_LIMIT}, not ${String(limit)}`);
+}
+
+/** The smallest key after every key starting with `prefix`, or undefined when there is none (all 0xff, or empty). */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i] !== 0xff) {
+      const end = prefix.slice(0, i + 1);
+      end[i]! += 1;
+      return end;
+    }
+  }
+  return undefined;
+}
+
+/** The smallest key after `key` (paging on after the last key a range returned). */
+export function keyAfter(key: Uint8Array): Uint8Array {
+  const next = new Uint8Array(key.length + 1);
+  next.set(key);
+  return next;
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

@@ -1,0 +1,100 @@
+/**
+ * The embedded engine (node:sqlite) passes the storage contract (test/store/storage-contract.ts), keeps what it
+ * committed across a reopen and across a kill -9 of a real child process right after it acknowledged a commit, and
+ * creates its files 0600 in a 0700 directory.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+
+import { key } from "../../node/store/key-codec.ts";
+import { SqliteStore } from "../../node/store/sqlite-store.ts";
+import { BATCH_KEYS, batchValue } from "./sqlite-crash-child.ts";
+import { storageContract } from "./storage-contract.ts";
+
+describe("the embedded storage engine (node:sqlite)", function () {
+  let dir: string;
+  let files = 0;
+  before(async function () {
+    dir = await mkdtemp(path.join(tmpdir(), "sqlite-store-"));
+  });
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe("the storage contract", function () {
+    storageContract(() => SqliteStore.open(path.join(dir, `contract-${files++}.sqlite`)));
+  });
+
+  it("keeps committed data across a close and a reopen", async function () {
+    const file = path.join(dir, "reopen", "store.sqlite");
+    const first = await SqliteStore.open(file);
+    await first.commit(Array.from({ length: 100 }, (_, i) => ({ type: "put", key: key("r", i), value: key(i) })));
+    await first.commit([{ type: "del", key: key("r", 7) }]);
+    await first.close();
+    const second = await SqliteStore.open(file);
+    expect(await second.count({ prefix: key("r") })).to.equal(99);
+    expect(await second.get(key("r", 99))).to.deep.equal(key(99));
+    expect(await second.get(key("r", 7))).to.equal(undefined);
+    await second.close();
+  });
+
+  it("creates its database, WAL and shared-memory files 0600 in a 0700 directory", async function () {
+    const sub = path.join(dir, "modes");
+    const store = await SqliteStore.open(path.join(sub, "store.sqlite"));
+    await store.commit([{ type: "put", key: key("k"), value: key("v") }]);
+    const names = (await readdir(sub)).sort();
+    expect(names).to.deep.equal(["store.sqlite", "store.sqlite-shm", "store.sqlite-wal"]);
+    for (const name of names) expect((await stat(path.join(sub, name))).mode & 0o777, name).to.equal(0o600);
+    expect((await stat(sub)).mode & 0o777).to.equal(0o700);
+    await store.close();
+  });
+
+  it("loses no batch acknowledged before a kill -9, and keeps every batch whole (a real child process)", async function () {
+    this.timeout(60_000);
+    const file = path.join(dir, "crash", "store.sqlite");
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(import.meta.dirname, "sqlite-crash-child.ts"), file],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let acked = -1;
+    let buffered = "";
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once("exit", (_code, signal) => resolve(signal)),
+    );
+    await new Promise<void>((resolve) =>
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split("\n");
+        buffered = lines.pop()!;
+        for (const line of lines) acked = Number(line.split(" ")[1]);
+        // Killed the moment it says a commit is acknowledged, while it is already writing the next batch.
+        if (acked >= 300 && child.kill("SIGKILL")) resolve();
+      }),
+    );
+    expect(await exited).to.equal("SIGKILL");
+
+    const store = await SqliteStore.open(file);
+    const head = (await store.get(key("head")))!;
+    const headNumber = Number(Buffer.from(head.subarray(1)).readBigUInt64BE());
+    expect(headNumber).to.be.at.least(acked);
+    for (let i = 0; i <= headNumber; i++) {
+      const batch = await store.range({ prefix: key("batch", i), limit: BATCH_KEYS + 1 });
+      expect(batch, `batch ${i}`).to.have.length(BATCH_KEYS);
+      expect(
+        batch.every((e) => Buffer.from(e.value).equals(batchValue(i))),
+        `batch ${i}`,
+      ).to.equal(true);
+    }
+    // Nothing after the head: the batch being written when the kill came is absent or whole (it is the head then).
+    expect(await store.count({ prefix: key("batch", headNumber + 1) })).to.equal(0);
+    expect(await store.count({ prefix: key("batch") })).to.equal((headNumber + 1) * BATCH_KEYS);
+    await store.close();
+  });
+});
