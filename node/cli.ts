@@ -5,7 +5,8 @@
  *   torus-node status --config node.json   print the running node's status (from its API)
  *
  * Run it with `npx tsx node/cli.ts …` (or `npm run node -- …`). Exit code 1 and one clear line on stderr for a bad
- * configuration, a key that is not whitelisted, or a chain that was reset.
+ * configuration, a key that is not whitelisted, or a chain that was reset; exit code 0 and one line on stderr when the
+ * node's newest epoch retired while it was down (it erased that epoch's data, and has nothing to run).
  */
 import { parseArgs } from "node:util";
 
@@ -16,6 +17,7 @@ import { ConfigError, loadConfig, type NodeConfig } from "./config.ts";
 import { CryptoBackendError, installConfiguredBackend } from "./native/select.ts";
 import { TorusNode } from "./node.ts";
 import { apiPartsOf } from "./runtime/api-service.ts";
+import { EpochRetiredError } from "./runtime/epoch-join.ts";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -81,6 +83,12 @@ async function run(): Promise<void> {
     });
   } catch (error) {
     if (stopping) return;
+    if (error instanceof EpochRetiredError) {
+      // Not a failure: the node did what a retired epoch asks of it. Exit code 0, so that a supervisor that restarts
+      // failed services does not restart it in a loop.
+      process.stderr.write(`torus-node: ${error.message}\n`);
+      process.exit(0);
+    }
     fail((error as Error).message);
   }
   server = await startApiServer(apiPartsOf(node), config.api.host, config.api.port);

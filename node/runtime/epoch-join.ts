@@ -8,10 +8,21 @@
 import type { Logger } from "pino";
 
 import { readDeploymentIdentity } from "../chain/deployment-identity.ts";
+import { epochStateName } from "../chain/epoch-state.ts";
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { NodeConfig } from "../config.ts";
-import { bindDataDir } from "../store/deployment-binding.ts";
+import { bindDataDir, type DeploymentIdentity } from "../store/deployment-binding.ts";
 import { nodeIndex, type NodeIndex } from "./node-index.ts";
+import { eraseRetiredEpochs } from "./retired-epochs.ts";
+
+/**
+ * The newest epoch that whitelists this node's key retired (the node was down when its handover completed): the node
+ * erased its data of that epoch and has nothing to run until governance whitelists its key in a newer epoch. An
+ * operator restarts it then; a node that idled in wait would look alive while it serves nothing.
+ */
+export class EpochRetiredError extends Error {
+  override readonly name = "EpochRetiredError";
+}
 
 export interface JoinedEpoch {
   epoch: EpochView;
@@ -22,15 +33,27 @@ export interface JoinedEpoch {
    * handover id.
    */
   successor: { from: EpochView; attempt: number } | undefined;
+  /** The deployment the data directory is bound to (a retired epoch's marker carries it). */
+  deployment: DeploymentIdentity;
 }
 
 export async function joinEpoch(config: NodeConfig, registry: Registry, log: Logger): Promise<JoinedEpoch> {
   // Before anything touches the data directory, or the chain sees this node: refuse another deployment's data.
-  if ((await bindDataDir(config.dataDir, await readDeploymentIdentity(registry))) === "created")
+  const deployment = await readDeploymentIdentity(registry);
+  if ((await bindDataDir(config.dataDir, deployment)) === "created")
     log.info({ dataDir: config.dataDir }, "bound the data directory to this deployment and node key");
+  // Before anything else: no retired epoch's secrets outlive this start, whatever happens after it.
+  await eraseRetiredEpochs(config.dataDir, deployment, registry, log);
   const number = await registry.findOwnEpoch();
   if (number === undefined)
     throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);
+  const status = await registry.call("getEpochStatus", (c) => c.getEpochStatus(number));
+  if (epochStateName(status.state) === "Retired")
+    throw new EpochRetiredError(
+      `epoch ${number} retired while this node was down (its handover to the next epoch completed); the node erased ` +
+        `its data of that epoch but for the RETIRED marker and the block store, and serves it no more. Node key ` +
+        `${registry.address} is in no newer epoch: start the node again once governance whitelists it in one.`,
+    );
   await registry.ensureListed(number, { declaredIp: config.api.declaredIp, p2pListenAddress: config.p2p.announce });
   log.info({ epoch: number, address: registry.address }, "listed; waiting for the epoch to become current");
   const { prevEpoch } = await registry.readEpoch(number);
@@ -47,5 +70,5 @@ export async function joinEpoch(config: NodeConfig, registry: Registry, log: Log
   if (!own) throw new Error(`node ${registry.address} is not in the node list of epoch ${number}`);
   const self = nodeIndex(own.index);
   log.info({ epoch: number, mode: state, index: self, n: epoch.n }, "starting");
-  return { epoch, self, successor };
+  return { epoch, self, successor, deployment };
 }
