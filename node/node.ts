@@ -213,6 +213,7 @@ export class TorusNode {
       await handover.decided(reshare);
       await serving.start(); // a successor's last moved chunk may have been installed
       await keygen.demand();
+      keygen.afterBlock();
     });
     this.#units = {
       storage,
