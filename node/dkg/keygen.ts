@@ -621,8 +621,8 @@ export class KeyGenerator {
 
   /**
    * A finished batch keeps only what answering a lagging peer's resend needs (the dealing, each sharing's own row and
-   * column and its commitments, the shares for the proofs); batches far behind are forgotten (their records stay on
-   * disk with the node's store).
+   * column and its commitments, the shares for the proofs), until its resend window ends (`forget`); batches far
+   * behind are forgotten sooner (their records stay on disk until that window ends).
    */
   #retire(batch: Batch): void {
     for (const session of batch.sessions.values()) session.release();
