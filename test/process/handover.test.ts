@@ -62,6 +62,15 @@ describe("a handover between node processes of two epochs", function () {
     // backend a handover of a few dozen keys otherwise takes less time than one round of the checks below.
     const paused = successors.slice(5);
     for (const node of paused) node.process!.kill("SIGSTOP");
+    // One old node crashes during the handover (below): the k + t = 4 others must all deal, and a node that lacks a
+    // key at the freeze sits out. So the transition starts once the buffer is full (24 keys, two batches: nothing is
+    // generated after it) and every old node holds its shares of both batches.
+    const old = devnet.nodes.filter((node) => node.epoch === 1n);
+    for (let until = Date.now() + 120_000; ; await new Promise((r) => setTimeout(r, 500))) {
+      const statuses = await Promise.all(old.map((node) => devnet.status(node)));
+      if (statuses.every((s) => s?.keys.published === 24 && s.keys.generatedBatches === 2)) break;
+      expect(Date.now(), "every old node holds 24 keys").to.be.below(until);
+    }
     await ops.startTransition(devnet.nodeList, next);
 
     // The nodes vote on their BFT network to freeze; then a new user gets the specific, retryable error everywhere.
@@ -98,7 +107,6 @@ describe("a handover between node processes of two epochs", function () {
 
     // One old node crashes before the handover completes (it cannot complete while two new nodes are paused); it
     // misses the retirement, and erases its epoch when it starts again below.
-    const old = devnet.nodes.filter((node) => node.epoch === 1n);
     const crashed = old[4]!;
     await devnet.kill(crashed, "SIGKILL");
     for (const node of paused) node.process!.kill("SIGCONT");
