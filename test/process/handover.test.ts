@@ -57,19 +57,22 @@ describe("a handover between node processes of two epochs", function () {
     // Governance creates epoch 2, whose seven new node processes list themselves, and starts the handover.
     // Their key buffer refills below 64 keys, more than epoch 1 moves free, so that they generate keys after it.
     const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(7, { keyBuffer: 64, refillMark: 64 });
-    // Two of the seven new nodes are paused until the freeze has been seen: n − t = 6 confirmations complete the
-    // handover, so it cannot complete (and retire epoch 1) before this test looked at the frozen epoch — on the native
-    // backend a handover of a few dozen keys otherwise takes less time than one round of the checks below.
+    // Two of the seven new nodes are paused until the freeze has been seen and an old node crashed (below): n − t = 6
+    // confirmations complete the handover, so it cannot complete (and retire epoch 1) before this test looked at the
+    // frozen epoch — on the native backend a handover of a few dozen keys otherwise takes less time than one round of
+    // the checks below.
     const paused = successors.slice(5);
     for (const node of paused) node.process!.kill("SIGSTOP");
-    // One old node crashes during the handover (below): the k + t = 4 others must all deal, and a node that lacks a
-    // key at the freeze sits out. So the transition starts once the buffer is full (24 keys, two batches: nothing is
-    // generated after it) and every old node holds its shares of both batches.
+    // With one old node crashed (below), the k + t = 4 others must all deal, and a node that lacks a key at the freeze
+    // sits out: so the transition starts once every old node holds its shares of every published key, with enough
+    // keys free that the users assigned before the freeze start no new batch.
     const old = devnet.nodes.filter((node) => node.epoch === 1n);
-    for (let until = Date.now() + 120_000; ; await new Promise((r) => setTimeout(r, 500))) {
-      const statuses = await Promise.all(old.map((node) => devnet.status(node)));
-      if (statuses.every((s) => s?.keys.published === 24 && s.keys.generatedBatches === 2)) break;
-      expect(Date.now(), "every old node holds 24 keys").to.be.below(until);
+    for (let settled = 0, until = Date.now() + 120_000; settled < 3; await new Promise((r) => setTimeout(r, 1000))) {
+      const keys = (await Promise.all(old.map((node) => devnet.status(node)))).map((s) => s?.keys);
+      const published = keys[0]?.published ?? 0;
+      const held = keys.every((k) => k?.published === published && k.generatedBatches * 12 === published);
+      settled = held && published >= 24 && keys[0]!.free >= 20 ? settled + 1 : 0;
+      expect(Date.now(), "every old node holds every published key").to.be.below(until);
     }
     await ops.startTransition(devnet.nodeList, next);
 
