@@ -8,7 +8,8 @@
  *
  * Run it with `npx tsx node/cli.ts …` (or `npm run node -- …`). Exit code 1 and one clear line on stderr for a bad
  * configuration, a node key that cannot be loaded (a wrong password, a key file open to others), a key that is not
- * whitelisted, or a chain that was reset.
+ * whitelisted, or a chain that was reset; exit code 0 and one line on stderr when the node's newest epoch retired
+ * while it was down (it erased that epoch's data, and has nothing to run).
  */
 import { parseArgs } from "node:util";
 
@@ -21,6 +22,7 @@ import { KEYSTORE_USAGE, KeystoreUsageError, runKeystoreCommand } from "./keysto
 import { CryptoBackendError, installConfiguredBackend } from "./native/select.ts";
 import { TorusNode } from "./node.ts";
 import { apiPartsOf } from "./runtime/api-service.ts";
+import { EpochRetiredError } from "./runtime/epoch-join.ts";
 import { PRIVATE_UMASK } from "./store/file-modes.ts";
 
 // Before anything is written: whatever this process creates, also through libraries that name no mode, is readable
@@ -108,6 +110,12 @@ async function run(): Promise<void> {
     });
   } catch (error) {
     if (stopping) return;
+    if (error instanceof EpochRetiredError) {
+      // Not a failure: the node did what a retired epoch asks of it. Exit code 0, so that a supervisor that restarts
+      // failed services does not restart it in a loop.
+      process.stderr.write(`torus-node: ${error.message}\n`);
+      process.exit(0);
+    }
     fail((error as Error).message);
   }
   server = await startApiServer(apiPartsOf(node), config.api.host, config.api.port);

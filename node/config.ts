@@ -77,9 +77,11 @@ export interface NodeConfig {
   verifiers: VerifierConfig[];
   /**
    * Key generation keeps `keyBuffer` unassigned keys ahead; it starts refilling when fewer than `refillMark` are
-   * (default half the buffer), so that batches run in bursts rather than one per assignment.
+   * (default half the buffer), so that batches run in bursts rather than one per assignment. `resendWindowSeconds`
+   * after a batch's keys are published, this node erases the batch's dealing and the rows and columns it received
+   * (a peer still finishing the batch asks for those; one down longer than this cannot finish it).
    */
-  keygen: { batchSize: number; keyBuffer: number; refillMark: number };
+  keygen: { batchSize: number; keyBuffer: number; refillMark: number; resendWindowSeconds: number };
   /** The curve backend (node/native/select.ts): "native" libsecp256k1 by default, refusing to start without it. */
   crypto: CryptoConfig;
   logLevel: string;
@@ -282,6 +284,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       batchSize: int(keygen.batchSize ?? 4, "config.keygen.batchSize", 1, 256),
       keyBuffer,
       refillMark: int(keygen.refillMark ?? Math.floor(keyBuffer / 2), "config.keygen.refillMark", 0, keyBuffer),
+      resendWindowSeconds: int(keygen.resendWindowSeconds ?? 600, "config.keygen.resendWindowSeconds", 0, 604_800),
     },
     crypto: {
       backend: backend as CryptoBackendName,

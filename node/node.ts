@@ -67,6 +67,7 @@ export class TorusNode {
   #units!: Units;
   #p2p!: P2PHost;
   #joined!: JoinedEpoch;
+  #protocolsStopped: Promise<void> | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -162,7 +163,12 @@ export class TorusNode {
     const { epoch, self, successor, deployment } = this.#joined;
     const storage = await EpochStorage.open(
       config.dataDir,
-      { epoch: epoch.epoch, attempt: successor?.attempt ?? 0, successor: successor !== undefined },
+      {
+        epoch: epoch.epoch,
+        attempt: successor?.attempt ?? 0,
+        successor: successor !== undefined,
+        deployment: this.#joined.deployment,
+      },
       log,
     );
     const { chainId, scheme, app, mempool, signer } = buildCores(
@@ -226,6 +232,7 @@ export class TorusNode {
       await handover.decided(reshare);
       await serving.start(); // a successor's last moved chunk may have been installed
       await keygen.demand();
+      keygen.afterBlock();
     });
     this.#units = {
       storage,
@@ -297,14 +304,33 @@ export class TorusNode {
         await storage.eraseAll();
         events.onAbandoned();
       },
+      retire: async () => {
+        await executor.run(() => Promise.resolve(handover.retire())); // clients are refused from here on
+        // Nothing may append to the epoch's files while they are erased: its protocols stop first. The API stays up
+        // and tells clients that the next epoch serves.
+        await this.#stopProtocols();
+        const removed = await storage.retire();
+        log.info(
+          { epoch: this.epoch.epoch, removed },
+          "the handover completed: this epoch's directory keeps only its RETIRED marker and block store",
+        );
+      },
     }).start();
+  }
+
+  /** Stops the epoch's inputs (executor and timers, libp2p) and closes its storage; once, whoever asks first. */
+  #stopProtocols(): Promise<void> {
+    this.#protocolsStopped ??= (async () => {
+      await this.#units?.executor.stop();
+      await this.#p2p?.stop();
+      await this.#units?.storage.close();
+    })();
+    return this.#protocolsStopped;
   }
 
   async stop(): Promise<void> {
     this.#abort.abort();
-    await this.#units?.executor.stop();
-    await this.#p2p?.stop();
-    await this.#units?.storage.close();
+    await this.#stopProtocols();
     this.registry.destroy();
   }
 }

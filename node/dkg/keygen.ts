@@ -64,7 +64,12 @@ export type KeygenRecord =
   | { kind: "dealing"; batch: number; f: string[][][]; fb: string[][][] }
   | ({ kind: "sharing"; batch: number; dealer: number } & SharingRecord)
   | { kind: "decision"; decision: DealerDecision }
-  | { kind: "keys"; batch: number; keys: GeneratedKey[] };
+  | { kind: "keys"; batch: number; keys: GeneratedKey[] }
+  /**
+   * Every record of this batch was erased from the log (the node's key store holds its shares; see
+   * KeygenDriver's erasure): the batch, and every earlier one the log holds nothing of, finished here.
+   */
+  | { kind: "erased"; batch: number };
 
 export type KeygenInput =
   | { type: "message"; from: number; message: unknown }
@@ -175,6 +180,15 @@ export class KeyGenerator {
     }
     this.#drainLoopback();
     return this.#out;
+  }
+
+  /**
+   * Forgets a finished batch: its dealing, the rows and columns this node received, its shares. Its records are
+   * erased from the log alongside (the caller's job); afterwards the batch is one that finished long ago, whose
+   * messages, resend requests and decisions change nothing. A batch that has not finished here is kept.
+   */
+  forget(batch: number): void {
+    if (this.#batches.get(batch)?.keys) this.#batches.delete(batch);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -614,8 +628,8 @@ export class KeyGenerator {
 
   /**
    * A finished batch keeps only what answering a lagging peer's resend needs (the dealing, each sharing's own row and
-   * column and its commitments, the shares for the proofs); batches far behind are forgotten (their records stay on
-   * disk with the node's store).
+   * column and its commitments, the shares for the proofs), until its resend window ends (`forget`); batches far
+   * behind are forgotten sooner (their records stay on disk until that window ends).
    */
   #retire(batch: Batch): void {
     for (const session of batch.sessions.values()) session.release();
@@ -649,6 +663,10 @@ export class KeyGenerator {
   // ---------------------------------------------------------------------------------------------------------------
 
   #restoreRecord(record: KeygenRecord): void {
+    if (record.kind === "erased") {
+      this.#nextBatch = Math.max(this.#nextBatch, record.batch + 1);
+      return;
+    }
     const batch =
       this.#batches.get(record.kind === "decision" ? record.decision.batch : record.batch) ??
       this.#newBatch(record.kind === "decision" ? record.decision.batch : record.batch);
@@ -672,6 +690,20 @@ export class KeyGenerator {
         break;
     }
   }
+}
+
+/**
+ * The log's records without those of `batch`, headed by one `erased` record for the highest batch erased so far
+ * (restore needs no more: every earlier batch the log holds nothing of finished too).
+ */
+export function eraseBatchRecords(records: readonly KeygenRecord[], batch: number): KeygenRecord[] {
+  let highest = batch;
+  const kept: KeygenRecord[] = [];
+  for (const record of records) {
+    if (record.kind === "erased") highest = Math.max(highest, record.batch);
+    else if ((record.kind === "decision" ? record.decision.batch : record.batch) !== batch) kept.push(record);
+  }
+  return [{ kind: "erased", batch: highest }, ...kept];
 }
 
 function decides(decision: DealerDecision, dealer: number): boolean {

@@ -30,6 +30,8 @@ export interface ChainFollowerParts {
   onFatal(error: Error): void;
   /** This successor node's transition attempt ended: stop it and erase what it received. */
   abandonAttempt(): Promise<void>;
+  /** The handover out of this epoch completed: stop serving and erase the epoch's secrets. */
+  retire(): Promise<void>;
 }
 
 export class ChainFollower {
@@ -106,7 +108,7 @@ export class ChainFollower {
       case "deal":
         return executor.run(() => handover.startDealing());
       case "retire":
-        return executor.run(() => handover.retire());
+        return this.parts.retire();
     }
   }
 }

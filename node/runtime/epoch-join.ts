@@ -8,11 +8,22 @@
 import type { Logger } from "pino";
 
 import { readDeploymentIdentity } from "../chain/deployment-identity.ts";
+import { epochStateName } from "../chain/epoch-state.ts";
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { NodeConfig } from "../config.ts";
 import { closeToOthers } from "../store/close-to-others.ts";
 import { bindDataDir, type DeploymentIdentity } from "../store/deployment-binding.ts";
 import { nodeIndex, type NodeIndex } from "./node-index.ts";
+import { eraseRetiredEpochs } from "./retired-epochs.ts";
+
+/**
+ * The newest epoch that whitelists this node's key retired (the node was down when its handover completed): the node
+ * erased its data of that epoch and has nothing to run until governance whitelists its key in a newer epoch. An
+ * operator restarts it then; a node that idled in wait would look alive while it serves nothing.
+ */
+export class EpochRetiredError extends Error {
+  override readonly name = "EpochRetiredError";
+}
 
 export interface JoinedEpoch {
   epoch: EpochView;
@@ -23,7 +34,8 @@ export interface JoinedEpoch {
    * handover id.
    */
   successor: { from: EpochView; attempt: number } | undefined;
-  /** The deployment the data directory is bound to, which every signature of the node names. */
+  /** The deployment the data directory is bound to, which every signature of the node names (and a retired epoch's
+   * marker carries). */
   deployment: DeploymentIdentity;
 }
 
@@ -38,9 +50,18 @@ export async function joinEpoch(config: NodeConfig, registry: Registry, log: Log
       { dataDir: config.dataDir, previousMode: previousMode.toString(8).padStart(4, "0") },
       "the data directory was open to other users (an older version's): made it 0700",
     );
+  // Before anything else: no retired epoch's secrets outlive this start, whatever happens after it.
+  await eraseRetiredEpochs(config.dataDir, deployment, registry, log);
   const number = await registry.findOwnEpoch();
   if (number === undefined)
     throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);
+  const status = await registry.call("getEpochStatus", (c) => c.getEpochStatus(number));
+  if (epochStateName(status.state) === "Retired")
+    throw new EpochRetiredError(
+      `epoch ${number} retired while this node was down (its handover to the next epoch completed); the node erased ` +
+        `its data of that epoch but for the RETIRED marker and the block store, and serves it no more. Node key ` +
+        `${registry.address} is in no newer epoch: start the node again once governance whitelists it in one.`,
+    );
   await registry.ensureListed(number, { declaredIp: config.api.declaredIp, p2pListenAddress: config.p2p.announce });
   log.info({ epoch: number, address: registry.address }, "listed; waiting for the epoch to become current");
   const { prevEpoch } = await registry.readEpoch(number);

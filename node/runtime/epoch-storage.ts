@@ -2,7 +2,8 @@
  * What one epoch keeps on disk, in `<dataDir>/epoch-<e>/`: the directory's binding to the epoch and transition attempt
  * (node/store/epoch-binding.ts), the key store, the append-only logs (BFT write-ahead log, decided blocks, key
  * generation, and in a successor epoch the handover receiver's), the commit–reveal records (`auth.sqlite`) and the
- * handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure and their closing.
+ * handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure
+ * (node/store/retired-epoch.ts says what a retired epoch keeps) and their closing.
  *
  * Must never interpret a record: the drivers restore from what it read, and decide what to append.
  */
@@ -18,9 +19,11 @@ import { systemRng } from "../crypto/field.ts";
 import type { KeygenRecord } from "../dkg/keygen.ts";
 import type { ReceiverRecord } from "../pss/receiver.ts";
 import { AppendLog } from "../store/append-log.ts";
-import { bindEpochDir } from "../store/epoch-binding.ts";
+import type { DeploymentIdentity } from "../store/deployment-binding.ts";
+import { bindEpochDir, type EpochBinding } from "../store/epoch-binding.ts";
 import { PRIVATE_FILE_MODE } from "../store/file-modes.ts";
 import { KeyStore } from "../store/key-store.ts";
+import { retireEpochDir } from "../store/retired-epoch.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
 
 /** The records the logs held when the node started. */
@@ -34,6 +37,7 @@ export interface OnDisk {
 export class EpochStorage {
   private constructor(
     readonly dir: string,
+    readonly binding: EpochBinding & { deployment: DeploymentIdentity },
     readonly keyStore: KeyStore,
     readonly wal: AppendLog<WalRecord>,
     readonly blocks: AppendLog<Commit>,
@@ -46,8 +50,7 @@ export class EpochStorage {
     readonly onDisk: OnDisk,
   ) {}
 
-  /** Set once the key-generation log is closed and erased (a retired epoch's). */
-  #keygenClosed = false;
+  #closed: Promise<void> | undefined;
 
   static dirOf(dataDir: string, epoch: number): string {
     return path.join(dataDir, `epoch-${epoch}`);
@@ -59,7 +62,7 @@ export class EpochStorage {
    */
   static async open(
     dataDir: string,
-    binding: { epoch: number; attempt: number; successor: boolean },
+    binding: { epoch: number; attempt: number; successor: boolean; deployment: DeploymentIdentity },
     log: Logger,
   ): Promise<EpochStorage> {
     const dir = EpochStorage.dirOf(dataDir, binding.epoch);
@@ -76,7 +79,19 @@ export class EpochStorage {
     const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
     const pss = binding.successor ? await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log")) : undefined;
     const onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records, pss: pss?.records ?? [] };
-    return new EpochStorage(dir, keyStore, wal.log, blocks.log, keygen.log, auth, commitments, pss?.log, onDisk);
+    const { epoch, attempt, deployment } = binding;
+    return new EpochStorage(
+      dir,
+      { epoch, attempt, deployment },
+      keyStore,
+      wal.log,
+      blocks.log,
+      keygen.log,
+      auth,
+      commitments,
+      pss?.log,
+      onDisk,
+    );
   }
 
   /**
@@ -100,14 +115,13 @@ export class EpochStorage {
   }
 
   /**
-   * The epoch retired: its secrets go — the key shares, the key-generation records that could rebuild them, and the
-   * dealing seed. The BFT chain and the commit–reveal records stay (they hold no secret).
+   * The epoch retired (the handover out of it completed on-chain): its logs are closed, then its directory keeps
+   * nothing but the RETIRED marker and the public block store — no key share, key-generation record, handover record,
+   * dealing seed, WAL or commit–reveal record. Call once nothing appends any more (the node's executor stopped).
    */
-  async eraseSecrets(): Promise<void> {
-    this.#keygenClosed = true;
-    await this.keygen.close().catch(() => undefined);
-    for (const name of ["keys", "keygen.log", "pss-dealer.seed"])
-      await rm(path.join(this.dir, name), { recursive: true, force: true });
+  async retire(): Promise<string[]> {
+    await this.close();
+    return retireEpochDir(this.dir, { ...this.binding, retiredAt: new Date().toISOString() });
   }
 
   /** A successor's transition attempt was aborted: everything it received goes (call after `close`). */
@@ -115,13 +129,15 @@ export class EpochStorage {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  async close(): Promise<void> {
-    await Promise.all([
+  /** Closes every log (once: a retired epoch's storage is closed before the node stops). */
+  close(): Promise<void> {
+    this.#closed ??= Promise.all([
       this.wal.close(),
       this.blocks.close(),
-      this.#keygenClosed ? undefined : this.keygen.close(),
+      this.keygen.close(),
       this.auth.close(),
       this.pss?.close(),
-    ]);
+    ]).then(() => undefined);
+    return this.#closed;
   }
 }

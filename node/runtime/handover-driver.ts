@@ -1,7 +1,7 @@
 /**
  * The handover as this node takes part in it (the sides themselves are in handover.ts, the cores in node/pss/).
  * Old epoch: the signed freeze vote once the chain started the transition, the dealing of the frozen snapshot, the
- * thaw vote when the attempt was aborted, and the erasure of the epoch's secrets once it retired. New epoch: the
+ * thaw vote when the attempt was aborted, and the end of serving and dealing once it retired. New epoch: the
  * receiving side, a signed vote per moved chunk (repeated until installed), and the confirmation on-chain.
  *
  * Must never decide from chain state when to freeze, thaw, deal or retire (epoch-lifecycle.ts does), never deal for an
@@ -156,19 +156,13 @@ export class HandoverDriver {
   }
 
   /**
-   * The handover to the next epoch completed on-chain: this epoch's secrets go (its key shares, the key-generation
-   * records that could rebuild them, the dealing seed) and its nodes serve no client any more.
+   * The handover to the next epoch completed on-chain: this node serves no client and deals no more. The node then
+   * stops the epoch's protocols and erases its directory (EpochStorage.retire).
    */
-  async retire(): Promise<void> {
-    if (this.#retired) return;
+  retire(): void {
     this.#retired = true;
     this.#dealing = undefined;
     this.parts.keygen.retire();
-    await this.parts.storage.eraseSecrets();
-    this.parts.log.info(
-      { epoch: this.parts.epoch.epoch },
-      "the handover completed: this epoch's key shares are erased",
-    );
   }
 
   /**

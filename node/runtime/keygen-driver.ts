@@ -2,10 +2,11 @@
  * Drives this epoch's key generation (node/dkg/keygen.ts): restores it from its log, feeds it peer messages, timer
  * firings, the dealer-set decisions the BFT orders and the demand for keys, and carries out its outputs — records to
  * the key-generation log, messages to peers, decisions proposed to the BFT, finished batches to the key store with a
- * signed vote to publish their public keys.
+ * signed vote to publish their public keys — and erases a finished batch's records once nobody needs them (#erase).
  *
- * Must never send a message, propose a decision or store a batch before the log records it depends on are synced, and
- * must never act once the epoch retired (its records and shares are erased).
+ * Must never send a message, propose a decision or store a batch before the log records it depends on are synced,
+ * never erase a batch's records before its shares are durable in the key store and its keys published, and never act
+ * once the epoch retired (its records and shares are erased).
  */
 import type { Logger } from "pino";
 
@@ -13,7 +14,7 @@ import type { KeyMappingApp } from "../app/key-mapping-app.ts";
 import { encodeTx } from "../app/transactions.ts";
 import type { EpochView } from "../chain/registry.ts";
 import { systemRng } from "../crypto/field.ts";
-import { KeyGenerator, type KeygenInput, type KeygenOutput } from "../dkg/keygen.ts";
+import { KeyGenerator, eraseBatchRecords, type KeygenInput, type KeygenOutput } from "../dkg/keygen.ts";
 import type { DealerDecision, GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import type { BftDriver } from "./bft-driver.ts";
 import type { EpochStorage } from "./epoch-storage.ts";
@@ -27,6 +28,8 @@ export interface KeygenSettings {
   batchSize: number;
   keyBuffer: number;
   refillMark: number;
+  /** How long after a batch's keys are published its dealing and received rows and columns are kept (#erase). */
+  resendWindowSeconds: number;
 }
 
 export interface KeygenDriverParts {
@@ -49,6 +52,8 @@ export class KeygenDriver {
   /** Started once the epoch serves (a successor's from the moved next key index). */
   #keygen: KeyGenerator | undefined;
   #retired = false;
+  /** Batches whose shares are in the key store and whose keys are not published yet: batch → its first key. */
+  readonly #unpublished = new Map<number, GeneratedKey>();
 
   constructor(private readonly parts: KeygenDriverParts) {}
 
@@ -83,12 +88,15 @@ export class KeygenDriver {
     // A crash after a batch's keys reached the log but before its key file was written leaves a batch the key
     // generation counts as done and the store lacks: write it now, and vote to publish it (the app refuses the vote
     // if it is published already).
-    for (const record of records)
-      if (record.kind === "keys" && !storage.keyStore.hasBatch(record.batch))
-        await this.#onKeys(record.batch, record.keys);
+    for (const record of records) {
+      if (record.kind !== "keys") continue;
+      if (!storage.keyStore.hasBatch(record.batch)) await this.#onKeys(record.batch, record.keys);
+      else this.#unpublished.set(record.batch, record.keys[0]!); // a crash came before its records were erased
+    }
     // Decisions the block store holds reach the key generation again; it ignores those it already has.
     for (const decision of this.app.decisions()) await this.decided(decision);
     await this.demand();
+    this.afterBlock();
   }
 
   fromPeer(from: NodeIndex, message: unknown): Promise<void> {
@@ -106,6 +114,19 @@ export class KeygenDriver {
   async demand(): Promise<void> {
     if (this.app.frozen) return;
     await this.#step({ type: "demand", unassigned: this.app.freeKeys });
+  }
+
+  /**
+   * After each decided block: every stored batch whose keys are now published starts its resend window, at the end of
+   * which its records are erased.
+   */
+  afterBlock(): void {
+    for (const [batch, first] of this.#unpublished) {
+      const { x, y } = { x: first.publicKey.slice(2, 66), y: first.publicKey.slice(66, 130) };
+      if (this.app.keyByPublicKey({ x, y })?.keyIndex !== first.keyIndex) continue;
+      this.#unpublished.delete(batch);
+      this.parts.executor.after(this.parts.settings.resendWindowSeconds * 1000, () => this.#erase(batch));
+    }
   }
 
   /** The epoch retired and its key-generation records are erased: nothing more is carried out. */
@@ -153,11 +174,36 @@ export class KeygenDriver {
   /** A finished batch: its shares go to the key store, and this node votes to publish its public keys. */
   async #onKeys(batch: number, keys: GeneratedKey[]): Promise<void> {
     await this.parts.storage.keyStore.saveBatch(batch, keys);
+    this.#unpublished.set(batch, keys[0]!);
     this.parts.metrics.generatedBatches++;
     const body = {
       startIndex: keys[0]!.keyIndex,
       publicKeys: keys.map((k) => ({ x: k.publicKey.slice(2, 66), y: k.publicKey.slice(66, 130) })),
     };
     await this.parts.bft.propose(this.parts.votes.publishKeys(body));
+  }
+
+  /**
+   * Erases a finished batch's records from memory and from the key-generation log: the secrets that outlived their
+   * use. What each record protected, and why nothing needs it any more at this moment:
+   * - the dealing (this node's bivariate polynomials): peers' resend requests for their rows and columns, and a
+   *   restart's duty to re-send the same dealing rather than deal a second one. The batch's keys are published (a
+   *   quorum of validators voted them, each after storing its shares), and the resend window has passed since this
+   *   node saw that, long enough for a peer that was merely slow or restarting to finish; one down longer cannot
+   *   finish the batch any more and lacks shares of its keys, which k other nodes serve. The `erased` record keeps the
+   *   batch counted as started, so a restart never deals it again.
+   * - each sharing's rows, columns and commitments, the dealer decision: the echoes and readies peers may still ask
+   *   for (the same window), and this node's own shares, recomputed from them after a crash. The shares are in the
+   *   key store, fsynced just below, so no crash can ask for them again.
+   * - the `keys` record: the same shares, to rebuild a key file a crash lost between the record and the file's write
+   *   (start); the key file is durable once fsynced, so there is nothing left to rebuild.
+   */
+  async #erase(batch: number): Promise<void> {
+    if (this.#retired) return;
+    const { storage, log } = this.parts;
+    await storage.keyStore.makeDurable(batch);
+    this.#keygen?.forget(batch);
+    await storage.keygen.rewrite((records) => eraseBatchRecords(records, batch));
+    log.info({ batch }, "erased the key-generation records of a published batch (its shares are in the key store)");
   }
 }

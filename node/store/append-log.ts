@@ -4,7 +4,7 @@
  * storage (fsync), which is what "persist before you send" needs for anything this node signed. Opening the log reads
  * every record back; a torn tail (a crash in the middle of an append) is cut off, damage before it is an error.
  */
-import { open, mkdir, type FileHandle } from "node:fs/promises";
+import { open, mkdir, readFile, rename, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 
 import { decodeWal, encodeWalRecord } from "../bft/wal.ts";
@@ -63,6 +63,40 @@ export class AppendLog<T> {
     if (!this.#pendingSync) return;
     this.#pendingSync = false;
     await this.#file.sync();
+  }
+
+  /**
+   * Replaces the log's records by `transform(records)` (the way a log drops what it no longer needs to keep), safe at
+   * any crash: the new records go to a fresh file (0600, fsynced) that is renamed over the log, then the directory is
+   * fsynced, so a restart finds the old log or the new one, whole. The old file is unlinked, not overwritten: what the
+   * disk keeps of its bytes is the operator's concern (see node/store/retired-epoch.ts). Nothing may append meanwhile.
+   */
+  async rewrite(transform: (records: T[]) => T[]): Promise<void> {
+    await this.sync();
+    const kept = transform(decodeWal(await readFile(this.path)).records as T[]);
+    const bytes = Buffer.concat(kept.map(encodeWalRecord));
+    const temporary = `${this.path}.rewrite`;
+    const handle = await open(temporary, "w", PRIVATE_FILE_MODE);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+      await rename(temporary, this.path);
+    } catch (error) {
+      await handle.close();
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    const dir = await open(path.dirname(this.path), "r");
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    // The handle of the renamed file is the log's now: appends go on after its last record.
+    const old = this.#file;
+    this.#file = handle;
+    this.#size = bytes.length;
+    await old.close();
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,9 @@ export type DataBindingErrorCode =
   /** The binding file is not one this node wrote (not JSON, or fields missing). */
   | "BAD_BINDING"
   /** An epoch directory bound to another epoch, or to a later transition attempt than the chain's. */
-  | "OTHER_EPOCH";
+  | "OTHER_EPOCH"
+  /** An epoch directory whose epoch retired: erased but for its RETIRED marker and block store, never served again. */
+  | "RETIRED";
 
 export class DataBindingError extends Error {
   override readonly name = "DataBindingError";

@@ -3,14 +3,15 @@
  * successor epoch's nodes run one BFT chain and one handover per attempt, and erase what they received when an attempt
  * is aborted (EpochStorage.eraseAll, called when the chain follower abandons the attempt). A node that was down at
  * that moment still holds the aborted attempt's data; started for the retry, it must not replay it into the new
- * attempt, so it erases it as the running node would have. The marker is a small JSON object so that later facts about the directory (that it was retired and erased)
- * can travel in it.
+ * attempt, so it erases it as the running node would have. A retired epoch's directory carries a `RETIRED` marker
+ * (retired-epoch.ts) and is never bound again.
  */
 import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 
 import { writeJsonAtomically } from "./atomic-json.ts";
 import { DataBindingError, readBindingFile, remedy } from "./binding-error.ts";
+import { RETIRED_MARKER_FILE, finishRetiredErasure, isMarkedRetired } from "./retired-epoch.ts";
 
 export const EPOCH_MARKER_FILE = "epoch.json";
 
@@ -23,7 +24,8 @@ export interface EpochBinding {
 /**
  * Makes `dir` the directory of this epoch and attempt: creates it (0700) with its marker when missing or empty,
  * accepts it when the marker matches, erases and recreates it when it holds an earlier (aborted) attempt of the same
- * epoch, and refuses anything else.
+ * epoch, and refuses anything else — a retired epoch's directory above all (after finishing its erasure): its shares
+ * moved to the next epoch, whose nodes alone serve its keys now.
  */
 export async function bindEpochDir(dir: string, binding: EpochBinding): Promise<"created" | "matches" | "erased"> {
   const file = path.join(dir, EPOCH_MARKER_FILE);
@@ -37,6 +39,14 @@ export async function bindEpochDir(dir: string, binding: EpochBinding): Promise<
   if (!exists) {
     await create(dir, binding);
     return "created";
+  }
+  if (await isMarkedRetired(dir)) {
+    await finishRetiredErasure(dir);
+    throw new DataBindingError(
+      "RETIRED",
+      `${dir} holds epoch ${binding.epoch}, which retired: its data is erased (${RETIRED_MARKER_FILE} marker) and this ` +
+        `node never serves that epoch again`,
+    );
   }
   const stored = await readBindingFile(file, dir);
   if (stored === undefined) {

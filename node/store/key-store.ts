@@ -9,7 +9,7 @@
  * (`moved-000003.json`), written the same way; its handover log holds them too. Moved key indexes need not be
  * consecutive (abandoned batches leave gaps), so an index of key → chunk is read at open.
  */
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, open, readdir } from "node:fs/promises";
 import path from "node:path";
 
 import { Low } from "lowdb";
@@ -93,6 +93,26 @@ export class KeyStore {
     if (this.#batches.has(batch)) return; // immutable once written
     await this.#write(this.#file(batch), batch, keys);
     this.#batches.add(batch);
+  }
+
+  /**
+   * Makes a written batch file durable (lowdb renames it into place without fsync): the file and the directory entry
+   * are fsynced, after which a power loss cannot take the batch back — what must hold before the records that could
+   * rebuild it are erased.
+   */
+  async makeDurable(batch: number): Promise<void> {
+    if (!this.#batches.has(batch)) throw new Error(`batch ${batch} is not in the key store`);
+    for (const [file, flags] of [
+      [this.#file(batch), "r+"],
+      [this.dir, "r"],
+    ] as const) {
+      const handle = await open(file, flags);
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
   }
 
   async loadBatch(batch: number): Promise<GeneratedKey[] | undefined> {

@@ -42,7 +42,7 @@ describe("node configuration", function () {
       epochClockSkewSeconds: 60,
     });
     expect(config.dataDir).to.equal("/srv/node/data");
-    expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64, refillMark: 32 });
+    expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64, refillMark: 32, resendWindowSeconds: 600 });
     expect(config.crypto).to.deep.equal({ backend: "native", allowSlowFallback: false });
   });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -23,7 +23,7 @@ import type { ReceiverRecord } from "../../node/pss/receiver.ts";
 import type { ResharedKey } from "../../node/pss/types.ts";
 import { AppendLog } from "../../node/store/append-log.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
-import { Devnet, VERIFIER_NAME } from "../../scripts/lib/devnet-processes.ts";
+import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";
 
 const rpc = new JsonRpcClient(10_000);
@@ -57,11 +57,23 @@ describe("a handover between node processes of two epochs", function () {
     // Governance creates epoch 2, whose seven new node processes list themselves, and starts the handover.
     // Their key buffer refills below 64 keys, more than epoch 1 moves free, so that they generate keys after it.
     const { epoch: next, nodes: successors } = await devnet.addSuccessorEpoch(7, { keyBuffer: 64, refillMark: 64 });
-    // Two of the seven new nodes are paused until the freeze has been seen: n − t = 6 confirmations complete the
-    // handover, so it cannot complete (and retire epoch 1) before this test looked at the frozen epoch — on the native
-    // backend a handover of a few dozen keys otherwise takes less time than one round of the checks below.
+    // Two of the seven new nodes are paused until the freeze has been seen and an old node crashed (below): n − t = 6
+    // confirmations complete the handover, so it cannot complete (and retire epoch 1) before this test looked at the
+    // frozen epoch — on the native backend a handover of a few dozen keys otherwise takes less time than one round of
+    // the checks below.
     const paused = successors.slice(5);
     for (const node of paused) node.process!.kill("SIGSTOP");
+    // With one old node crashed (below), the k + t = 4 others must all deal, and a node that lacks a key at the freeze
+    // sits out: so the transition starts once every old node holds its shares of every published key, with enough
+    // keys free that the users assigned before the freeze start no new batch.
+    const old = devnet.nodes.filter((node) => node.epoch === 1n);
+    for (let settled = 0, until = Date.now() + 120_000; settled < 3; await new Promise((r) => setTimeout(r, 1000))) {
+      const keys = (await Promise.all(old.map((node) => devnet.status(node)))).map((s) => s?.keys);
+      const published = keys[0]?.published ?? 0;
+      const held = keys.every((k) => k?.published === published && k.generatedBatches * 12 === published);
+      settled = held && published >= 24 && keys[0]!.free >= 20 ? settled + 1 : 0;
+      expect(Date.now(), "every old node holds every published key").to.be.below(until);
+    }
     await ops.startTransition(devnet.nodeList, next);
 
     // The nodes vote on their BFT network to freeze; then a new user gets the specific, retryable error everywhere.
@@ -82,7 +94,6 @@ describe("a handover between node processes of two epochs", function () {
     expect(refusals.join(" | ")).to.equal(
       Array(5).fill(`the network is handing over to epoch ${next}; retry after the handover`).join(" | "),
     );
-    for (const node of paused) node.process!.kill("SIGCONT");
     const lookup = await rpc.call(network.endpoints[0]!, "VerifierLookupRequest", user);
     expect(lookup.error?.data).to.match(/has not yet been assigned/);
 
@@ -96,6 +107,12 @@ describe("a handover between node processes of two epochs", function () {
     const idToken = await devnet.oidc.mint({ email: "alice@example.com" });
     const loggedIn = await login(network, { verifier: VERIFIER_NAME, verifierId: "alice@example.com", idToken });
     expect(loggedIn.address).to.equal(alice.address);
+
+    // One old node crashes before the handover completes (it cannot complete while two new nodes are paused); it
+    // misses the retirement, and erases its epoch when it starts again below.
+    const crashed = old[4]!;
+    await devnet.kill(crashed, "SIGKILL");
+    for (const node of paused) node.process!.kill("SIGCONT");
 
     // The old nodes deal every frozen key, the new ones agree the dealers on their BFT network, check their new
     // shares, and confirm on-chain: n − t identical confirmations complete the handover.
@@ -142,10 +159,10 @@ describe("a handover between node processes of two epochs", function () {
     const alicesKey = [...held[0]!.keys.values()].find((k) => k.owner?.verifierId === "alice@example.com");
     expect(addressFromPublicKey(Point.fromHex(alicesKey!.publicKey))).to.equal(alice.address);
 
-    // The old epoch erases its shares and stops serving.
-    const old = devnet.nodes.filter((node) => node.epoch === 1n);
+    // The old epoch stops serving, and its directories keep nothing but the RETIRED marker and the block store: no
+    // key file, key-generation or handover record, dealing seed, WAL or commit–reveal record.
     const refusal = `this node refuses to serve: epoch 1 has ended and erased its key shares: the next epoch serves (see the NodeList)`;
-    for (const node of old) {
+    for (const node of old.filter((node) => node !== crashed)) {
       let answer = "";
       for (const until = Date.now() + 90_000; answer !== refusal && Date.now() < until;) {
         const outcome = await rpc.call(`${node.apiUrl}/jrpc`, "VerifierLookupRequest", {
@@ -156,15 +173,17 @@ describe("a handover between node processes of two epochs", function () {
         if (answer !== refusal) await new Promise((r) => setTimeout(r, 500));
       }
       expect(answer).to.equal(refusal);
-      const keysDir = path.join(node.dataDir, "epoch-1", "keys");
-      expect(
-        await stat(keysDir).then(
-          () => "present",
-          () => "erased",
-        ),
-        keysDir,
-      ).to.equal("erased");
+      await expectRetiredDir(node, 30_000);
     }
+    // The node that was down at the completion erases its epoch when it starts, says why, and exits (code 0: nothing
+    // failed, it has no newer epoch to run).
+    devnet.spawn(crashed);
+    expect(await crashed.exited).to.equal(0);
+    expect(await readFile(crashed.logFile, "utf8")).to.contain(
+      "torus-node: epoch 1 retired while this node was down (its handover to the next epoch completed); the node " +
+        "erased its data of that epoch",
+    );
+    await expectRetiredDir(crashed, 0);
 
     // The new epoch serves once it installed every moved chunk (a quorum of its nodes voted for each on its BFT
     // network): the old nodes' login fails, the new network is what the chain describes.
@@ -234,6 +253,27 @@ describe("a handover between node processes of two epochs", function () {
     expect(pointHex(G.multiply(secret))).to.equal(batches[0]!.keys[0]!.publicKey);
   });
 });
+
+/** The node's epoch-1 directory holds its RETIRED marker (0600, with the deployment binding) and blocks.log only. */
+async function expectRetiredDir(node: DevnetNode, withinMs: number): Promise<void> {
+  const dir = path.join(node.dataDir, "epoch-1");
+  let files = await readdir(dir);
+  for (const until = Date.now() + withinMs; files.length !== 2 && Date.now() < until; files = await readdir(dir))
+    await new Promise((r) => setTimeout(r, 250));
+  expect(files.sort(), dir).to.deep.equal(["RETIRED", "blocks.log"]);
+  const marker = path.join(dir, "RETIRED");
+  expect((await stat(marker)).mode & 0o777).to.equal(0o600);
+  const { deployment, epoch, attempt } = JSON.parse(await readFile(marker, "utf8")) as {
+    deployment: { nodeAddress: string };
+    epoch: number;
+    attempt: number;
+  };
+  expect({ nodeAddress: deployment.nodeAddress, epoch, attempt }).to.deep.equal({
+    nodeAddress: node.key.address,
+    epoch: 1,
+    attempt: 0,
+  });
+}
 
 async function expectLoginError(attempt: Promise<unknown>, pattern: RegExp): Promise<void> {
   const outcome = await attempt.then(

@@ -217,6 +217,22 @@ describe("npm start: the local network of real node processes", function () {
     expect(bad.output()).to.contain("error: nodes must be an integer in 1..32");
   });
 
+  it("after a second devnet:transition (1 → 2 → 3), the directories of epochs 1 and 2 keep only RETIRED and blocks.log", async function () {
+    const transition = run(["--import", "tsx", "scripts/transition.ts", "--dir", dir, "--nodes", "5"]);
+    expect(await transition.exited, transition.output()).to.equal(0);
+    expect(transition.output()).to.contain("the handover completed: epoch 3 is current");
+    // Slots 1–5 ran epoch 1, slots 6–10 epoch 2; each retired node erases its directory once it sees the completion.
+    const retiredDirs = Array.from({ length: 10 }, (_, i) =>
+      path.join(dir, "nodes", `node-${i + 1}`, "data", `epoch-${i < 5 ? 1 : 2}`),
+    );
+    for (const epochDir of retiredDirs) {
+      let files = await readdir(epochDir);
+      for (const until = Date.now() + 30_000; files.length !== 2 && Date.now() < until; files = await readdir(epochDir))
+        await new Promise((r) => setTimeout(r, 250));
+      expect(files.sort(), epochDir).to.deep.equal(["RETIRED", "blocks.log"]);
+    }
+  });
+
   it("runs every operator command of the README against the devnet, as printed", async function () {
     const hardhat = async (...args: string[]) => {
       const command = run([hardhatCli, "--network", "localhost", ...args], env);
@@ -228,13 +244,13 @@ describe("npm start: the local network of real node processes", function () {
       expect(code, `npx hardhat --network localhost ${args.join(" ")}:\n${output}`).to.equal(0);
       return output;
     };
-    // Epoch 2 is current after the transition above: its successor is epoch 3.
-    expect(await ok("epoch:status")).to.contain("epoch 2 (Current, current): n=5 k=3 t=1 prev=1");
-    expect(await ok("epoch:create", "--n", "7")).to.contain("created epoch 3: n=7 k=4 t=1");
+    // Epoch 3 is current after the transitions above: its successor is epoch 4.
+    expect(await ok("epoch:status")).to.contain("epoch 3 (Current, current): n=5 k=3 t=1 prev=2");
+    expect(await ok("epoch:create", "--n", "7")).to.contain("created epoch 4: n=7 k=4 t=1");
     const keys = Array.from({ length: 7 }, () => Wallet.createRandom());
     const addresses = keys.map((key) => key.address).join(",");
-    expect(await ok("epoch:whitelist", "--epoch", "3", "--nodes", addresses)).to.contain(
-      "whitelisted 7 node key(s) in epoch 3",
+    expect(await ok("epoch:whitelist", "--epoch", "4", "--nodes", addresses)).to.contain(
+      "whitelisted 7 node key(s) in epoch 4",
     );
     expect(await ok("node:fund", "--nodes", addresses, "--ether", "1")).to.contain(
       "sent 1 ether to each of 7 node key(s)",
@@ -242,10 +258,10 @@ describe("npm start: the local network of real node processes", function () {
     const keyDir = await mkdtemp(path.join(tmpdir(), "operator-"));
     try {
       await writeFile(path.join(keyDir, "node.key"), keys[0]!.privateKey + "\n", { mode: 0o600 });
-      const register = ["node:register", "--epoch", "3", "--key-file", path.join(keyDir, "node.key")];
+      const register = ["node:register", "--epoch", "4", "--key-file", path.join(keyDir, "node.key")];
       const endpoints = ["--api", "127.0.0.1:1", "--p2p", "/ip4/127.0.0.1/tcp/1"];
       expect(await ok(...register, ...endpoints)).to.contain(
-        `node ${keys[0]!.address} listed in epoch 3 at position 1`,
+        `node ${keys[0]!.address} listed in epoch 4 at position 1`,
       );
     } finally {
       await rm(keyDir, { recursive: true, force: true });
@@ -259,7 +275,7 @@ describe("npm start: the local network of real node processes", function () {
       const nodeList = connectNodeList(address, await provider.getSigner(0));
       for (const key of keys.slice(1)) {
         const endpoints = { declaredIp: "127.0.0.1:1", p2pListenAddress: "/ip4/127.0.0.1/tcp/1" };
-        await registerNode(nodeList, 3n, key.connect(provider), endpoints);
+        await registerNode(nodeList, 4n, key.connect(provider), endpoints);
       }
     } finally {
       provider.destroy();
@@ -268,11 +284,11 @@ describe("npm start: the local network of real node processes", function () {
     const activate = await hardhat("epoch:activate", "--epoch", "1");
     expect(activate.code).to.not.equal(0);
     expect(activate.output).to.contain("activateEpoch was refused: ");
-    expect(await ok("epoch:transition", "--epoch", "3")).to.contain("started the transition to epoch 3");
-    expect(await ok("epoch:status")).to.contain("epoch 2 (Transitioning, current)");
-    expect(await ok("epoch:status", "--epoch", "3")).to.contain("7/7 nodes listed");
-    expect(await ok("epoch:transition", "--epoch", "3", "--abort")).to.contain("aborted the transition to epoch 3");
-    expect(await ok("epoch:status")).to.match(/epoch 2 \(Current, current\).*handover to next: Aborted/);
+    expect(await ok("epoch:transition", "--epoch", "4")).to.contain("started the transition to epoch 4");
+    expect(await ok("epoch:status")).to.contain("epoch 3 (Transitioning, current)");
+    expect(await ok("epoch:status", "--epoch", "4")).to.contain("7/7 nodes listed");
+    expect(await ok("epoch:transition", "--epoch", "4", "--abort")).to.contain("aborted the transition to epoch 4");
+    expect(await ok("epoch:status")).to.match(/epoch 3 \(Current, current\).*handover to next: Aborted/);
     const deployFile = path.join(dir, "deployment.json");
     const before = (JSON.parse(await readFile(deployFile, "utf8")) as { nodeList: string }).nodeList;
     const deployed = await ok("nodelist:deploy");

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -60,5 +60,19 @@ describe("append-only log on disk", function () {
     let error: unknown;
     await AppendLog.open(file).catch((e: unknown) => (error = e));
     expect(error).to.be.instanceOf(WalCorruption);
+  });
+
+  it("rewrites itself without the dropped records (their bytes gone from the file) and appends after the kept ones", async function () {
+    const file = path.join(dir, "a.log");
+    const { log } = await AppendLog.open<{ secret: string }>(file);
+    for (const secret of ["keep-1", "drop-me", "keep-2"]) await log.append({ secret });
+    await log.rewrite((records) => [{ secret: "marker" }, ...records.filter((r) => r.secret !== "drop-me")]);
+    await log.append({ secret: "keep-3" }, { sync: true });
+    expect((await readFile(file)).toString("latin1")).to.not.contain("drop-me");
+    expect(log.bytes).to.equal((await readFile(file)).length);
+    await log.close();
+    expect(await readAll(file)).to.deep.equal(["marker", "keep-1", "keep-2", "keep-3"].map((secret) => ({ secret })));
+    expect((await stat(file)).mode & 0o777).to.equal(0o600);
+    expect(await readdir(dir)).to.deep.equal(["a.log"]);
   });
 });

@@ -30,14 +30,15 @@ describe("what a node stores is readable by its owner only, whatever the process
   it("creates every directory of an epoch 0700 and every file 0600 (logs, key batches, moved keys, dealing seed)", async function () {
     const dataDir = path.join(root, "data");
     await withUmask(0o022, async () => {
-      await bindDataDir(dataDir, {
+      const deployment = {
         chainId: "31337",
         nodeList: "0x" + "ab".repeat(20),
         deploymentBlock: 1,
         deploymentBlockHash: "0x" + "cd".repeat(32),
         nodeAddress: "0x" + "ef".repeat(20),
-      });
-      const binding = { epoch: 2, attempt: 1, successor: true };
+      };
+      await bindDataDir(dataDir, deployment);
+      const binding = { epoch: 2, attempt: 1, successor: true, deployment };
       const storage = await EpochStorage.open(dataDir, binding, pino({ level: "silent" }));
       await storage.keyStore.saveBatch(0, [key(0), key(1)]);
       await storage.keyStore.saveMoved(3, [key(7)]);
