@@ -17,7 +17,7 @@
  *   keyAfter(last)` (or `end = last` in reverse).
  * - `count` counts the keys under a prefix in [start, end); it costs the engine a walk over them, so it is for sets
  *   the caller knows to be bounded.
- * - Reads see every committed batch; a batch is never half-visible. Callers serialize their own read–modify–write
+ * - Reads see every committed or applied batch; a batch is never half-visible. Callers serialize their own read–modify–write
  *   sequences (the store has no read-your-writes transactions).
  * - Pipelined writes, for a caller that serializes its changes and would otherwise wait for one durable write per
  *   change. `apply(ops)` is `commit` without the wait: it resolves once the batch is applied (as atomically, refused as
