@@ -2,14 +2,16 @@
  * The embedded engine's figures through the storage interface: `npm run bench:storage`. Fills a fresh store with N
  * records (`BENCH_STORAGE_RECORDS`, default 1,000,000; 160-byte incompressible values under ordered 12-byte keys) in
  * batches of 1,000, then measures point lookups of random existing keys (p50, p99), bytes on disk per record, and
- * single-record durable commits (what one commit–reveal record costs) by durability mode. The same workload was run against LevelDB
- * (classic-level) to choose the engine: README, "Storage".
+ * single-record durable commits (what one commit–reveal record costs) by durability mode, and the commit–reveal store's
+ * throughput: logins (addCommitment then addReveal) a second from 16 callers at once (`BENCH_STORAGE_LOGINS`, default
+ * 2,000). The same workload was run against LevelDB (classic-level) to choose the engine: README, "Storage".
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+import { CommitmentStore } from "../node/auth/commitments.ts";
 import { key } from "../node/store/key-codec.ts";
 import { SqliteStore } from "../node/store/sqlite-store.ts";
 
@@ -17,6 +19,8 @@ const records = Number(process.env.BENCH_STORAGE_RECORDS ?? 1_000_000);
 const BATCH = 1000;
 const LOOKUPS = 100_000;
 const SINGLE_COMMITS = 1000;
+const LOGINS = Number(process.env.BENCH_STORAGE_LOGINS ?? 2000);
+const CALLERS = 16;
 
 const dir = await mkdtemp(path.join(tmpdir(), "storage-bench-"));
 const file = path.join(dir, "bench.sqlite");
@@ -92,6 +96,43 @@ const commits = {
   // No fsync at all: survives kill -9, not a power loss (sqlite-store.ts).
   none: await singleCommits("none"),
 };
+
+/**
+ * The commit–reveal store on a fresh auth store ("grouped" durability): CALLERS callers at once, each a client source
+ * of its own, each doing logins one after the other (addCommitment, then addReveal for it); its changes run one at a
+ * time, and each caller is answered once its change is durable. Also the fsyncs the WAL took per change.
+ */
+async function commitmentStore() {
+  let fsyncs = 0;
+  const fsync = (wal: FileHandle) => (fsyncs++, wal.sync());
+  const kv = await SqliteStore.open(path.join(dir, "auth.sqlite"), { fsync });
+  const store = await CommitmentStore.open(kv, () => Date.now());
+  const signature = randomBytes(65).toString("hex");
+  const start = performance.now();
+  fsyncs = 0;
+  await Promise.all(
+    Array.from({ length: CALLERS }, async (_, caller) => {
+      for (let i = caller; i < LOGINS; i += CALLERS) {
+        const commitment = i.toString(16).padStart(64, "0");
+        const expiresAt = Date.now() + 600_000;
+        const record = { commitment, tempPubX: "1", tempPubY: "2", verifier: "bench", data: "d", signature, expiresAt };
+        const outcome = await store.addCommitment({ ...record, source: `10.0.0.${caller}` });
+        if (outcome !== "added") throw new Error(`login ${i}: ${outcome}`);
+        await store.addReveal({ commitment, response: { signature }, expiresAt });
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await kv.close();
+  const figures = {
+    loginsPerSec: Math.round(LOGINS / seconds),
+    changesPerSec: Math.round((2 * LOGINS) / seconds),
+    changesPerFsync: Number(((2 * LOGINS) / Math.max(fsyncs, 1)).toFixed(1)),
+  };
+  console.log(`commitment store, ${CALLERS} callers, addCommitment + addReveal: ${JSON.stringify(figures)}`);
+  return figures;
+}
+const commitments = await commitmentStore();
 await rm(dir, { recursive: true, force: true });
 
 console.log(
@@ -104,5 +145,6 @@ console.log(
     lookupP99Ms: Number(lookupP99Ms.toFixed(4)),
     commits,
     bytesPerRecord,
+    commitmentStore: commitments,
   }),
 );

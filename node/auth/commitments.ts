@@ -15,12 +15,16 @@
  * — a Byzantine node it is revealed to — commit it again with a key of its own here, the front-running that
  * commit–reveal exists to stop. These marks are capped too; at that cap the store refuses instead of evicting.
  *
- * Changes run one at a time (a queue): each reads what it decides on and commits one atomic batch, so two requests
+ * Changes run one at a time (a queue): each reads what it decides on and applies one atomic batch, so two requests
  * racing for one commitment cannot both be recorded (the second is told "taken"), and a source's quota holds under
- * concurrency.
+ * concurrency. The queue is pipelined (kv-store.ts, "Pipelined writes"): a change reads the batches of the changes
+ * before it as soon as they are applied and hands the queue on once its own is, so the next change does not wait for
+ * an fsync; its caller hears the outcome only once everything the change read or wrote is durable, one fsync shared
+ * by every change made meanwhile. No answer — a signature over a commitment, a "taken" — can thus rest on a write
+ * that a crash could take back.
  */
 import { fromJsonBytes, jsonBytes, key } from "../store/key-codec.ts";
-import type { KvStore, StoreOp } from "../store/kv-store.ts";
+import type { KvReader, KvStore, StoreOp } from "../store/kv-store.ts";
 
 export interface CommitmentRecord {
   commitment: string;
@@ -121,13 +125,16 @@ export class CommitmentStore {
     return store;
   }
 
-  /** Commitments and reveals held (expired ones until the next change reclaims them). */
+  /**
+   * Commitments and reveals held (expired ones until the next change reclaims them), counting a change's records once
+   * they are applied, before its caller is answered.
+   */
   get size(): number {
     return this.#counts.records;
   }
 
   async commitment(commitment: string): Promise<CommitmentRecord | undefined> {
-    const stored = this.#live(await this.#stored(commitment));
+    const stored = this.#live(await this.#stored(commitment, this.kv));
     if (!stored) return undefined;
     const { seq: _, ...record } = stored;
     return record;
@@ -140,14 +147,14 @@ export class CommitmentStore {
   }
 
   async reveal(commitment: string): Promise<RevealRecord | undefined> {
-    return this.#live(await this.#revealed(commitment));
+    return this.#live(await this.#revealed(commitment, this.kv));
   }
 
   /** How many open (unrevealed, unexpired) commitments `source` holds. */
   openCommitments(source: string): Promise<number> {
     return this.#serial(async () => {
       await this.#reclaim(this.now());
-      return new Batch(this.kv, this.#counts).openOf(source);
+      return new Batch(this.kv.applied, this.#counts).openOf(source);
     });
   }
 
@@ -166,8 +173,8 @@ export class CommitmentStore {
       await this.#reclaim(this.now());
       const c = record.commitment;
       const held = [K.commitment(c), K.reveal(c), K.evicted(c)];
-      for (const k of held) if ((await this.kv.get(k)) !== undefined) return "taken";
-      const batch = new Batch(this.kv, this.#counts);
+      for (const k of held) if ((await this.kv.applied.get(k)) !== undefined) return "taken";
+      const batch = new Batch(this.kv.applied, this.#counts);
       const { source } = record;
       if (source !== undefined && (await batch.openOf(source)) >= openLimit) return "quota";
       if (this.#counts.records >= this.maxRecords && !(await this.#makeRoomFor(batch, source))) return "full";
@@ -179,7 +186,7 @@ export class CommitmentStore {
         await batch.moveOpen(source, +1);
       }
       batch.counts.records++;
-      await this.#commit(batch);
+      await this.#apply(batch);
       return "added";
     });
   }
@@ -189,16 +196,16 @@ export class CommitmentStore {
     return this.#serial(async () => {
       await this.#reclaim(this.now());
       const c = record.commitment;
-      const batch = new Batch(this.kv, this.#counts);
-      const previous = await this.#revealed(c);
+      const batch = new Batch(this.kv.applied, this.#counts);
+      const previous = await this.#revealed(c, this.kv.applied);
       if (previous) batch.del(K.expiry({ kind: "r", commitment: c, expiresAt: previous.expiresAt }));
       else batch.counts.records++;
       batch.put(K.reveal(c), jsonBytes(record));
       batch.put(K.expiry({ kind: "r", commitment: c, expiresAt: record.expiresAt }), dueOf("r", record));
       // A revealed commitment is a login done, no longer open: it leaves its source's quota (and cannot be evicted).
-      const committed = await this.#stored(c);
+      const committed = await this.#stored(c, this.kv.applied);
       if (committed?.source !== undefined) await this.#close(batch, committed.source, committed.seq);
-      await this.#commit(batch);
+      await this.#apply(batch);
     });
   }
 
@@ -211,9 +218,9 @@ export class CommitmentStore {
   async #reclaim(now: number): Promise<void> {
     const end = K.expiryBefore(now + 1);
     for (;;) {
-      const due = await this.kv.range({ prefix: K.expiries(), end, limit: RECLAIM_STEP });
+      const due = await this.kv.applied.range({ prefix: K.expiries(), end, limit: RECLAIM_STEP });
       if (due.length === 0) return;
-      const batch = new Batch(this.kv, this.#counts);
+      const batch = new Batch(this.kv.applied, this.#counts);
       for (const entry of due) {
         const d = fromJsonBytes<Due>(entry.value);
         batch.del(entry.key);
@@ -226,7 +233,7 @@ export class CommitmentStore {
         batch.counts.records--;
         if (d.kind === "c" && d.source !== undefined) await this.#close(batch, d.source, d.seq!);
       }
-      await this.#commit(batch);
+      await this.#apply(batch);
       if (due.length < RECLAIM_STEP) return;
     }
   }
@@ -234,14 +241,14 @@ export class CommitmentStore {
   async #makeRoomFor(batch: Batch, source: string | undefined): Promise<boolean> {
     const mine = source === undefined ? 0 : await batch.openOf(source);
     const sources = batch.counts.sources + (source !== undefined && mine === 0 ? 1 : 0);
-    const [top] = await this.kv.range({ prefix: K.sizes(), limit: 1 });
+    const [top] = await this.kv.applied.range({ prefix: K.sizes(), limit: 1 });
     if (!top || sources === 0) return false;
     const largest = fromJsonBytes<string>(top.value);
     const fairShare = Math.floor(this.maxRecords / sources);
     if (mine + 1 > fairShare || (await batch.openOf(largest)) <= fairShare) return false;
     if (batch.counts.evicted >= this.maxEvicted) return false;
-    const [oldest] = await this.kv.range({ prefix: K.opens(largest), limit: 1 });
-    const record = (await this.#stored(fromJsonBytes<string>(oldest!.value)))!;
+    const [oldest] = await this.kv.applied.range({ prefix: K.opens(largest), limit: 1 });
+    const record = (await this.#stored(fromJsonBytes<string>(oldest!.value), this.kv.applied))!;
     const c = record.commitment;
     batch.del(K.commitment(c));
     batch.del(K.expiry({ kind: "c", commitment: c, expiresAt: record.expiresAt }));
@@ -256,25 +263,29 @@ export class CommitmentStore {
   /** Drops commitment number `seq` from `source`'s open commitments, if it is there. */
   async #close(batch: Batch, source: string, seq: number): Promise<void> {
     const open = K.open(source, seq);
-    if ((await this.kv.get(open)) === undefined) return;
+    if ((await this.kv.applied.get(open)) === undefined) return;
     batch.del(open);
     await batch.moveOpen(source, -1);
   }
 
-  async #commit(batch: Batch): Promise<void> {
+  /** Applies a change's batch (durable later: #serial's caller waits for that). */
+  async #apply(batch: Batch): Promise<void> {
     batch.put(K.meta(), jsonBytes(batch.counts));
-    await this.kv.commit(batch.ops);
+    await this.kv.apply(batch.ops);
     this.#counts = batch.counts;
   }
 
-  /** The stored commitment, expired or not (reads for clients go through #live). */
-  async #stored(commitment: string): Promise<Stored | undefined> {
-    const bytes = await this.kv.get(K.commitment(commitment));
+  /**
+   * The stored commitment, expired or not (reads for clients go through #live), read from `from`: the store itself
+   * (answers once durable) outside the queue, its `applied` view inside.
+   */
+  async #stored(commitment: string, from: KvReader): Promise<Stored | undefined> {
+    const bytes = await from.get(K.commitment(commitment));
     return bytes && fromJsonBytes<Stored>(bytes);
   }
 
-  async #revealed(commitment: string): Promise<RevealRecord | undefined> {
-    const bytes = await this.kv.get(K.reveal(commitment));
+  async #revealed(commitment: string, from: KvReader): Promise<RevealRecord | undefined> {
+    const bytes = await from.get(K.reveal(commitment));
     return bytes && fromJsonBytes<RevealRecord>(bytes);
   }
 
@@ -283,18 +294,34 @@ export class CommitmentStore {
     return record && record.expiresAt > this.now() ? record : undefined;
   }
 
+  /**
+   * Runs `run` once the changes queued before it have applied their batches, and resolves with its outcome once an
+   * fsync that started after its last read and write has returned: the outcome may rest on earlier changes' batches,
+   * applied but not yet durable. A failure too waits, so that no caller hears anything of a change before then.
+   */
   #serial<T>(run: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(async () => {
+    const section = this.#queue.then(async () => {
       this.#loaded ??= this.#load();
       await this.#loaded;
       return run();
     });
-    this.#queue = result.catch(() => undefined);
-    return result;
+    // Registered before the next section can start, so that durable() is asked for right after this one's last write.
+    const answered = section.then(
+      async (outcome) => {
+        await this.kv.durable();
+        return outcome;
+      },
+      async (error: unknown) => {
+        await this.kv.durable().catch(() => undefined);
+        throw error;
+      },
+    );
+    this.#queue = section.catch(() => undefined);
+    return answered;
   }
 
   async #load(): Promise<void> {
-    const meta = await this.kv.get(K.meta());
+    const meta = await this.kv.applied.get(K.meta());
     if (meta) this.#counts = fromJsonBytes<Counts>(meta);
   }
 }
@@ -315,7 +342,7 @@ class Batch {
   readonly #open = new Map<string, number>();
 
   constructor(
-    private readonly kv: KvStore,
+    private readonly kv: KvReader,
     counts: Counts,
   ) {
     this.counts = { ...counts };

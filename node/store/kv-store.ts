@@ -17,8 +17,20 @@
  *   keyAfter(last)` (or `end = last` in reverse).
  * - `count` counts the keys under a prefix in [start, end); it costs the engine a walk over them, so it is for sets
  *   the caller knows to be bounded.
- * - Reads see every committed batch; a batch is never half-visible. Callers serialize their own read–modify–write
+ * - Reads see every committed or applied batch; a batch is never half-visible. Callers serialize their own read–modify–write
  *   sequences (the store has no read-your-writes transactions).
+ * - Pipelined writes, for a caller that serializes its changes and would otherwise wait for one durable write per
+ *   change. `apply(ops)` is `commit` without the wait: it resolves once the batch is applied (as atomically, refused as
+ *   `commit` refuses) and visible to every read, durable or not yet. `applied` reads the same data as the plain reads
+ *   but resolves at once; the plain reads (`get`, `range`, `count`) resolve only once what they saw is durable.
+ *   `durable()` resolves once every batch applied before the call is durable (it also does after `close`, which makes
+ *   them so), and rejects if that can no longer be had; `commit(ops)` is `apply(ops)` then `durable()`.
+ *   The rule for the caller: inside its serialized section it reads through `applied` and writes with `apply`, and
+ *   releases the section once its batch is applied (the next section reads it); it answers its own caller only after
+ *   a `durable()` called after the section's last read and write, since what it decided may rest on batches of earlier
+ *   sections not yet durable. Nothing read through `applied` leaves the process before then. Many sections share one
+ *   durable write that way (group commit). An engine whose commits are durable when they return (memory, PostgreSQL)
+ *   implements `apply` as `commit`, `applied` as its own reads, and `durable()` as resolved.
  * - Bad input (a key or value that is not a Uint8Array, an empty or oversized key, an unknown operation, a limit that
  *   is not a positive integer) is refused with a StoreInputError naming it, and changes nothing.
  */
@@ -45,12 +57,23 @@ export interface RangeQuery {
   reverse?: boolean | undefined;
 }
 
-export interface KvStore {
+/** The reads of a store. */
+export interface KvReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
-  /** Applies every operation or none; resolves once the batch is durable. */
-  commit(ops: readonly StoreOp[]): Promise<void>;
   range(query: RangeQuery): Promise<StoreEntry[]>;
   count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number>;
+}
+
+/** A store: its reads resolve once what they return is durable. */
+export interface KvStore extends KvReader {
+  /** Applies every operation or none; resolves once the batch is durable. */
+  commit(ops: readonly StoreOp[]): Promise<void>;
+  /** Applies every operation or none; resolves once the batch is applied (visible), before it is durable. */
+  apply(ops: readonly StoreOp[]): Promise<void>;
+  /** Reads of every applied batch, durable or not, for a serialized writer: see "Pipelined writes" above. */
+  readonly applied: KvReader;
+  /** Resolves once every batch applied before this call is durable. */
+  durable(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,8 @@
  * The in-memory engine of the storage interface (kv-store.ts), for simulations and service-level tests: deterministic,
  * nothing survives the process. Keys live as latin1 strings (one char per byte), whose JavaScript order is the bytewise
  * order the contract asks for, in a sorted array beside a map; a batch is checked whole before any of it is applied.
+ * Nothing is more durable than the process here, so a batch is as durable as it will be once applied: `apply` is
+ * `commit`, `applied` reads are the plain reads, `durable()` is resolved.
  */
 import {
   boundsOf,
@@ -9,6 +11,7 @@ import {
   checkLimit,
   checkOps,
   StoreClosedError,
+  type KvReader,
   type KvStore,
   type RangeQuery,
   type StoreEntry,
@@ -33,7 +36,17 @@ export class MemoryStore implements KvStore {
     });
   }
 
+  readonly applied: KvReader = this;
+
   commit(ops: readonly StoreOp[]): Promise<void> {
+    return this.apply(ops);
+  }
+
+  durable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  apply(ops: readonly StoreOp[]): Promise<void> {
     return settle(() => {
       this.#open();
       checkOps(ops);

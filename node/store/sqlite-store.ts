@@ -10,7 +10,10 @@
  * fsyncs inside COMMIT, on the event loop (node:sqlite is synchronous), for 0.5–4 ms per commit here. So the engine
  * runs NORMAL and fsyncs the WAL file itself on libuv's thread pool before it resolves the commit (group-sync.ts: one
  * fsync covers every commit written before it started), and every read waits for that fsync too, so that nothing is
- * seen, let alone answered, before it is durable: FULL's guarantee without holding the event loop.
+ * seen, let alone answered, before it is durable: FULL's guarantee without holding the event loop. `apply` and the
+ * `applied` reads are the same statements without that wait, for a writer that serializes its changes and answers
+ * only after `durable()` (kv-store.ts, "Pipelined writes"): its changes then share fsyncs instead of each waiting for
+ * one before the next can start.
  *
  * The file is created 0600 in a 0700 directory (SQLite gives its -shm file the database file's mode; the -wal file is
  * created here, 0600). Statements run synchronously (node:sqlite has no asynchronous API).
@@ -27,6 +30,7 @@ import {
   checkLimit,
   checkOps,
   StoreClosedError,
+  type KvReader,
   type KvStore,
   type RangeQuery,
   type StoreEntry,
@@ -42,6 +46,8 @@ export interface SqliteOptions {
    * not a power loss. The last two are for benchmarks.
    */
   durability?: "grouped" | "full" | "none";
+  /** How the WAL file is fsynced ("grouped"): its own `sync()` unless a test counts or holds the fsyncs. */
+  fsync?: (wal: FileHandle) => Promise<void>;
 }
 
 let sqlite: typeof SqliteModule | undefined;
@@ -85,9 +91,10 @@ export class SqliteStore implements KvStore {
     db: DatabaseSync,
     /** The WAL file, fsynced by this engine ("grouped" durability). */
     private readonly wal: FileHandle | undefined,
+    fsync: (wal: FileHandle) => Promise<void>,
   ) {
     this.#db = db;
-    this.#sync = wal && new GroupSync(() => wal.sync());
+    this.#sync = wal && new GroupSync(() => fsync(wal));
     const range = (order: string, upper: string) =>
       db.prepare(`SELECT k, v FROM kv WHERE k >= ?${upper} ORDER BY k ${order} LIMIT ?`);
     this.#sql = {
@@ -125,7 +132,7 @@ export class SqliteStore implements KvStore {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
       db.exec("CREATE TABLE IF NOT EXISTS kv (k BLOB NOT NULL PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
-      return new SqliteStore(file, db, wal);
+      return new SqliteStore(file, db, wal, options.fsync ?? ((handle) => handle.sync()));
     } catch (error) {
       db?.close();
       await wal?.close();
@@ -133,51 +140,35 @@ export class SqliteStore implements KvStore {
     }
   }
 
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.#durable(() => {
-      this.#open();
-      checkKey(key);
-      return this.#sql.get.get(key)?.v as Uint8Array | undefined;
-    });
-  }
+  /** The same statements as the plain reads, answered without waiting for the fsync (kv-store.ts). */
+  readonly applied: KvReader = {
+    get: (key) => settle(() => this.#get(key)),
+    range: (query) => settle(() => this.#range(query)),
+    count: (query) => settle(() => this.#count(query)),
+  };
 
-  commit(ops: readonly StoreOp[]): Promise<void> {
-    return this.#durable(() => {
-      const db = this.#open();
-      checkOps(ops);
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        for (const op of ops) {
-          if (op.type === "put") this.#sql.put.run(op.key, op.value);
-          else this.#sql.del.run(op.key);
-        }
-        db.exec("COMMIT");
-      } catch (error) {
-        if (db.isTransaction) db.exec("ROLLBACK");
-        throw error;
-      }
-      this.#sync?.written();
-    });
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#durable(() => this.#get(key));
   }
 
   range(query: RangeQuery): Promise<StoreEntry[]> {
-    return this.#durable(() => {
-      this.#open();
-      checkLimit(query.limit);
-      const { lo, hi } = boundsOf(query);
-      const statement = this.#sql.range[query.reverse ? 1 : 0][hi ? 1 : 0];
-      const rows = hi ? statement.all(lo, hi, query.limit) : statement.all(lo, query.limit);
-      return rows.map((row) => ({ key: row.k as Uint8Array, value: row.v as Uint8Array }));
-    });
+    return this.#durable(() => this.#range(query));
   }
 
   count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number> {
-    return this.#durable(() => {
-      this.#open();
-      const { lo, hi } = boundsOf(query);
-      const row = hi ? this.#sql.count[1].get(lo, hi) : this.#sql.count[0].get(lo);
-      return Number(row!.n);
-    });
+    return this.#durable(() => this.#count(query));
+  }
+
+  commit(ops: readonly StoreOp[]): Promise<void> {
+    return this.#durable(() => this.#apply(ops));
+  }
+
+  apply(ops: readonly StoreOp[]): Promise<void> {
+    return settle(() => this.#apply(ops));
+  }
+
+  durable(): Promise<void> {
+    return this.#sync?.durable() ?? Promise.resolve();
   }
 
   async close(): Promise<void> {
@@ -191,13 +182,53 @@ export class SqliteStore implements KvStore {
   }
 
   /**
-   * Runs a statement now, and resolves with its result once everything committed so far is durable: a read must not
+   * Runs a statement now, and resolves with its result once everything applied so far is durable: a read must not
    * hand out what a power loss could still take back.
    */
   async #durable<T>(run: () => T): Promise<T> {
     const result = await settle(run);
     await this.#sync?.durable();
     return result;
+  }
+
+  #get(key: Uint8Array): Uint8Array | undefined {
+    this.#open();
+    checkKey(key);
+    return this.#sql.get.get(key)?.v as Uint8Array | undefined;
+  }
+
+  #range(query: RangeQuery): StoreEntry[] {
+    this.#open();
+    checkLimit(query.limit);
+    const { lo, hi } = boundsOf(query);
+    const statement = this.#sql.range[query.reverse ? 1 : 0][hi ? 1 : 0];
+    const rows = hi ? statement.all(lo, hi, query.limit) : statement.all(lo, query.limit);
+    return rows.map((row) => ({ key: row.k as Uint8Array, value: row.v as Uint8Array }));
+  }
+
+  #count(query: Omit<RangeQuery, "limit" | "reverse">): number {
+    this.#open();
+    const { lo, hi } = boundsOf(query);
+    const row = hi ? this.#sql.count[1].get(lo, hi) : this.#sql.count[0].get(lo);
+    return Number(row!.n);
+  }
+
+  /** Writes one batch in one transaction (all or nothing) and marks it for the next fsync. */
+  #apply(ops: readonly StoreOp[]): void {
+    const db = this.#open();
+    checkOps(ops);
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const op of ops) {
+        if (op.type === "put") this.#sql.put.run(op.key, op.value);
+        else this.#sql.del.run(op.key);
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw error;
+    }
+    this.#sync?.written();
   }
 
   #open(): DatabaseSync {

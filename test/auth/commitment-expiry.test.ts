@@ -12,7 +12,7 @@ import path from "node:path";
 import { expect } from "chai";
 
 import { CommitmentStore, type CommitmentRecord } from "../../node/auth/commitments.ts";
-import type { KvStore, RangeQuery, StoreEntry, StoreOp } from "../../node/store/kv-store.ts";
+import type { KvReader, KvStore, RangeQuery, StoreEntry, StoreOp } from "../../node/store/kv-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { envCount } from "../support/prng.ts";
 
@@ -20,28 +20,48 @@ const LIFETIME = 60_000;
 const N = envCount("COMMITMENT_EXPIRY_RECORDS", 200);
 const SOURCES = 30;
 
-/** The real engine, counting the entries it hands out (a get that finds a value counts one). */
+/** The real engine, counting the entries it hands out through either view (a get that finds a value counts one). */
 class ReadCounter implements KvStore {
   entriesRead = 0;
-  constructor(readonly inner: KvStore) {}
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const value = await this.inner.get(key);
-    if (value) this.entriesRead++;
-    return value;
+  readonly applied: KvReader;
+  constructor(readonly inner: KvStore) {
+    this.applied = this.#counting(inner.applied);
+  }
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#counting(this.inner).get(key);
   }
   commit(ops: readonly StoreOp[]): Promise<void> {
     return this.inner.commit(ops);
   }
-  async range(query: RangeQuery): Promise<StoreEntry[]> {
-    const entries = await this.inner.range(query);
-    this.entriesRead += entries.length;
-    return entries;
+  apply(ops: readonly StoreOp[]): Promise<void> {
+    return this.inner.apply(ops);
+  }
+  durable(): Promise<void> {
+    return this.inner.durable();
+  }
+  range(query: RangeQuery): Promise<StoreEntry[]> {
+    return this.#counting(this.inner).range(query);
   }
   count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number> {
     return this.inner.count(query);
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+  #counting(reader: KvReader): KvReader {
+    return {
+      get: async (key) => {
+        const value = await reader.get(key);
+        if (value) this.entriesRead++;
+        return value;
+      },
+      range: async (query) => {
+        const entries = await reader.range(query);
+        this.entriesRead += entries.length;
+        return entries;
+      },
+      count: (query) => reader.count(query),
+    };
   }
 }
 

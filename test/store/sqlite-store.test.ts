@@ -1,7 +1,8 @@
 /**
  * The embedded engine (node:sqlite) passes the storage contract (test/store/storage-contract.ts), keeps what it
  * committed across a reopen and across a kill -9 of a real child process right after it acknowledged a commit, and
- * creates its files 0600 in a 0700 directory.
+ * creates its files 0600 in a 0700 directory. Its pipelined writes resolve `apply` before any fsync, and `durable()`,
+ * `commit` and the plain reads only after an fsync that started after the writes they cover.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
@@ -12,6 +13,7 @@ import { expect } from "chai";
 
 import { key } from "../../node/store/key-codec.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
+import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
 import { BATCH_KEYS, batchValue } from "./sqlite-crash-child.ts";
 import { storageContract } from "./storage-contract.ts";
 
@@ -40,6 +42,44 @@ describe("the embedded storage engine (node:sqlite)", function () {
     expect(await second.get(key("r", 99))).to.deep.equal(key(99));
     expect(await second.get(key("r", 7))).to.equal(undefined);
     await second.close();
+  });
+
+  it("resolves apply before any fsync, and durable(), commit and reads only after an fsync that began after the writes", async function () {
+    const held = new HeldFsync();
+    const store = await SqliteStore.open(path.join(dir, "pipelined", "store.sqlite"), { fsync: held.fsync });
+    const put = (name: string) => ({ type: "put" as const, key: key(name), value: key(name) });
+    await store.apply([put("a")]);
+    expect(await store.applied.get(key("a"))).to.deep.equal(key("a"));
+    expect(held.fsyncs).to.have.length(0);
+    const durable = tracked(store.durable());
+    const read = tracked(store.get(key("a")));
+    const committed = tracked(store.commit([put("b")])); // written before the fsync starts: covered by it
+    await tick();
+    expect(held.fsyncs).to.have.length(1);
+    // Applied while that fsync runs: not covered by it, so what waits for it waits for the next fsync.
+    await store.apply([put("c")]);
+    const afterC = tracked(store.durable());
+    const readOfC = tracked(store.count({ prefix: key("c") }));
+    expect([durable.settled, read.settled, committed.settled, afterC.settled]).to.deep.equal([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    held.release();
+    while (!durable.settled) await tick();
+    expect([read.settled, committed.settled, afterC.settled, readOfC.settled]).to.deep.equal([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(held.fsyncs).to.have.length(2); // the next one started once the first returned, for c
+    held.release();
+    while (!afterC.settled) await tick();
+    expect(readOfC.settled).to.equal(true);
+    expect([durable, read, committed, afterC, readOfC].map((p) => p.error)).to.deep.equal(Array(5).fill(undefined));
+    await store.close();
   });
 
   it("creates its database, WAL and shared-memory files 0600 in a 0700 directory", async function () {

@@ -2,7 +2,8 @@
  * The contract of the storage interface (node/store/kv-store.ts), run against every engine by one test file each
  * (memory-store.test.ts, sqlite-store.test.ts; the PostgreSQL engine will run it too): reads after commit, atomic
  * batches (one refused midway leaves nothing), ordered range scans with bounds, limits, reverse and paging, delete,
- * count, refused input.
+ * count, refused input; pipelined writes: `apply` visible at once to the `applied` reads, all or nothing, made
+ * durable by `durable()`, and a chain of read–modify–write changes through them losing none.
  */
 import { expect } from "chai";
 
@@ -187,6 +188,56 @@ export function storageContract(open: () => Promise<KvStore>): void {
     expect(await rejection(store.get(text("k")))).to.be.instanceOf(StoreClosedError);
     expect(await rejection(store.commit([put(text("k"))]))).to.be.instanceOf(StoreClosedError);
     expect(await rejection(store.range({ prefix: text("k"), limit: 1 }))).to.be.instanceOf(StoreClosedError);
+    expect(await rejection(store.apply([put(text("k"))]))).to.be.instanceOf(StoreClosedError);
+    expect(await rejection(store.applied.get(text("k")))).to.be.instanceOf(StoreClosedError);
+    expect(await rejection(store.applied.count({ prefix: text("k") }))).to.be.instanceOf(StoreClosedError);
+    await store.durable(); // closing made everything applied durable: nothing is left to wait for
     store = await open(); // for afterEach
+  });
+
+  it("shows an applied batch to the applied reads at once and to every read once durable() resolved", async function () {
+    await store.durable(); // nothing applied yet: resolves all the same
+    await store.apply([
+      put(text("a"), text("1")),
+      put(text("b"), text("2")),
+      del(text("a")),
+      put(text("a"), text("3")),
+    ]);
+    expect(await store.applied.get(text("a"))).to.deep.equal(text("3"));
+    expect(await store.applied.get(text("c"))).to.equal(undefined);
+    const entries = await store.applied.range({ prefix: new Uint8Array(), limit: 10, reverse: true });
+    expect(entries.map((e) => hex(e.key))).to.deep.equal([hex(text("b")), hex(text("a"))]);
+    expect(await store.applied.count({ prefix: new Uint8Array() })).to.equal(2);
+    await store.durable();
+    expect(await store.get(text("b"))).to.deep.equal(text("2"));
+    expect(await allKeys(store)).to.deep.equal([hex(text("a")), hex(text("b"))]);
+  });
+
+  it("applies a batch all or nothing and refuses bad input to apply and to the applied reads, as commit and reads", async function () {
+    await store.apply([put(text("kept"), text("old"))]);
+    const batch = [put(text("new")), put(text("kept"), text("new")), { type: "merge", key: text("k") }];
+    const error = await rejection(store.apply(batch as StoreOp[]));
+    expect(error).to.be.instanceOf(StoreInputError);
+    expect(error.message).to.match(/operation 2/);
+    await store.durable();
+    expect(await store.get(text("new"))).to.equal(undefined);
+    expect(await store.get(text("kept"))).to.deep.equal(text("old"));
+    expect(await rejection(store.applied.get(new Uint8Array()))).to.be.instanceOf(StoreInputError);
+    expect(await rejection(store.applied.range({ prefix: bytes(1), limit: 0 }))).to.be.instanceOf(StoreInputError);
+    const prefix = "p" as unknown as Uint8Array;
+    expect(await rejection(store.applied.count({ prefix }))).to.be.instanceOf(StoreInputError);
+  });
+
+  it("loses no change of a chain of read–modify–write changes that each read the last one's applied batch", async function () {
+    // What a serialized writer does: read through `applied`, apply, hand on; wait for durability once at the end.
+    const counter = key("counter");
+    for (let i = 0; i < 50; i++) {
+      const before = await store.applied.get(counter);
+      const next = (before ? Number(new TextDecoder().decode(before)) : 0) + 1;
+      await store.apply([put(counter, text(String(next))), put(key("change", i))]);
+    }
+    await store.durable();
+    expect(await store.get(counter)).to.deep.equal(text("50"));
+    expect(await store.count({ prefix: key("change") })).to.equal(50);
   });
 }
