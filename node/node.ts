@@ -213,6 +213,7 @@ export class TorusNode {
       keygen,
       votes,
       findKey: (keyIndex) => this.findKey(keyIndex),
+      resendWindowSeconds: config.keygen.resendWindowSeconds,
     });
     const verifierAgreement = new VerifierAgreement(epoch, this.verifierHash, router, log);
     const serving = new ServingState({

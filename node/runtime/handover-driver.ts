@@ -41,13 +41,25 @@ export interface HandoverDriverParts {
   router: PeerRouter;
   executor: SerialExecutor;
   findKey(keyIndex: number): Promise<GeneratedKey | undefined>;
+  /**
+   * keygen.resendWindowSeconds: how long after a batch's keys are published its peers keep what a lagging node needs
+   * to finish it. A dealer that lacks shares at the freeze waits that long for them at most (#waitedTooLong).
+   */
+  resendWindowSeconds: number;
   log: Logger;
 }
 
 export class HandoverDriver {
   /** The old epoch's side, once its state is frozen. */
   #dealing: DealingSide | undefined;
+  /** Why this node cannot deal in the frozen attempt at all: it sits the attempt out. */
   #dealingProblem: string | undefined;
+  /**
+   * The keys of the frozen snapshot this node lacked when it first tried to deal for `attempt`, less those the key
+   * store gained since: its key generation may still be finishing a batch it was down for, or a key file may be being
+   * rebuilt. Once none is missing, the node reads its keys again and deals (#stored); until then a poll reads nothing.
+   */
+  #lacking: { attempt: number; missing: Set<number> } | undefined;
   /** The attempt this epoch froze for and that ended without completing: nothing more is dealt for it. */
   #endedAttempt = 0;
   /** The new epoch's side (a successor epoch's only). */
@@ -59,6 +71,7 @@ export class HandoverDriver {
 
   constructor(private readonly parts: HandoverDriverParts) {
     const { epoch, successor, self, signingDomain, signer, storage, bft, executor, log } = parts;
+    storage.keyStore.onStored((keyIndexes) => this.#stored(keyIndexes));
     if (successor)
       this.#receiving = new ReceivingSide(
         successor.from,
@@ -122,26 +135,44 @@ export class HandoverDriver {
       this.parts.log.warn({ nextEpoch: frozen.nextEpoch, attempt: frozen.attempt }, "the handover was aborted");
     }
     this.#dealingProblem = undefined;
+    this.#lacking = undefined;
     await this.#vote("unfreeze", frozen.nextEpoch, frozen.attempt);
   }
 
   /**
    * The old epoch's side: once the state is frozen, deal every key of the snapshot to the next epoch's nodes. A node
-   * that lacks a key sits out (and says so once); at least k_old honest nodes carry the handover.
+   * that lacks shares of some keys waits for them (each poll calls this; it reads nothing until the key store gained
+   * them all) and then deals late; the dealing is the same as on time, since the snapshot is fixed at the freeze and
+   * the polynomials are derived from the dealer's seed and the keys dealt (node/pss/dealer.ts). A node that can never
+   * deal (a damaged key, or shares that did not come within the resend window) sits out and says why; at least k_old
+   * honest nodes carry the handover.
    */
   async startDealing(): Promise<void> {
     const { app } = this.parts.bft;
+    const { log } = this.parts;
     const frozen = app.frozen;
     if (!frozen || this.#dealingProblem || this.#endedAttempt === frozen.attempt || this.#retired) return;
     if (this.#dealing?.attempt === frozen.attempt && this.#dealing.next.epoch === frozen.nextEpoch) return;
+    const lacking = this.#lacking?.attempt === frozen.attempt ? this.#lacking : undefined;
+    if (lacking && lacking.missing.size > 0) return;
     const next = await this.parts.registry.readEpoch(frozen.nextEpoch);
     const snapshot = app.snapshot();
     const keys = await dealerKeys(snapshot, (i) => this.parts.findKey(i));
     if ("problem" in keys) {
-      this.#dealingProblem = keys.problem;
-      this.parts.log.error({ problem: keys.problem }, "this node cannot deal in the handover");
+      if (!keys.missing) return this.#sitOut(keys.problem);
+      this.#lacking = { attempt: frozen.attempt, missing: new Set(keys.missing) };
+      if (lacking) return; // found missing again after all (already said so, and the wait is timed)
+      log.warn(
+        { problem: keys.problem, waitSeconds: this.parts.resendWindowSeconds },
+        "this node cannot deal in the handover yet: it deals once its key store holds the shares it lacks",
+      );
+      const attempt = frozen.attempt;
+      this.parts.executor.after(this.parts.resendWindowSeconds * 1000, () =>
+        Promise.resolve(this.#waitedTooLong(attempt)),
+      );
       return;
     }
+    this.#lacking = undefined;
     const seed = await this.parts.storage.dealerSeed();
     this.#dealing = new DealingSide(
       next,
@@ -151,8 +182,48 @@ export class HandoverDriver {
       (peerId, message) => this.parts.router.sendToPeer(peerId, message),
     );
     this.setPeers();
-    this.parts.log.info({ nextEpoch: next.epoch, keys: keys.keys.length }, "dealing every key to the next epoch");
+    log.info(
+      { nextEpoch: next.epoch, keys: keys.keys.length },
+      lacking
+        ? "dealing every key to the next epoch, late: the key store now holds the shares this node lacked"
+        : "dealing every key to the next epoch",
+    );
     this.#dealing.start();
+  }
+
+  /**
+   * The key store wrote a batch or a moved chunk: what this node lacked for dealing may have come. The last missing
+   * share queues the dealing at once rather than at the next poll (queued, not awaited: the store writes inside
+   * another task of the executor).
+   */
+  #stored(keyIndexes: number[]): void {
+    const lacking = this.#lacking;
+    if (!lacking || lacking.missing.size === 0) return;
+    for (const keyIndex of keyIndexes) lacking.missing.delete(keyIndex);
+    if (lacking.missing.size === 0) void this.parts.executor.run(() => this.startDealing());
+  }
+
+  /**
+   * The resend window has passed since this node first lacked shares: the keys were published before the freeze, so
+   * every peer has erased the key-generation records this node would need to finish their batch (KeygenDriver's
+   * #erase) and the shares can never come.
+   */
+  #waitedTooLong(attempt: number): void {
+    const lacking = this.#lacking;
+    if (lacking?.attempt !== attempt || lacking.missing.size === 0 || this.#dealingProblem) return;
+    const first = Math.min(...lacking.missing);
+    this.#sitOut(
+      `this node still holds no share of ${lacking.missing.size} key(s) (${first} first) ` +
+        `${this.parts.resendWindowSeconds} s after it first tried to deal: the resend window of their batch has ` +
+        `passed, so its peers erased the key-generation records it would need to finish it`,
+    );
+  }
+
+  /** This node can never deal in the frozen attempt: it says why, once, and leaves the dealing to the others. */
+  #sitOut(problem: string): void {
+    this.#dealingProblem = problem;
+    this.#lacking = undefined;
+    this.parts.log.error({ problem }, "this node sits the handover out as a dealer");
   }
 
   /**

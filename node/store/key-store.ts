@@ -30,6 +30,7 @@ export class KeyStore {
   #batches = new Set<number>();
   /** Moved key index → its handover chunk. */
   readonly #movedChunkOf = new Map<number, number>();
+  readonly #storedListeners: ((keyIndexes: number[]) => void)[] = [];
 
   private constructor(readonly dir: string) {}
 
@@ -71,6 +72,20 @@ export class KeyStore {
     if (keys.length === 0 || this.#movedChunkOf.has(keys[0]!.keyIndex)) return;
     await this.#write(this.#movedFile(chunk), chunk, keys);
     for (const key of keys) this.#movedChunkOf.set(key.keyIndex, chunk);
+    this.#stored(keys);
+  }
+
+  /**
+   * Calls `listener` with the key indexes of every batch or moved chunk written from now on (a dealer that lacked
+   * shares at the handover's freeze waits for them: HandoverDriver).
+   */
+  onStored(listener: (keyIndexes: number[]) => void): void {
+    this.#storedListeners.push(listener);
+  }
+
+  #stored(keys: GeneratedKey[]): void {
+    const keyIndexes = keys.map((k) => k.keyIndex);
+    for (const listener of this.#storedListeners) listener(keyIndexes);
   }
 
   get movedKeys(): number {
@@ -93,6 +108,7 @@ export class KeyStore {
     if (this.#batches.has(batch)) return; // immutable once written
     await this.#write(this.#file(batch), batch, keys);
     this.#batches.add(batch);
+    this.#stored(keys);
   }
 
   /**

@@ -35,9 +35,14 @@ describe("the old node's dealt keys", function () {
     });
   });
 
-  it("says why it cannot deal when a key is missing or is not the published one", async function () {
+  it("says why it cannot deal when keys are missing (all of them listed) or one is not the published one", async function () {
     expect(await dealerKeys(snapshot, (i) => Promise.resolve(i === 4 ? undefined : stored(i)))).to.deep.equal({
       problem: "this node holds no share of key 4",
+      missing: [4],
+    });
+    expect(await dealerKeys(snapshot, () => Promise.resolve(undefined))).to.deep.equal({
+      problem: "this node holds no share of 2 keys (0 first)",
+      missing: [0, 4],
     });
     expect(await dealerKeys(snapshot, (i) => Promise.resolve(stored(i + 1)))).to.deep.equal({
       problem: "key 0 in the store is not the published one",
