@@ -138,15 +138,22 @@ describe("a handover between node processes of two epochs", function () {
           return { index: await devnet.positionOf(node), keys };
         }),
       );
-    let held = await readHeld();
-    for (const until = Date.now() + 60_000; Date.now() < until; held = await readHeld()) {
-      if (held.every((h) => h.keys.size === held[0]!.keys.size)) break;
+    let all = await readHeld();
+    const most = () => Math.max(...all.map((h) => h.keys.size));
+    for (const until = Date.now() + 60_000; Date.now() < until; all = await readHeld()) {
+      if (all.every((h) => h.keys.size === most())) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
+    // The chain retires epoch 1 at n − t confirmations, and its nodes then erase their dealings: a new node that was
+    // still short of dealers' messages at that moment (one of the two paused above, resumed with the completion racing
+    // it) may never finish, which t tolerates. What the handover guarantees is n − t = 6 new nodes holding every key.
+    const held = all.filter((h) => h.keys.size === most());
+    expect(held.length, "new nodes holding every moved key").to.be.at.least(6);
+    const holders = successors.filter((_, i) => all[i]!.keys.size === most());
     const keyIndexes = [...held[0]!.keys.keys()];
     expect(keyIndexes.length).to.be.at.least(12);
     for (const keyIndex of keyIndexes) {
-      for (const subset of [held.slice(0, 4), held.slice(3, 7)]) {
+      for (const subset of [held.slice(0, 4), held.slice(-4)]) {
         const lambdas = lagrangeCoefficients(subset.map((h) => BigInt(h.index)));
         const secret = subset.reduce(
           (acc, h, j) => mod(acc + lambdas[j]! * BigInt("0x" + h.keys.get(keyIndex)!.share)),
@@ -187,8 +194,8 @@ describe("a handover between node processes of two epochs", function () {
 
     // The new epoch serves once it installed every moved chunk (a quorum of its nodes voted for each on its BFT
     // network): the old nodes' login fails, the new network is what the chain describes.
-    await devnet.waitUntilServing(successors);
-    for (const node of successors) expect((await fetch(`${node.apiUrl}/healthz`)).status).to.equal(200);
+    await devnet.waitUntilServing(holders);
+    for (const node of holders) expect((await fetch(`${node.apiUrl}/healthz`)).status).to.equal(200);
     const described = await devnet.describe(true);
     expect(described.epoch).to.deep.equal({ id: Number(next), n: 7, k: 4, t: 1 });
     const newNetwork = networkFromDescription(described);
@@ -232,9 +239,9 @@ describe("a handover between node processes of two epochs", function () {
 
     // Key generation continues in epoch 2 from the moved next key index: new keys, each consistent across nodes.
     const firstKeyIndex = Math.max(...keyIndexes) + 1;
-    await devnet.waitForKeys(keyIndexes.length + 4, 180_000, undefined, successors);
+    await devnet.waitForKeys(keyIndexes.length + 4, 180_000, undefined, holders);
     const batches = await Promise.all(
-      successors.map(async (node) => {
+      holders.map(async (node) => {
         // A node may see the keys published (a quorum voted) a moment before its own batch file is written.
         const file = path.join(node.dataDir, `epoch-${next}`, "keys", "batch-000000.json");
         let text: string | undefined;
