@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,26 +8,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { DEPLOYMENT_BINDING_FILE } from "../../node/store/deployment-binding.ts";
 import { freePort, startChain, type ChainProcess } from "../../scripts/lib/chain-process.ts";
 import { deployNodeList } from "../../scripts/lib/operations.ts";
-
-const cli = path.join(import.meta.dirname, "..", "..", "node", "cli.ts");
-
-/** Runs `torus-node start` to its exit (a refusing node exits by itself); its code and what it printed. */
-function startNode(config: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "start", "--config", config], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) =>
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    }),
-  );
-}
+import { runTorusNode } from "../support/torus-node-run.ts";
 
 // One real chain with two NodeList deployments: the node is pointed at the first one's data with the second one's
 // address, or with another key. Its key is whitelisted nowhere, so a node that got past the binding stops there.
@@ -83,7 +63,7 @@ describe("a node refuses a data directory of another deployment or another node 
   });
 
   it("binds a new data directory to the deployment it starts on, naming the key's address only", async function () {
-    const run = await startNode(config);
+    const run = await runTorusNode(["start", "--config", config]);
     expect(run.code, run.output).to.equal(1);
     expect(run.output).to.contain(`node key ${key.address} is not whitelisted in any epoch of ${first}`);
     const binding = JSON.parse(await readFile(path.join(dataDir, DEPLOYMENT_BINDING_FILE), "utf8")) as Record<
@@ -104,7 +84,7 @@ describe("a node refuses a data directory of another deployment or another node 
     // What the first deployment's node left, e.g. a block store: it must stay as it is.
     await mkdir(path.join(dataDir, "epoch-1"), { recursive: true });
     await writeFile(path.join(dataDir, "epoch-1", "blocks.log"), "the first deployment's blocks");
-    const run = await startNode(config, { TORUS_NODE_LIST: second });
+    const run = await runTorusNode(["start", "--config", config], { TORUS_NODE_LIST: second });
     expect(run.code, run.output).to.equal(1);
     expect(run.output).to.contain(`torus-node: dataDir ${dataDir} belongs to another deployment`);
     expect(run.output).to.contain(`NodeList address ${first} there, ${second} here`);
@@ -117,7 +97,7 @@ describe("a node refuses a data directory of another deployment or another node 
 
   it("refuses the data of another node key of the same deployment", async function () {
     const other = Wallet.createRandom();
-    const run = await startNode(config, { TORUS_NODE_KEY: other.privateKey });
+    const run = await runTorusNode(["start", "--config", config], { TORUS_NODE_KEY: other.privateKey });
     expect(run.code, run.output).to.equal(1);
     expect(run.output).to.contain(
       `torus-node: dataDir ${dataDir} belongs to another node key of this deployment (node ${key.address} there, ${other.address} here)`,

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,26 +8,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { DEPLOYMENT_BINDING_FILE } from "../../node/store/deployment-binding.ts";
 import { freePort, startChain, type ChainProcess } from "../../scripts/lib/chain-process.ts";
 import { deployNodeList } from "../../scripts/lib/operations.ts";
-
-const cli = path.join(import.meta.dirname, "..", "..", "node", "cli.ts");
-
-/** Runs `torus-node <args>` to its exit (a node whose key is whitelisted nowhere exits by itself). */
-function torusNode(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) =>
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    }),
-  );
-}
+import { runTorusNode } from "../support/torus-node-run.ts";
 
 // The operator's path: a plain key encrypted with `torus-node keystore import` (ethers' default scrypt cost), a
 // password file beside it, a config naming both. The key is whitelisted nowhere, so a node that unlocked it binds its
@@ -71,7 +51,7 @@ describe("a torus-node process runs from an encrypted keystore (README: running 
   });
 
   it("imports a key into a 0600 keystore with `torus-node keystore import`", async function () {
-    const run = await torusNode([
+    const run = await runTorusNode([
       "keystore",
       "import",
       "--key-file",
@@ -88,7 +68,7 @@ describe("a torus-node process runs from an encrypted keystore (README: running 
   });
 
   it("refuses a wrong password with the specific error, before it writes anything", async function () {
-    const run = await torusNode(["start", "--config", config], { TORUS_NODE_KEY_PASSWORD: "not the passphrase" });
+    const run = await runTorusNode(["start", "--config", config], { TORUS_NODE_KEY_PASSWORD: "not the passphrase" });
     expect(run.code, run.output).to.equal(1);
     expect(run.output).to.contain(
       `torus-node: wrong password for the node keystore ${file("node-key.json")}: the password from ` +
@@ -101,7 +81,7 @@ describe("a torus-node process runs from an encrypted keystore (README: running 
   });
 
   it("answers `torus-node status` without unlocking the keystore", async function () {
-    const run = await torusNode(["status", "--config", config], { TORUS_NODE_KEY_PASSWORD: "not the passphrase" });
+    const run = await runTorusNode(["status", "--config", config], { TORUS_NODE_KEY_PASSWORD: "not the passphrase" });
     expect(run.code, run.output).to.equal(1);
     expect(run.output).to.match(/^torus-node: no node answers at 127\.0\.0\.1:\d+/);
   });
@@ -109,7 +89,7 @@ describe("a torus-node process runs from an encrypted keystore (README: running 
   it("refuses a password file that others may read", async function () {
     await chmod(file("node-key.password"), 0o644);
     try {
-      const run = await torusNode(["start", "--config", config]);
+      const run = await runTorusNode(["start", "--config", config]);
       expect(run.code, run.output).to.equal(1);
       expect(run.output).to.contain(
         `torus-node: the password file (config.nodeKeyPasswordFile) ${file("node-key.password")} is open to other ` +
@@ -121,7 +101,7 @@ describe("a torus-node process runs from an encrypted keystore (README: running 
   });
 
   it("unlocks the keystore with its password file and runs as the key's node", async function () {
-    const run = await torusNode(["start", "--config", config]);
+    const run = await runTorusNode(["start", "--config", config]);
     expect(run.code, run.output).to.equal(1);
     expect(run.output).to.contain(`node key ${key.address} is not whitelisted in any epoch of ${nodeList}`);
     const binding = JSON.parse(await readFile(path.join(file("data"), DEPLOYMENT_BINDING_FILE), "utf8")) as {
