@@ -250,6 +250,9 @@ export class Consensus {
           if (r.kind === "message") this.#onMessage(r.from, r.message);
           else if (r.kind === "timeout") this.#onTimeout(r.height, r.round, r.step);
           else if (r.message.height === this.#height) this.#acceptOwn(r.message);
+          // The rules fire after each input, as they did before the crash: a lock taken in a round (lines 36–43) is
+          // taken again before a later record (a precommit timeout) moves the replay past that round.
+          this.#evaluate();
         }
       } finally {
         this.#replaying = false;
@@ -268,7 +271,9 @@ export class Consensus {
   }
 
   #emit(output: ConsensusOutput): void {
-    if (this.#replaying && output.type === "wal") return;
+    // Replayed inputs are on disk already; a message signed during the replay is new (a slot restored from the WAL is
+    // re-sent, never signed again) and must be written before it is sent, like any other.
+    if (this.#replaying && output.type === "wal" && output.record.kind !== "own") return;
     this.#out.push(output);
   }
 
