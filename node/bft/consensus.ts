@@ -297,7 +297,8 @@ export class Consensus {
 
   /**
    * Writes an admitted peer message to the WAL, before anything it leads to (own votes are synced, and sync the log
-   * before them). Recorded as sent by its signer, so that replay checks a relayed message as if it came direct.
+   * before them). A relayed proposal or vote is recorded as sent by its signer, so that replay checks it as if it
+   * had come direct.
    */
   #logAdmitted(from: number, message: ConsensusMessage): void {
     this.#emit({ type: "wal", record: { kind: "message", from, message }, sync: false });
