@@ -6,6 +6,11 @@
  * carry them out: WAL records first (own signed messages with `sync: true`, so they are on disk before they are sent),
  * then messages, timers and decisions. Time, randomness and transport stay outside.
  *
+ * The WAL takes a peer's proposal or vote only once it is admitted: for the current height, from a validator, well
+ * formed, correctly signed and new to this height's state. That is all `restore` needs to rebuild the round state;
+ * requests that only draw an answer, and messages for other heights, never reach the disk, so a Byzantine peer
+ * cannot grow the WAL (fsynced writes, replayed at every restart) with what the core drops or merely answers.
+ *
  * Two departures from the paper, both from CometBFT: a height starts no round timers until there is work (a
  * transaction, or a proposal or vote for it), so an idle network sends nothing; and decided blocks are kept with
  * their precommits (commits) and served to validators that are behind.
@@ -85,6 +90,11 @@ export type ConsensusOutput =
   | { type: "serveCommit"; to: number; height: number };
 
 const MAX_BUFFERED_FUTURE_MESSAGES_PER_VALIDATOR = 1_000;
+/**
+ * Heights whose commit one peer was served within the current window, at most: the oldest is forgotten first, so a
+ * lagging peer catching up height after height is never refused, while the record stays bounded.
+ */
+const MAX_SERVED_HEIGHTS_PER_PEER = 64;
 
 export class Consensus {
   readonly #config: ConsensusConfig;
@@ -116,7 +126,16 @@ export class Consensus {
   #signed = new Map<string, Proposal | Vote>();
   #future: { from: number; message: ConsensusMessage }[] = [];
   readonly #futureFrom = new Map<number, number>();
-  #served = new Set<string>();
+  /**
+   * What each peer was answered in the current window (since this height began or this validator's last gossip
+   * timeout): by peer, the heights whose commit it was served; and `${peer}:${round}` for the rounds of this height
+   * relayed to it. A peer asking again within the window gets nothing, so however it varies the rounds of its old
+   * votes or repeats its syncRequests it draws one answer per height; a lost answer is given again in the next window.
+   */
+  readonly #served = new Map<number, Set<number>>();
+  readonly #relayed = new Set<string>();
+  /** Peers asked for a sync at this height (a peer showing a later height is asked once). */
+  readonly #syncAsked = new Set<number>();
   #pendingEvidence = new Map<string, Evidence>();
   #committedEvidence = new Set<string>();
   #recent = new Map<number, Commit>();
@@ -231,6 +250,9 @@ export class Consensus {
           if (r.kind === "message") this.#onMessage(r.from, r.message);
           else if (r.kind === "timeout") this.#onTimeout(r.height, r.round, r.step);
           else if (r.message.height === this.#height) this.#acceptOwn(r.message);
+          // The rules fire after each input, as they did before the crash: a lock taken in a round (lines 36–43) is
+          // taken again before a later record (a precommit timeout) moves the replay past that round.
+          this.#evaluate();
         }
       } finally {
         this.#replaying = false;
@@ -249,7 +271,9 @@ export class Consensus {
   }
 
   #emit(output: ConsensusOutput): void {
-    if (this.#replaying && output.type === "wal") return;
+    // Replayed inputs are on disk already; a message signed during the replay is new (a slot restored from the WAL is
+    // re-sent, never signed again) and must be written before it is sent, like any other.
+    if (this.#replaying && output.type === "wal" && output.record.kind !== "own") return;
     this.#out.push(output);
   }
 
@@ -268,8 +292,16 @@ export class Consensus {
       if (error instanceof MalformedMessage) return this.#emit({ type: "rejected", from, reason: error.message });
       throw error;
     }
-    this.#emit({ type: "wal", record: { kind: "message", from, message }, sync: false });
     this.#handle(from, message);
+  }
+
+  /**
+   * Writes an admitted peer message to the WAL, before anything it leads to (own votes are synced, and sync the log
+   * before them). A relayed proposal or vote is recorded as sent by its signer, so that replay checks it as if it
+   * had come direct.
+   */
+  #logAdmitted(from: number, message: ConsensusMessage): void {
+    this.#emit({ type: "wal", record: { kind: "message", from, message }, sync: false });
   }
 
   #handle(from: number, message: ConsensusMessage): void {
@@ -295,11 +327,7 @@ export class Consensus {
       // in a later round of a decided height is stuck (it crashed, or missed the precommits): send it the commit.
       const recent = this.#recent.get(message.height);
       if (recent && message.round <= recent.round) return;
-      const key = `${from}:${message.height}:${message.round}`;
-      if (!this.#served.has(key)) {
-        this.#served.add(key);
-        this.#serveCommit(from, message.height);
-      }
+      this.#serveCommit(from, message.height);
       return;
     }
     if (message.height === this.#height + 1) {
@@ -333,7 +361,8 @@ export class Consensus {
     if (this.#proposals.has(proposal.round)) return; // the first proposal of a round counts
     const hash = blockHash(proposal.block);
     const bytes = proposalSignBytes(this.#config.chainId, { ...proposal, blockHash: hash });
-    if (!this.#scheme.verify(from, bytes, proposal.signature)) {
+    // The proposer's key, not the sender's: a relayed proposal comes from another peer.
+    if (!this.#scheme.verify(proposal.validator, bytes, proposal.signature)) {
       return this.#emit({ type: "rejected", from, reason: "bad proposal signature" });
     }
     for (const vote of proposal.polVotes ?? []) {
@@ -342,6 +371,7 @@ export class Consensus {
         return this.#emit({ type: "rejected", from, reason: "proposal carries an invalid proof-of-lock vote" });
       }
     }
+    if (proposal.validator !== this.#config.self) this.#logAdmitted(proposal.validator, proposal);
     const pol = proposal.polVotes ?? [];
     const certified = new Set(pol.map((v) => v.validator)).size >= this.#quorum;
     for (const vote of pol) this.#addVote(vote, certified);
@@ -354,7 +384,7 @@ export class Consensus {
     if (vote.validator !== from)
       return this.#emit({ type: "rejected", from, reason: "vote relayed for another validator" });
     if (!this.#verifyVote(vote)) return this.#emit({ type: "rejected", from, reason: "bad vote signature" });
-    this.#addVote(vote);
+    this.#addVote(vote, false, true);
     this.#wake();
   }
 
@@ -362,9 +392,16 @@ export class Consensus {
     return this.#scheme.verify(vote.validator, voteSignBytes(this.#config.chainId, vote), vote.signature);
   }
 
-  #addVote(vote: Vote, certified = false): void {
+  /**
+   * Counts a verified vote; `log` writes it to the WAL when it is new to this height (a repeated vote changes
+   * nothing, so restore does not need it twice). Returns whether it was new.
+   */
+  #addVote(vote: Vote, certified = false, log = false): boolean {
     const result = this.#votes.add(vote, certified);
+    if (result.kind === "duplicate") return false;
+    if (log && vote.validator !== this.#config.self) this.#logAdmitted(vote.validator, vote);
     if (result.kind === "equivocation") this.#recordEvidence(result.evidence);
+    return true;
   }
 
   #recordEvidence(evidence: Evidence): void {
@@ -388,7 +425,12 @@ export class Consensus {
       }
     }
     const certified = new Set(commit.precommits.map((v) => v.validator)).size >= this.#quorum;
-    for (const vote of commit.precommits) this.#addVote(vote, certified);
+    const newBlock = !this.#blocks.has(hash);
+    let newVotes = false;
+    for (const vote of commit.precommits) newVotes = this.#addVote(vote, certified) || newVotes;
+    // Logged only when it taught this height something: new precommits, or the block of a quorum's precommits (a
+    // peer repeating a commit, or sending blocks no validator signed, adds no WAL record).
+    if (newVotes || (newBlock && certified)) this.#logAdmitted(from, { type: "commit", commit, senderHeight });
     this.#blocks.set(hash, commit.block);
     this.#evaluate();
     // Still behind the sender: ask for the next height right away rather than wait for its votes.
@@ -396,14 +438,17 @@ export class Consensus {
   }
 
   #requestSync(to: number): void {
-    const key = `sync:${to}:${this.#height}`;
-    if (this.#served.has(key)) return;
-    this.#served.add(key);
+    if (this.#syncAsked.has(to)) return;
+    this.#syncAsked.add(to);
     this.#emit({ type: "send", to, message: { type: "syncRequest", height: this.#height, round: this.#round } });
   }
 
-  /** Sends a peer at this height every proposal and vote held for rounds `fromRound` on (a bounded number). */
+  /**
+   * Sends a peer at this height every proposal and vote held for rounds `fromRound` on (a bounded number), once per
+   * window (see `#served`). Only answered rounds are recorded, and they are at most this validator's round.
+   */
   #relayRounds(to: number, fromRound: number): void {
+    if (fromRound > this.#round || this.#relayed.has(`${to}:${fromRound}`)) return;
     const proposals: Proposal[] = [];
     const votes: Vote[] = [];
     for (let r = fromRound; r < fromRound + RELAY_ROUNDS && r <= this.#round; r++) {
@@ -412,6 +457,7 @@ export class Consensus {
       votes.push(...this.#votes.votesIn(r));
     }
     if (proposals.length > 0 || votes.length > 0) {
+      this.#relayed.add(`${to}:${fromRound}`);
       this.#emit({ type: "send", to, message: { type: "votes", height: this.#height, proposals, votes } });
     }
   }
@@ -422,12 +468,19 @@ export class Consensus {
     for (const vote of votes) {
       if (!this.#verifyVote(vote))
         return this.#emit({ type: "rejected", from, reason: "relayed vote with a bad signature" });
-      this.#addVote(vote);
+      this.#addVote(vote, false, true);
     }
     if (votes.length > 0) this.#wake();
   }
 
+  /** Serves a decided height's commit, at most once per peer and height in a window (see `#served`). */
   #serveCommit(to: number, height: number): void {
+    let heights = this.#served.get(to);
+    if (!heights) this.#served.set(to, (heights = new Set()));
+    if (heights.has(height)) return;
+    heights.add(height);
+    // Bounded: the oldest height is forgotten first, which a peer catching up height after height never asks again.
+    if (heights.size > MAX_SERVED_HEIGHTS_PER_PEER) heights.delete(heights.values().next().value!);
     const commit = this.#recent.get(height);
     if (commit) this.#emit({ type: "send", to, message: { type: "commit", commit, senderHeight: this.#height } });
     else this.#emit({ type: "serveCommit", to, height });
@@ -437,6 +490,9 @@ export class Consensus {
   #onTimeout(height: number, round: number, step: TimerKind): void {
     if (height !== this.#height || round !== this.#round) return;
     if (step === "gossip") {
+      // A new answer window: a peer whose answer was lost (it was down, or cut off) is answered again when it asks.
+      this.#served.clear();
+      this.#relayed.clear();
       // No decision yet at this height: ask every peer for what this validator may have missed, and keep asking.
       this.#emit({ type: "broadcast", message: { type: "syncRequest", height, round } });
       this.#scheduleTimeout("gossip");
@@ -733,7 +789,9 @@ export class Consensus {
     this.#validity = new Map();
     this.#fired = new Set();
     this.#signed = new Map();
-    this.#served = new Set();
+    this.#served.clear();
+    this.#relayed.clear();
+    this.#syncAsked.clear();
     this.#active = false;
     const buffered = this.#future;
     this.#future = [];

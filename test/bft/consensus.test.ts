@@ -172,6 +172,30 @@ describe("BFT consensus core", function () {
     expect(d.applied.map((b) => b.height)).to.deep.equal([1, 2]);
   });
 
+  it("after a restart keeps the lock it took in an earlier round, and prevotes nil on another block", function () {
+    const d = new Driver(4, 0);
+    d.core.start();
+    const out: ConsensusOutput[] = [];
+    const locked = d.block(["locked"], 1);
+    const id = blockHash(locked);
+    // Round 0: the block gets a prevote quorum (this validator locks on it and precommits it), the round no decision.
+    out.push(...d.deliver(1, d.proposal(1, locked)));
+    for (const v of [1, 2]) out.push(...d.deliver(v, d.vote(v, "prevote", id)));
+    for (const v of [1, 2]) out.push(...d.deliver(v, d.vote(v, "precommit", null)));
+    out.push(...d.core.step({ type: "timeout", height: 1, round: 0, step: "precommit" }));
+    expect(ownVotes(out, "precommit").map((v) => v.blockHash)).to.deep.equal([id]);
+    const records = out.flatMap((o): WalRecord[] => (o.type === "wal" ? [o.record] : []));
+    // Round 1 proposes another block: locked on the first since round 0, the validator prevotes nil (line 22)…
+    const other = d.block(["other"], 2);
+    expect(ownVotes(d.deliver(2, d.proposal(2, other, 1)), "prevote").map((v) => v.blockHash)).to.deep.equal([null]);
+    // …and so it does after a restart from its WAL.
+    const fresh = new Driver(4, 0);
+    fresh.core.restore(records);
+    expect(fresh.core.round).to.equal(1);
+    const after = fresh.deliver(2, fresh.proposal(2, other, 1));
+    expect(ownVotes(after, "prevote").map((v) => v.blockHash)).to.deep.equal([null]);
+  });
+
   it("after a restart re-sends the vote it signed before the crash instead of signing another", function () {
     const d = new Driver(4, 0);
     d.mempool.add("tx", "client");

@@ -27,8 +27,9 @@ export class Driver {
   constructor(
     readonly n: number,
     readonly self: number,
+    schemes: SignatureScheme[] = fastSchemes(n, "driver"),
   ) {
-    this.schemes = fastSchemes(n, "driver");
+    this.schemes = schemes;
     this.core = new Consensus(
       { chainId: CHAIN, validators: n, self, timeouts: DEFAULT_TIMEOUTS },
       {
