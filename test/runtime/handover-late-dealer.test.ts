@@ -6,12 +6,12 @@ import { expect } from "chai";
 import type { Logger } from "pino";
 
 import type { EpochView } from "../../node/chain/registry.ts";
-import { G } from "../../node/crypto/point.ts";
 import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { HandoverDriver, type HandoverDriverParts } from "../../node/runtime/handover-driver.ts";
 import { nodeIndex } from "../../node/runtime/node-index.ts";
 import { SerialExecutor } from "../../node/runtime/serial-executor.ts";
 import { KeyStore } from "../../node/store/key-store.ts";
+import { testEpochView } from "../support/epoch-view.ts";
 
 // Old epoch n5/t1/k3 with batches of one sharing per dealer: 3 keys per batch, two published batches (keys 0..5).
 const KEYS_PER_BATCH = 3;
@@ -34,18 +34,8 @@ const snapshot = {
 };
 
 function epochView(epoch: number, n: number, k: number, t: number): EpochView {
-  const nodes = Array.from({ length: n }, (_, i) => {
-    const point = G.multiply(BigInt(epoch * 100 + i + 1));
-    return {
-      index: i + 1,
-      address: `0x${String(i + 1).padStart(40, "0")}`,
-      pubKx: point.x,
-      pubKy: point.y,
-      declaredIp: "127.0.0.1",
-      p2pListenAddress: `/ip4/127.0.0.1/tcp/${4000 + i}`,
-    };
-  });
-  return { epoch, n, k, t, state: "Current", prevEpoch: epoch - 1, nextEpoch: epoch + 1, nodes };
+  const secretOf = (i: number) => BigInt(epoch * 100 + i);
+  return testEpochView({ epoch, nextEpoch: epoch + 1, n, k, t, secretOf, portOf: (i) => 3999 + i });
 }
 
 /** Old node 2, its state frozen for attempt 1 of the handover to epoch 2; records what it sends and logs. */

@@ -17,7 +17,6 @@ import { pino } from "pino";
 
 import type { EpochView } from "../../node/chain/registry.ts";
 import { bigIntToBytes } from "../../node/crypto/field.ts";
-import { G } from "../../node/crypto/point.ts";
 import { MAX_IN_PROGRESS, P2PHost, PROTOCOL } from "../../node/p2p/host.ts";
 import { encodeFrame } from "../../node/p2p/framing.ts";
 import { epochPeers } from "../../node/runtime/handover.ts";
@@ -25,6 +24,7 @@ import { nodeIndex } from "../../node/runtime/node-index.ts";
 import { PeerRouter } from "../../node/runtime/peer-router.ts";
 import { SerialExecutor } from "../../node/runtime/serial-executor.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
+import { testEpochView } from "../support/epoch-view.ts";
 
 const SECRETS = [11n, 12n, 13n, 14n];
 const [VICTIM, HONEST_A, HONEST_B, BYZANTINE] = [0, 1, 2, 3];
@@ -43,26 +43,13 @@ async function until(condition: () => boolean, what: string, ms = 60_000) {
 
 async function epochOf(): Promise<EpochView> {
   const ports = await Promise.all(SECRETS.map(() => freePort()));
-  return {
-    epoch: 1,
+  return testEpochView({
     n: SECRETS.length,
     k: 3,
     t: 0,
-    state: "Current",
-    prevEpoch: 0,
-    nextEpoch: 0,
-    nodes: SECRETS.map((secret, i) => {
-      const key = G.multiply(secret);
-      return {
-        index: i + 1,
-        address: `0x${String(i + 1).padStart(40, "0")}`,
-        pubKx: key.x,
-        pubKy: key.y,
-        declaredIp: "127.0.0.1",
-        p2pListenAddress: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-      };
-    }),
-  };
+    secretOf: (i) => SECRETS[i - 1]!,
+    portOf: (i) => ports[i - 1]!,
+  });
 }
 
 /** Writes `bytes` in pieces of `piece` bytes, waiting for the stream to drain when it asks to. */

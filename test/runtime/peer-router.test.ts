@@ -3,34 +3,15 @@ import { expect } from "chai";
 import { CommitmentStore } from "../../node/auth/commitments.ts";
 import { MemoryStore } from "../../node/store/memory-store.ts";
 import type { EpochView } from "../../node/chain/registry.ts";
-import { G } from "../../node/crypto/point.ts";
 import { epochPeers } from "../../node/runtime/handover.ts";
 import { nodeIndex, validatorIndex, type NodeIndex } from "../../node/runtime/node-index.ts";
 import { newNodeMetrics } from "../../node/runtime/node-metrics.ts";
 import { PeerRouter, type PeerInbox } from "../../node/runtime/peer-router.ts";
 import { PeerSignatures } from "../../node/runtime/peer-signatures.ts";
+import { testEpochView } from "../support/epoch-view.ts";
 
 function epochOf(n: number): EpochView {
-  return {
-    epoch: 1,
-    n,
-    k: Math.floor(n / 2) + 1,
-    t: 1,
-    state: "Current",
-    prevEpoch: 0,
-    nextEpoch: 0,
-    nodes: Array.from({ length: n }, (_, i) => {
-      const key = G.multiply(BigInt(i + 7));
-      return {
-        index: i + 1,
-        address: `0x${String(i + 1).padStart(40, "0")}`,
-        pubKx: key.x,
-        pubKy: key.y,
-        declaredIp: "127.0.0.1",
-        p2pListenAddress: `/ip4/127.0.0.1/tcp/${9000 + i}`,
-      };
-    }),
-  };
+  return testEpochView({ n, k: Math.floor(n / 2) + 1, t: 1, secretOf: (i) => BigInt(i + 6), portOf: (i) => 8999 + i });
 }
 
 /** A router for node `self` of a 5-node epoch, recording what it sends and what its inbox receives. */
