@@ -5,25 +5,9 @@ import path from "node:path";
 import { expect } from "chai";
 
 import { ConfigError, loadConfig, parseConfig, verifierSetHash } from "../../node/config.ts";
+import { DEV_VERIFIER_CONFIG as VERIFIER, KEYLESS_NODE_CONFIG } from "../support/node-config.ts";
 
-export const VERIFIER = {
-  name: "dev",
-  issuer: "http://127.0.0.1:5555",
-  jwksUri: "http://127.0.0.1:5555/jwks",
-  audience: "torus-devnet",
-  verifierIdClaim: "email",
-  maxTokenAgeSeconds: 600,
-  algorithms: ["RS256"],
-};
-
-const valid = {
-  nodeKey: "11".repeat(32),
-  chain: { rpcUrl: "http://127.0.0.1:8545", nodeList: "0x" + "ab".repeat(20) },
-  api: { port: 7001 },
-  p2p: { listen: "/ip4/127.0.0.1/tcp/9001" },
-  dataDir: "data",
-  verifiers: [VERIFIER],
-};
+const valid = { nodeKey: "11".repeat(32), ...KEYLESS_NODE_CONFIG };
 
 describe("node configuration", function () {
   it("accepts a valid config and fills the defaults", function () {

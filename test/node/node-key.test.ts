@@ -9,27 +9,10 @@ import { NodeKeyError, type NodeKeyErrorCode } from "../../node/chain/node-key-e
 import { encryptNodeKey } from "../../node/chain/node-keystore.ts";
 import { ConfigError, loadConfig, loadConfigWithoutKey } from "../../node/config.ts";
 import { KeystoreUsageError, runKeystoreCommand } from "../../node/keystore-command.ts";
+import { KEYLESS_NODE_CONFIG } from "../support/node-config.ts";
 
 // Light scrypt, as the devnet's keystores: these tests unlock many of them.
 const SCRYPT_N = 1024;
-
-const VERIFIER = {
-  name: "dev",
-  issuer: "http://127.0.0.1:5555",
-  jwksUri: "http://127.0.0.1:5555/jwks",
-  audience: "torus-devnet",
-  verifierIdClaim: "email",
-  maxTokenAgeSeconds: 600,
-  algorithms: ["RS256"],
-};
-
-const base = {
-  chain: { rpcUrl: "http://127.0.0.1:8545", nodeList: "0x" + "ab".repeat(20) },
-  api: { port: 7001 },
-  p2p: { listen: "/ip4/127.0.0.1/tcp/9001" },
-  dataDir: "data",
-  verifiers: [VERIFIER],
-};
 
 describe("node key: plain key files and encrypted keystores", function () {
   this.timeout(30_000);
@@ -47,7 +30,7 @@ describe("node key: plain key files and encrypted keystores", function () {
   }
 
   async function load(config: Record<string, unknown>, env: Record<string, string> = {}) {
-    await writeFile(path.join(dir, "node.json"), JSON.stringify({ ...base, ...config }));
+    await writeFile(path.join(dir, "node.json"), JSON.stringify({ ...KEYLESS_NODE_CONFIG, ...config }));
     return loadConfig(path.join(dir, "node.json"), env);
   }
 
@@ -151,7 +134,10 @@ describe("node key: plain key files and encrypted keystores", function () {
 
   it("leaves the key locked for `torus-node status`, which needs the API's address only", async function () {
     await keystore();
-    await writeFile(path.join(dir, "node.json"), JSON.stringify({ ...base, nodeKeystore: "node-key.json" }));
+    await writeFile(
+      path.join(dir, "node.json"),
+      JSON.stringify({ ...KEYLESS_NODE_CONFIG, nodeKeystore: "node-key.json" }),
+    );
     const config = await loadConfigWithoutKey(path.join(dir, "node.json"), { TORUS_API_PORT: "7100" });
     expect(config.api.port).to.equal(7100);
     expect(config).to.not.have.property("nodeKey");

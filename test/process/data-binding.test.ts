@@ -8,6 +8,7 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { DEPLOYMENT_BINDING_FILE } from "../../node/store/deployment-binding.ts";
 import { freePort, startChain, type ChainProcess } from "../../scripts/lib/chain-process.ts";
 import { deployNodeList } from "../../scripts/lib/operations.ts";
+import { DEV_VERIFIER_CONFIG } from "../support/node-config.ts";
 import { runTorusNode } from "../support/torus-node-run.ts";
 
 // One real chain with two NodeList deployments: the node is pointed at the first one's data with the second one's
@@ -41,17 +42,7 @@ describe("a node refuses a data directory of another deployment or another node 
       api: { port: await freePort() },
       p2p: { listen: `/ip4/127.0.0.1/tcp/${await freePort()}` },
       dataDir,
-      verifiers: [
-        {
-          name: "dev",
-          issuer: "http://127.0.0.1:5555",
-          jwksUri: "http://127.0.0.1:5555/jwks",
-          audience: "torus-devnet",
-          verifierIdClaim: "email",
-          maxTokenAgeSeconds: 600,
-          algorithms: ["RS256"],
-        },
-      ],
+      verifiers: [DEV_VERIFIER_CONFIG],
     };
     await writeFile(config, JSON.stringify(node));
   });

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 
 import { EpochState } from "../../node/chain/epoch-state.ts";
-import type { GeneratedKey } from "../../node/dkg/types.ts";
+import { testKey } from "../support/test-key.ts";
 import { EpochStorage } from "../../node/runtime/epoch-storage.ts";
 import { eraseRetiredEpochs } from "../../node/runtime/retired-epochs.ts";
 import { writeJsonAtomically } from "../../node/store/atomic-json.ts";
@@ -27,13 +27,7 @@ const deployment: DeploymentIdentity = {
 };
 
 const SHARE = "5ec4e7".padEnd(64, "7");
-const key = (keyIndex: number): GeneratedKey => ({
-  keyIndex,
-  publicKey: "04" + "1".repeat(128),
-  shareKeys: [],
-  share: SHARE,
-  blinding: "0".repeat(64),
-});
+const key = (keyIndex: number) => testKey(keyIndex, SHARE);
 
 /** A chain whose epochs are in the given states; asking for any other epoch fails the test. */
 function chainWith(states: Record<number, keyof typeof EpochState>) {

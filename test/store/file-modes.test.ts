@@ -5,20 +5,14 @@ import path from "node:path";
 import { expect } from "chai";
 import { pino } from "pino";
 
-import type { GeneratedKey } from "../../node/dkg/types.ts";
+import { testKey } from "../support/test-key.ts";
 import { EpochStorage } from "../../node/runtime/epoch-storage.ts";
 import { AppendLog } from "../../node/store/append-log.ts";
 import { closeToOthers } from "../../node/store/close-to-others.ts";
 import { bindDataDir } from "../../node/store/deployment-binding.ts";
 import { entriesNotPrivate, entriesUnder, withUmask } from "../support/file-modes.ts";
 
-const key = (keyIndex: number): GeneratedKey => ({
-  keyIndex,
-  publicKey: "04" + "1".repeat(128),
-  shareKeys: [],
-  share: keyIndex.toString(16).padStart(64, "0"),
-  blinding: "0".repeat(64),
-});
+const key = (keyIndex: number) => testKey(keyIndex);
 
 // Under the usual umask 0022 a file created without a mode is 0644 and a directory 0755: readable by every user of
 // the machine. The stores must not depend on `torus-node` having set its umask to 0077.

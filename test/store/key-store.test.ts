@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { expect } from "chai";
 
-import type { GeneratedKey } from "../../node/dkg/types.ts";
+import { testKey } from "../support/test-key.ts";
 import { KeyStore } from "../../node/store/key-store.ts";
 
 describe("key store", function () {
@@ -12,13 +12,7 @@ describe("key store", function () {
   beforeEach(async () => (dir = await mkdtemp(path.join(tmpdir(), "keys-"))));
   afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-  const key = (keyIndex: number): GeneratedKey => ({
-    keyIndex,
-    publicKey: "04" + "1".repeat(128),
-    shareKeys: [],
-    share: keyIndex.toString(16).padStart(64, "0"),
-    blinding: "0".repeat(64),
-  });
+  const key = (keyIndex: number) => testKey(keyIndex);
 
   it("finds a key in its batch file, also when indexes start past 0, and survives a reopen", async function () {
     const store = await KeyStore.open(dir);
