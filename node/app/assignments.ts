@@ -37,17 +37,15 @@ export class Assignments {
 
   /** Idempotent: a user that has a key keeps it. */
   assign({ verifier, verifierId }: AssignTx): AssignResult {
-    let keyIndex = this.#pool.keyOf(verifier, verifierId);
-    if (keyIndex === undefined) {
-      // Refused rather than carried over as a second delta: the handover is short, a client retries, and what moves
-      // is then one agreed state.
-      const frozen = this.#phase.frozen;
-      if (frozen) return { code: "FROZEN", nextEpoch: frozen.nextEpoch };
-      // A successor epoch assigns nothing before the whole moved mapping is installed: a user may own a moved key.
-      if (!this.#phase.installed) return { code: "INVALID", detail: NOT_INSTALLED };
-      keyIndex = this.#pool.assignNext(verifier, verifierId);
-      if (keyIndex === undefined) return { code: "NO_FREE_KEY" };
-    }
-    return { code: "OK", keyIndex, publicKey: this.#pool.publicKey(keyIndex)! };
+    const keyIndex = this.#pool.keyOf(verifier, verifierId);
+    if (keyIndex !== undefined) return { code: "OK", keyIndex, publicKey: this.#pool.publicKey(keyIndex)! };
+    // Refused rather than carried over as a second delta: the handover is short, a client retries, and what moves
+    // is then one agreed state.
+    const frozen = this.#phase.frozen;
+    if (frozen) return { code: "FROZEN", nextEpoch: frozen.nextEpoch };
+    // A successor epoch assigns nothing before the whole moved mapping is installed: a user may own a moved key.
+    if (!this.#phase.installed) return { code: "INVALID", detail: NOT_INSTALLED };
+    const assigned = this.#pool.assignNext(verifier, verifierId);
+    return assigned === undefined ? { code: "NO_FREE_KEY" } : { code: "OK", ...assigned };
   }
 }

@@ -12,7 +12,9 @@ import { decisionProblem } from "../dkg/decision.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import { reshareDecisionProblem } from "../pss/decision.ts";
 import type { ReshareDecision, Thresholds } from "../pss/types.ts";
+import type { AppState } from "./app-state.ts";
 import { NOT_INSTALLED, NO_HANDOVER, type AppPhase } from "./phase.ts";
+import type { StateTable } from "./state-table.ts";
 import type { Validators } from "./validator-votes.ts";
 
 export const ALREADY_DECIDED = "already decided";
@@ -21,7 +23,7 @@ type Handover = { transition: number; old: Thresholds; new: Thresholds };
 
 /** The first valid decision of each slot (a batch or a chunk). */
 abstract class FirstDecisions<D> {
-  protected readonly decided = new Map<number, D>();
+  constructor(protected readonly decided: StateTable<D>) {}
 
   protected abstract slot(decision: D): number;
 
@@ -31,9 +33,14 @@ abstract class FirstDecisions<D> {
   /** Orders `decision` if it is valid and the first of its slot; else says why not, changing nothing. */
   decide(decision: D): string | undefined {
     const problem = this.problem(decision);
-    if (problem === undefined) this.decided.set(this.slot(decision), decision);
+    if (problem === undefined) {
+      this.decided.set(this.slot(decision), decision);
+      this.onDecided(this.slot(decision));
+    }
     return problem;
   }
+
+  protected onDecided(_slot: number): void {}
 
   decisionFor(slot: number): D | undefined {
     return this.decided.get(slot);
@@ -44,9 +51,16 @@ export class KeygenDecisions extends FirstDecisions<DealerDecision> {
   readonly #validators: Validators;
   readonly #params: { epoch?: number; k?: number; t?: number };
   readonly #phase: AppPhase;
+  readonly #state: AppState;
 
-  constructor(validators: Validators, params: { epoch?: number; k?: number; t?: number }, phase: AppPhase) {
-    super();
+  constructor(
+    validators: Validators,
+    params: { epoch?: number; k?: number; t?: number },
+    phase: AppPhase,
+    state: AppState,
+  ) {
+    super(state.dkgDecisions);
+    this.#state = state;
     this.#validators = validators;
     this.#params = params;
     this.#phase = phase;
@@ -69,14 +83,21 @@ export class KeygenDecisions extends FirstDecisions<DealerDecision> {
     );
   }
 
-  /** Every decision ordered so far, by batch. */
+  /** Every decision ordered so far, by batch (a state held in memory only: see app-state.ts). */
   all(): DealerDecision[] {
-    return [...this.decided.entries()].sort(([a], [b]) => a - b).map(([, d]) => d);
+    return [...this.decided.entries()]
+      .flatMap(([batch, d]) => (d ? [[batch as number, d] as const] : []))
+      .sort(([a], [b]) => a - b)
+      .map(([, d]) => d);
+  }
+
+  protected override onDecided(batch: number): void {
+    if (batch >= this.batchesSpanned) this.#state.scalars.batchesSpanned.set(batch + 1);
   }
 
   /** One past the highest decided batch (0 before any): the handover skips the indexes of every decided batch. */
   get batchesSpanned(): number {
-    return Math.max(-1, ...this.decided.keys()) + 1;
+    return this.#state.scalars.batchesSpanned.get();
   }
 }
 
@@ -84,8 +105,8 @@ export class ReshareDecisions extends FirstDecisions<ReshareDecision> {
   readonly #validators: Validators;
   readonly #handover: Handover | undefined;
 
-  constructor(validators: Validators, handover: Handover | undefined) {
-    super();
+  constructor(validators: Validators, handover: Handover | undefined, state: AppState) {
+    super(state.reshareDecisions);
     this.#validators = validators;
     this.#handover = handover;
   }

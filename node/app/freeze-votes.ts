@@ -9,7 +9,9 @@
  * Must never: freeze before a successor epoch installed every moved chunk (what moves is fixed at the freeze), freeze
  * twice, or keep any vote across a freeze or a thaw.
  */
+import type { AppState, Scalars } from "./app-state.ts";
 import { NOT_INSTALLED, type AppPhase } from "./phase.ts";
+import type { StateScalar } from "./state-table.ts";
 import { freezeSignBytes, type FreezeTx, type UnfreezeTx } from "./transactions.ts";
 import { ALREADY_VOTED, type Validators } from "./validator-votes.ts";
 
@@ -32,10 +34,29 @@ export class FreezeVotes {
   /** The last aborted (thawed) attempt per next epoch: its freeze votes must never freeze the state again. */
   readonly #thawed = new Map<number, number>();
 
-  constructor(validators: Validators, epoch: number | undefined, phase: AppPhase) {
+  /** The state's copy of the above, written after every change (a restart reads it back). */
+  readonly #saved: StateScalar<Scalars["freeze"]>;
+
+  constructor(validators: Validators, epoch: number | undefined, phase: AppPhase, state: AppState) {
     this.#validators = validators;
     this.#epoch = epoch;
     this.#phase = phase;
+    this.#saved = state.scalars.freeze;
+    const { votes, frozen, thawed } = this.#saved.get();
+    for (const [key, voters] of votes) {
+      this.#votes.set(key, new Set(voters));
+      for (const v of voters) this.#voteOf.set(v, key);
+    }
+    this.#frozen = frozen;
+    for (const [nextEpoch, attempt] of thawed) this.#thawed.set(nextEpoch, attempt);
+  }
+
+  #save(): void {
+    this.#saved.set({
+      votes: [...this.#votes].map(([key, voters]) => [key, [...voters]]),
+      frozen: this.#frozen,
+      thawed: [...this.#thawed],
+    });
   }
 
   get frozen(): Freeze | undefined {
@@ -80,6 +101,7 @@ export class FreezeVotes {
       this.#votes.clear();
       this.#voteOf.clear();
     }
+    this.#save();
     return undefined;
   }
 }

@@ -14,6 +14,7 @@ import type { ConsensusApp } from "../bft/consensus.ts";
 import type { Block, Hash } from "../bft/types.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import type { ReshareDecision, Thresholds } from "../pss/types.ts";
+import { AppState, readsOf, type StateRead } from "./app-state.ts";
 import { Assignments } from "./assignments.ts";
 import { ALREADY_DECIDED, KeygenDecisions, ReshareDecisions } from "./dealer-decisions.ts";
 import { FreezeVotes } from "./freeze-votes.ts";
@@ -21,6 +22,7 @@ import { KeyPool } from "./key-pool.ts";
 import { MovedChunks } from "./moved-chunks.ts";
 import type { AppPhase } from "./phase.ts";
 import { PublicationVotes } from "./publication-votes.ts";
+import { StateNotLoaded } from "./state-table.ts";
 import { InvalidTx, decodeTx, type AppTx, type PublicKeyHex } from "./transactions.ts";
 import { OpenVotes, Validators } from "./validator-votes.ts";
 
@@ -52,6 +54,8 @@ export interface KeyMappingOptions {
   handover?: { transition: number; old: Thresholds; new: Thresholds };
   /** Checks a validator's signature (ECDSA with the node key in production). */
   verify(validator: number, message: Uint8Array, signature: string): boolean;
+  /** The state: held in memory when omitted; a store-backed one the runtime loads rows into before each block. */
+  state?: AppState;
 }
 
 /** A vote's verdict as a result: counted, or refused with the reason (a refused vote changes no state). */
@@ -68,9 +72,9 @@ const decided = (problem: string | undefined): TxResult =>
 
 export class KeyMappingApp implements ConsensusApp, AppPhase {
   readonly #options: KeyMappingOptions;
-  #appHash: Hash = "";
-  readonly #pool = new KeyPool();
-  readonly #assignments = new Assignments(this.#pool, this);
+  readonly state: AppState;
+  readonly #pool: KeyPool;
+  readonly #assignments: Assignments;
   readonly #publications: PublicationVotes;
   readonly #keygen: KeygenDecisions;
   readonly #freeze: FreezeVotes;
@@ -79,18 +83,29 @@ export class KeyMappingApp implements ConsensusApp, AppPhase {
 
   constructor(options: KeyMappingOptions) {
     this.#options = options;
+    const state = (this.state = options.state ?? AppState.inMemory());
+    this.#pool = new KeyPool(state);
+    this.#assignments = new Assignments(this.#pool, this);
     const validators = new Validators(options);
     // One count of open votes for publications and moved chunks: the cap bounds all a validator can open.
-    const open = new OpenVotes();
-    this.#publications = new PublicationVotes(validators, open, this, this.#pool);
-    this.#keygen = new KeygenDecisions(validators, options, this);
-    this.#freeze = new FreezeVotes(validators, options.epoch, this);
-    this.#reshare = new ReshareDecisions(validators, options.handover);
-    this.#moved = new MovedChunks(validators, open, options.handover?.transition, this, this.#pool);
+    const open = new OpenVotes(state);
+    this.#publications = new PublicationVotes(validators, open, this, this.#pool, state);
+    this.#keygen = new KeygenDecisions(validators, options, this, state);
+    this.#freeze = new FreezeVotes(validators, options.epoch, this, state);
+    this.#reshare = new ReshareDecisions(validators, options.handover, state);
+    this.#moved = new MovedChunks(validators, open, options.handover?.transition, this, this.#pool, state);
   }
 
   get appHash(): Hash {
-    return this.#appHash;
+    return this.state.scalars.appHash.get();
+  }
+
+  /** The rows the app reads when it executes these transactions (a block's, or one the mempool is offered). */
+  readsOf(txs: readonly string[]): StateRead[] {
+    return txs.flatMap((tx) => {
+      const decoded = this.#decode(tx);
+      return decoded instanceof InvalidTx ? [] : readsOf(decoded);
+    });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -101,7 +116,15 @@ export class KeyMappingApp implements ConsensusApp, AppPhase {
   checkTx(tx: string): { ok: true } | { ok: false; detail: string } {
     const decoded = this.#decode(tx);
     if (decoded instanceof InvalidTx) return { ok: false, detail: decoded.message };
-    const problem = this.#problem(decoded);
+    let problem: string | undefined;
+    try {
+      problem = this.#problem(decoded);
+    } catch (error) {
+      // A store-backed state holds only the rows of the block being executed: admission cannot tell, so it admits,
+      // and the block refuses the transaction if it must (admission is advisory; execution is what replicas agree on).
+      if (error instanceof StateNotLoaded) return { ok: true };
+      throw error;
+    }
     return problem === undefined ? { ok: true } : { ok: false, detail: problem };
   }
 
@@ -113,10 +136,11 @@ export class KeyMappingApp implements ConsensusApp, AppPhase {
 
   finalizeBlock(block: Block): { appHash: Hash; results: TxResult[] } {
     const results = block.txs.map((tx) => this.#deliver(tx, block.height));
-    this.#appHash = hashBytes(
-      new TextEncoder().encode(`${this.#appHash}\x1c${block.height}\x1c${canonicalJson(results)}`),
+    const appHash = hashBytes(
+      new TextEncoder().encode(`${this.appHash}\x1c${block.height}\x1c${canonicalJson(results)}`),
     );
-    return { appHash: this.#appHash, results };
+    this.state.scalars.appHash.set(appHash);
+    return { appHash, results };
   }
 
   /** The transaction, or why it is malformed; any other error is a bug and propagates. */
@@ -225,8 +249,8 @@ export class KeyMappingApp implements ConsensusApp, AppPhase {
 
   /**
    * What moves to the next epoch, in one canonical order: every published key (assigned or still free) with its owner,
-   * and the key index the next epoch's key generation continues from — past every published key and every decided
-   * batch (a batch decided but never published is abandoned, its indexes skipped).
+   * and the key index the next epoch's key generation continues from (`nextKeyIndex`). Reads every key: a state held
+   * in memory only; the runtime reads a store's keys from the store in the same order.
    */
   snapshot(): {
     keys: { keyIndex: number; publicKey: PublicKeyHex; owner?: { verifier: string; verifierId: string } }[];
@@ -234,8 +258,16 @@ export class KeyMappingApp implements ConsensusApp, AppPhase {
   } {
     const keys = this.#pool.entries();
     const lastKey = keys.length > 0 ? keys[keys.length - 1]!.keyIndex + 1 : 0;
+    return { keys, nextKeyIndex: this.nextKeyIndex(lastKey) };
+  }
+
+  /**
+   * The key index the next epoch's key generation continues from, given one past the highest key (`pastKeys`): past
+   * every key and every decided batch (a batch decided but never published is abandoned, its indexes skipped).
+   */
+  nextKeyIndex(pastKeys: number): number {
     const pastBatches = this.firstKeyIndex + this.#keygen.batchesSpanned * (this.#options.keysPerBatch ?? 0);
-    return { keys, nextKeyIndex: Math.max(lastKey, pastBatches, this.firstKeyIndex) };
+    return Math.max(pastKeys, pastBatches, this.firstKeyIndex);
   }
 
   /** The reshare decision for a handover chunk, once one was ordered. */

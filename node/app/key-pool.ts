@@ -1,112 +1,97 @@
 /**
  * The pool of the epoch's keys: every published or moved public key by index, which user (verifier, verifierId) holds
- * which key, and the queue of free keys handed out in index order.
+ * which key, and the queue of free keys handed out in index order — over the app's state tables (app-state.ts), so
+ * that the keys may live in a store with only a block's rows in memory.
  *
- * Owns: keys, the index of public keys, assignments and owners, the free queue.
+ * Owns: the rows of keys, users, public keys and free keys, and the counts.
  * Must never: decide whether a key may join or be assigned now (frozen, installed, quorum: its callers decide), check
  * a signature, or hand a key out twice (a user keeps the key it holds; a key has at most one owner).
  */
+import { publicKeyKey, userKey, type AppState, type Owner } from "./app-state.ts";
 import type { MovedKeyEntry, PublicKeyHex } from "./transactions.ts";
 
-export interface Owner {
-  verifier: string;
-  verifierId: string;
-}
-
-const userKey = (verifier: string, verifierId: string) => `${verifier}\x1c${verifierId}`;
+export type { Owner } from "./app-state.ts";
 
 export class KeyPool {
-  readonly #keys = new Map<number, PublicKeyHex>();
-  readonly #indexByPublicKey = new Map<string, number>();
-  readonly #assignments = new Map<string, number>();
-  readonly #owners = new Map<number, Owner>();
-  /** Free key indexes in ascending order, consumed from `#freeHead`. */
-  #free: number[] = [];
-  #freeHead = 0;
+  readonly #state: AppState;
+
+  constructor(state: AppState) {
+    this.#state = state;
+  }
 
   has(keyIndex: number): boolean {
-    return this.#keys.has(keyIndex);
+    return this.#state.keys.has(keyIndex);
   }
 
   publicKey(keyIndex: number): PublicKeyHex | undefined {
-    return this.#keys.get(keyIndex);
+    return this.#state.keys.get(keyIndex)?.publicKey;
   }
 
   /** The key index a user holds, if any. */
   keyOf(verifier: string, verifierId: string): number | undefined {
-    return this.#assignments.get(userKey(verifier, verifierId));
+    return this.#state.users.get(userKey(verifier, verifierId));
   }
 
   keyByPublicKey(publicKey: PublicKeyHex): { keyIndex: number; owner?: Owner } | undefined {
-    const keyIndex = this.#indexByPublicKey.get(`${publicKey.x}:${publicKey.y}`);
-    return keyIndex === undefined ? undefined : { keyIndex, owner: this.#owners.get(keyIndex) };
+    const keyIndex = this.#state.publicKeys.get(publicKeyKey(publicKey));
+    return keyIndex === undefined ? undefined : { keyIndex, owner: this.#state.keys.get(keyIndex)?.owner };
   }
 
   get published(): number {
-    return this.#keys.size;
+    return this.#state.scalars.pool.get().published;
   }
 
   get assigned(): number {
-    return this.#assignments.size;
+    return this.#state.scalars.pool.get().assigned;
   }
 
   get free(): number {
-    return this.#free.length - this.#freeHead;
+    return this.#state.free.count;
   }
 
   /** Gives a user without a key the lowest free one; undefined when none is free (nothing is consumed). */
-  assignNext(verifier: string, verifierId: string): number | undefined {
-    if (this.free === 0) return undefined;
-    const keyIndex = this.#free[this.#freeHead++]!;
-    this.#assignments.set(userKey(verifier, verifierId), keyIndex);
-    this.#owners.set(keyIndex, { verifier, verifierId });
-    // The consumed head is dropped once it is most of the queue, so that months of assignments do not keep it.
-    if (this.#freeHead > 1024 && this.#freeHead * 2 > this.#free.length) {
-      this.#free = this.#free.slice(this.#freeHead);
-      this.#freeHead = 0;
-    }
-    return keyIndex;
+  assignNext(verifier: string, verifierId: string): { keyIndex: number; publicKey: PublicKeyHex } | undefined {
+    const key = this.#state.free.take();
+    if (key === undefined) return undefined;
+    this.#own(key.keyIndex, key.publicKey, { verifier, verifierId });
+    return key;
   }
 
   /** The keys of a publication that reached its quorum: all free. */
   publish(startIndex: number, publicKeys: PublicKeyHex[]): void {
-    publicKeys.forEach((key, i) => this.#addKey(startIndex + i, key));
-    this.#addFree(publicKeys.map((_, i) => startIndex + i));
+    const keys = publicKeys.map((publicKey, i) => ({ keyIndex: startIndex + i, publicKey }));
+    for (const { keyIndex, publicKey } of keys) this.#addKey(keyIndex, publicKey);
+    this.#state.free.add(keys);
   }
 
   /** The keys of a moved chunk that reached its quorum: owned ones stay with their owners, the others are free. */
   install(keys: MovedKeyEntry[]): void {
     for (const { keyIndex, publicKey, owner } of keys) {
       this.#addKey(keyIndex, publicKey);
-      if (owner) {
-        this.#assignments.set(userKey(owner.verifier, owner.verifierId), keyIndex);
-        this.#owners.set(keyIndex, owner);
-      }
+      if (owner) this.#own(keyIndex, publicKey, owner);
     }
-    this.#addFree(keys.filter((k) => !k.owner).map((k) => k.keyIndex));
+    this.#state.free.add(keys.filter((k) => !k.owner).map(({ keyIndex, publicKey }) => ({ keyIndex, publicKey })));
   }
 
-  /** Every key with its owner, if assigned, in key-index order. */
+  /** Every key with its owner, if assigned, in key-index order (a state held in memory only: see app-state.ts). */
   entries(): MovedKeyEntry[] {
-    return [...this.#keys.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([keyIndex, publicKey]) => {
-        const owner = this.#owners.get(keyIndex);
-        return owner ? { keyIndex, publicKey, owner } : { keyIndex, publicKey };
-      });
+    return [...this.#state.keys.entries()]
+      .flatMap(([keyIndex, row]) => (row ? [{ keyIndex: keyIndex as number, ...row }] : []))
+      .sort((a, b) => a.keyIndex - b.keyIndex)
+      .map(({ keyIndex, publicKey, owner }) => (owner ? { keyIndex, publicKey, owner } : { keyIndex, publicKey }));
   }
 
-  #addKey(keyIndex: number, key: PublicKeyHex): void {
-    this.#keys.set(keyIndex, key);
-    this.#indexByPublicKey.set(`${key.x}:${key.y}`, keyIndex);
+  #addKey(keyIndex: number, publicKey: PublicKeyHex): void {
+    this.#state.keys.set(keyIndex, { publicKey });
+    this.#state.publicKeys.set(publicKeyKey(publicKey), keyIndex);
+    const pool = this.#state.scalars.pool.get();
+    this.#state.scalars.pool.set({ ...pool, published: pool.published + 1 });
   }
 
-  #addFree(indexes: number[]): void {
-    const live = this.#free.slice(this.#freeHead);
-    const last = live[live.length - 1];
-    // Batches usually publish in order; an out-of-order batch needs a sort to keep allocation in index order.
-    this.#free =
-      last === undefined || indexes[0]! > last ? [...live, ...indexes] : [...live, ...indexes].sort((a, b) => a - b);
-    this.#freeHead = 0;
+  #own(keyIndex: number, publicKey: PublicKeyHex, owner: Owner): void {
+    this.#state.users.set(userKey(owner.verifier, owner.verifierId), keyIndex);
+    this.#state.keys.set(keyIndex, { publicKey, owner });
+    const pool = this.#state.scalars.pool.get();
+    this.#state.scalars.pool.set({ ...pool, assigned: pool.assigned + 1 });
   }
 }

@@ -8,6 +8,7 @@
  * Must never: install while frozen (the snapshot the next handover deals is fixed at the freeze), install a key or an
  * owner twice (a key would be free twice, an owner's key silently replaced), or run in a genesis epoch.
  */
+import type { AppState } from "./app-state.ts";
 import type { KeyPool } from "./key-pool.ts";
 import { NO_HANDOVER, type AppPhase } from "./phase.ts";
 import { moveKeysSignBytes, type MoveKeysBody, type MoveKeysTx } from "./transactions.ts";
@@ -20,24 +21,36 @@ export class MovedChunks {
   readonly #phase: AppPhase;
   readonly #pool: KeyPool;
   readonly #votes: QuorumVotes<MoveKeysBody>;
-  readonly #installed = new Set<number>();
-  #moved: { chunks: number; nextKeyIndex: number } | undefined;
+  readonly #state: AppState;
 
-  constructor(validators: Validators, open: OpenVotes, transition: number | undefined, phase: AppPhase, pool: KeyPool) {
+  constructor(
+    validators: Validators,
+    open: OpenVotes,
+    transition: number | undefined,
+    phase: AppPhase,
+    pool: KeyPool,
+    state: AppState,
+  ) {
+    this.#state = state;
     this.#validators = validators;
     this.#transition = transition;
     this.#phase = phase;
     this.#pool = pool;
-    this.#votes = new QuorumVotes(validators, open, moveKeysSignBytes, "too many open votes");
+    this.#votes = new QuorumVotes(validators, open, moveKeysSignBytes, "too many open votes", "move", state);
+  }
+
+  get #moved() {
+    return this.#state.scalars.moved.get();
   }
 
   /** Whether the state is whole: always in a genesis epoch; in a successor epoch once every chunk is installed. */
   get installed(): boolean {
-    return this.#transition === undefined || (this.#moved !== undefined && this.#installed.size === this.#moved.chunks);
+    const moved = this.#moved;
+    return this.#transition === undefined || (moved !== undefined && moved.installed === moved.chunks);
   }
 
   chunkInstalled(chunk: number): boolean {
-    return this.#installed.has(chunk);
+    return this.#state.movedChunks.has(chunk);
   }
 
   /** The first key index of this epoch's own key generation: past every moved key (0 in a genesis epoch). */
@@ -54,13 +67,14 @@ export class MovedChunks {
     if (this.#phase.frozen) return "frozen for the handover: the moved keys must not change";
     const outsider = this.#validators.outsider(tx.validator);
     if (outsider !== undefined) return outsider;
-    if (this.#installed.has(chunk)) return `chunk ${chunk} is already installed`;
+    if (this.#state.movedChunks.has(chunk)) return `chunk ${chunk} is already installed`;
     for (const { keyIndex, owner } of tx.body.keys) {
       if (this.#pool.has(keyIndex)) return `key ${keyIndex} is already installed`;
       if (owner && this.#pool.keyOf(owner.verifier, owner.verifierId) !== undefined)
         return `${owner.verifier}/${owner.verifierId} already holds an installed key`;
     }
-    if (this.#moved && (this.#moved.chunks !== chunks || this.#moved.nextKeyIndex !== nextKeyIndex))
+    const moved = this.#moved;
+    if (moved && (moved.chunks !== chunks || moved.nextKeyIndex !== nextKeyIndex))
       return "chunks or nextKeyIndex differ from the installed chunks'";
     return this.#votes.problem(tx);
   }
@@ -72,8 +86,8 @@ export class MovedChunks {
     if (this.#votes.tally(tx)) {
       const { chunk, chunks, nextKeyIndex, keys } = tx.body;
       this.#pool.install(keys);
-      this.#installed.add(chunk);
-      this.#moved = { chunks, nextKeyIndex };
+      this.#state.movedChunks.set(chunk, true);
+      this.#state.scalars.moved.set({ chunks, nextKeyIndex, installed: (this.#moved?.installed ?? 0) + 1 });
     }
     return undefined;
   }

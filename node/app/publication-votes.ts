@@ -6,6 +6,7 @@
  * Must never: accept keys while frozen for a handover (what moves is fixed at the freeze) or before a successor epoch
  * installed its moved keys, replace a published key, or let a validator hold more than its cap of open votes.
  */
+import type { AppState } from "./app-state.ts";
 import type { KeyPool } from "./key-pool.ts";
 import { NOT_INSTALLED, type AppPhase } from "./phase.ts";
 import { publishKeysSignBytes, type PublishKeysBody, type PublishKeysTx } from "./transactions.ts";
@@ -17,11 +18,18 @@ export class PublicationVotes {
   readonly #pool: KeyPool;
   readonly #votes: QuorumVotes<PublishKeysBody>;
 
-  constructor(validators: Validators, open: OpenVotes, phase: AppPhase, pool: KeyPool) {
+  constructor(validators: Validators, open: OpenVotes, phase: AppPhase, pool: KeyPool, state: AppState) {
     this.#validators = validators;
     this.#phase = phase;
     this.#pool = pool;
-    this.#votes = new QuorumVotes(validators, open, publishKeysSignBytes, "too many open publication votes");
+    this.#votes = new QuorumVotes(
+      validators,
+      open,
+      publishKeysSignBytes,
+      "too many open publication votes",
+      "publish",
+      state,
+    );
   }
 
   /** Why a publication vote is not acceptable now, or undefined. */

@@ -8,8 +8,10 @@
  * a vote that was not checked, keep a body past its quorum, or depend on anything but the order of the votes (every
  * replica tallies the same blocks to the same state).
  */
-import { canonicalJson } from "../bft/encoding.ts";
+import { canonicalJson, hashBytes } from "../bft/encoding.ts";
 import { quorum } from "../bft/quorum.ts";
+import type { AppState } from "./app-state.ts";
+import type { StateTable } from "./state-table.ts";
 
 /** Key batches or moved chunks a validator may have voted for that have not reached a quorum yet. */
 export const MAX_OPEN_VOTES_PER_VALIDATOR = 64;
@@ -53,6 +55,11 @@ export class Validators {
 export class OpenVotes {
   readonly #count = new Map<number, number>();
 
+  /** Counted from the open votes the state holds (a restart). */
+  constructor(state: AppState) {
+    for (const [, row] of state.openVotes.entries()) for (const v of row?.voters ?? []) this.opened(v);
+  }
+
   /** Whether `validator` holds as many open votes as a Byzantine validator may make the state keep. */
   full(validator: number): boolean {
     return (this.#count.get(validator) ?? 0) >= MAX_OPEN_VOTES_PER_VALIDATOR;
@@ -74,30 +81,46 @@ export interface SignedVote<Body> {
   signature: string;
 }
 
-/** Votes for bodies, by digest (the canonical JSON of the body), until a quorum of validators voted the same one. */
+/**
+ * Votes for bodies, by digest (the hash of the body's canonical JSON, under the vote's kind), until a quorum of
+ * validators voted the same one. The voters live in the app state's open-vote table ("v"), held whole: the cap per
+ * validator bounds it.
+ */
 export class QuorumVotes<Body> {
   readonly #validators: Validators;
   readonly #open: OpenVotes;
   readonly #signBytes: (chainId: string, body: Body) => Uint8Array;
   readonly #tooMany: string;
-  readonly #voters = new Map<string, Set<number>>();
+  readonly #kind: string;
+  readonly #voters: StateTable<{ voters: number[] }>;
 
-  /** `signBytes` binds a vote to its kind and chain; `tooMany` refuses a vote of a validator at its cap. */
+  /**
+   * `signBytes` binds a vote to its kind and chain; `tooMany` refuses a vote of a validator at its cap; `kind` names
+   * the votes' rows in the state.
+   */
   constructor(
     validators: Validators,
     open: OpenVotes,
     signBytes: (chainId: string, body: Body) => Uint8Array,
     tooMany: string,
+    kind: string,
+    state: AppState,
   ) {
     this.#validators = validators;
     this.#open = open;
     this.#signBytes = signBytes;
     this.#tooMany = tooMany;
+    this.#kind = kind;
+    this.#voters = state.openVotes;
+  }
+
+  #digest(body: Body): string {
+    return `${this.#kind}:${hashBytes(new TextEncoder().encode(canonicalJson(body)))}`;
   }
 
   /** Why a vote whose body its caller checked may not be counted (a repeat, a capped validator, a bad signature). */
   problem({ body, validator, signature }: SignedVote<Body>): string | undefined {
-    if (this.#voters.get(canonicalJson(body))?.has(validator)) return ALREADY_VOTED;
+    if (this.#voters.get(this.#digest(body))?.voters.includes(validator)) return ALREADY_VOTED;
     if (this.#open.full(validator)) return this.#tooMany;
     const bytes = this.#signBytes(this.#validators.chainId, body);
     if (!this.#validators.signed(validator, bytes, signature)) return "bad signature";
@@ -106,12 +129,13 @@ export class QuorumVotes<Body> {
 
   /** Counts a checked vote; true when it makes a quorum (the body's votes are then closed and forgotten). */
   tally({ body, validator }: SignedVote<Body>): boolean {
-    const digest = canonicalJson(body);
-    let voters = this.#voters.get(digest);
-    if (!voters) this.#voters.set(digest, (voters = new Set()));
-    voters.add(validator);
+    const digest = this.#digest(body);
+    const voters = [...(this.#voters.get(digest)?.voters ?? []), validator];
     this.#open.opened(validator);
-    if (voters.size < this.#validators.quorum) return false;
+    if (voters.length < this.#validators.quorum) {
+      this.#voters.set(digest, { voters });
+      return false;
+    }
     this.#voters.delete(digest);
     for (const v of voters) this.#open.closed(v);
     return true;
