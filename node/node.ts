@@ -2,8 +2,8 @@
  * The composition root: builds the runtime's units (node/runtime/) for this node's epoch, starts them in order and
  * stops them. It decides nothing and steps no core itself: each unit's header says what it owns.
  *
- * Start: join the epoch on-chain → open its storage → build the cores and drivers → start libp2p → recover from disk
- * (block store into the app, the WAL into consensus, the handover's log) → follow the chain. Every input after that is
+ * Start: join the epoch on-chain → open its storage (the app state at the committed height) → build the cores and
+ * drivers → start libp2p → recover from disk (the WAL into consensus, the handover's log) → follow the chain. Every input after that is
  * handled by the serial executor, one at a time.
  */
 import type { Logger } from "pino";
@@ -33,6 +33,7 @@ import { PeerSignatures } from "./runtime/peer-signatures.ts";
 import { SerialExecutor } from "./runtime/serial-executor.ts";
 import { ServingState } from "./runtime/serving-state.ts";
 import { VerifierAgreement } from "./runtime/verifier-agreement.ts";
+import type { AppStateQueries } from "./store/app-state-store.ts";
 import type { DeploymentIdentity } from "./store/deployment-binding.ts";
 
 /** What TorusNode.start is told of events that end the node's run. */
@@ -124,6 +125,11 @@ export class TorusNode {
     return this.#units.serving;
   }
 
+  /** Reads of the committed app state (a user's key, a public key's owner). */
+  get appQueries(): AppStateQueries {
+    return this.#units.storage.appQueries;
+  }
+
   /** Commit–reveal records (the epoch's `auth.sqlite`). */
   get commitments(): CommitmentStore {
     return this.#units.storage.commitments;
@@ -177,6 +183,7 @@ export class TorusNode {
       this.#privateKey,
       config.keygen,
       deployment,
+      storage.onDisk.appState,
     );
     const executor = new SerialExecutor(log);
     const router = new PeerRouter(epoch, self, config.keygen.batchSize);
@@ -233,7 +240,7 @@ export class TorusNode {
       await handover.decided(reshare);
       await serving.start(); // a successor's last moved chunk may have been installed
       await keygen.demand();
-      keygen.afterBlock();
+      await keygen.afterBlock();
     });
     this.#units = {
       storage,
@@ -272,11 +279,11 @@ export class TorusNode {
     });
     handover.setPeers();
     verifiers.start(executor);
-    const reshares = bft.recover();
-    const { wal, commits, keygen: keygenRecords } = storage.onDisk;
+    const reshares = await bft.recover();
+    const { wal, head, keygen: keygenRecords } = storage.onDisk;
     log.info(
-      { blocks: commits.length, walRecords: wal.length, keygenRecords: keygenRecords.length },
-      "recovered from disk",
+      { height: head.height, walRecords: wal.length, keygenRecords: keygenRecords.length },
+      "recovered from disk: the app state at the committed height, the WAL of the next",
     );
     const { successor } = this.#joined;
     await executor.run(async () => {

@@ -135,11 +135,11 @@ export function createMethods(
       ],
     };
   };
-  const lookup = (params: { verifier: string; verifier_id: string }) => {
+  const lookup = async (params: { verifier: string; verifier_id: string }) => {
     const { verifier, verifier_id: verifierId } = params;
     if (verifierId.length === 0) throw rpcError("VERIFIER_ID_EMPTY");
     supported(verifier);
-    return { verifier, verifierId, assignment: service.lookup(verifier, verifierId) };
+    return { verifier, verifierId, assignment: await service.lookup(verifier, verifierId) };
   };
   const signatureRules = (): SignatureRules => ({
     nodeKeys,
@@ -165,8 +165,8 @@ export function createMethods(
 
   methods.set(
     "VerifierLookupRequest",
-    method(whileServing, userParams, (params) => {
-      const { assignment } = lookup(params);
+    method(whileServing, userParams, async (params) => {
+      const { assignment } = await lookup(params);
       if (!assignment) throw rpcError("NOT_ASSIGNED");
       return keysResult(assignment);
     }),
@@ -188,7 +188,7 @@ export function createMethods(
     } catch (error) {
       if (signal.aborted) throw rpcError("ASSIGN_TIMED_OUT");
       // Refused before it was ordered, e.g. as a duplicate of a transaction another node's client got decided.
-      const existing = service.lookup(verifier, verifierId);
+      const existing = await service.lookup(verifier, verifierId);
       if (existing) return existing;
       throw rpcError("BROADCAST_FAILED", (error as Error).message);
     }
@@ -203,7 +203,7 @@ export function createMethods(
   methods.set(
     "KeyAssign",
     method(whileServing, userParams, async (params, { ip }) => {
-      const { verifier, verifierId, assignment } = lookup(params);
+      const { verifier, verifierId, assignment } = await lookup(params);
       if (assignment) return keysResult(assignment); // idempotent
       if (!keyAssignOpen) throw rpcError("KEY_ASSIGN_NEEDS_SIGNER");
       return keysResult(await assignKey(verifier, verifierId, sourceOf(ip)));
@@ -212,10 +212,10 @@ export function createMethods(
 
   methods.set(
     "KeyLookupRequest",
-    method(whileServing, publicKeyParams, (params) => {
+    method(whileServing, publicKeyParams, async (params) => {
       const x = BigInt("0x" + params.pub_key_X);
       const y = BigInt("0x" + params.pub_key_Y);
-      const found = service.keyByPublicKey({ x: hex64(x), y: hex64(y) });
+      const found = await service.keyByPublicKey({ x: hex64(x), y: hex64(y) });
       if (!found) throw rpcError("NO_LOG_OF_PUBLIC_KEY");
       if (!found.owner) throw rpcError("NO_ASSIGNMENT_FOR_PUBLIC_KEY");
       return {
@@ -383,7 +383,7 @@ export function createMethods(
       // A user without a key gets one now: the token is verified and q nodes signed one temporary key, so the user
       // holds the quorum before the token was sent, and only a real user of a supported verifier costs a key.
       const assignment =
-        service.lookup(verifierName, verifierId) ?? (await assignKey(verifierName, verifierId, source));
+        (await service.lookup(verifierName, verifierId)) ?? (await assignKey(verifierName, verifierId, source));
       const share = await service.keyShare(assignment.keyIndex);
       if (share === undefined) throw rpcError("SHARE_MISSING");
       // 32 bytes, big-endian: torus.js left-pads the hex ciphertext to 64 characters, so a share must never encrypt to

@@ -74,7 +74,8 @@ export interface KeyService {
   handingOverTo(): number | undefined;
   freeKeys(): number;
 
-  lookup(verifier: string, verifierId: string): Assignment | undefined;
+  /** The key a user holds (read from the committed state). */
+  lookup(verifier: string, verifierId: string): Promise<Assignment | undefined>;
   /**
    * Submits the assignment to the BFT network and resolves once a block decided it. Rejects with the reason when the
    * transaction is refused before it is ordered, and with `signal.reason` once `signal` aborts (the transaction may
@@ -84,7 +85,7 @@ export interface KeyService {
   assign(verifier: string, verifierId: string, signal: AbortSignal, source: string): Promise<AssignOutcome>;
   keyByPublicKey(
     publicKey: PublicKeyHex,
-  ): { keyIndex: number; owner?: { verifier: string; verifierId: string } } | undefined;
+  ): Promise<{ keyIndex: number; owner?: { verifier: string; verifierId: string } } | undefined>;
   /** This node's share of a key, or undefined when it holds none (yet). */
   keyShare(keyIndex: number): Promise<bigint | undefined>;
 

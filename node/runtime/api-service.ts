@@ -33,6 +33,7 @@ export function apiPartsOf(node: TorusNode): ApiParts {
 function keyServiceOf(node: TorusNode): KeyService {
   const { epoch, bft } = node;
   const { app } = bft;
+  const queries = node.appQueries;
   const nodeKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index}`));
   return {
     self: { index: node.self, publicKey: node.publicKey },
@@ -41,10 +42,10 @@ function keyServiceOf(node: TorusNode): KeyService {
     refusing: () => node.serving.refusing,
     handingOverTo: () => app.frozen?.nextEpoch,
     freeKeys: () => app.freeKeys,
-    lookup: (verifier, verifierId) => app.lookup(verifier, verifierId),
+    lookup: (verifier, verifierId) => queries.lookup(verifier, verifierId),
     assign: (verifier, verifierId, signal, source) =>
       bft.submit(assignTx(verifier, verifierId), signal, source).then(outcomeOf),
-    keyByPublicKey: (publicKey) => app.keyByPublicKey(publicKey),
+    keyByPublicKey: (publicKey) => queries.keyByPublicKey(publicKey),
     keyShare: async (keyIndex) => {
       const key = await node.findKey(keyIndex);
       return key && BigInt("0x" + key.share);

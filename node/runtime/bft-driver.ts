@@ -1,9 +1,14 @@
 /**
- * Drives the epoch's BFT network: the Tendermint core, the mempool, the key-mapping app it orders, the write-ahead log
- * and the block store. Every transaction enters here — the node's own (`propose`), a client's (`submit`) and a peer's
- * gossip (`fromPeer`) — and this is the one place that adds to the mempool, gossips and tells the core transactions
- * are available. Each decided block is stored (fsynced) and announced to the `decided` listeners with the
- * key-generation and handover decisions it made.
+ * Drives the epoch's BFT network: the Tendermint core, the mempool, the key-mapping app it orders, and the chain store
+ * (node/store/chain-store.ts: the write-ahead log, the blocks and the app state). Every transaction enters here — the
+ * node's own (`propose`), a client's (`submit`) and a peer's gossip (`fromPeer`) — and this is the one place that adds
+ * to the mempool, gossips and tells the core transactions are available.
+ *
+ * A decided block is finalized here (the core runs with `deferFinalize`): the rows its transactions read are loaded
+ * from the store, the app executes it, and the block, the new head and the app's changes are committed in one durable
+ * batch, which also drops the WAL of the decided height; only then is the core told, and the block announced to the
+ * `decided` listeners with the key-generation and handover decisions it made. A start therefore resumes from the
+ * committed state and replays no block.
  *
  * Must be called from the serial executor only (except `submit`, which queues itself), and must never send a
  * consensus message before the WAL record it depends on is synced (persist before you send).
@@ -15,6 +20,7 @@ import { Consensus, walRecordHeight, type ConsensusOutput } from "../bft/consens
 import { blockHash } from "../bft/encoding.ts";
 import type { AddTxResult, Mempool } from "../bft/mempool.ts";
 import { DEFAULT_TIMEOUTS, type Commit, type SignatureScheme } from "../bft/types.ts";
+import { changeOps, loadReads } from "../store/app-state-store.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import type { ReshareDecision } from "../pss/types.ts";
 import type { EpochStorage } from "./epoch-storage.ts";
@@ -47,8 +53,6 @@ export class BftDriver {
   readonly app: KeyMappingApp;
   readonly mempool: Mempool;
   #consensus!: Consensus;
-  /** Every decided block of this chain, in height order (a lagging peer is served from here). */
-  #commits: Commit[] = [];
   /** Clients waiting for a transaction's result, resolved when the block holding it is decided. */
   readonly #waiters = new Map<string, ((result: TxResult) => void)[]>();
   readonly #decidedListeners: ((decisions: BlockDecisions) => Promise<void>)[] = [];
@@ -67,25 +71,25 @@ export class BftDriver {
   }
 
   /**
-   * Replays the block store into the app and builds the core at the next height; returns the handover decisions the
-   * stored blocks made (the receiving side is told them when it starts).
+   * Builds the core at the height after the committed head, whose app state the app was built over; returns the
+   * handover decisions ordered so far (the receiving side is told them when it starts).
    */
-  recover(): ReshareDecision[] {
-    const { commits } = this.parts.storage.onDisk;
-    let lastBlockHash = "";
-    const reshares: ReshareDecision[] = [];
-    for (const commit of commits) {
-      reshares.push(...this.#apply(commit, this.app.finalizeBlock(commit.block).results, false).reshare);
-      lastBlockHash = blockHash(commit.block);
-    }
-    this.#commits = commits;
+  async recover(): Promise<ReshareDecision[]> {
+    const { head } = this.parts.storage.onDisk;
+    if (this.app.appHash !== head.appHash)
+      throw new Error(`the chain store's app state (hash ${this.app.appHash}) is not at its head (${head.appHash})`);
     const { chainId, validators, self, scheme, app, mempool } = this.parts;
     this.#consensus = new Consensus(
-      { chainId, validators, self, timeouts: DEFAULT_TIMEOUTS },
+      { chainId, validators, self, timeouts: DEFAULT_TIMEOUTS, deferFinalize: true },
       { scheme, app, mempool },
-      { height: commits.length + 1, lastBlockHash, lastAppHash: app.appHash },
+      { height: head.height + 1, lastBlockHash: head.lastBlockHash, lastAppHash: head.appHash },
     );
-    return reshares;
+    return this.parts.storage.appQueries.reshareDecisions();
+  }
+
+  /** The chain's committed height. */
+  get committedHeight(): number {
+    return this.#consensus.height - 1;
   }
 
   /** Starts the core, from its WAL records of the current height when it has any (a restart mid-height). */
@@ -182,14 +186,14 @@ export class BftDriver {
     for (const output of outputs) {
       switch (output.type) {
         case "wal":
-          await storage.wal.append(output.record, { sync: output.sync });
+          await storage.chain.appendWal(output.record, { sync: output.sync });
           break;
         case "broadcast":
-          await storage.wal.sync();
+          await storage.chain.syncWal();
           router.broadcast({ ch: "bft", m: output.message });
           break;
         case "send":
-          await storage.wal.sync();
+          await storage.chain.syncWal();
           router.sendToValidator(validatorIndex(output.to), { ch: "bft", m: output.message });
           break;
         case "timeout": {
@@ -199,9 +203,10 @@ export class BftDriver {
           );
           break;
         }
+        case "finalize":
+          await this.#finalize(output.commit);
+          break;
         case "decided":
-          await storage.blocks.append(output.commit, { sync: true });
-          this.#commits.push(output.commit);
           metrics.blocks++;
           await this.#onDecided(output.commit, output.results as TxResult[]);
           break;
@@ -216,7 +221,7 @@ export class BftDriver {
           );
           break;
         case "serveCommit": {
-          const commit = this.#commits[output.height - 1];
+          const commit = await storage.chain.block(output.height);
           if (commit) {
             const message = { type: "commit", commit, senderHeight: this.#consensus.height };
             router.sendToValidator(validatorIndex(output.to), { ch: "bft", m: message });
@@ -227,20 +232,32 @@ export class BftDriver {
     }
   }
 
+  /**
+   * Executes a decided block over the rows it reads and commits it with its effects (durable), then tells the core.
+   * A failure here (the store) stops the node: the core must not move past a block it could not commit.
+   */
+  async #finalize(commit: Commit): Promise<void> {
+    const { block } = commit;
+    const { app } = this;
+    await loadReads(app.state, this.parts.storage.chain.applied, app.readsOf(block.txs));
+    const { appHash, results } = app.finalizeBlock(block);
+    const head = { height: block.height, lastBlockHash: blockHash(block), appHash };
+    await this.parts.storage.chain.commitBlock(commit, head, changeOps(app.state.takeChanges()));
+    await this.#carryOut(this.#consensus.step({ type: "finalized", height: block.height, appHash, results }));
+  }
+
   async #onDecided(commit: Commit, results: TxResult[]): Promise<void> {
-    const decisions = this.#apply(commit, results, true);
+    const decisions = this.#apply(commit, results);
     for (const listener of this.#decidedListeners) await listener(decisions);
   }
 
-  /** Resolves waiting clients (when live) and returns the protocol decisions the block made. */
-  #apply(commit: Commit, results: TxResult[], live: boolean): BlockDecisions {
+  /** Resolves waiting clients and returns the protocol decisions the block made. */
+  #apply(commit: Commit, results: TxResult[]): BlockDecisions {
     const decided: BlockDecisions = { dkg: [], reshare: [] };
     commit.block.txs.forEach((tx, i) => {
       const result = results[i]!;
-      if (live) {
-        for (const resolve of this.#waiters.get(tx) ?? []) resolve(result);
-        this.#waiters.delete(tx);
-      }
+      for (const resolve of this.#waiters.get(tx) ?? []) resolve(result);
+      this.#waiters.delete(tx);
       if (result.code === "OK" && result.decided) {
         const parsed = JSON.parse(tx) as { type: string; decision: DealerDecision & ReshareDecision };
         if (parsed.type === "reshareDecision") decided.reshare.push(parsed.decision);

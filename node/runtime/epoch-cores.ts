@@ -1,8 +1,10 @@
 /**
- * The protocol cores of one epoch that live for the whole run: the key-mapping app, the mempool in front of it, the
+ * The protocol cores of one epoch that live for the whole run: the key-mapping app (over the state the epoch's chain
+ * store holds), the mempool in front of it, the
  * BFT signature scheme and the signer the key generation and handover use, all keyed by the epoch's node keys, and the
  * signing domain they sign over (also the BFT chain id). Builds only; the drivers step them.
  */
+import type { AppState } from "../app/app-state.ts";
 import { KeyMappingApp } from "../app/key-mapping-app.ts";
 import { ecdsaScheme } from "../bft/ecdsa-scheme.ts";
 import { Mempool } from "../bft/mempool.ts";
@@ -29,6 +31,7 @@ export function buildCores(
   privateKey: bigint,
   keygen: { batchSize: number },
   deployment: Deployment,
+  state: AppState,
 ): EpochCores {
   const publicKeys = epoch.nodes.map((n) => pointFromCoordinates(n.pubKx, n.pubKy, `node ${n.index} key`));
   const scheme = ecdsaScheme(privateKey, publicKeys);
@@ -56,6 +59,7 @@ export function buildCores(
         }
       : {}),
     verify: (validator, message, signature) => scheme.verify(validator, message, signature),
+    state,
   });
   const mempool = new Mempool((tx) => app.checkTx(tx));
   const verifiers = publicKeys.map(createTorusVerifier);

@@ -1,8 +1,9 @@
 /**
  * What one epoch keeps on disk, in `<dataDir>/epoch-<e>/`: the directory's binding to the epoch and transition attempt
- * (node/store/epoch-binding.ts), the key store, the append-only logs (BFT write-ahead log, decided blocks, key
- * generation, and in a successor epoch the handover receiver's), the commit–reveal records (`auth.sqlite`) and the
- * handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure
+ * (node/store/epoch-binding.ts), the key store, the chain store (`chain.sqlite`: decided blocks, the committed head,
+ * the BFT write-ahead log of the current height and the app state at the head: node/store/chain-store.ts and
+ * app-state-store.ts), the append-only logs of the key generation and, in a successor epoch, of the handover receiver,
+ * the commit–reveal records (`auth.sqlite`) and the handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure
  * (node/store/retired-epoch.ts says what a retired epoch keeps) and their closing.
  *
  * Must never interpret a record: the drivers restore from what it read, and decide what to append.
@@ -13,12 +14,14 @@ import path from "node:path";
 import type { Logger } from "pino";
 
 import { CommitmentStore } from "../auth/commitments.ts";
+import type { AppState } from "../app/app-state.ts";
 import type { WalRecord } from "../bft/consensus.ts";
-import type { Commit } from "../bft/types.ts";
 import { systemRng } from "../crypto/field.ts";
 import type { KeygenRecord } from "../dkg/keygen.ts";
 import type { ReceiverRecord } from "../pss/receiver.ts";
 import { AppendLog } from "../store/append-log.ts";
+import { AppStateQueries, loadAppState } from "../store/app-state-store.ts";
+import { ChainStore, type ChainHead } from "../store/chain-store.ts";
 import type { DeploymentIdentity } from "../store/deployment-binding.ts";
 import { bindEpochDir, type EpochBinding } from "../store/epoch-binding.ts";
 import { PRIVATE_FILE_MODE } from "../store/file-modes.ts";
@@ -26,21 +29,30 @@ import { KeyStore } from "../store/key-store.ts";
 import { retireEpochDir } from "../store/retired-epoch.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
 
-/** The records the logs held when the node started. */
+/** What the stores held when the node started. */
 export interface OnDisk {
+  /** The last committed block's height and hashes. */
+  head: ChainHead;
+  /** The app state at the head (its scalars and bounded tables; the rest is read per block). */
+  appState: AppState;
+  /** The BFT write-ahead log of the height after the head. */
   wal: WalRecord[];
-  commits: Commit[];
   keygen: KeygenRecord[];
   pss: ReceiverRecord[];
 }
+
+/** The chain store's file: public (blocks, votes, the app state), kept when the epoch retires. */
+export const CHAIN_FILE = "chain.sqlite";
 
 export class EpochStorage {
   private constructor(
     readonly dir: string,
     readonly binding: EpochBinding & { deployment: DeploymentIdentity },
     readonly keyStore: KeyStore,
-    readonly wal: AppendLog<WalRecord>,
-    readonly blocks: AppendLog<Commit>,
+    /** Blocks, the committed head, the WAL and the app state (`chain.sqlite`). */
+    readonly chain: ChainStore,
+    /** Reads of the committed app state, for queries. */
+    readonly appQueries: AppStateQueries,
     readonly keygen: AppendLog<KeygenRecord>,
     /** The commit–reveal records' store (`auth.sqlite`): read per request, never loaded at open. */
     readonly auth: SqliteStore,
@@ -74,18 +86,21 @@ export class EpochStorage {
     const keyStore = await KeyStore.open(path.join(dir, "keys"));
     const auth = await SqliteStore.open(path.join(dir, "auth.sqlite"));
     const commitments = await CommitmentStore.open(auth, () => Date.now());
-    const wal = await AppendLog.open<WalRecord>(path.join(dir, "bft-wal.log"));
-    const blocks = await AppendLog.open<Commit>(path.join(dir, "blocks.log"));
+    const chainKv = await SqliteStore.open(path.join(dir, CHAIN_FILE));
+    const chain = await ChainStore.open(chainKv);
+    const head = await chain.head();
+    const appState = await loadAppState(chainKv);
+    const wal = await chain.walAt(head.height + 1);
     const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
     const pss = binding.successor ? await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log")) : undefined;
-    const onDisk = { wal: wal.records, commits: blocks.records, keygen: keygen.records, pss: pss?.records ?? [] };
+    const onDisk = { head, appState, wal, keygen: keygen.records, pss: pss?.records ?? [] };
     const { epoch, attempt, deployment } = binding;
     return new EpochStorage(
       dir,
       { epoch, attempt, deployment },
       keyStore,
-      wal.log,
-      blocks.log,
+      chain,
+      new AppStateQueries(chainKv),
       keygen.log,
       auth,
       commitments,
@@ -131,13 +146,9 @@ export class EpochStorage {
 
   /** Closes every log (once: a retired epoch's storage is closed before the node stops). */
   close(): Promise<void> {
-    this.#closed ??= Promise.all([
-      this.wal.close(),
-      this.blocks.close(),
-      this.keygen.close(),
-      this.auth.close(),
-      this.pss?.close(),
-    ]).then(() => undefined);
+    this.#closed ??= Promise.all([this.chain.close(), this.keygen.close(), this.auth.close(), this.pss?.close()]).then(
+      () => undefined,
+    );
     return this.#closed;
   }
 }

@@ -9,6 +9,8 @@
  */
 import type { Logger } from "pino";
 
+import type { KeyMappingApp } from "../app/key-mapping-app.ts";
+
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import { dealerKeys } from "../pss/moved-state.ts";
@@ -156,7 +158,7 @@ export class HandoverDriver {
     const lacking = this.#lacking?.attempt === frozen.attempt ? this.#lacking : undefined;
     if (lacking && lacking.missing.size > 0) return;
     const next = await this.parts.registry.readEpoch(frozen.nextEpoch);
-    const snapshot = app.snapshot();
+    const snapshot = await this.#snapshot();
     const keys = await dealerKeys(snapshot, (i) => this.parts.findKey(i));
     if ("problem" in keys) {
       if (!keys.missing) return this.#sitOut(keys.problem);
@@ -189,6 +191,23 @@ export class HandoverDriver {
         : "dealing every key to the next epoch",
     );
     this.#dealing.start();
+  }
+
+  /**
+   * What the frozen state moves to the next epoch (KeyMappingApp.snapshot's contents, read from the chain store page
+   * by page): every key in index order with its owner, and the key index the next epoch continues from.
+   */
+  async #snapshot(): Promise<ReturnType<KeyMappingApp["snapshot"]>> {
+    const page = 10_000;
+    const keys: ReturnType<KeyMappingApp["snapshot"]>["keys"] = [];
+    for (let from = 0; ;) {
+      const next = await this.parts.storage.appQueries.keys(from, page);
+      keys.push(...next);
+      if (next.length < page) break;
+      from = next[next.length - 1]!.keyIndex + 1;
+    }
+    const pastKeys = keys.length > 0 ? keys[keys.length - 1]!.keyIndex + 1 : 0;
+    return { keys, nextKeyIndex: this.parts.bft.app.nextKeyIndex(pastKeys) };
   }
 
   /**

@@ -93,10 +93,18 @@ export class KeygenDriver {
       if (!storage.keyStore.hasBatch(record.batch)) await this.#onKeys(record.batch, record.keys);
       else this.#unpublished.set(record.batch, record.keys[0]!); // a crash came before its records were erased
     }
-    // Decisions the block store holds reach the key generation again; it ignores those it already has.
-    for (const decision of this.app.decisions()) await this.decided(decision);
+    // Decisions ordered while this node was down reach the key generation again: those of every batch it still holds
+    // records of, or has not reached (it ignores those it already has; an earlier batch is finished here).
+    const recorded = records.map((r) => ("batch" in r ? r.batch : r.decision.batch));
+    let fromBatch = Math.min(this.#keygen.nextBatch, ...recorded);
+    for (;;) {
+      const page = await storage.appQueries.decisions(fromBatch, 256);
+      for (const decision of page) await this.decided(decision);
+      if (page.length < 256) break;
+      fromBatch = page[page.length - 1]!.batch + 1;
+    }
     await this.demand();
-    this.afterBlock();
+    await this.afterBlock();
   }
 
   fromPeer(from: NodeIndex, message: unknown): Promise<void> {
@@ -120,10 +128,10 @@ export class KeygenDriver {
    * After each decided block: every stored batch whose keys are now published starts its resend window, at the end of
    * which its records are erased.
    */
-  afterBlock(): void {
+  async afterBlock(): Promise<void> {
     for (const [batch, first] of this.#unpublished) {
       const { x, y } = { x: first.publicKey.slice(2, 66), y: first.publicKey.slice(66, 130) };
-      if (this.app.keyByPublicKey({ x, y })?.keyIndex !== first.keyIndex) continue;
+      if ((await this.parts.storage.appQueries.keyByPublicKey({ x, y }))?.keyIndex !== first.keyIndex) continue;
       this.#unpublished.delete(batch);
       this.parts.executor.after(this.parts.settings.resendWindowSeconds * 1000, () => this.#erase(batch));
     }

@@ -114,6 +114,14 @@ export class ChainStore {
     return new ChainStore(kv, head, last && walKeyParts(last.key));
   }
 
+  /**
+   * Reads of every applied row, the app state's beside the chain's (app-state-store.ts): for the one writer, the
+   * driver, which reads what its own last commit applied.
+   */
+  get applied(): KvReader {
+    return this.kv.applied;
+  }
+
   /** The committed head (durable); height 0 before any block. */
   async head(): Promise<ChainHead> {
     const bytes = await this.kv.get(chainKeys.head());

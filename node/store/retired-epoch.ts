@@ -3,7 +3,8 @@
  * nodes hold fresh shares of every key; if the old epoch's directories kept theirs (the key files, the key-generation
  * records, the handover log's reshared shares, the dealing seed), a thief of k retired disks would rebuild every
  * user's key, which is what proactive secret sharing exists to prevent. So the directory is reduced to a `RETIRED`
- * marker and the public block store (`blocks*`, kept for audit); everything else goes, whatever its name, so that a
+ * marker and the public chain store (`chain.sqlite*`: blocks, the app state, the last height's votes; kept for audit
+ * and for lagging peers); everything else goes, whatever its name, so that a
  * file added to the epoch directory later is erased too without this list knowing it.
  *
  * Crash safety: the marker is written first (atomically, fsynced), then the rest is deleted, and every start finishes
@@ -33,7 +34,7 @@ export interface RetiredMarker {
 
 /** What a retired epoch's directory keeps: its marker and the public block store. */
 export function keptAfterRetirement(name: string): boolean {
-  return name === RETIRED_MARKER_FILE || name.startsWith("blocks");
+  return name === RETIRED_MARKER_FILE || name.startsWith("chain.sqlite");
 }
 
 /** Whether the directory carries a RETIRED marker (whatever it holds: its presence alone retires the directory). */
@@ -47,14 +48,14 @@ export async function isMarkedRetired(dir: string): Promise<boolean> {
   );
 }
 
-/** Marks the epoch's directory retired (durably, first), then erases everything but the marker and `blocks*`. */
+/** Marks the epoch's directory retired (durably, first), then erases everything but the marker and `chain.sqlite*`. */
 export async function retireEpochDir(dir: string, marker: RetiredMarker): Promise<string[]> {
   if (!(await isMarkedRetired(dir))) await writeJsonAtomically(path.join(dir, RETIRED_MARKER_FILE), marker);
   return finishRetiredErasure(dir);
 }
 
 /**
- * Erases everything but the marker and `blocks*` from a directory that carries the marker (idempotent: a start after
+ * Erases everything but the marker and `chain.sqlite*` from a directory that carries the marker (idempotent: a start after
  * a crash in the middle of the erasure finishes it). Returns the names it removed.
  */
 export async function finishRetiredErasure(dir: string): Promise<string[]> {

@@ -6,6 +6,8 @@
  * another; the same message signed in the checker's own context is accepted, so the refusal is the signature's.
  */
 import { expect } from "chai";
+
+import { AppState } from "../../node/app/app-state.ts";
 import type { FastifyInstance } from "fastify";
 
 import { buildApiServer } from "../../node/api/server.ts";
@@ -77,7 +79,14 @@ function cores(context: Context, validator: number): EpochCores {
   let built = coresCache.get(key);
   if (!built) {
     const successor = context.handover && { from: epochView(context.handover.from), attempt: context.handover.attempt };
-    built = buildCores(epochView(context.epoch), successor, SECRETS[validator]!, { batchSize: 1 }, context.deployment);
+    built = buildCores(
+      epochView(context.epoch),
+      successor,
+      SECRETS[validator]!,
+      { batchSize: 1 },
+      context.deployment,
+      AppState.inMemory(),
+    );
     coresCache.set(key, built);
   }
   return built;

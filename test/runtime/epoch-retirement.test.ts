@@ -7,7 +7,8 @@ import { pino } from "pino";
 
 import { EpochState } from "../../node/chain/epoch-state.ts";
 import { testKey } from "../support/test-key.ts";
-import { EpochStorage } from "../../node/runtime/epoch-storage.ts";
+import { blockHash } from "../../node/bft/encoding.ts";
+import { CHAIN_FILE, EpochStorage } from "../../node/runtime/epoch-storage.ts";
 import { eraseRetiredEpochs } from "../../node/runtime/retired-epochs.ts";
 import { writeJsonAtomically } from "../../node/store/atomic-json.ts";
 import { DataBindingError } from "../../node/store/binding-error.ts";
@@ -50,7 +51,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).sort();
 }
 
-describe("a retired epoch's directory keeps its RETIRED marker and block store only", function () {
+describe("a retired epoch's directory keeps its RETIRED marker and chain store only", function () {
   let dataDir: string;
   beforeEach(async () => (dataDir = await mkdtemp(path.join(tmpdir(), "retire-"))));
   afterEach(async () => rm(dataDir, { recursive: true, force: true }));
@@ -62,8 +63,13 @@ describe("a retired epoch's directory keeps its RETIRED marker and block store o
     await storage.keyStore.saveMoved(0, [key(7)]);
     await storage.keygen.append({ kind: "keys", batch: 0, keys: [key(0)] }, { sync: true });
     await storage.pss!.append({ kind: "keys", chunk: 0, keys: [] } as never, { sync: true });
-    await storage.blocks.append({ height: 1 } as never, { sync: true });
-    await storage.wal.append({ kind: "height", height: 1 } as never, { sync: true });
+    const block = { height: 1, prevHash: "", lastAppHash: "", proposer: 0, txs: [], evidence: [] };
+    await storage.chain.appendWal({ kind: "timeout", height: 2, round: 0, step: "propose" }, { sync: true });
+    await storage.chain.commitBlock(
+      { block, round: 0, precommits: [] },
+      { height: 1, lastBlockHash: blockHash(block), appHash: "" },
+      [],
+    );
     const commitment = { commitment: "c", tempPubX: "1", tempPubY: "2", verifier: "dev", data: "d", signature: "s" };
     await storage.commitments.addCommitment({ ...commitment, expiresAt: Date.now() + 60_000 });
     await storage.dealerSeed();
@@ -75,7 +81,7 @@ describe("a retired epoch's directory keeps its RETIRED marker and block store o
     expect(await filesUnder(storage.dir)).to.include.members(["keys", "pss.log", "keygen.log", "pss-dealer.seed"]);
     const before = Date.now();
     await storage.retire();
-    expect(await filesUnder(storage.dir)).to.deep.equal([RETIRED_MARKER_FILE, "blocks.log"]);
+    expect(await filesUnder(storage.dir)).to.deep.equal([RETIRED_MARKER_FILE, CHAIN_FILE]);
     const markerFile = path.join(storage.dir, RETIRED_MARKER_FILE);
     expect((await stat(markerFile)).mode & 0o777).to.equal(0o600);
     const marker = JSON.parse(await readFile(markerFile, "utf8")) as Record<string, unknown>;
@@ -95,7 +101,7 @@ describe("a retired epoch's directory keeps its RETIRED marker and block store o
     );
     expect(refusal.code).to.equal("RETIRED");
     expect(refusal.message).to.contain("which retired: its data is erased (RETIRED marker)");
-    expect(await filesUnder(storage.dir)).to.deep.equal([RETIRED_MARKER_FILE, "blocks.log"]);
+    expect(await filesUnder(storage.dir)).to.deep.equal([RETIRED_MARKER_FILE, CHAIN_FILE]);
     // Whatever attempt a later start asks for, a retired directory is never bound again.
     expect((await refusedWith(bindEpochDir(storage.dir, { epoch: 1, attempt: 2 }), DataBindingError)).code).to.equal(
       "RETIRED",
@@ -118,7 +124,7 @@ describe("a retired epoch's directory keeps its RETIRED marker and block store o
 
     expect(retired.sort()).to.deep.equal([1, 2]);
     for (const dir of [down.dir, crashed.dir])
-      expect(await filesUnder(dir), dir).to.deep.equal([RETIRED_MARKER_FILE, "blocks.log"]);
+      expect(await filesUnder(dir), dir).to.deep.equal([RETIRED_MARKER_FILE, CHAIN_FILE]);
     const marker = JSON.parse(await readFile(path.join(down.dir, RETIRED_MARKER_FILE), "utf8")) as object;
     expect(marker).to.deep.include({ deployment, epoch: 1, attempt: 1 });
     expect(await filesUnder(live.dir)).to.deep.equal(liveFiles);

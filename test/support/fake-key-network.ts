@@ -166,8 +166,8 @@ export class FakeKeyService implements KeyService {
     return this.network.freeKeys;
   }
 
-  lookup(verifier: string, verifierId: string): Assignment | undefined {
-    return this.network.lookup(verifier, verifierId);
+  lookup(verifier: string, verifierId: string): Promise<Assignment | undefined> {
+    return Promise.resolve(this.network.lookup(verifier, verifierId));
   }
 
   assign(verifier: string, verifierId: string, signal: AbortSignal, source: string): Promise<AssignOutcome> {
@@ -179,7 +179,7 @@ export class FakeKeyService implements KeyService {
 
   keyByPublicKey(publicKey: PublicKeyHex): ReturnType<KeyService["keyByPublicKey"]> {
     const key = this.network.keys.find((k) => k.publicKey.x === publicKey.x && k.publicKey.y === publicKey.y);
-    return key && { keyIndex: key.keyIndex, ...(key.owner ? { owner: key.owner } : {}) };
+    return Promise.resolve(key && { keyIndex: key.keyIndex, ...(key.owner ? { owner: key.owner } : {}) });
   }
 
   keyShare(keyIndex: number): Promise<bigint | undefined> {
