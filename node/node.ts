@@ -22,6 +22,7 @@ import { ChainFollower } from "./runtime/chain-follower.ts";
 import { joinEpoch, type JoinedEpoch } from "./runtime/epoch-join.ts";
 import { buildCores } from "./runtime/epoch-cores.ts";
 import { EpochStorage } from "./runtime/epoch-storage.ts";
+import { faultsFromEnv } from "./runtime/fault-injection.ts";
 import { HandoverDriver } from "./runtime/handover-driver.ts";
 import { KeygenDriver } from "./runtime/keygen-driver.ts";
 import { validatorOf, type NodeIndex } from "./runtime/node-index.ts";
@@ -197,6 +198,7 @@ export class TorusNode {
       scheme,
       app,
       mempool,
+      faults: faultsFromEnv(),
     });
     const keygen = new KeygenDriver({
       ...common,

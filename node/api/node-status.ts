@@ -12,7 +12,8 @@ export interface NodeStatus {
   k: number;
   t: number;
   peersConnected: number;
-  bft: { height: number; round: number; step: string };
+  /** The height being decided, and the app hash after the last committed block (equal on every replica). */
+  bft: { height: number; round: number; step: string; appHash: string };
   keys: {
     published: number;
     assigned: number;

@@ -24,6 +24,7 @@ import { changeOps, loadReads } from "../store/app-state-store.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import type { ReshareDecision } from "../pss/types.ts";
 import type { EpochStorage } from "./epoch-storage.ts";
+import type { Faults } from "./fault-injection.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import { nodeOf, validatorIndex, type NodeIndex, type ValidatorIndex } from "./node-index.ts";
 import type { PeerRouter } from "./peer-router.ts";
@@ -47,6 +48,8 @@ export interface BftDriverParts {
   executor: SerialExecutor;
   metrics: NodeMetrics;
   log: Logger;
+  /** Crash points for process tests (fault-injection.ts); none in production. */
+  faults?: Faults;
 }
 
 export class BftDriver {
@@ -243,6 +246,7 @@ export class BftDriver {
     const { appHash, results } = app.finalizeBlock(block);
     const head = { height: block.height, lastBlockHash: blockHash(block), appHash };
     await this.parts.storage.chain.commitBlock(commit, head, changeOps(app.state.takeChanges()));
+    this.parts.faults?.afterCommit(block.height);
     await this.#carryOut(this.#consensus.step({ type: "finalized", height: block.height, appHash, results }));
   }
 

@@ -37,7 +37,7 @@ export function nodeStatus({
     k: epoch.k,
     t: epoch.t,
     peersConnected,
-    bft: { height: consensus.height, round: consensus.round, step: consensus.stepName },
+    bft: { height: consensus.height, round: consensus.round, step: consensus.stepName, appHash: app.appHash },
     keys: {
       published: app.publishedKeys,
       assigned: app.assignedKeys,

@@ -223,11 +223,12 @@ export class Devnet {
     };
   }
 
-  /** Starts (or restarts) a node's process; its output goes to its log file. */
-  spawn(node: DevnetNode): void {
+  /** Starts (or restarts) a node's process, with extra environment variables; its output goes to its log file. */
+  spawn(node: DevnetNode, env: Record<string, string> = {}): void {
     const cli = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "node", "cli.ts");
     const child = spawn(process.execPath, ["--import", "tsx", cli, "start", "--config", node.configFile], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     });
     const log = createWriteStream(node.logFile, { flags: "a", mode: PRIVATE_FILE_MODE });
     child.stdout.pipe(log);

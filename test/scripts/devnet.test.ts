@@ -217,7 +217,7 @@ describe("npm start: the local network of real node processes", function () {
     expect(bad.output()).to.contain("error: nodes must be an integer in 1..32");
   });
 
-  it("after a second devnet:transition (1 → 2 → 3), the directories of epochs 1 and 2 keep only RETIRED and blocks.log", async function () {
+  it("after a second devnet:transition (1 → 2 → 3), the directories of epochs 1 and 2 keep only RETIRED and chain.sqlite", async function () {
     const transition = run(["--import", "tsx", "scripts/transition.ts", "--dir", dir, "--nodes", "5"]);
     expect(await transition.exited, transition.output()).to.equal(0);
     expect(transition.output()).to.contain("the handover completed: epoch 3 is current");
@@ -229,7 +229,7 @@ describe("npm start: the local network of real node processes", function () {
       let files = await readdir(epochDir);
       for (const until = Date.now() + 30_000; files.length !== 2 && Date.now() < until; files = await readdir(epochDir))
         await new Promise((r) => setTimeout(r, 250));
-      expect(files.sort(), epochDir).to.deep.equal(["RETIRED", "blocks.log"]);
+      expect(files.sort(), epochDir).to.deep.equal(["RETIRED", "chain.sqlite"]);
     }
   });
 

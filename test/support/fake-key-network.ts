@@ -232,7 +232,7 @@ export function fakeStatusSource(service: FakeKeyService): StatusSource & { coun
       k: network.k,
       t: network.t,
       peersConnected: network.n - 1,
-      bft: { height: 7, round: 0, step: "propose" },
+      bft: { height: 7, round: 0, step: "propose", appHash: "" },
       keys: {
         published: network.keys.length,
         assigned: network.keys.length - network.freeKeys,
