@@ -14,6 +14,12 @@
  * Two departures from the paper, both from CometBFT: a height starts no round timers until there is work (a
  * transaction, or a proposal or vote for it), so an idle network sends nothing; and decided blocks are kept with
  * their precommits (commits) and served to validators that are behind.
+ *
+ * Finalizing a decided block is inline by default (`app.finalizeBlock` is called inside the step that decides). With
+ * `deferFinalize` it is the runtime's job, so that an app whose state lives in an asynchronous store can load what the
+ * block touches, execute it and commit the effects before the core goes on (CometBFT's FinalizeBlock + Commit, which
+ * its consensus also waits for): the deciding step ends with a `finalize` output, the core stays at the decided height
+ * and queues every input until the runtime steps `finalized` with the app hash and results (see `step`).
  */
 import { blockHash, proposalSignBytes, voteSignBytes } from "./encoding.ts";
 import type { Mempool } from "./mempool.ts";
@@ -51,6 +57,11 @@ export interface ConsensusConfig {
   limits?: Partial<Omit<MessageLimits, "validators">>;
   /** How many decided commits stay in memory to serve lagging peers (older ones come from the block store). */
   recentCommits?: number;
+  /**
+   * Leave applying decided blocks to the runtime: a decision emits `finalize` and waits for a `finalized` input,
+   * instead of calling `app.finalizeBlock` inline (default false). `app.finalizeBlock` is then never called by the core.
+   */
+  deferFinalize?: boolean;
 }
 
 /** Where the chain stands: the next height to decide, and the hashes of the last decided block and app state. */
@@ -76,7 +87,12 @@ export type ConsensusInput =
   | { type: "message"; from: number; message: unknown }
   | { type: "timeout"; height: number; round: number; step: TimerKind }
   /** The mempool has transactions (or the app has protocol work queued as transactions). */
-  | { type: "txsAvailable" };
+  | { type: "txsAvailable" }
+  /**
+   * With `deferFinalize`: the runtime applied the block of the outstanding `finalize` output (its effects are committed)
+   * and this is what `app.finalizeBlock` would have returned for it.
+   */
+  | { type: "finalized"; height: number; appHash: Hash; results: unknown[] };
 
 export type ConsensusOutput =
   | { type: "wal"; record: WalRecord; sync: boolean }
@@ -84,6 +100,11 @@ export type ConsensusOutput =
   | { type: "send"; to: number; message: ConsensusMessage }
   | { type: "timeout"; height: number; round: number; step: TimerKind; delayMs: number }
   | { type: "decided"; commit: Commit; appHash: Hash; results: unknown[] }
+  /**
+   * With `deferFinalize`: this height is decided; apply `commit.block` (what `app.finalizeBlock` does) and step a
+   * `finalized` input for it. Until then the core stays at this height and queues every other input.
+   */
+  | { type: "finalize"; height: number; commit: Commit }
   | { type: "evidence"; evidence: Evidence }
   | { type: "rejected"; from: number; reason: string }
   /** A peer needs the commit of a height older than those kept in memory: serve it from the block store. */
@@ -95,6 +116,44 @@ const MAX_BUFFERED_FUTURE_MESSAGES_PER_VALIDATOR = 1_000;
  * lagging peer catching up height after height is never refused, while the record stays bounded.
  */
 const MAX_SERVED_HEIGHTS_PER_PEER = 64;
+/**
+ * Messages one peer may have waiting while a decided block is being finalized (deferFinalize), at most, and how many of
+ * those may be bulky (a proposal, a commit or a votes relay: up to a block's bytes each, where a vote or a syncRequest
+ * is a few hundred bytes). Past either cap the peer's newer messages are dropped, the oldest kept (as for the
+ * future-height buffer); a dropped message is a lost message, which the gossip (syncRequest, votes relay, commit
+ * serving) makes up for. An honest peer sends a handful in the milliseconds a finalize takes; this bounds what a
+ * flooding one can make the core hold to MAX_QUEUED_BULKY_PER_PEER shape-checked messages of at most a WAL record
+ * (node/bft/wal.ts: 16 MiB, the frame cap of consensus messages) plus the rest of small ones. The runtime's own inputs
+ * (timeouts, txsAvailable) are never dropped: txsAvailable is kept once (it only says "look at the mempool", which is
+ * looked at when it is processed), and timeouts are at most the timers this core set before the decision.
+ */
+export const MAX_QUEUED_PER_PEER = 64;
+export const MAX_QUEUED_BULKY_PER_PEER = 4;
+
+/** A `finalized` input that answers no outstanding `finalize`: a bug of the runtime, never a peer's doing. */
+export class FinalizeMismatch extends Error {
+  override readonly name = "FinalizeMismatch";
+  readonly code = "BFT_FINALIZE_MISMATCH";
+}
+
+/**
+ * Work waiting for the outstanding finalize, in order: inputs stepped meanwhile (a peer message shape-checked on
+ * arrival), and what the step that decided had left to do after the decision (a sync request after a commit, the
+ * rest of a WAL replay).
+ */
+type Deferred =
+  | { kind: "peer"; from: number; message: ConsensusMessage }
+  | { kind: "malformed"; from: number; reason: string }
+  | { kind: "timeout"; height: number; round: number; step: TimerKind }
+  | { kind: "txsAvailable" }
+  | { kind: "syncBehind"; from: number; senderHeight: number }
+  | { kind: "replay"; records: readonly WalRecord[]; next: number };
+
+/** A decided height waiting for the runtime's `finalized`. */
+interface PendingFinalize {
+  commit: Commit;
+  id: Hash;
+}
 
 export class Consensus {
   readonly #config: ConsensusConfig;
@@ -141,6 +200,13 @@ export class Consensus {
   #recent = new Map<number, Commit>();
   #out: ConsensusOutput[] = [];
   #replaying = false;
+  /** deferFinalize: the decision waiting for `finalized`; while set, no rule fires and every input is queued. */
+  #pending: PendingFinalize | null = null;
+  #queue: Deferred[] = [];
+  /** Per peer, its messages in `#queue` (all, and bulky ones), for the caps. */
+  readonly #queuedFrom = new Map<number, { all: number; bulky: number }>();
+  #txsAvailableQueued = false;
+  #dropped = 0;
 
   constructor(
     config: ConsensusConfig,
@@ -164,8 +230,17 @@ export class Consensus {
     this.#lastAppHash = tip.lastAppHash;
   }
 
+  /**
+   * The height being decided. While a finalize is outstanding (deferFinalize), still the decided height: it moves on
+   * only when `finalized` completes the decision (and `lastAppHash` is still the app hash before that block).
+   */
   get height(): number {
     return this.#height;
+  }
+
+  /** The height whose `finalize` is outstanding, or null. */
+  get finalizing(): number | null {
+    return this.#pending === null ? null : this.#pending.commit.block.height;
   }
 
   get round(): number {
@@ -188,6 +263,10 @@ export class Consensus {
       round: this.#round,
       step: this.#step,
       active: this.#active,
+      finalizing: this.finalizing,
+      /** Inputs waiting for the outstanding finalize, and peer messages dropped over the caps since this core began. */
+      queued: this.#queue.length,
+      droppedWhileFinalizing: this.#dropped,
       lockedRound: this.#lockedRound,
       validRound: this.#validRound,
       proposals: [...this.#proposals.keys()].sort((a, b) => a - b),
@@ -211,27 +290,50 @@ export class Consensus {
     });
   }
 
+  /**
+   * Takes one input. While a finalize is outstanding (deferFinalize) every input but `finalized` is queued (see
+   * MAX_QUEUED_PER_PEER for the caps) and draws no output; `finalized` completes the decision as the inline path does,
+   * then processes the queued inputs in order and returns everything they led to. A `finalized` that answers no
+   * outstanding finalize (none, or another height) throws FinalizeMismatch and changes nothing: it is a runtime bug.
+   */
   step(input: ConsensusInput): ConsensusOutput[] {
-    return this.#run(() => {
-      switch (input.type) {
-        case "message":
-          this.#onMessage(input.from, input.message);
-          break;
-        case "timeout":
-          this.#emit({ type: "wal", record: { kind: "timeout", ...pick(input) }, sync: false });
-          this.#onTimeout(input.height, input.round, input.step);
-          break;
-        case "txsAvailable":
-          if (this.#mempool.size > 0) this.#wake();
-          break;
-      }
-    });
+    if (input.type === "finalized") return this.#onFinalized(input);
+    if (this.#pending) {
+      this.#enqueue(input);
+      return [];
+    }
+    return this.#run(() => this.#onInput(input));
+  }
+
+  #onInput(input: Exclude<ConsensusInput, { type: "finalized" }>): void {
+    switch (input.type) {
+      case "message":
+        this.#onMessage(input.from, input.message);
+        break;
+      case "timeout":
+        this.#onTimeoutInput(pick(input));
+        break;
+      case "txsAvailable":
+        this.#onTxsAvailable();
+        break;
+    }
+  }
+
+  #onTimeoutInput(timeout: { height: number; round: number; step: TimerKind }): void {
+    this.#emit({ type: "wal", record: { kind: "timeout", ...timeout }, sync: false });
+    this.#onTimeout(timeout.height, timeout.round, timeout.step);
+  }
+
+  #onTxsAvailable(): void {
+    if (this.#mempool.size > 0) this.#wake();
   }
 
   /**
    * Rebuilds the current height from the WAL after a restart. Own signed messages are loaded first, so that
    * re-running the inputs re-sends exactly what was signed before the crash and never signs anything else for the
-   * same height, round and step. Returns the outputs to carry out (messages to re-send, timers to re-arm).
+   * same height, round and step. Returns the outputs to carry out (messages to re-send, timers to re-arm). With
+   * deferFinalize, a replay that decides the height ends in a `finalize` output like a live decision (the block was
+   * decided before the crash but not stored): the rest of the replay runs once `finalized` comes.
    */
   restore(records: readonly WalRecord[]): ConsensusOutput[] {
     return this.#run(() => {
@@ -246,21 +348,37 @@ export class Consensus {
           }
         }
         this.#startRound(0);
-        for (const r of records) {
-          if (r.kind === "message") this.#onMessage(r.from, r.message);
-          else if (r.kind === "timeout") this.#onTimeout(r.height, r.round, r.step);
-          else if (r.message.height === this.#height) this.#acceptOwn(r.message);
-          // The rules fire after each input, as they did before the crash: a lock taken in a round (lines 36–43) is
-          // taken again before a later record (a precommit timeout) moves the replay past that round.
-          this.#evaluate();
-        }
       } finally {
         this.#replaying = false;
       }
-      if (this.#active) this.#armTimers();
-      // Messages sent while this validator was down are lost: ask for them now rather than after a gossip period.
-      this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#height, round: this.#round } });
+      this.#replay(records, 0);
     });
+  }
+
+  /**
+   * Replays `records` from `next` on, then re-arms the timers and asks peers for what was missed. A record that
+   * decides the height with deferFinalize stops the replay at the `finalize` output: the rest is queued and runs
+   * after `finalized`, at the next height, as the inline path runs it after its decision.
+   */
+  #replay(records: readonly WalRecord[], next: number): void {
+    this.#replaying = true;
+    try {
+      for (let i = next; i < records.length; i++) {
+        const r = records[i]!;
+        if (r.kind === "message") this.#onMessage(r.from, r.message);
+        else if (r.kind === "timeout") this.#onTimeout(r.height, r.round, r.step);
+        else if (r.message.height === this.#height) this.#acceptOwn(r.message);
+        // The rules fire after each input, as they did before the crash: a lock taken in a round (lines 36–43) is
+        // taken again before a later record (a precommit timeout) moves the replay past that round.
+        this.#evaluate();
+        if (this.#pending) return this.#defer({ kind: "replay", records, next: i + 1 });
+      }
+    } finally {
+      this.#replaying = false;
+    }
+    if (this.#active) this.#armTimers();
+    // Messages sent while this validator was down are lost: ask for them now rather than after a gossip period.
+    this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#height, round: this.#round } });
   }
 
   #run(action: () => void): ConsensusOutput[] {
@@ -282,17 +400,23 @@ export class Consensus {
   // ---------------------------------------------------------------------------------------------------------------
 
   #onMessage(from: number, raw: unknown): void {
+    const checked = this.#check(from, raw);
+    if (checked === null) return;
+    if ("reason" in checked) return this.#emit({ type: "rejected", from, reason: checked.reason });
+    this.#handle(from, checked.message);
+  }
+
+  /** The first checks of a peer's message: null when the sender is no peer, else the message or why it is malformed. */
+  #check(from: number, raw: unknown): { message: ConsensusMessage } | { reason: string } | null {
     if (!Number.isSafeInteger(from) || from < 0 || from >= this.#config.validators || from === this.#config.self) {
-      return; // not a peer of this epoch: the transport should never deliver this
+      return null; // not a peer of this epoch: the transport should never deliver this
     }
-    let message: ConsensusMessage;
     try {
-      message = checkMessage(raw, this.#limits);
+      return { message: checkMessage(raw, this.#limits) };
     } catch (error) {
-      if (error instanceof MalformedMessage) return this.#emit({ type: "rejected", from, reason: error.message });
+      if (error instanceof MalformedMessage) return { reason: error.message };
       throw error;
     }
-    this.#handle(from, message);
   }
 
   /**
@@ -433,7 +557,13 @@ export class Consensus {
     if (newVotes || (newBlock && certified)) this.#logAdmitted(from, { type: "commit", commit, senderHeight });
     this.#blocks.set(hash, commit.block);
     this.#evaluate();
-    // Still behind the sender: ask for the next height right away rather than wait for its votes.
+    // Still behind the sender: ask for the next height right away rather than wait for its votes (once the decision
+    // this commit made is finalized, when it is deferred: asked now, the sync would be for the decided height).
+    if (this.#pending) this.#defer({ kind: "syncBehind", from, senderHeight });
+    else this.#syncBehind(from, senderHeight);
+  }
+
+  #syncBehind(from: number, senderHeight: number): void {
     if (senderHeight > this.#height) this.#requestSync(from);
   }
 
@@ -647,17 +777,18 @@ export class Consensus {
     throw new Error("consensus rules did not settle (a bug)");
   }
 
-  /** Fires the first rule whose condition holds; returns whether one fired. */
+  /** Fires the first rule whose condition holds; returns whether one fired. None while a decision awaits `finalized`. */
   #fireOne(): boolean {
     return (
-      this.#ruleDecide() ||
-      this.#ruleSkipRound() ||
-      (this.#active &&
-        (this.#ruleProposal() ||
-          this.#ruleLock() ||
-          this.#rulePrevoteNil() ||
-          this.#rulePrevoteTimeout() ||
-          this.#rulePrecommitTimeout()))
+      this.#pending === null &&
+      (this.#ruleDecide() ||
+        this.#ruleSkipRound() ||
+        (this.#active &&
+          (this.#ruleProposal() ||
+            this.#ruleLock() ||
+            this.#rulePrevoteNil() ||
+            this.#rulePrevoteTimeout() ||
+            this.#rulePrecommitTimeout())))
     );
   }
 
@@ -766,7 +897,18 @@ export class Consensus {
 
   #decide(block: Block, round: number, id: Hash): void {
     const commit: Commit = { block, round, precommits: this.#votes.votesFor(round, "precommit", id) };
+    if (this.#config.deferFinalize) {
+      this.#pending = { commit, id };
+      this.#emit({ type: "finalize", height: block.height, commit });
+      return;
+    }
     const { appHash, results } = this.#app.finalizeBlock(block);
+    this.#completeDecision(commit, id, appHash, results);
+  }
+
+  /** What follows a decided block's finalization, inline or deferred: lines 50–54 and the bookkeeping around them. */
+  #completeDecision(commit: Commit, id: Hash, appHash: Hash, results: unknown[]): void {
+    const { block } = commit;
     this.#emit({ type: "decided", commit, appHash, results });
     this.#mempool.update(block.txs);
     for (const e of block.evidence) {
@@ -797,7 +939,108 @@ export class Consensus {
     this.#future = [];
     this.#futureFrom.clear();
     this.#startRound(0);
+    // Proposals and votes only (a commit is never buffered), whose handling fires no rule: none decides mid-loop.
     for (const { from, message } of buffered) this.#handle(from, message);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Deferred finalization
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #onFinalized(input: Extract<ConsensusInput, { type: "finalized" }>): ConsensusOutput[] {
+    const pending = this.#pending;
+    if (pending === null || input.height !== pending.commit.block.height) {
+      throw new FinalizeMismatch(
+        `finalized for height ${input.height}, but ${pending === null ? "no finalize is outstanding" : `the outstanding finalize is for height ${pending.commit.block.height}`}`,
+      );
+    }
+    if (typeof input.appHash !== "string" || !Array.isArray(input.results)) {
+      throw new FinalizeMismatch("finalized needs an app hash and a list of results");
+    }
+    return this.#run(() => {
+      this.#pending = null;
+      // What waited so far runs after what completing the decision leaves to do (it came earlier).
+      const waiting = this.#queue;
+      this.#queue = [];
+      this.#completeDecision(pending.commit, pending.id, input.appHash, input.results);
+      // The rules fire on, as the inline path's evaluate loop goes on after its decision.
+      this.#evaluate();
+      let i = 0;
+      for (; i < waiting.length && this.#pending === null; i++) {
+        this.#process(waiting[i]!);
+        this.#evaluate();
+      }
+      // Decided again: what is left waits for that finalize.
+      if (i < waiting.length) this.#queue = this.#queue.concat(waiting.slice(i));
+      this.#recount();
+    });
+  }
+
+  /** Queues an input stepped while a finalize is outstanding, within the caps of MAX_QUEUED_PER_PEER. */
+  #enqueue(input: Exclude<ConsensusInput, { type: "finalized" }>): void {
+    switch (input.type) {
+      case "timeout":
+        this.#queue.push({ kind: "timeout", ...pick(input) });
+        return;
+      case "txsAvailable":
+        if (!this.#txsAvailableQueued) this.#queue.push({ kind: "txsAvailable" });
+        this.#txsAvailableQueued = true;
+        return;
+      case "message":
+        break;
+    }
+    const { from } = input;
+    // Checked now (cheap, no signatures): a queued message holds its known fields only, within the message limits.
+    const checked = this.#check(from, input.message);
+    if (checked === null) return;
+    const bulky = "message" in checked && isBulky(checked.message);
+    const counts = this.#queuedFrom.get(from) ?? { all: 0, bulky: 0 };
+    if (counts.all >= MAX_QUEUED_PER_PEER || (bulky && counts.bulky >= MAX_QUEUED_BULKY_PER_PEER)) {
+      this.#dropped++;
+      return;
+    }
+    this.#queuedFrom.set(from, { all: counts.all + 1, bulky: counts.bulky + (bulky ? 1 : 0) });
+    this.#queue.push(
+      "reason" in checked
+        ? { kind: "malformed", from, reason: checked.reason }
+        : { kind: "peer", from, message: checked.message },
+    );
+  }
+
+  /** Queues what the deciding step had left to do: never dropped (bounded by the buffers it comes from). */
+  #defer(item: Deferred): void {
+    this.#queue.push(item);
+  }
+
+  /** Recomputes what the caps count after the queue was rebuilt. */
+  #recount(): void {
+    this.#queuedFrom.clear();
+    this.#txsAvailableQueued = false;
+    for (const d of this.#queue) {
+      if (d.kind === "txsAvailable") this.#txsAvailableQueued = true;
+      if (d.kind !== "peer" && d.kind !== "malformed") continue;
+      const counts = this.#queuedFrom.get(d.from) ?? { all: 0, bulky: 0 };
+      counts.all++;
+      if (d.kind === "peer" && isBulky(d.message)) counts.bulky++;
+      this.#queuedFrom.set(d.from, counts);
+    }
+  }
+
+  #process(item: Deferred): void {
+    switch (item.kind) {
+      case "peer":
+        return this.#handle(item.from, item.message);
+      case "malformed":
+        return this.#emit({ type: "rejected", from: item.from, reason: item.reason });
+      case "timeout":
+        return this.#onTimeoutInput(pick(item));
+      case "txsAvailable":
+        return this.#onTxsAvailable();
+      case "syncBehind":
+        return this.#syncBehind(item.from, item.senderHeight);
+      case "replay":
+        return this.#replay(item.records, item.next);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -839,6 +1082,11 @@ export class Consensus {
 
 function evidenceKey(e: Evidence): string {
   return `${e.first.validator}:${e.first.height}:${e.first.round}:${e.first.type}`;
+}
+
+/** Messages that may carry a block (up to the message limits), as opposed to a vote's or a request's few bytes. */
+function isBulky(message: ConsensusMessage): boolean {
+  return message.type === "proposal" || message.type === "commit" || message.type === "votes";
 }
 
 function pick(input: { height: number; round: number; step: TimerKind }) {

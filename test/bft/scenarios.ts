@@ -8,7 +8,7 @@ import { blockHash, proposalSignBytes, voteSignBytes } from "../../node/bft/enco
 import { maxFaulty } from "../../node/bft/quorum.ts";
 import type { ConsensusMessage, SignatureScheme, Vote } from "../../node/bft/types.ts";
 import { Prng } from "../support/prng.ts";
-import { BftCluster, type ByzantineFilter } from "../sim/bft-cluster.ts";
+import { BftCluster, type ByzantineFilter, type ClusterOptions } from "../sim/bft-cluster.ts";
 import { fastSchemes } from "../sim/fast-signer.ts";
 import type { NetworkFaults } from "../sim/network.ts";
 import { assignTx, publishTx } from "./helpers.ts";
@@ -35,15 +35,19 @@ interface Setup {
 /** Signature schemes for n validators: the fast keyed hash by default, real ECDSA for a few seeds. */
 export type SchemeFactory = (n: number) => SignatureScheme[];
 
+/** How the scenario's cluster runs beyond its faults (with deferred finalization, say). */
+export type ScenarioOptions = Pick<ClusterOptions, "deferFinalize">;
+
 function runScenario(
   n: number,
   seed: number,
   makeSchemes: SchemeFactory,
+  options: ScenarioOptions,
   setup: (prng: Prng) => Setup,
 ): ScenarioResult {
   const prng = new Prng(seed);
   const { faults, byzantine, faulty = [], during } = setup(prng);
-  const cluster = new BftCluster({ n, prng, schemes: makeSchemes(n), faults, byzantine });
+  const cluster = new BftCluster({ n, prng, schemes: makeSchemes(n), faults, byzantine, ...options });
   const honest = [...Array(n).keys()].filter((v) => !faulty.includes(v));
   const problems: string[] = [];
   cluster.start();
@@ -149,13 +153,15 @@ function randomHash(prng: Prng): string {
   return Array.from({ length: 8 }, () => prng.nextUint32().toString(16).padStart(8, "0")).join("");
 }
 
-export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: SchemeFactory) => ScenarioResult> = {
-  "message loss, duplication and reordering": (n, seed, schemes = fastSchemes) =>
-    runScenario(n, seed, schemes, (prng) => ({ faults: lossy(prng) })),
+export type Scenario = (n: number, seed: number, schemes?: SchemeFactory, options?: ScenarioOptions) => ScenarioResult;
+
+export const SCENARIOS: Record<string, Scenario> = {
+  "message loss, duplication and reordering": (n, seed, schemes = fastSchemes, options = {}) =>
+    runScenario(n, seed, schemes, options, (prng) => ({ faults: lossy(prng) })),
 
   // Crashes are not Byzantine: any validators may crash and restart, even several at once.
-  "crash and restart": (n, seed, schemes = fastSchemes) =>
-    runScenario(n, seed, schemes, (prng) => ({
+  "crash and restart": (n, seed, schemes = fastSchemes, options = {}) =>
+    runScenario(n, seed, schemes, options, (prng) => ({
       faults: lossy(prng),
       during: (cluster) => {
         for (let c = 0; c < 4; c++) {
@@ -171,8 +177,8 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
     })),
 
   // A paused validator keeps its state and later processes everything that arrived meanwhile, late timers included.
-  "pause and resume": (n, seed, schemes = fastSchemes) =>
-    runScenario(n, seed, schemes, (prng) => ({
+  "pause and resume": (n, seed, schemes = fastSchemes, options = {}) =>
+    runScenario(n, seed, schemes, options, (prng) => ({
       faults: lossy(prng),
       during: (cluster) => {
         for (let p = 0; p < 4; p++) {
@@ -185,8 +191,8 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
       },
     })),
 
-  "partition and heal": (n, seed, schemes = fastSchemes) =>
-    runScenario(n, seed, schemes, (prng) => ({
+  "partition and heal": (n, seed, schemes = fastSchemes, options = {}) =>
+    runScenario(n, seed, schemes, options, (prng) => ({
       faults: lossy(prng),
       during: (cluster) => {
         const order = shuffle([...Array(n).keys()], prng);
@@ -199,9 +205,9 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
       },
     })),
 
-  "f Byzantine validators double-prevote": (n, seed, schemes = fastSchemes) => {
+  "f Byzantine validators double-prevote": (n, seed, schemes = fastSchemes, options = {}) => {
     const bad = byzantineSet(n);
-    return runScenario(n, seed, schemes, (prng) => {
+    return runScenario(n, seed, schemes, options, (prng) => {
       const filter: ByzantineFilter = (message, to, cluster) => {
         if (message.type !== "prevote" || to % 2 === 0) return [message];
         return [
@@ -217,9 +223,9 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
     });
   },
 
-  "f Byzantine validators send conflicting proposals": (n, seed, schemes = fastSchemes) => {
+  "f Byzantine validators send conflicting proposals": (n, seed, schemes = fastSchemes, options = {}) => {
     const bad = byzantineSet(n);
-    return runScenario(n, seed, schemes, (prng) => {
+    return runScenario(n, seed, schemes, options, (prng) => {
       const filter: ByzantineFilter = (message, to, cluster) => {
         if (message.type !== "proposal" || to % 2 === 0) return [message];
         const block = {
@@ -239,9 +245,9 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
     });
   },
 
-  "f Byzantine validators send random precommits": (n, seed, schemes = fastSchemes) => {
+  "f Byzantine validators send random precommits": (n, seed, schemes = fastSchemes, options = {}) => {
     const bad = byzantineSet(n);
-    return runScenario(n, seed, schemes, (prng) => {
+    return runScenario(n, seed, schemes, options, (prng) => {
       const filter: ByzantineFilter = (message, _to, cluster) => {
         if (message.type !== "prevote" && message.type !== "precommit" && message.type !== "proposal") return [message];
         const extra: ConsensusMessage = signedVote(cluster, message.validator, {
@@ -256,8 +262,8 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
     });
   },
 
-  "a validator whose disk lost its last record": (n, seed, schemes = fastSchemes) =>
-    runScenario(n, seed, schemes, (prng) => ({
+  "a validator whose disk lost its last record": (n, seed, schemes = fastSchemes, options = {}) =>
+    runScenario(n, seed, schemes, options, (prng) => ({
       faults: lossy(prng),
       // It may sign again what it forgot it signed: it counts as faulty, and the others must stay safe.
       faulty: [0],
@@ -279,9 +285,14 @@ export const SCENARIOS: Record<string, (n: number, seed: number, schemes?: Schem
  * A short run (publish keys, assign three users) in which validator 1 crashes at its `write`-th WAL append (a torn
  * frame if `torn`) and restarts. Returns the problems and how many WAL appends validator 1 made in all.
  */
-export function crashAtWrite(n: number, write: number, torn: boolean): { problems: string[]; writes: number } {
+export function crashAtWrite(
+  n: number,
+  write: number,
+  torn: boolean,
+  options: ScenarioOptions = {},
+): { problems: string[]; writes: number } {
   const prng = new Prng(write);
-  const cluster = new BftCluster({ n, prng, schemes: fastSchemes(n) });
+  const cluster = new BftCluster({ n, prng, schemes: fastSchemes(n), ...options });
   const honest = [...Array(n).keys()];
   const disk = cluster.validators[1]!.disk;
   disk.crashAtWrite = write;

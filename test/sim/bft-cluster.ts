@@ -1,9 +1,17 @@
 /**
  * n BFT validators (consensus core + mempool + key-mapping app) on the simulated network, each with a simulated disk
  * (WAL frames and a block store) that survives crashes. The runtime loop here is what the real node does with the
- * core's outputs: WAL before anything that follows it, then messages, timers and the block store.
+ * core's outputs: WAL before anything that follows it, then messages, timers and the block store. With
+ * `deferFinalize` the validators leave applying decided blocks to this loop, which answers each `finalize` after a
+ * delay (a store loading and committing the block's state) while the core queues what arrives meanwhile.
  */
-import { Consensus, walRecordHeight, type ConsensusOutput, type WalRecord } from "../../node/bft/consensus.ts";
+import {
+  Consensus,
+  walRecordHeight,
+  type ConsensusInput,
+  type ConsensusOutput,
+  type WalRecord,
+} from "../../node/bft/consensus.ts";
 import { blockHash } from "../../node/bft/encoding.ts";
 import { Mempool } from "../../node/bft/mempool.ts";
 import {
@@ -71,6 +79,18 @@ export interface ClusterOptions {
   chainId?: string;
   /** Validators whose outgoing messages pass through this filter (Byzantine behaviour); return the messages to send. */
   byzantine?: Map<number, ByzantineFilter>;
+  /** Runs every validator's core with `deferFinalize`, each finalize answered after a delay drawn from these. */
+  deferFinalize?: FinalizeDelays;
+}
+
+/**
+ * How long the simulated runtime takes to finalize a decided block: uniform in [0, maxDelayMs], and with probability
+ * `slowRate` `slowDelayMs` more (a store stalling on a slow disk).
+ */
+export interface FinalizeDelays {
+  maxDelayMs: number;
+  slowRate?: number;
+  slowDelayMs?: number;
 }
 
 /** Rewrites what a Byzantine validator sends to one peer: the honest message in, what it really sends out. */
@@ -86,6 +106,8 @@ export class SimValidator {
   app!: KeyMappingApp;
   readonly disk = new SimDisk();
   rejected = 0;
+  /** Finalize outputs this validator answered (deferFinalize). */
+  finalized = 0;
 
   constructor(
     readonly index: number,
@@ -110,12 +132,20 @@ export class SimValidator {
     }
     const height = this.disk.blocks.length + 1;
     this.consensus = new Consensus(
-      { chainId: cluster.chainId, validators: cluster.n, self: this.index, timeouts: cluster.timeouts },
+      {
+        chainId: cluster.chainId,
+        validators: cluster.n,
+        self: this.index,
+        timeouts: cluster.timeouts,
+        ...(cluster.finalizeDelays ? { deferFinalize: true } : {}),
+      },
       { scheme: cluster.schemes[this.index]!, app: this.app, mempool: this.mempool },
       { height, lastBlockHash, lastAppHash: this.app.appHash },
     );
     const records = this.disk.readWal().filter((r) => walRecordHeight(r) === height);
-    this.apply(records.length > 0 ? this.consensus.restore(records) : this.consensus.start());
+    const outputs = records.length > 0 ? this.consensus.restore(records) : this.consensus.start();
+    if (outputs.some((o) => o.type === "finalize")) cluster.finalizesOnRestore++;
+    this.apply(outputs);
   }
 
   crash(): void {
@@ -144,8 +174,18 @@ export class SimValidator {
             const { height, round, step } = output;
             cluster.scheduler.after(output.delayMs, () => {
               if (this.up && this.incarnation === incarnation) {
-                this.#whenRunning(() => this.apply(this.consensus.step({ type: "timeout", height, round, step })));
+                this.#whenRunning(() => this.apply(this.#step({ type: "timeout", height, round, step })));
               }
+            });
+            break;
+          }
+          case "finalize": {
+            // Applied after a delay, unless the validator crashed meanwhile (its restart replays the WAL, which decides
+            // the height again and asks again); a pause holds it back like any other work.
+            const incarnation = this.incarnation;
+            const { commit } = output;
+            cluster.scheduler.after(cluster.finalizeDelay(), () => {
+              if (this.up && this.incarnation === incarnation) this.#whenRunning(() => this.#finalize(commit));
             });
             break;
           }
@@ -172,6 +212,19 @@ export class SimValidator {
       cluster.crashes++;
       cluster.scheduler.after(cluster.restartDelayMs, () => this.boot());
     }
+  }
+
+  /** Steps the core, counting the inputs that wait for a finalize (deferFinalize). */
+  #step(input: ConsensusInput): ConsensusOutput[] {
+    if (this.consensus.finalizing !== null && input.type !== "finalized") this.cluster.queuedWhileFinalizing++;
+    return this.consensus.step(input);
+  }
+
+  /** The runtime's part of a deferred finalize: apply the block, then tell the core its app hash and results. */
+  #finalize(commit: Commit): void {
+    this.finalized++;
+    const { appHash, results } = this.app.finalizeBlock(commit.block);
+    this.apply(this.#step({ type: "finalized", height: commit.block.height, appHash, results }));
   }
 
   #send(to: number, message: ConsensusMessage): void {
@@ -209,10 +262,10 @@ export class SimValidator {
       return;
     }
     if (wire.kind === "tx") {
-      if (this.mempool.add(wire.tx, `peer-${from}`).ok) this.apply(this.consensus.step({ type: "txsAvailable" }));
+      if (this.mempool.add(wire.tx, `peer-${from}`).ok) this.apply(this.#step({ type: "txsAvailable" }));
       return;
     }
-    this.apply(this.consensus.step({ type: "message", from, message: wire.message }));
+    this.apply(this.#step({ type: "message", from, message: wire.message }));
   }
 
   /** A client submits a transaction to this validator, which admits it and gossips it to its peers. */
@@ -221,7 +274,7 @@ export class SimValidator {
     for (let to = 0; to < this.cluster.n; to++) {
       if (to !== this.index) this.cluster.network.send(this.index, to, { kind: "tx", tx } satisfies WireMessage);
     }
-    this.apply(this.consensus.step({ type: "txsAvailable" }));
+    this.apply(this.#step({ type: "txsAvailable" }));
     return true;
   }
 }
@@ -243,8 +296,12 @@ export class BftCluster {
   readonly chainId: string;
   readonly byzantine: Map<number, ByzantineFilter>;
   readonly prng: Prng;
+  readonly finalizeDelays: FinalizeDelays | undefined;
   restartDelayMs = 500;
   crashes = 0;
+  /** deferFinalize: inputs stepped while a finalize was outstanding, and restarts whose WAL replay decided a height. */
+  queuedWhileFinalizing = 0;
+  finalizesOnRestore = 0;
   /** decisions[height][validator] */
   readonly decisions: Map<number, Decision>[] = [];
   readonly evidence: { by: number; evidence: unknown }[] = [];
@@ -260,6 +317,7 @@ export class BftCluster {
     this.timeouts = options.timeouts ?? { ...DEFAULT_TIMEOUTS, proposeMs: 300, prevoteMs: 200, precommitMs: 200 };
     this.chainId = options.chainId ?? "sim-chain";
     this.byzantine = options.byzantine ?? new Map<number, ByzantineFilter>();
+    this.finalizeDelays = options.deferFinalize;
     this.validators = Array.from({ length: this.n }, (_, i) => new SimValidator(i, this));
     this.network = new SimNetwork(
       this.scheduler,
@@ -272,6 +330,12 @@ export class BftCluster {
 
   start(): void {
     for (const v of this.validators) v.boot();
+  }
+
+  /** A finalize delay drawn from `finalizeDelays`. */
+  finalizeDelay(): number {
+    const { maxDelayMs, slowRate = 0, slowDelayMs = 0 } = this.finalizeDelays!;
+    return this.prng.int(0, maxDelayMs) + (this.prng.chance(slowRate) ? slowDelayMs : 0);
   }
 
   hashOf(commit: Commit): string {
