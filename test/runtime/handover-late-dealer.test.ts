@@ -59,8 +59,16 @@ async function oldNode(dir: string, resendWindowSeconds = 3600) {
     successor: undefined,
     signingDomain: "test",
     registry: { readEpoch: () => Promise.resolve(next) },
-    storage: { keyStore, dealerSeed: () => Promise.resolve(new Uint8Array(32).fill(7)) },
-    bft: { app: { frozen: { nextEpoch: 2, attempt: 1, height: 40 }, snapshot: () => snapshot } },
+    storage: {
+      keyStore,
+      dealerSeed: () => Promise.resolve(new Uint8Array(32).fill(7)),
+      // The frozen state's keys, as the chain store pages them out.
+      appQueries: {
+        keys: (from: number, limit: number) =>
+          Promise.resolve(snapshot.keys.filter((k) => k.keyIndex >= from).slice(0, limit)),
+      },
+    },
+    bft: { app: { frozen: { nextEpoch: 2, attempt: 1, height: 40 }, nextKeyIndex: () => snapshot.nextKeyIndex } },
     keygen: { retire: () => {} },
     router: {
       sendToPeer: (peerId: string, message: unknown) => sent.push({ peerId, message }),
