@@ -41,8 +41,7 @@ describe("a node process creates every file 0600 and every directory 0700 (one-n
       path.join("data", "deployment-binding.json"),
       path.join("data", "epoch-1", "epoch.json"),
       path.join("data", "epoch-1", "auth.sqlite"),
-      path.join("data", "epoch-1", "bft-wal.log"),
-      path.join("data", "epoch-1", "blocks.log"),
+      path.join("data", "epoch-1", "chain.sqlite"),
       path.join("data", "epoch-1", "keygen.log"),
       path.join("data", "epoch-1", "keys.sqlite"),
     ]);

@@ -35,7 +35,10 @@ describe("a node restarts from its committed state, replaying no block", functio
       chainPort: await freePort(),
       keyBuffer: 200,
       // KeyAssign without the dev signer, so that the test can drive assignments (one block each) directly.
-      configOverride: (_, config) => ({ ...config, api: { ...(config.api as object), keyAssignMode: "open" } }),
+      configOverride: (_, config) => ({
+        ...config,
+        api: { ...(config.api as object), keyAssignMode: "open", keyAssignSigner: undefined },
+      }),
     });
     await devnet.waitForKeys(150, 240_000);
   });
@@ -56,7 +59,7 @@ describe("a node restarts from its committed state, replaying no block", functio
         verifier: VERIFIER_NAME,
         verifier_id: verifierId,
       });
-      expect(outcome.error, JSON.stringify(outcome.error)).to.equal(undefined);
+      expect(outcome.result, JSON.stringify(outcome)).to.not.equal(undefined);
       ids.push(verifierId);
     }
     return ids;
@@ -108,7 +111,7 @@ describe("a node restarts from its committed state, replaying no block", functio
     const behind = (await headOf(victim)).height;
     const assigned = await assignUsers(peers[0]!, 110);
     const peerHeight = (await devnet.status(peers[0]!))!.bft.height - 1;
-    expect(peerHeight - behind).to.be.at.least(100);
+    expect(peerHeight - behind, `stopped at ${behind}, peers at ${peerHeight}`).to.be.at.least(100);
 
     devnet.spawn(victim);
     await expectAgreement(running());
