@@ -70,6 +70,7 @@ export class TorusNode {
   #p2p!: P2PHost;
   #joined!: JoinedEpoch;
   #protocolsStopped: Promise<void> | undefined;
+  #events: NodeEvents | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -94,6 +95,7 @@ export class TorusNode {
    */
   static async start(config: NodeConfig, log: Logger, events: NodeEvents): Promise<TorusNode> {
     const node = new TorusNode(config, log);
+    node.#events = events;
     node.#joined = await joinEpoch(config, node.registry, log);
     await node.#build();
     await node.#run(events);
@@ -198,6 +200,7 @@ export class TorusNode {
       app,
       mempool,
       faults: faultsFromEnv(),
+      fatal: (error) => this.#events?.onFatal(error),
     });
     const keygen = new KeygenDriver({
       ...common,

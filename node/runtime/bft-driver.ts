@@ -50,6 +50,8 @@ export interface BftDriverParts {
   log: Logger;
   /** Crash points for process tests (fault-injection.ts); none in production. */
   faults?: Faults;
+  /** A decided block could not be committed: the node must stop (a restart resumes from the committed state). */
+  fatal(error: Error): void;
 }
 
 export class BftDriver {
@@ -88,11 +90,6 @@ export class BftDriver {
       { height: head.height + 1, lastBlockHash: head.lastBlockHash, lastAppHash: head.appHash },
     );
     return this.parts.storage.appQueries.reshareDecisions();
-  }
-
-  /** The chain's committed height. */
-  get committedHeight(): number {
-    return this.#consensus.height - 1;
   }
 
   /** Starts the core, from its WAL records of the current height when it has any (a restart mid-height). */
@@ -237,15 +234,24 @@ export class BftDriver {
 
   /**
    * Executes a decided block over the rows it reads and commits it with its effects (durable), then tells the core.
-   * A failure here (the store) stops the node: the core must not move past a block it could not commit.
+   * A failure here (the store, or a read set that missed a row) stops the node: the core waits for this block, and
+   * the app's state in memory may be ahead of the store; a restart resumes from the committed state.
    */
   async #finalize(commit: Commit): Promise<void> {
     const { block } = commit;
     const { app } = this;
-    await loadReads(app.state, this.parts.storage.chain.applied, app.readsOf(block.txs));
-    const { appHash, results } = app.finalizeBlock(block);
-    const head = { height: block.height, lastBlockHash: blockHash(block), appHash };
-    await this.parts.storage.chain.commitBlock(commit, head, changeOps(app.state.takeChanges()));
+    let appHash: string;
+    let results: unknown[];
+    try {
+      await loadReads(app.state, this.parts.storage.chain.applied, app.readsOf(block.txs));
+      ({ appHash, results } = app.finalizeBlock(block));
+      const head = { height: block.height, lastBlockHash: blockHash(block), appHash };
+      await this.parts.storage.chain.commitBlock(commit, head, changeOps(app.state.takeChanges()));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.parts.fatal(new Error(`could not commit the block at height ${block.height}: ${reason}`, { cause: error }));
+      throw error;
+    }
     this.parts.faults?.afterCommit(block.height);
     await this.#carryOut(this.#consensus.step({ type: "finalized", height: block.height, appHash, results }));
   }
