@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -13,6 +13,7 @@ import {
   type Network,
 } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
+import { waitForRetiredDir } from "../support/retired-dir.ts";
 import { epochStateName } from "../../node/chain/epoch-state.ts";
 import { addressFromPublicKey } from "../../node/crypto/address.ts";
 import { mod } from "../../node/crypto/field.ts";
@@ -265,10 +266,7 @@ describe("a handover between node processes of two epochs", function () {
 /** The node's epoch-1 directory holds its RETIRED marker (0600, with the deployment binding) and chain.sqlite only. */
 async function expectRetiredDir(node: DevnetNode, withinMs: number): Promise<void> {
   const dir = path.join(node.dataDir, "epoch-1");
-  let files = await readdir(dir);
-  for (const until = Date.now() + withinMs; files.length !== 2 && Date.now() < until; files = await readdir(dir))
-    await new Promise((r) => setTimeout(r, 250));
-  expect(files.sort(), dir).to.deep.equal(["RETIRED", "chain.sqlite"]);
+  expect(await waitForRetiredDir(dir, withinMs), dir).to.deep.equal(["RETIRED", "chain.sqlite"]);
   const marker = path.join(dir, "RETIRED");
   expect((await stat(marker)).mode & 0o777).to.equal(0o600);
   const { deployment, epoch, attempt } = JSON.parse(await readFile(marker, "utf8")) as {

@@ -11,6 +11,7 @@ import { DEPLOYMENT_BINDING_FILE, type DeploymentIdentity } from "../../node/sto
 import { answersJsonRpc, freePort } from "../../scripts/lib/chain-process.ts";
 import { DEVNET_MARKER_FILE } from "../../scripts/lib/devnet-dir.ts";
 import { connectNodeList, registerNode } from "../../scripts/lib/operations.ts";
+import { waitForRetiredDir } from "../support/retired-dir.ts";
 
 const require = createRequire(import.meta.url);
 const hardhatCli = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
@@ -225,12 +226,8 @@ describe("npm start: the local network of real node processes", function () {
     const retiredDirs = Array.from({ length: 10 }, (_, i) =>
       path.join(dir, "nodes", `node-${i + 1}`, "data", `epoch-${i < 5 ? 1 : 2}`),
     );
-    for (const epochDir of retiredDirs) {
-      let files = await readdir(epochDir);
-      for (const until = Date.now() + 30_000; files.length !== 2 && Date.now() < until; files = await readdir(epochDir))
-        await new Promise((r) => setTimeout(r, 250));
-      expect(files.sort(), epochDir).to.deep.equal(["RETIRED", "chain.sqlite"]);
-    }
+    for (const epochDir of retiredDirs)
+      expect(await waitForRetiredDir(epochDir, 30_000), epochDir).to.deep.equal(["RETIRED", "chain.sqlite"]);
   });
 
   it("runs every operator command of the README against the devnet, as printed", async function () {
