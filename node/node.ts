@@ -232,6 +232,7 @@ export class TorusNode {
       successor,
       app,
       keygen,
+      handover,
       clockSkewSeconds: config.api.epochClockSkewSeconds,
       retired: () => handover.retired,
       verifierRefusal: () => verifierAgreement.refusal,
@@ -284,9 +285,9 @@ export class TorusNode {
     handover.setPeers();
     verifiers.start(executor);
     const reshares = await bft.recover();
-    const { wal, head, keygen: keygenRecords } = storage.onDisk;
+    const { wal, head } = storage.onDisk;
     log.info(
-      { height: head.height, walRecords: wal.length, keygenRecords: keygenRecords.length },
+      { height: head.height, walRecords: wal.length, keygenRecords: await storage.keygen.count() },
       "recovered from disk: the app state at the committed height, the WAL of the next",
     );
     const { successor } = this.#joined;

@@ -165,11 +165,48 @@ export class KeyGenerator {
 
   /**
    * Rebuilds the state after a restart from the persisted records, then asks every peer to resend what it sent this
-   * node for each unfinished batch (messages that arrived while it was down are lost).
+   * node for each unfinished batch (messages that arrived while it was down are lost): `restoreRecord` for each record
+   * in the order they were persisted, then `resume`.
    */
-  restore(records: readonly KeygenRecord[]): KeygenOutput[] {
+  restore(records: Iterable<KeygenRecord>): KeygenOutput[] {
+    for (const record of records) this.restoreRecord(record);
+    return this.resume();
+  }
+
+  /**
+   * Rebuilds what one persisted record says, after a restart: the caller feeds the records in the order they were
+   * persisted, as it reads them (a store pages them), and calls `resume` after the last.
+   */
+  restoreRecord(record: KeygenRecord): void {
+    if (record.kind === "erased") {
+      this.#nextBatch = Math.max(this.#nextBatch, record.batch + 1);
+      return;
+    }
+    const batch = this.#batches.get(batchOfRecord(record)) ?? this.#newBatch(batchOfRecord(record));
+    this.#nextBatch = Math.max(this.#nextBatch, batch.batch + 1);
+    switch (record.kind) {
+      case "dealing": {
+        const f = record.f.map((m) => m.map((row) => row.map((c) => parseScalar(c, "f"))));
+        const fb = record.fb.map((m) => m.map((row) => row.map((c) => parseScalar(c, "fb"))));
+        const commitments = f.map((poly, key) => commitPedersenMatrix(poly, fb[key]!));
+        batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
+        break;
+      }
+      case "sharing":
+        this.#session(batch, record.dealer).restore(record);
+        break;
+      case "decision":
+        batch.decision = record.decision;
+        break;
+      case "keys":
+        batch.keys = record.keys;
+        break;
+    }
+  }
+
+  /** After the last `restoreRecord`: asks every peer to resend for each unfinished batch, and goes on with it. */
+  resume(): KeygenOutput[] {
     this.#out = [];
-    for (const record of records) this.#restoreRecord(record);
     for (const b of this.#batches.values()) {
       if (b.keys) continue;
       for (let m = 1; m <= this.#c.n; m++) {
@@ -657,53 +694,28 @@ export class KeyGenerator {
   #handleOwn(message: ParsedMessage): void {
     this.#handle(this.#c.self, message);
   }
+}
 
-  // ---------------------------------------------------------------------------------------------------------------
-  // Restore
-  // ---------------------------------------------------------------------------------------------------------------
-
-  #restoreRecord(record: KeygenRecord): void {
-    if (record.kind === "erased") {
-      this.#nextBatch = Math.max(this.#nextBatch, record.batch + 1);
-      return;
-    }
-    const batch =
-      this.#batches.get(record.kind === "decision" ? record.decision.batch : record.batch) ??
-      this.#newBatch(record.kind === "decision" ? record.decision.batch : record.batch);
-    this.#nextBatch = Math.max(this.#nextBatch, batch.batch + 1);
-    switch (record.kind) {
-      case "dealing": {
-        const f = record.f.map((m) => m.map((row) => row.map((c) => parseScalar(c, "f"))));
-        const fb = record.fb.map((m) => m.map((row) => row.map((c) => parseScalar(c, "fb"))));
-        const commitments = f.map((poly, key) => commitPedersenMatrix(poly, fb[key]!));
-        batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
-        break;
-      }
-      case "sharing":
-        this.#session(batch, record.dealer).restore(record);
-        break;
-      case "decision":
-        batch.decision = record.decision;
-        break;
-      case "keys":
-        batch.keys = record.keys;
-        break;
-    }
-  }
+/** The batch a record belongs to (an `erased` record's: the highest batch erased). */
+export function batchOfRecord(record: KeygenRecord): number {
+  return record.kind === "decision" ? record.decision.batch : record.batch;
 }
 
 /**
- * The log's records without those of `batch`, headed by one `erased` record for the highest batch erased so far
- * (restore needs no more: every earlier batch the log holds nothing of finished too).
+ * Erasing a finished batch's records, as a compaction of the log (RecordStore.compact): every record of `batch` goes,
+ * and so does the `erased` record, replaced by one for the highest batch erased so far. Restore needs no more: every
+ * earlier batch the log holds nothing of finished too, and the order of the records left does not matter to it.
  */
-export function eraseBatchRecords(records: readonly KeygenRecord[], batch: number): KeygenRecord[] {
-  let highest = batch;
-  const kept: KeygenRecord[] = [];
-  for (const record of records) {
-    if (record.kind === "erased") highest = Math.max(highest, record.batch);
-    else if ((record.kind === "decision" ? record.decision.batch : record.batch) !== batch) kept.push(record);
-  }
-  return [{ kind: "erased", batch: highest }, ...kept];
+export function batchErasure(batch: number): {
+  select: (record: KeygenRecord) => boolean;
+  replace: (picked: KeygenRecord[]) => KeygenRecord[];
+} {
+  return {
+    select: (record) => record.kind === "erased" || batchOfRecord(record) === batch,
+    replace: (picked) => [
+      { kind: "erased", batch: Math.max(batch, ...picked.filter((r) => r.kind === "erased").map((r) => r.batch)) },
+    ],
+  };
 }
 
 function decides(decision: DealerDecision, dealer: number): boolean {

@@ -52,7 +52,12 @@ export type ReceiverRecord =
   | { kind: "records"; chunk: number; chunks: number; nextKeyIndex: number; keys: MovedKey[] }
   | ({ kind: "sharing"; chunk: number; dealer: number } & SharingRecord)
   | { kind: "decision"; decision: ReshareDecision }
-  | { kind: "keys"; chunk: number; keys: ResharedKey[] };
+  | { kind: "keys"; chunk: number; keys: ResharedKey[] }
+  /**
+   * The handover completed and this node holds every moved key in its key store: every other record was erased
+   * (HandoverDriver's erasure), and the receiver has nothing left to do.
+   */
+  | { kind: "completed" };
 
 export type ReceiverInput =
   | { type: "message"; from: Party; message: unknown }
@@ -94,6 +99,32 @@ interface Chunk {
   keys?: ResharedKey[];
 }
 
+/** The chunk a record belongs to. */
+export function chunkOfRecord(record: Exclude<ReceiverRecord, { kind: "completed" }>): number {
+  return record.kind === "decision" ? record.decision.chunk : record.chunk;
+}
+
+/**
+ * Erasing a done chunk's sharings, as a compaction of the records (RecordStore.compact): its `sharing` records go —
+ * the bulk of the records (each sharing's commitments, once per state it went through) and the sub-shares this node
+ * received. Its other records stay: restore needs them to count the chunk done (no resend, no second resharing) and
+ * to confirm the handover with the digest of every moved key.
+ */
+export function chunkSharingErasure(chunk: number): { select: (record: ReceiverRecord) => boolean } {
+  return { select: (record) => record.kind === "sharing" && record.chunk === chunk };
+}
+
+/**
+ * Erasing every record once the handover completed and this node holds every moved key in its key store, as a
+ * compaction: all records go, replaced by one `completed` record.
+ */
+export function handoverErasure(): {
+  select: (record: ReceiverRecord) => boolean;
+  replace: () => ReceiverRecord[];
+} {
+  return { select: () => true, replace: () => [{ kind: "completed" }] };
+}
+
 /** Chunks this node opens before it knows how many there are (a Byzantine old node cannot make it open more). */
 const MAX_UNKNOWN_CHUNKS = 100_000;
 
@@ -106,6 +137,8 @@ export class ReshareReceiver {
   /** Chunks with a resend timer running (one per chunk). */
   readonly #timed = new Set<number>();
   #done = false;
+  /** Restored from a `completed` record: nothing is left to receive, answer or confirm. */
+  #finished = false;
   #out: ReceiverOutput[] = [];
   #loopback: ParsedPss[] = [];
 
@@ -119,12 +152,19 @@ export class ReshareReceiver {
     this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
   }
 
+  /** Every chunk is done here: this node holds verified shares of every moved key. */
   get done(): boolean {
     return this.#done;
   }
 
+  /** The handover completed and its records were erased (a `completed` record): every input is ignored. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
   step(input: ReceiverInput): ReceiverOutput[] {
     this.#out = [];
+    if (this.#finished) return this.#out;
     switch (input.type) {
       case "message":
         this.#onMessage(input.from, input.message);
@@ -146,6 +186,7 @@ export class ReshareReceiver {
    */
   start(): ReceiverOutput[] {
     this.#out = [];
+    if (this.#finished) return this.#out;
     const count = this.#chunkCount ?? 1;
     for (let c = 0; c < count; c++) {
       const chunk = this.#chunks.get(c);
@@ -159,24 +200,53 @@ export class ReshareReceiver {
   }
 
   /** Rebuilds the state after a restart from the persisted records; call `start` next. */
-  restore(records: readonly ReceiverRecord[]): void {
-    for (const record of records) {
-      const chunk = this.#chunkState(record.kind === "decision" ? record.decision.chunk : record.chunk);
-      switch (record.kind) {
-        case "records":
-          this.#accept(chunk, record);
-          break;
-        case "sharing":
-          this.#session(chunk, record.dealer).restore(record);
-          break;
-        case "decision":
-          chunk.decision = record.decision;
-          break;
-        case "keys":
-          chunk.keys = record.keys;
-          break;
-      }
+  restore(records: Iterable<ReceiverRecord>): void {
+    for (const record of records) this.restoreRecord(record);
+  }
+
+  /**
+   * Rebuilds what one persisted record says, after a restart: the caller feeds the records in the order they were
+   * persisted, as it reads them, and calls `start` after the last.
+   */
+  restoreRecord(record: ReceiverRecord): void {
+    if (record.kind === "completed") return this.finish();
+    if (this.#finished) return;
+    const chunk = this.#chunkState(chunkOfRecord(record));
+    switch (record.kind) {
+      case "records":
+        this.#accept(chunk, record);
+        break;
+      case "sharing":
+        this.#session(chunk, record.dealer).restore(record);
+        break;
+      case "decision":
+        chunk.decision = record.decision;
+        break;
+      case "keys":
+        chunk.keys = record.keys;
+        break;
     }
+  }
+
+  /**
+   * Forgets a done chunk's sharings: the rows and columns this node received from each dealer, their commitments and
+   * readies. Its `sharing` records are erased alongside (the caller's job, `chunkSharingErasure`); the chunk stays done
+   * (its records, decision and keys are kept), answers no resend request any more, and ignores echoes and readies as
+   * before. A chunk that is not done here is kept whole.
+   */
+  forget(chunk: number): void {
+    const state = this.#chunks.get(chunk);
+    if (state?.keys) state.sessions.clear();
+  }
+
+  /**
+   * The handover completed and every record was erased (`handoverErasure`, then a `completed` record): everything is
+   * forgotten, and every input from now on is ignored.
+   */
+  finish(): void {
+    this.#finished = this.#done = true;
+    this.#chunks.clear();
+    this.#loopback = [];
   }
 
   // ---------------------------------------------------------------------------------------------------------------

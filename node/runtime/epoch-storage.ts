@@ -2,11 +2,14 @@
  * What one epoch keeps on disk, in `<dataDir>/epoch-<e>/`: the directory's binding to the epoch and transition attempt
  * (node/store/epoch-binding.ts), the key store (`keys.sqlite`), the chain store (`chain.sqlite`: decided blocks, the committed head,
  * the BFT write-ahead log of the current height and the app state at the head: node/store/chain-store.ts and
- * app-state-store.ts), the append-only logs of the key generation and, in a successor epoch, of the handover receiver,
- * the commit–reveal records (`auth.sqlite`) and the handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure
- * (node/store/retired-epoch.ts says what a retired epoch keeps) and their closing.
+ * app-state-store.ts), the records of the key generation (`keygen.sqlite`) and, in a successor epoch, of the handover
+ * receiver (`pss.sqlite`), each a record store (node/store/record-store.ts) in a file of its own that zeroes what it
+ * deletes, the commit–reveal records (`auth.sqlite`) and the handover dealer's seed. Owns their opening, what they
+ * held at start (for recovery), their erasure (node/store/retired-epoch.ts says what a retired epoch keeps) and their
+ * closing.
  *
- * Must never interpret a record: the drivers restore from what it read, and decide what to append.
+ * Must never interpret a record: the drivers restore from the record stores (read page by page at their start), and
+ * decide what to append and what to compact.
  */
 import { open, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
@@ -19,13 +22,13 @@ import type { WalRecord } from "../bft/consensus.ts";
 import { systemRng } from "../crypto/field.ts";
 import type { KeygenRecord } from "../dkg/keygen.ts";
 import type { ReceiverRecord } from "../pss/receiver.ts";
-import { AppendLog } from "../store/append-log.ts";
 import { AppStateQueries, loadAppState } from "../store/app-state-store.ts";
 import { ChainStore, type ChainHead } from "../store/chain-store.ts";
 import type { DeploymentIdentity } from "../store/deployment-binding.ts";
 import { bindEpochDir, type EpochBinding } from "../store/epoch-binding.ts";
 import { PRIVATE_FILE_MODE } from "../store/file-modes.ts";
 import { KeyStore } from "../store/key-store.ts";
+import { RecordStore } from "../store/record-store.ts";
 import { retireEpochDir } from "../store/retired-epoch.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
 
@@ -37,12 +40,26 @@ export interface OnDisk {
   appState: AppState;
   /** The BFT write-ahead log of the height after the head. */
   wal: WalRecord[];
-  keygen: KeygenRecord[];
-  pss: ReceiverRecord[];
 }
 
 /** The chain store's file: public (blocks, votes, the app state), kept when the epoch retires. */
 export const CHAIN_FILE = "chain.sqlite";
+/** The key generation's records (secret: dealings, received rows and columns, shares until stored). */
+export const KEYGEN_FILE = "keygen.sqlite";
+/** A successor epoch's handover receiver records (secret: received sub-shares, new shares). */
+export const PSS_FILE = "pss.sqlite";
+
+/**
+ * A record store of secrets in a file of its own: SQLite zeroes what a compaction deletes and its WAL is truncated
+ * after, so that erased records leave the file's bytes (sqlite-store.ts, `secureDelete`).
+ */
+async function openSecretRecords<T>(file: string): Promise<RecordStore<T>> {
+  const kv = await SqliteStore.open(file, { secureDelete: true });
+  return RecordStore.open<T>(kv, { afterCompaction: () => kv.truncateWal() }).catch(async (error: unknown) => {
+    await kv.close();
+    throw error;
+  });
+}
 
 export class EpochStorage {
   private constructor(
@@ -54,12 +71,13 @@ export class EpochStorage {
     readonly chain: ChainStore,
     /** Reads of the committed app state, for queries. */
     readonly appQueries: AppStateQueries,
-    readonly keygen: AppendLog<KeygenRecord>,
+    /** The key generation's records (`keygen.sqlite`), compacted as batches finish (KeygenDriver). */
+    readonly keygen: RecordStore<KeygenRecord>,
     /** The commit–reveal records' store (`auth.sqlite`): read per request, never loaded at open. */
     readonly auth: SqliteStore,
     readonly commitments: CommitmentStore,
-    /** The handover receiver's log: a successor epoch's only. */
-    readonly pss: AppendLog<ReceiverRecord> | undefined,
+    /** The handover receiver's records (`pss.sqlite`): a successor epoch's only. */
+    readonly pss: RecordStore<ReceiverRecord> | undefined,
     readonly onDisk: OnDisk,
   ) {}
 
@@ -99,9 +117,9 @@ export class EpochStorage {
     const head = await chain.head();
     const appState = await loadAppState(chainKv);
     const wal = await chain.walAt(head.height + 1);
-    const keygen = await AppendLog.open<KeygenRecord>(path.join(dir, "keygen.log"));
-    const pss = binding.successor ? await AppendLog.open<ReceiverRecord>(path.join(dir, "pss.log")) : undefined;
-    const onDisk = { head, appState, wal, keygen: keygen.records, pss: pss?.records ?? [] };
+    const keygen = await openSecretRecords<KeygenRecord>(path.join(dir, KEYGEN_FILE));
+    const pss = binding.successor ? await openSecretRecords<ReceiverRecord>(path.join(dir, PSS_FILE)) : undefined;
+    const onDisk = { head, appState, wal };
     const { epoch, attempt, deployment } = binding;
     return new EpochStorage(
       dir,
@@ -109,10 +127,10 @@ export class EpochStorage {
       keyStore,
       chain,
       new AppStateQueries(chainKv),
-      keygen.log,
+      keygen,
       auth,
       commitments,
-      pss?.log,
+      pss,
       onDisk,
     );
   }
@@ -138,7 +156,7 @@ export class EpochStorage {
   }
 
   /**
-   * The epoch retired (the handover out of it completed on-chain): its logs are closed, then its directory keeps
+   * The epoch retired (the handover out of it completed on-chain): its stores are closed, then its directory keeps
    * nothing but the RETIRED marker and the public block store — no key share, key-generation record, handover record,
    * dealing seed, WAL or commit–reveal record. Call once nothing appends any more (the node's executor stopped).
    */
@@ -152,7 +170,7 @@ export class EpochStorage {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Closes every log and store (once: a retired epoch's storage is closed before the node stops). */
+  /** Closes every store (once: a retired epoch's storage is closed before the node stops). */
   close(): Promise<void> {
     this.#closed ??= Promise.all([
       this.chain.close(),

@@ -2,10 +2,12 @@
  * The handover as this node takes part in it (the sides themselves are in handover.ts, the cores in node/pss/).
  * Old epoch: the signed freeze vote once the chain started the transition, the dealing of the frozen snapshot, the
  * thaw vote when the attempt was aborted, and the end of serving and dealing once it retired. New epoch: the
- * receiving side, a signed vote per moved chunk (repeated until installed), and the confirmation on-chain.
+ * receiving side, a signed vote per moved chunk (repeated until installed), the confirmation on-chain, and the
+ * erasure of the receiver's records once nobody needs them (#eraseChunk, #eraseHandover).
  *
  * Must never decide from chain state when to freeze, thaw, deal or retire (epoch-lifecycle.ts does), never deal for an
- * attempt that ended, and never vote twice for the same thing.
+ * attempt that ended, never vote twice for the same thing, and never erase a receiver record a restart would need to
+ * finish the handover or confirm it.
  */
 import type { Logger } from "pino";
 
@@ -14,6 +16,7 @@ import type { KeyMappingApp } from "../app/key-mapping-app.ts";
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import { dealerKeys } from "../pss/moved-state.ts";
+import { chunkSharingErasure, handoverErasure } from "../pss/receiver.ts";
 import type { ReshareDecision } from "../pss/types.ts";
 import { encodeTx, type MoveKeysBody } from "../app/transactions.ts";
 import type { BftDriver } from "./bft-driver.ts";
@@ -68,6 +71,13 @@ export class HandoverDriver {
   readonly #receiving: ReceivingSide | undefined;
   /** This node's signed vote for each moved chunk it holds. */
   readonly #moveVotes = new Map<number, string>();
+  /** Moved chunks whose keys are in the key store, waiting to be installed before their resend window starts. */
+  readonly #uninstalled = new Set<number>();
+  /** Moved chunks whose sharings are erased, and how many chunks the handover moves (0 before one is done here). */
+  readonly #erasedChunks = new Set<number>();
+  #chunks = 0;
+  /** The handover to this epoch completed (it serves): the receiver's records wait only for the chunks' erasure. */
+  #completed = false;
   readonly #votedFor = new Set<string>();
   #retired = false;
 
@@ -94,9 +104,10 @@ export class HandoverDriver {
     return this.#retired;
   }
 
-  /** Starts the receiving side from its log and the reshare decisions the stored blocks made. */
+  /** Starts the receiving side from its records (`pss.sqlite`) and the reshare decisions the stored blocks made. */
   async start(reshares: ReshareDecision[]): Promise<void> {
-    await this.#receiving?.start(this.parts.storage.onDisk.pss, reshares);
+    await this.#receiving?.start(this.parts.storage.pss!.records(), reshares);
+    this.#afterInstall();
   }
 
   /** The other epoch's nodes the host must link to while the handover runs. */
@@ -111,10 +122,24 @@ export class HandoverDriver {
     await this.#receiving?.onMessage(peerId, message);
   }
 
-  /** A block decided: its reshare decisions go to the receiving side; votes the app refused for now go again. */
+  /**
+   * A block decided: its reshare decisions go to the receiving side; votes the app refused for now go again; moved
+   * chunks it installed start their resend window.
+   */
   async decided(reshares: ReshareDecision[]): Promise<void> {
     for (const decision of reshares) await this.#receiving?.decided(decision);
     await this.#voteAgain();
+    this.#afterInstall();
+  }
+
+  /**
+   * The handover to this epoch completed on-chain, and every moved chunk is installed: this epoch serves
+   * (ServingState). The receiver's records go once every chunk's resend window has passed (#eraseHandover).
+   */
+  async handoverCompleted(): Promise<void> {
+    if (!this.#receiving) return;
+    this.#completed = true;
+    await this.#eraseHandover();
   }
 
   /** The chain started the transition to `nextEpoch`: vote, signed, that this epoch's state freezes. */
@@ -271,6 +296,9 @@ export class HandoverDriver {
         blinding: "",
       })),
     );
+    this.#chunks = chunks;
+    if (!this.#erasedChunks.has(chunk)) this.#uninstalled.add(chunk);
+    this.#afterInstall(); // installed already (a restart, or this node was late)
     if (bft.app.installed || bft.app.movedChunkInstalled(chunk) || this.#moveVotes.has(chunk)) return;
     const body: MoveKeysBody = {
       transition: transitionId(epoch.epoch, successor!.attempt),
@@ -286,6 +314,61 @@ export class HandoverDriver {
     const tx = votes.moveKeys(body);
     this.#moveVotes.set(chunk, tx);
     await bft.propose(tx);
+  }
+
+  /** Every stored chunk the app installed starts its resend window, at the end of which its sharings are erased. */
+  #afterInstall(): void {
+    const { app } = this.parts.bft;
+    for (const chunk of this.#uninstalled) {
+      if (!app.movedChunkInstalled(chunk)) continue;
+      this.#uninstalled.delete(chunk);
+      this.parts.executor.after(this.parts.resendWindowSeconds * 1000, () => this.#eraseChunk(chunk));
+    }
+  }
+
+  /**
+   * Erases a moved chunk's sharings from memory and from the receiver's records (`pss.sqlite`, one atomic
+   * compaction; the store zeroes what it deletes and truncates its WAL): the rows and columns each old dealer sent
+   * this node, with their commitments and readies, which outlived their use. What they protected, and why nothing
+   * needs them any more at this moment:
+   * - a restart's duty to finish the chunk: the chunk's keys are in the key store (`saveMoved` resolved, durable), and
+   *   its `keys` record stays, so a restart counts the chunk done without them (node/pss/receiver.ts);
+   * - the echoes and readies a lagging new node may still ask for: the chunk is installed (a quorum of new nodes
+   *   voted for it, each after storing its keys), and the resend window has passed since this node saw that, as for
+   *   a key-generation batch (KeygenDriver's #erase). A node down longer lacks shares of the chunk's keys, which k
+   *   other nodes serve.
+   * The chunk's other records (its moved records, the decision, the new shares) stay until the handover completed:
+   * the confirmation's digest covers every moved key, and a restart before it must be able to confirm.
+   */
+  async #eraseChunk(chunk: number): Promise<void> {
+    const { storage, log } = this.parts;
+    if (this.#retired || !this.#receiving || this.#receiving.finished) return;
+    this.#receiving.forget(chunk);
+    const erased = await storage.pss!.compact(chunkSharingErasure(chunk).select);
+    this.#erasedChunks.add(chunk);
+    if (erased > 0)
+      log.info({ chunk }, "erased the sharings a moved chunk was reshared with (its keys are in the key store)");
+    await this.#eraseHandover();
+  }
+
+  /**
+   * Erases every receiver record, leaving one `completed` record, once nothing can need them: the handover completed
+   * on-chain (this node's confirmation counts no more, and the chain refuses it), every moved chunk is installed
+   * (no vote is needed again), and this node holds every chunk in its key store with its sharings erased (each past
+   * its resend window). A restart then restores nothing and asks for nothing; one that lacks a chunk keeps its records,
+   * which may still let it finish that chunk, until the epoch retires.
+   */
+  async #eraseHandover(): Promise<void> {
+    const receiving = this.#receiving;
+    if (!this.#completed || this.#retired || !receiving || receiving.finished || !receiving.done) return;
+    if (this.#chunks === 0 || this.#erasedChunks.size < this.#chunks || !this.parts.bft.app.installed) return;
+    const { select, replace } = handoverErasure();
+    await this.parts.storage.pss!.compact(select, replace);
+    receiving.finish();
+    this.parts.log.info(
+      { chunks: this.#chunks },
+      "erased the handover's records: it completed, and every moved key is in the key store",
+    );
   }
 
   /**

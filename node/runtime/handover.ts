@@ -106,7 +106,7 @@ export interface ReceivingHost {
   persist(record: ReceiverRecord): Promise<void>;
   propose(decision: ReshareDecision): Promise<void>;
   after(ms: number, task: () => Promise<void>): void;
-  /** A chunk is done (live, or found in the log at a restart): this node holds verified shares of its keys. */
+  /** A chunk is done (live, or found in the records at a restart): this node holds verified shares of its keys. */
   chunkDone(chunk: MovedChunk): Promise<void>;
   /** Confirms on-chain: every moved key is held, with the digest every honest new node computes. */
   confirm(digest: { mappingRoot: string; keyCount: number; commitmentsRoot: string }): Promise<void>;
@@ -150,11 +150,37 @@ export class ReceivingSide {
     return this.#oldPeers;
   }
 
-  async start(records: readonly ReceiverRecord[], decisions: readonly ReshareDecision[]): Promise<void> {
-    this.#receiver.restore(records);
+  /** Every chunk is done here: this node holds verified shares of every moved key. */
+  get done(): boolean {
+    return this.#receiver.done;
+  }
+
+  /** The handover completed and its records were erased: nothing is left to receive. */
+  get finished(): boolean {
+    return this.#receiver.finished;
+  }
+
+  /** A done chunk's sharings are erased (node/pss/receiver.ts, `forget`). */
+  forget(chunk: number): void {
+    this.#receiver.forget(chunk);
+  }
+
+  /** Every record was erased (the handover completed): the moved keys held for the confirmation go too. */
+  finish(): void {
+    this.#moved.clear();
+    this.#receiver.finish();
+  }
+
+  /**
+   * Restores the receiver from its records, read as they come (a store pages them; nothing else appends meanwhile),
+   * hands every chunk found done to the host again, then starts it and tells it the decisions the stored blocks made.
+   */
+  async start(records: AsyncIterable<ReceiverRecord>, decisions: readonly ReshareDecision[]): Promise<void> {
     const accepted = new Map<number, { chunks: number; nextKeyIndex: number }>();
-    for (const record of records) {
-      if (record.kind === "records") accepted.set(record.chunk, record);
+    for await (const record of records) {
+      this.#receiver.restoreRecord(record);
+      if (record.kind === "records")
+        accepted.set(record.chunk, { chunks: record.chunks, nextKeyIndex: record.nextKeyIndex });
       if (record.kind !== "keys") continue;
       const { chunks, nextKeyIndex } = accepted.get(record.chunk)!;
       const moved = { chunk: record.chunk, chunks, nextKeyIndex, keys: record.keys };

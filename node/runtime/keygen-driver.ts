@@ -1,10 +1,10 @@
 /**
- * Drives this epoch's key generation (node/dkg/keygen.ts): restores it from its log, feeds it peer messages, timer
+ * Drives this epoch's key generation (node/dkg/keygen.ts): restores it from its records, feeds it peer messages, timer
  * firings, the dealer-set decisions the BFT orders and the demand for keys, and carries out its outputs — records to
- * the key-generation log, messages to peers, decisions proposed to the BFT, finished batches to the key store with a
+ * the key-generation record store (`keygen.sqlite`), messages to peers, decisions proposed to the BFT, finished batches to the key store with a
  * signed vote to publish their public keys — and erases a finished batch's records once nobody needs them (#erase).
  *
- * Must never send a message, propose a decision or store a batch before the log records it depends on are synced,
+ * Must never send a message, propose a decision or store a batch before the records it depends on are synced,
  * never erase a batch's records before its shares are durable in the key store and its keys published, and never act
  * once the epoch retired (its records and shares are erased).
  */
@@ -14,7 +14,7 @@ import type { KeyMappingApp } from "../app/key-mapping-app.ts";
 import { encodeTx } from "../app/transactions.ts";
 import type { EpochView } from "../chain/registry.ts";
 import { systemRng } from "../crypto/field.ts";
-import { KeyGenerator, eraseBatchRecords, type KeygenInput, type KeygenOutput } from "../dkg/keygen.ts";
+import { KeyGenerator, batchErasure, batchOfRecord, type KeygenInput, type KeygenOutput } from "../dkg/keygen.ts";
 import type { DealerDecision, GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import type { BftDriver } from "./bft-driver.ts";
 import type { EpochStorage } from "./epoch-storage.ts";
@@ -62,8 +62,10 @@ export class KeygenDriver {
   }
 
   /**
-   * Starts the key generation from the app's first key index, restored from its log and told every decision already
-   * ordered (peers may have started earlier), then tells it the demand.
+   * Starts the key generation from the app's first key index, restored from its records and told every decision
+   * already ordered (peers may have started earlier), then tells it the demand. The records are read page by page
+   * into the key generation as they come (nothing before this start appends to them): only the finished batches'
+   * keys are kept aside, for the key store.
    */
   async start(): Promise<void> {
     const { epoch, self, settings, signingDomain, signer, storage } = this.parts;
@@ -83,20 +85,24 @@ export class KeygenDriver {
       signer,
       rng: systemRng,
     });
-    const records = storage.onDisk.keygen;
-    await this.#carryOut(records.length > 0 ? this.#keygen.restore(records) : []);
-    // A crash after a batch's keys reached the log but before the key store wrote them leaves a batch the key
+    const finished: { batch: number; keys: GeneratedKey[] }[] = [];
+    let fromBatch = Infinity;
+    for await (const record of storage.keygen.records()) {
+      this.#keygen.restoreRecord(record);
+      if (record.kind === "keys") finished.push(record);
+      fromBatch = Math.min(fromBatch, batchOfRecord(record));
+    }
+    await this.#carryOut(this.#keygen.resume());
+    // A crash after a batch's keys reached the records but before the key store wrote them leaves a batch the key
     // generation counts as done and the store lacks: write it now, and vote to publish it (the app refuses the vote
     // if it is published already).
-    for (const record of records) {
-      if (record.kind !== "keys") continue;
-      if (!(await storage.keyStore.hasBatch(record.batch))) await this.#onKeys(record.batch, record.keys);
-      else this.#unpublished.set(record.batch, record.keys[0]!); // a crash came before its records were erased
+    for (const { batch, keys } of finished) {
+      if (!(await storage.keyStore.hasBatch(batch))) await this.#onKeys(batch, keys);
+      else this.#unpublished.set(batch, keys[0]!); // a crash came before its records were erased
     }
     // Decisions ordered while this node was down reach the key generation again: those of every batch it still holds
     // records of, or has not reached (it ignores those it already has; an earlier batch is finished here).
-    const recorded = records.map((r) => ("batch" in r ? r.batch : r.decision.batch));
-    let fromBatch = Math.min(this.#keygen.nextBatch, ...recorded);
+    fromBatch = Math.min(this.#keygen.nextBatch, fromBatch);
     for (;;) {
       const page = await storage.appQueries.decisions(fromBatch, 256);
       for (const decision of page) await this.decided(decision);
@@ -192,8 +198,8 @@ export class KeygenDriver {
   }
 
   /**
-   * Erases a finished batch's records from memory and from the key-generation log: the secrets that outlived their
-   * use. What each record protected, and why nothing needs it any more at this moment:
+   * Erases a finished batch's records from memory and from the key-generation records (`keygen.sqlite`, one atomic
+   * compaction; the store zeroes what it deletes and truncates its WAL): the secrets that outlived their use. What each record protected, and why nothing needs it any more at this moment:
    * - the dealing (this node's bivariate polynomials): peers' resend requests for their rows and columns, and a
    *   restart's duty to re-send the same dealing rather than deal a second one. The batch's keys are published (a
    *   quorum of validators voted them, each after storing its shares), and the resend window has passed since this
@@ -212,7 +218,8 @@ export class KeygenDriver {
     if (this.#retired) return;
     const { storage, log } = this.parts;
     this.#keygen?.forget(batch);
-    await storage.keygen.rewrite((records) => eraseBatchRecords(records, batch));
+    const { select, replace } = batchErasure(batch);
+    await storage.keygen.compact(select, replace);
     log.info({ batch }, "erased the key-generation records of a published batch (its shares are in the key store)");
   }
 }

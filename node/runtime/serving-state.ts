@@ -1,7 +1,8 @@
 /**
  * Whether this node serves clients, and what it serves: it starts serving at once in a genesis epoch, and in a
- * successor epoch once the chain completed the handover and every moved chunk is installed; it says why it refuses
- * when it does not; and it holds the window of token issue times it serves, from the chain state last read.
+ * successor epoch once the chain completed the handover and every moved chunk is installed (and then tells the
+ * handover, whose records can go); it says why it refuses when it does not; and it holds the window of token issue
+ * times it serves, from the chain state last read.
  *
  * Must never serve a client of a retired epoch or of a successor whose handover is incomplete.
  */
@@ -10,6 +11,7 @@ import type { Logger } from "pino";
 import type { KeyMappingApp } from "../app/key-mapping-app.ts";
 import type { EpochWindow } from "../auth/verifier.ts";
 import type { EpochView } from "../chain/registry.ts";
+import type { HandoverDriver } from "./handover-driver.ts";
 import type { KeygenDriver } from "./keygen-driver.ts";
 
 export interface ServingParts {
@@ -17,6 +19,7 @@ export interface ServingParts {
   successor: { from: EpochView; attempt: number } | undefined;
   app: KeyMappingApp;
   keygen: KeygenDriver;
+  handover: Pick<HandoverDriver, "handoverCompleted">;
   /** Seconds of clock skew allowed on either side of the epoch's token window. */
   clockSkewSeconds: number;
   retired(): boolean;
@@ -55,11 +58,12 @@ export class ServingState {
     }
     this.#serving = true;
     await keygen.start();
-    if (successor)
-      log.info(
-        { epoch: epoch.epoch, keys: app.publishedKeys, firstKeyIndex: app.firstKeyIndex },
-        "the handover completed: this epoch serves",
-      );
+    if (!successor) return;
+    log.info(
+      { epoch: epoch.epoch, keys: app.publishedKeys, firstKeyIndex: app.firstKeyIndex },
+      "the handover completed: this epoch serves",
+    );
+    await this.parts.handover.handoverCompleted();
   }
 
   /** Why this node serves no client, if it does not: a retired epoch, another verifier list, or a handover. */

@@ -11,7 +11,7 @@
  *   WAL row), so a height's rows read back in the order they were written.
  * The app's own state shares the store under prefixes of its own (`commitBlock` refuses app operations under these).
  *
- * Writes are serialized here (a queue) and pipelined (kv-store.ts, "Pipelined writes"): `appendWal` resolves once its
+ * Writes are serialized here (write-queue.ts) and pipelined (kv-store.ts, "Pipelined writes"): `appendWal` resolves once its
  * row is applied, or with `sync` once it is durable; `syncWal` makes every row appended before it durable (persist
  * before send). `commitBlock` writes the block, the head, the app's operations of that block and the deletion of the
  * WAL rows of the heights it settles in one atomic batch, and resolves once that batch is durable. It refuses, writing
@@ -29,8 +29,9 @@
 import { blockHash } from "../bft/encoding.ts";
 import { walRecordHeight, type WalRecord } from "../bft/consensus.ts";
 import type { Commit, Hash } from "../bft/types.ts";
-import { fromJsonBytes, jsonBytes, key } from "./key-codec.ts";
-import { keyAfter, MAX_RANGE_LIMIT, StoreClosedError, type KvReader, type KvStore, type StoreOp } from "./kv-store.ts";
+import { fromJsonBytes, integerAt, jsonBytes, key } from "./key-codec.ts";
+import { MAX_RANGE_LIMIT, scan, type KvReader, type KvStore, type StoreOp } from "./kv-store.ts";
+import { WriteQueue } from "./write-queue.ts";
 
 /** The committed head: the last decided block's height and hash, and the app hash after it. */
 export interface ChainHead {
@@ -63,9 +64,7 @@ const WAL_KEY_BYTES = chainKeys.walAll().length + 2 * 9;
 function walKeyParts(k: Uint8Array): { height: number; seq: number } {
   const base = chainKeys.walAll().length;
   if (k.length !== WAL_KEY_BYTES) throw new Error(`a WAL key of ${k.length} bytes (expected ${WAL_KEY_BYTES})`);
-  const view = new DataView(k.buffer, k.byteOffset, k.length);
-  const int = (offset: number) => Number(view.getBigUint64(offset + 1));
-  return { height: int(base), seq: int(base + 9) };
+  return { height: integerAt(k, base), seq: integerAt(k, base + 9) };
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
@@ -92,8 +91,7 @@ export class ChainStore {
   #seq: number;
   /** The highest height that has had a WAL row (see `#place`). */
   #walTop: number;
-  #queue: Promise<unknown> = Promise.resolve();
-  #closed: Promise<void> | undefined;
+  readonly #writes = new WriteQueue();
 
   private constructor(
     private readonly kv: KvStore,
@@ -149,7 +147,7 @@ export class ChainStore {
    * height already committed is not written. Resolves once the row is applied (visible), or with `sync` durable.
    */
   async appendWal(record: WalRecord, options: { sync?: boolean } = {}): Promise<void> {
-    await this.#serial(async () => {
+    await this.#writes.run(async () => {
       const at = walRecordHeight(record);
       const height = at === -1 ? this.#head.height + 1 : at;
       if (height <= this.#head.height) return;
@@ -166,21 +164,16 @@ export class ChainStore {
    * call it before sending a message.
    */
   async syncWal(): Promise<void> {
-    await this.#queue;
+    await this.#writes.idle();
     await this.kv.durable();
   }
 
   /** The WAL records of `height`, in the order they were appended. */
   async walAt(height: number): Promise<WalRecord[]> {
-    const prefix = chainKeys.walOf(height);
     const records: WalRecord[] = [];
-    let start: Uint8Array | undefined;
-    for (;;) {
-      const page = await this.kv.range({ prefix, start, limit: MAX_RANGE_LIMIT });
-      for (const e of page) records.push(fromJsonBytes<WalRecord>(e.value));
-      if (page.length < MAX_RANGE_LIMIT) return records;
-      start = keyAfter(page.at(-1)!.key);
-    }
+    for await (const e of scan(this.kv, { prefix: chainKeys.walOf(height) }, MAX_RANGE_LIMIT))
+      records.push(fromJsonBytes<WalRecord>(e.value));
+    return records;
   }
 
   /**
@@ -190,7 +183,7 @@ export class ChainStore {
    * does not describe it, and app operations under the chain's keys.
    */
   async commitBlock(commit: Commit, head: ChainHead, appOps: readonly StoreOp[]): Promise<void> {
-    await this.#serial(async () => {
+    await this.#writes.run(async () => {
       checkHead(head);
       const height = commit.block.height;
       const current = this.#head;
@@ -224,8 +217,7 @@ export class ChainStore {
 
   /** Waits for the writes under way, then closes the KvStore. */
   close(): Promise<void> {
-    this.#closed ??= this.#queue.then(() => this.kv.close());
-    return this.#closed;
+    return this.#writes.close(() => this.kv.close());
   }
 
   /**
@@ -242,21 +234,8 @@ export class ChainStore {
   /** The keys of every WAL row of heights ≤ `height`, in pages of WAL_DELETE_PAGE. */
   async #walKeysThrough(reader: KvReader, height: number): Promise<Uint8Array[]> {
     const keys: Uint8Array[] = [];
-    const end = chainKeys.walOf(height + 1);
-    let start: Uint8Array | undefined;
-    for (;;) {
-      const page = await reader.range({ prefix: chainKeys.walAll(), start, end, limit: WAL_DELETE_PAGE });
-      for (const e of page) keys.push(e.key);
-      if (page.length < WAL_DELETE_PAGE) return keys;
-      start = keyAfter(page.at(-1)!.key);
-    }
-  }
-
-  /** Runs one write section after the previous one (whatever its outcome); rejects with its own error. */
-  #serial(run: () => Promise<void>): Promise<void> {
-    if (this.#closed) return Promise.reject(new StoreClosedError());
-    const section = this.#queue.then(run);
-    this.#queue = section.catch(() => undefined);
-    return section;
+    const query = { prefix: chainKeys.walAll(), end: chainKeys.walOf(height + 1) };
+    for await (const e of scan(reader, query, WAL_DELETE_PAGE)) keys.push(e.key);
+    return keys;
   }
 }

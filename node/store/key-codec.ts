@@ -37,6 +37,14 @@ export function key(...parts: readonly KeyPart[]): Uint8Array {
   return Uint8Array.from(chunks);
 }
 
+/** The key's integer element whose tag is at `offset` (a typed store reads a row's number back from its key). */
+export function integerAt(bytes: Uint8Array, offset: number): number {
+  if (bytes[offset] !== INTEGER || bytes.length < offset + 9)
+    throw new StoreInputError(`no integer element at byte ${offset} of a ${bytes.length}-byte key`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset + 1, 8);
+  return view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+}
+
 const decoder = new TextDecoder();
 
 /** Values as JSON bytes: the typed stores' records are small objects. */

@@ -8,8 +8,9 @@
  *
  * A batch or a chunk is written as one atomic write batch with its marker and the new counts, so a crash leaves all
  * of it or none, and it is durable once `saveBatch` / `saveMoved` resolves (the store's commit is). Until then the key
- * generation's log holds the batch's keys, and rebuilds a batch lost before its write at restart (keygen-driver.ts,
- * which erases those records only after the write); the handover log holds a chunk's.
+ * generation's records hold the batch's keys, and rebuild a batch lost before its write at restart (keygen-driver.ts,
+ * which erases those records only after the write); the handover receiver's records hold a chunk's
+ * (handover-driver.ts, likewise).
  */
 import type { GeneratedKey } from "../dkg/types.ts";
 import { fromJsonBytes, jsonBytes, key } from "./key-codec.ts";

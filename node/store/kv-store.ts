@@ -1,7 +1,8 @@
 /**
  * The one storage interface a node's drivers keep their state through: an ordered key–value store with atomic write
- * batches, on which typed stores are built (commit–reveal records in node/auth/commitments.ts; key shares, the app
- * state, blocks by height and the key-generation and handover records to follow, issue 17). Engines: in memory for
+ * batches, on which typed stores are built (commit–reveal records in node/auth/commitments.ts, key shares in
+ * key-store.ts, blocks by height and the app state in chain-store.ts and app-state-store.ts, the key-generation and
+ * handover records in record-store.ts). Engines: in memory for
  * simulations (memory-store.ts), `node:sqlite` embedded on disk (sqlite-store.ts); a PostgreSQL engine must fit the
  * same contract, which test/store/storage-contract.ts checks for every engine.
  *
@@ -141,6 +142,26 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Every entry of a range, in key order, read `pageSize` (1..MAX_RANGE_LIMIT) at a time: never more than one page in
+ * memory. Each page is read when the caller asks past the previous one, so an entry written or deleted meanwhile
+ * (after the last key read) may or may not be seen; one already passed is not seen again.
+ */
+export async function* scan(
+  reader: KvReader,
+  query: Omit<RangeQuery, "limit" | "reverse">,
+  pageSize: number,
+): AsyncGenerator<StoreEntry, void, undefined> {
+  checkLimit(pageSize);
+  let start = query.start;
+  for (;;) {
+    const page = await reader.range({ ...query, start, limit: pageSize });
+    yield* page;
+    if (page.length < pageSize) return;
+    start = keyAfter(page.at(-1)!.key);
+  }
 }
 
 /** The smallest key after `key` (paging on after the last key a range returned). */

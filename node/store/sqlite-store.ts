@@ -48,7 +48,20 @@ export interface SqliteOptions {
   durability?: "grouped" | "full" | "none";
   /** How the WAL file is fsynced ("grouped"): its own `sync()` unless a test counts or holds the fsyncs. */
   fsync?: (wal: FileHandle) => Promise<void>;
+  /**
+   * For a store of secrets that deletes them once used (an epoch's key-generation and handover records): SQLite
+   * zeroes what it deletes in the pages it writes (PRAGMA secure_delete), and `truncateWal` then takes the pages as
+   * they were before out of the files. Without it a deleted row's bytes stay in free space and old WAL frames until
+   * they happen to be overwritten.
+   */
+  secureDelete?: boolean;
 }
+
+/**
+ * How long `truncateWal` waits for a reader of another connection (only tests read a node's files beside it) before
+ * it gives up until the next call; it blocks the event loop meanwhile, as every statement does.
+ */
+const TRUNCATE_WAIT_MS = 2000;
 
 let sqlite: typeof SqliteModule | undefined;
 
@@ -128,8 +141,9 @@ export class SqliteStore implements KvStore {
         await wal.sync();
         await syncDirectory(path.dirname(file));
       }
-      db = new DatabaseSync(file);
+      db = new DatabaseSync(file, options.secureDelete ? { timeout: TRUNCATE_WAIT_MS } : {});
       db.exec("PRAGMA journal_mode = WAL");
+      if (options.secureDelete) db.exec("PRAGMA secure_delete = ON");
       db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
       db.exec("CREATE TABLE IF NOT EXISTS kv (k BLOB NOT NULL PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
       return new SqliteStore(file, db, wal, options.fsync ?? ((handle) => handle.sync()));
@@ -169,6 +183,19 @@ export class SqliteStore implements KvStore {
 
   durable(): Promise<void> {
     return this.#sync?.durable() ?? Promise.resolve();
+  }
+
+  /**
+   * Once everything applied is durable: copies the WAL into the database file and truncates the WAL to 0 bytes
+   * (PRAGMA wal_checkpoint(TRUNCATE), which fsyncs both), so that the images of pages from before a deletion (with
+   * `secureDelete`, the only copies left of the deleted rows) leave the files. True if it did; false if a reader of
+   * another connection kept it from finishing within TRUNCATE_WAIT_MS (the next call does it). Runs on the event loop
+   * (node:sqlite is synchronous): for rare calls, after a store dropped secrets.
+   */
+  async truncateWal(): Promise<boolean> {
+    await this.durable();
+    const row = this.#open().prepare("PRAGMA wal_checkpoint(TRUNCATE)").get();
+    return row?.busy === 0;
   }
 
   async close(): Promise<void> {

@@ -23,11 +23,11 @@ import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { pointHex } from "../../node/dkg/wire.ts";
 import type { ReceiverRecord } from "../../node/pss/receiver.ts";
 import type { ResharedKey } from "../../node/pss/types.ts";
-import { AppendLog } from "../../node/store/append-log.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";
-import { batchKeys } from "../support/key-rows.ts";
+import { batchKeys, movedKeys } from "../support/key-rows.ts";
+import { readRecords } from "../support/record-rows.ts";
 
 const rpc = new JsonRpcClient(10_000);
 
@@ -127,19 +127,16 @@ describe("a handover between node processes of two epochs", function () {
     expect(state, "epoch 2 is current once the handover completed").to.equal("Current");
     expect(epochStateName((await devnet.nodeList.getEpochStatus(1n)).state)).to.equal("Retired");
 
-    // Every new node holds a share of every key; any four of them rebuild each key's secret, and alice's is hers.
-    // n − t confirmations made epoch 2 current: the last node may still be combining its shares, so wait for it.
+    // Every new node holds a share of every key in its key store; any four of them rebuild each key's secret, and
+    // alice's is hers. n − t confirmations made epoch 2 current: the last node may still be combining its shares, so
+    // wait for it. The owners come from a node's handover records, which it keeps for the resend window (600 s here)
+    // after the completion.
     const readHeld = () =>
       Promise.all(
-        successors.map(async (node) => {
-          const { log, records } = await AppendLog.open<ReceiverRecord>(
-            path.join(node.dataDir, `epoch-${next}`, "pss.log"),
-          );
-          await log.close();
-          const keys = new Map<number, ResharedKey>();
-          for (const r of records) if (r.kind === "keys") for (const key of r.keys) keys.set(key.keyIndex, key);
-          return { index: await devnet.positionOf(node), keys };
-        }),
+        successors.map(async (node) => ({
+          index: await devnet.positionOf(node),
+          keys: movedKeys(path.join(node.dataDir, `epoch-${next}`, "keys.sqlite")),
+        })),
       );
     let all = await readHeld();
     const most = () => Math.max(...all.map((h) => h.keys.size));
@@ -166,7 +163,11 @@ describe("a handover between node processes of two epochs", function () {
         expect(pointHex(G.multiply(secret)), `key ${keyIndex}`).to.equal(publicKey);
       }
     }
-    const alicesKey = [...held[0]!.keys.values()].find((k) => k.owner?.verifierId === "alice@example.com");
+    const moved = new Map<number, ResharedKey>();
+    const holderRecords = readRecords<ReceiverRecord>(path.join(holders[0]!.dataDir, `epoch-${next}`, "pss.sqlite"));
+    for (const r of holderRecords) if (r.kind === "keys") for (const key of r.keys) moved.set(key.keyIndex, key);
+    expect([...moved.keys()].sort((a, b) => a - b)).to.deep.equal([...keyIndexes].sort((a, b) => a - b));
+    const alicesKey = [...moved.values()].find((k) => k.owner?.verifierId === "alice@example.com");
     expect(addressFromPublicKey(Point.fromHex(alicesKey!.publicKey))).to.equal(alice.address);
 
     // The old epoch stops serving, and its directories keep nothing but the RETIRED marker and the block store: no
@@ -217,9 +218,7 @@ describe("a handover between node processes of two epochs", function () {
       idToken: fresh,
     });
     expect(again2.address).to.equal(alice.address);
-    const movedBuffer = new Set(
-      [...held[0]!.keys.values()].filter((k) => !k.owner).map((k) => k.publicKey.slice(2, 66)),
-    );
+    const movedBuffer = new Set([...moved.values()].filter((k) => !k.owner).map((k) => k.publicKey.slice(2, 66)));
     const carol = await getOrAssignKey(
       newNetwork,
       { verifier: VERIFIER_NAME, verifierId: "carol@example.com" },

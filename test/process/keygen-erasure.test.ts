@@ -1,11 +1,10 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
 
 import { getOrAssignKey, login, networkFromDescription } from "../../client/index.ts";
-import { decodeWal } from "../../node/bft/wal.ts";
 import { mod } from "../../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
 import { G } from "../../node/crypto/point.ts";
@@ -15,13 +14,17 @@ import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 import { batchKeys } from "../support/key-rows.ts";
+import { readRecords, storeBytes } from "../support/record-rows.ts";
 
 const RESEND_WINDOW_SECONDS = 3;
 
-/** The records of a node's key-generation log as its bytes are now (read only: the node keeps appending). */
+/**
+ * A node's key-generation records, and the bytes of their store's files (database and WAL) as they are now (read
+ * only: the node keeps appending).
+ */
 async function keygenLog(node: DevnetNode): Promise<{ bytes: Buffer; records: KeygenRecord[] }> {
-  const bytes = await readFile(path.join(node.dataDir, "epoch-1", "keygen.log"));
-  return { bytes, records: decodeWal(bytes).records as KeygenRecord[] };
+  const file = path.join(node.dataDir, "epoch-1", "keygen.sqlite");
+  return { records: readRecords<KeygenRecord>(file), bytes: await storeBytes(file) };
 }
 
 /** Batch 0's secret scalars in these records: the dealing's coefficients, the rows and columns received, the shares. */
@@ -71,9 +74,9 @@ describe("key generation erases a published batch's records after the resend win
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("keeps none of batch 0's polynomial coefficients, rows, columns or shares in keygen.log, and serves its keys after a restart", async function () {
+  it("keeps none of batch 0's polynomial coefficients, rows, columns or shares in keygen.sqlite's files, and serves its keys after a restart", async function () {
     const node = devnet.nodes[0]!;
-    // Batch 0's secrets as the log holds them until the erasure: read every 100 ms from the node's first dealing on.
+    // Batch 0's secrets as the store holds them until the erasure: read every 100 ms from the node's first dealing on.
     const seen = new Set<string>();
     let erasedAt: number | undefined;
     for (const until = Date.now() + 120_000; erasedAt === undefined && Date.now() < until;) {
@@ -90,7 +93,7 @@ describe("key generation erases a published batch's records after the resend win
     const text = bytes.toString("latin1");
     expect(
       [...seen].filter((secret) => text.includes(secret)),
-      "batch 0 scalars in the log",
+      "batch 0 scalars in the store's files",
     ).to.deep.equal([]);
     expect(erasedBatchZero(records)).to.equal(true);
 
@@ -110,7 +113,7 @@ describe("key generation erases a published batch's records after the resend win
       expect(pointHex(G.multiply(secret)), `key ${key}`).to.equal(held[0]!.keys[key]!.publicKey);
     }
 
-    // Killed and restarted, the node restores from the erased log: it neither deals batch 0 again nor asks for it,
+    // Killed and restarted, the node restores from the erased records: it neither deals batch 0 again nor asks for it,
     // and serves its keys from the key store (which it does not rewrite) — a user assigned key 0 logs in.
     const keysBefore = batchZeroKeys(node);
     await devnet.kill(node, "SIGKILL");

@@ -42,7 +42,7 @@ describe("a network of five node processes on a Hardhat chain", function () {
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "network-"));
     // A buffer larger than the test fills, so that key generation goes on through the whole suite; and every batch's
-    // records kept in keygen.log throughout (the last test rebuilds an early batch from them).
+    // records kept in keygen.sqlite throughout (the last test rebuilds an early batch from them).
     devnet = await Devnet.start({
       dir,
       n: 5,
@@ -130,12 +130,12 @@ describe("a network of five node processes on a Hardhat chain", function () {
     expect(lacking, "keys published before its restart whose shares it still lacks").to.deep.equal([]);
   });
 
-  it("rebuilds from its key-generation log, and serves, a batch whose keys a crash lost before the key store wrote them", async function () {
+  it("rebuilds from its key-generation records, and serves, a batch whose keys a crash lost before the key store wrote them", async function () {
     // A user's key, so that the lost batch is one a login needs.
     const network = networkFromDescription(await devnet.describe(true));
     const user = { verifier: VERIFIER_NAME, verifierId: "rebuilt@example.com" };
     const assigned = await getOrAssignKey(network, user, { signer: devnet.signer.url });
-    // A crash after a batch's keys reached the log but before the key store's write: kill a node, take the batch of
+    // A crash after a batch's keys reached the records but before the key store's write: kill a node, take the batch of
     // that key out of its key store as that crash would have left it (no key row, no marker, the counts without it),
     // and restart it.
     const node = devnet.nodes[0]!;

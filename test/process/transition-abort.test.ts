@@ -7,9 +7,11 @@ import { expect } from "chai";
 import { getOrAssignKey, keyAssign, login, networkFromDescription } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { epochStateName, pssStatusName } from "../../node/chain/epoch-state.ts";
+import type { ReceiverRecord } from "../../node/pss/receiver.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";
+import { readRecords } from "../support/record-rows.ts";
 
 const rpc = new JsonRpcClient(10_000);
 
@@ -60,19 +62,15 @@ describe("an aborted transition, and its retry, between node processes", functio
       });
       return answer.error?.data?.includes(`handing over to epoch ${next}`) ?? false;
     });
-    const pssLog = (node: DevnetNode) => path.join(node.dataDir, `epoch-${next}`, "pss.log");
-    await until("the running new nodes to hold moved records", async () =>
-      (
-        await Promise.all(
-          up.map((node) =>
-            stat(pssLog(node)).then(
-              (s) => s.size > 0,
-              () => false,
-            ),
-          ),
-        )
-      ).every(Boolean),
-    );
+    const pssRecords = (node: DevnetNode) => path.join(node.dataDir, `epoch-${next}`, "pss.sqlite");
+    const holdsMoved = (node: DevnetNode) => {
+      try {
+        return readRecords<ReceiverRecord>(pssRecords(node)).some((r) => r.kind === "records");
+      } catch {
+        return false; // not created yet
+      }
+    };
+    await until("the running new nodes to hold moved records", () => Promise.resolve(up.every(holdsMoved)));
     expect(epochStateName((await devnet.nodeList.getEpochStatus(next)).state)).to.equal("Ready");
 
     // Meanwhile the running new nodes are connected (three of five: too few for their BFT network to commit) and

@@ -62,7 +62,7 @@ describe("a retired epoch's directory keeps its RETIRED marker and chain store o
     await storage.keyStore.saveBatch(0, [key(0)]);
     await storage.keyStore.saveMoved(0, [key(7)]);
     await storage.keygen.append({ kind: "keys", batch: 0, keys: [key(0)] }, { sync: true });
-    await storage.pss!.append({ kind: "keys", chunk: 0, keys: [] } as never, { sync: true });
+    await storage.pss!.append({ kind: "keys", chunk: 0, keys: [{ ...key(7), shareKeys: [] }] }, { sync: true });
     const block = { height: 1, prevHash: "", lastAppHash: "", proposer: 0, txs: [], evidence: [] };
     await storage.chain.appendWal({ kind: "timeout", height: 2, round: 0, step: "propose" }, { sync: true });
     await storage.chain.commitBlock(
@@ -79,7 +79,7 @@ describe("a retired epoch's directory keeps its RETIRED marker and chain store o
   it("erases the shares, every log but the blocks, and the dealing seed, after writing a 0600 marker with the binding", async function () {
     const storage = await usedStorage(2);
     const before = await filesUnder(storage.dir);
-    expect(before).to.include.members(["keys.sqlite", "pss.log", "keygen.log", "pss-dealer.seed"]);
+    expect(before).to.include.members(["keys.sqlite", "pss.sqlite", "keygen.sqlite", "pss-dealer.seed"]);
     expect(before, "the open key store's write-ahead log").to.include("keys.sqlite-wal");
     const retiredAfter = Date.now();
     await storage.retire();

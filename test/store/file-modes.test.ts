@@ -7,9 +7,10 @@ import { pino } from "pino";
 
 import { testKey } from "../support/test-key.ts";
 import { EpochStorage } from "../../node/runtime/epoch-storage.ts";
-import { AppendLog } from "../../node/store/append-log.ts";
 import { closeToOthers } from "../../node/store/close-to-others.ts";
 import { bindDataDir } from "../../node/store/deployment-binding.ts";
+import { RecordStore } from "../../node/store/record-store.ts";
+import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { entriesNotPrivate, entriesUnder, withUmask } from "../support/file-modes.ts";
 
 const key = (keyIndex: number) => testKey(keyIndex);
@@ -21,7 +22,7 @@ describe("what a node stores is readable by its owner only, whatever the process
   beforeEach(async () => (root = await mkdtemp(path.join(tmpdir(), "file-modes-"))));
   afterEach(async () => rm(root, { recursive: true, force: true }));
 
-  it("creates every directory of an epoch 0700 and every file 0600 (logs, key store with batches and moved keys, dealing seed)", async function () {
+  it("creates every directory of an epoch 0700 and every file 0600 (record stores, key store with batches and moved keys, dealing seed)", async function () {
     const dataDir = path.join(root, "data");
     await withUmask(0o022, async () => {
       const deployment = {
@@ -36,6 +37,8 @@ describe("what a node stores is readable by its owner only, whatever the process
       const storage = await EpochStorage.open(dataDir, binding, pino({ level: "silent" }));
       await storage.keyStore.saveBatch(0, [key(0), key(1)]);
       await storage.keyStore.saveMoved(3, [key(7)]);
+      await storage.keygen.append({ kind: "erased", batch: 0 }, { sync: true });
+      await storage.pss!.append({ kind: "keys", chunk: 0, keys: [] }, { sync: true });
       await storage.dealerSeed();
       await storage.close();
     });
@@ -44,21 +47,24 @@ describe("what a node stores is readable by its owner only, whatever the process
       "epoch-2",
       path.join("epoch-2", "auth.sqlite"),
       path.join("epoch-2", "chain.sqlite"),
-      path.join("epoch-2", "keygen.log"),
-      path.join("epoch-2", "pss.log"),
+      path.join("epoch-2", "keygen.sqlite"),
+      path.join("epoch-2", "pss.sqlite"),
       path.join("epoch-2", "pss-dealer.seed"),
       path.join("epoch-2", "keys.sqlite"),
     ]);
     expect(await entriesNotPrivate(dataDir)).to.deep.equal([]);
   });
 
-  it("creates a log's missing directories 0700 and the log 0600", async function () {
-    const file = path.join(root, "a", "b", "x.log");
+  it("creates a record store's missing directories 0700 and its files 0600", async function () {
+    const file = path.join(root, "a", "b", "x.sqlite");
     await withUmask(0o022, async () => {
-      const { log } = await AppendLog.open<{ n: number }>(file);
-      await log.append({ n: 1 }, { sync: true });
-      await log.close();
+      const kv = await SqliteStore.open(file, { secureDelete: true });
+      const records = await RecordStore.open<{ n: number }>(kv, { afterCompaction: () => kv.truncateWal() });
+      await records.append({ n: 1 }, { sync: true });
+      await records.compact(() => true);
+      await records.close();
     });
+    expect(await entriesUnder(path.join(root, "a"))).to.include(path.join("b", "x.sqlite"));
     expect(await entriesNotPrivate(path.join(root, "a"))).to.deep.equal([]);
   });
 

@@ -50,6 +50,18 @@ export function batchKeys(file: string, batch: number): GeneratedKey[] | undefin
   });
 }
 
+/** The keys handover chunks stored (moved to this epoch), by key index. */
+export function movedKeys(file: string): Map<number, GeneratedKey> {
+  const prefix = keyStoreRows.chunk(0).subarray(0, -8); // ("m"), without the chunk number's 8 bytes
+  return readOnly(file, (get, db) => {
+    const keys = new Map<number, GeneratedKey>();
+    for (const row of db.prepare("SELECT v FROM kv WHERE k >= ? AND k < ?").all(prefix, prefixEnd(prefix)!))
+      for (const keyIndex of fromJsonBytes<StoredMarker>(row.v as Uint8Array).keyIndexes)
+        keys.set(keyIndex, fromJsonBytes<GeneratedKey>(get(keyStoreRows.key(keyIndex))!));
+    return keys;
+  });
+}
+
 /** The batches the store holds, in order. */
 export function storedBatches(file: string): number[] {
   const prefix = keyStoreRows.batch(0).subarray(0, -8); // ("b"), without the batch number's 8 bytes
