@@ -55,6 +55,12 @@ export interface SqliteOptions {
    * they happen to be overwritten.
    */
   secureDelete?: boolean;
+  /**
+   * The page size of a new file (an existing one keeps its own): a row larger than about a quarter of a page spills
+   * into overflow pages of its own, so a store of kilobyte rows (key shares with their Y vectors) needs larger pages
+   * than SQLite's 4,096 bytes, which would take about 4.7 kB for a 1 kB row (and a second read per lookup).
+   */
+  pageSize?: 4096 | 8192 | 16384 | 32768 | 65536;
 }
 
 /**
@@ -142,6 +148,8 @@ export class SqliteStore implements KvStore {
         await syncDirectory(path.dirname(file));
       }
       db = new DatabaseSync(file, options.secureDelete ? { timeout: TRUNCATE_WAIT_MS } : {});
+      // Before the switch to WAL: a database in WAL mode keeps the page size it was created with.
+      if (options.pageSize) db.exec(`PRAGMA page_size = ${options.pageSize}`);
       db.exec("PRAGMA journal_mode = WAL");
       if (options.secureDelete) db.exec("PRAGMA secure_delete = ON");
       db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -93,6 +93,25 @@ describe("key store (one row per key in the epoch's keys.sqlite)", function () {
     expect(await reopened.hasBatch(1)).to.equal(true);
     expect(await reopened.hasBatch(2)).to.equal(false);
     expect(await readdir(dir)).to.include("keys.sqlite");
+  });
+
+  it("keeps a key of about 1 kB (a Y vector of five points) in about its own size on disk, not in overflow pages", async function () {
+    const store = await open();
+    const yVector = (i: number) => Array.from({ length: 5 }, (_, j) => "04" + String(i * 5 + j).padStart(128, "7"));
+    const keys = 2000;
+    let rowBytes = 0;
+    for (let batch = 0; batch < keys / 100; batch++) {
+      const batchKeys = Array.from({ length: 100 }, (_, i) => ({ ...key(batch * 100 + i), shareKeys: yVector(i) }));
+      rowBytes += batchKeys.reduce((sum, k) => sum + JSON.stringify(k).length, 0);
+      await store.saveBatch(batch, batchKeys);
+    }
+    await store.close(); // checkpoints the WAL into the file
+    const onDisk = (await stat(file)).size;
+    expect(rowBytes / keys).to.be.within(900, 1200);
+    // With SQLite's default 4 kB pages each such row takes a page of overflow of its own (about 4.7 kB a key).
+    expect(onDisk / keys, `${onDisk} bytes for ${keys} keys of ${rowBytes / keys} bytes`).to.be.below(
+      1.5 * (rowBytes / keys),
+    );
   });
 
   it("opens by reading one row, whatever the history, and reads a share with one point read", async function () {
