@@ -141,8 +141,7 @@ export class TorusNode {
 
   /** This node's share of a key, moved to this epoch or generated in it. */
   findKey(keyIndex: number): Promise<GeneratedKey | undefined> {
-    const keysPerBatch = this.config.keygen.batchSize * this.epoch.k;
-    return this.#units.storage.keyStore.findKey(keyIndex, keysPerBatch, this.bft.app.firstKeyIndex);
+    return this.#units.storage.keyStore.findKey(keyIndex);
   }
 
   /** Signs data with the node key (Torus format). */

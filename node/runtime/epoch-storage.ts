@@ -1,14 +1,14 @@
 /**
  * What one epoch keeps on disk, in `<dataDir>/epoch-<e>/`: the directory's binding to the epoch and transition attempt
- * (node/store/epoch-binding.ts), the key store, the chain store (`chain.sqlite`: decided blocks, the committed head,
- * the BFT write-ahead log of the current height and the app state at the head: node/store/chain-store.ts and
- * app-state-store.ts), the append-only logs of the key generation and, in a successor epoch, of the handover receiver,
- * the commit–reveal records (`auth.sqlite`) and the handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure
+ * (node/store/epoch-binding.ts), the key store (`keys.sqlite`), the chain store (`chain.sqlite`: decided blocks, the
+ * committed head, the BFT write-ahead log of the current height and the app state at the head: node/store/chain-store.ts
+ * and app-state-store.ts), the append-only logs of the key generation and, in a successor epoch, of the handover
+ * receiver, the commit–reveal records (`auth.sqlite`) and the handover dealer's seed. Owns their opening, what they held at start (for recovery), their erasure
  * (node/store/retired-epoch.ts says what a retired epoch keeps) and their closing.
  *
  * Must never interpret a record: the drivers restore from what it read, and decide what to append.
  */
-import { open, readFile, rm } from "node:fs/promises";
+import { open, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 
 import type { Logger } from "pino";
@@ -48,6 +48,7 @@ export class EpochStorage {
   private constructor(
     readonly dir: string,
     readonly binding: EpochBinding & { deployment: DeploymentIdentity },
+    /** This node's shares (`keys.sqlite`): one row per key, read by point lookup, never loaded at open. */
     readonly keyStore: KeyStore,
     /** Blocks, the committed head, the WAL and the app state (`chain.sqlite`). */
     readonly chain: ChainStore,
@@ -83,7 +84,14 @@ export class EpochStorage {
         { epoch: binding.epoch, attempt: binding.successor ? binding.attempt : undefined },
         "erased the data of an earlier, aborted transition attempt (this node was down when it ended)",
       );
-    const keyStore = await KeyStore.open(path.join(dir, "keys"));
+    // Shares were once lowdb files under keys/ (no released version wrote them): refused rather than ignored.
+    const oldKeys = path.join(dir, "keys");
+    if (await stat(oldKeys).catch(() => undefined))
+      throw new Error(
+        `${oldKeys} holds key shares in an earlier version's files, which this version does not read (it keeps ` +
+          `them in keys.sqlite). Move ${dir} away (mv ${dir} ${dir}.old) to start this epoch's directory anew.`,
+      );
+    const keyStore = await KeyStore.open(path.join(dir, "keys.sqlite"));
     const auth = await SqliteStore.open(path.join(dir, "auth.sqlite"));
     const commitments = await CommitmentStore.open(auth, () => Date.now());
     const chainKv = await SqliteStore.open(path.join(dir, CHAIN_FILE));
@@ -144,11 +152,15 @@ export class EpochStorage {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Closes every log (once: a retired epoch's storage is closed before the node stops). */
+  /** Closes every log and store (once: a retired epoch's storage is closed before the node stops). */
   close(): Promise<void> {
-    this.#closed ??= Promise.all([this.chain.close(), this.keygen.close(), this.auth.close(), this.pss?.close()]).then(
-      () => undefined,
-    );
+    this.#closed ??= Promise.all([
+      this.chain.close(),
+      this.keygen.close(),
+      this.auth.close(),
+      this.keyStore.close(),
+      this.pss?.close(),
+    ]).then(() => undefined);
     return this.#closed;
   }
 }

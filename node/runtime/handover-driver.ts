@@ -58,8 +58,8 @@ export class HandoverDriver {
   #dealingProblem: string | undefined;
   /**
    * The keys of the frozen snapshot this node lacked when it first tried to deal for `attempt`, less those the key
-   * store gained since: its key generation may still be finishing a batch it was down for, or a key file may be being
-   * rebuilt. Once none is missing, the node reads its keys again and deals (#stored); until then a poll reads nothing.
+   * store gained since: its key generation may still be finishing a batch it was down for, or rebuilding one from its
+   * log. Once none is missing, the node reads its keys again and deals (#stored); until then a poll reads nothing.
    */
   #lacking: { attempt: number; missing: Set<number> } | undefined;
   /** The attempt this epoch froze for and that ended without completing: nothing more is dealt for it. */

@@ -85,12 +85,12 @@ export class KeygenDriver {
     });
     const records = storage.onDisk.keygen;
     await this.#carryOut(records.length > 0 ? this.#keygen.restore(records) : []);
-    // A crash after a batch's keys reached the log but before its key file was written leaves a batch the key
+    // A crash after a batch's keys reached the log but before the key store wrote them leaves a batch the key
     // generation counts as done and the store lacks: write it now, and vote to publish it (the app refuses the vote
     // if it is published already).
     for (const record of records) {
       if (record.kind !== "keys") continue;
-      if (!storage.keyStore.hasBatch(record.batch)) await this.#onKeys(record.batch, record.keys);
+      if (!(await storage.keyStore.hasBatch(record.batch))) await this.#onKeys(record.batch, record.keys);
       else this.#unpublished.set(record.batch, record.keys[0]!); // a crash came before its records were erased
     }
     // Decisions ordered while this node was down reach the key generation again: those of every batch it still holds
@@ -202,14 +202,15 @@ export class KeygenDriver {
    *   batch counted as started, so a restart never deals it again.
    * - each sharing's rows, columns and commitments, the dealer decision: the echoes and readies peers may still ask
    *   for (the same window), and this node's own shares, recomputed from them after a crash. The shares are in the
-   *   key store, fsynced just below, so no crash can ask for them again.
-   * - the `keys` record: the same shares, to rebuild a key file a crash lost between the record and the file's write
-   *   (start); the key file is durable once fsynced, so there is nothing left to rebuild.
+   *   key store, durable (see below), so no crash can ask for them again.
+   * - the `keys` record: the same shares, to rebuild a batch a crash lost between the record and the key store's
+   *   write (start). A batch is only erased once it is stored — `#unpublished` holds a batch after `saveBatch`
+   *   resolved, or after `hasBatch` read it at start — and the key store's write is durable when it resolves (its
+   *   store's commit, kv-store.ts), so there is nothing left to rebuild.
    */
   async #erase(batch: number): Promise<void> {
     if (this.#retired) return;
     const { storage, log } = this.parts;
-    await storage.keyStore.makeDurable(batch);
     this.#keygen?.forget(batch);
     await storage.keygen.rewrite((records) => eraseBatchRecords(records, batch));
     log.info({ batch }, "erased the key-generation records of a published batch (its shares are in the key store)");

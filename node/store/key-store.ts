@@ -1,78 +1,101 @@
 /**
- * This node's shares of generated keys, one lowdb file per key-generation batch (`batch-000042.json`): a batch is
- * written once, when it is complete, so no write ever rewrites more than one batch, and the atomic replace (a 0600
- * temporary file, fsynced, then renamed: private-json-file.ts) means a crash leaves either the whole batch or none of
- * it. The key generation's own log holds the same keys, so a batch lost before its file was written is rebuilt at
- * restart.
+ * This node's shares of the epoch's keys, generated in it or moved to it by the handover, in one store per epoch
+ * (`keys.sqlite`, through the storage interface kv-store.ts), one row per key:
+ * - `("k", keyIndex)` → the key (GeneratedKey as JSON): a share read is one point read, whatever the history;
+ * - `("b", batch)` → the key indexes a key-generation batch stored, `("m", chunk)` → those a handover chunk stored:
+ *   markers that make a batch or a chunk immutable once written;
+ * - `("meta")` → the counts (batches, moved keys), so that opening reads one row, never the history.
  *
- * A successor epoch also holds the keys moved to it by the handover, one file per handover chunk
- * (`moved-000003.json`), written the same way; its handover log holds them too. Moved key indexes need not be
- * consecutive (abandoned batches leave gaps), so an index of key → chunk is read at open.
+ * A batch or a chunk is written as one atomic write batch with its marker and the new counts, so a crash leaves all
+ * of it or none, and it is durable once `saveBatch` / `saveMoved` resolves (the store's commit is). Until then the key
+ * generation's log holds the batch's keys, and rebuilds a batch lost before its write at restart (keygen-driver.ts,
+ * which erases those records only after the write); the handover log holds a chunk's.
  */
-import { mkdir, open, readdir } from "node:fs/promises";
-import path from "node:path";
-
-import { Low } from "lowdb";
-
 import type { GeneratedKey } from "../dkg/types.ts";
-import { PRIVATE_DIR_MODE } from "./file-modes.ts";
-import { PrivateJsonFile } from "./private-json-file.ts";
+import { fromJsonBytes, jsonBytes, key } from "./key-codec.ts";
+import type { KvStore, StoreOp } from "./kv-store.ts";
+import { SqliteStore } from "./sqlite-store.ts";
 
-interface BatchFile {
-  batch: number;
-  keys: GeneratedKey[];
+export interface KeyCounts {
+  /** Key-generation batches stored. */
+  batches: number;
+  /** Keys stored by handover chunks. */
+  movedKeys: number;
 }
 
-const FILE = /^batch-(\d{6,})\.json$/;
-const MOVED_FILE = /^moved-(\d{6,})\.json$/;
+/** A batch's or a chunk's marker row: the key indexes it stored. */
+export interface StoredMarker {
+  keyIndexes: number[];
+}
+
+/** The store's rows (exported for tests that look into a node's `keys.sqlite`). */
+export const keyStoreRows = {
+  /** The prefix of every key row. */
+  keys: key("k"),
+  key: (keyIndex: number) => key("k", keyIndex),
+  batch: (batch: number) => key("b", batch),
+  chunk: (chunk: number) => key("m", chunk),
+  meta: key("meta"),
+};
 
 export class KeyStore {
-  #batches = new Set<number>();
-  /** Moved key index → its handover chunk. */
-  readonly #movedChunkOf = new Map<number, number>();
+  #counts: KeyCounts;
+  /** Writes one after the other: a marker's check and the counts' update must not interleave with another write. */
+  #writes: Promise<unknown> = Promise.resolve();
   readonly #storedListeners: ((keyIndexes: number[]) => void)[] = [];
 
-  private constructor(readonly dir: string) {}
-
-  static async open(dir: string): Promise<KeyStore> {
-    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-    const store = new KeyStore(dir);
-    for (const name of await readdir(dir)) {
-      const match = FILE.exec(name);
-      if (match) store.#batches.add(Number(match[1]));
-      const moved = MOVED_FILE.exec(name);
-      if (moved) {
-        const chunk = Number(moved[1]);
-        for (const key of (await store.#read(store.#movedFile(chunk))) ?? [])
-          store.#movedChunkOf.set(key.keyIndex, chunk);
-      }
-    }
-    return store;
+  private constructor(
+    private readonly store: KvStore,
+    counts: KeyCounts,
+  ) {
+    this.#counts = counts;
   }
 
-  #movedFile(chunk: number): string {
-    return path.join(this.dir, `moved-${String(chunk).padStart(6, "0")}.json`);
+  /** Opens (or creates, 0600 in a 0700 directory) the key store in `file` (an epoch's `keys.sqlite`). */
+  static async open(file: string): Promise<KeyStore> {
+    const store = await SqliteStore.open(file);
+    return KeyStore.over(store).catch(async (error: unknown) => {
+      await store.close();
+      throw error;
+    });
   }
 
-  async #read(file: string): Promise<GeneratedKey[] | undefined> {
-    const db = new Low<BatchFile>(new PrivateJsonFile<BatchFile>(file), { batch: -1, keys: [] });
-    await db.read();
-    return db.data.keys;
+  /** A key store over an open store, which it then owns (`close` closes it). */
+  static async over(store: KvStore): Promise<KeyStore> {
+    const meta = await store.get(keyStoreRows.meta);
+    return new KeyStore(store, meta ? fromJsonBytes<KeyCounts>(meta) : { batches: 0, movedKeys: 0 });
   }
 
-  async #write(file: string, batch: number, keys: GeneratedKey[]): Promise<void> {
-    // `new Low(adapter)`, not JSONFilePreset: the preset silently keeps data in memory when NODE_ENV=test.
-    const db = new Low<BatchFile>(new PrivateJsonFile<BatchFile>(file), { batch, keys });
-    db.data = { batch, keys };
-    await db.write();
+  get batches(): number {
+    return this.#counts.batches;
+  }
+
+  get movedKeys(): number {
+    return this.#counts.movedKeys;
+  }
+
+  async hasBatch(batch: number): Promise<boolean> {
+    return (await this.store.get(keyStoreRows.batch(batch))) !== undefined;
+  }
+
+  /** A key-generation batch's keys with this node's shares (immutable once written). */
+  saveBatch(batch: number, keys: GeneratedKey[]): Promise<void> {
+    return this.#save(keyStoreRows.batch(batch), keys, (counts) => ({ ...counts, batches: counts.batches + 1 }));
   }
 
   /** The keys of a handover chunk, with this node's verified new shares (immutable once written). */
   async saveMoved(chunk: number, keys: GeneratedKey[]): Promise<void> {
-    if (keys.length === 0 || this.#movedChunkOf.has(keys[0]!.keyIndex)) return;
-    await this.#write(this.#movedFile(chunk), chunk, keys);
-    for (const key of keys) this.#movedChunkOf.set(key.keyIndex, chunk);
-    this.#stored(keys);
+    if (keys.length === 0) return;
+    await this.#save(keyStoreRows.chunk(chunk), keys, (counts) => ({
+      ...counts,
+      movedKeys: counts.movedKeys + keys.length,
+    }));
+  }
+
+  /** The key with this index, moved to this epoch or generated in it. */
+  async findKey(keyIndex: number): Promise<GeneratedKey | undefined> {
+    const value = await this.store.get(keyStoreRows.key(keyIndex));
+    return value && fromJsonBytes<GeneratedKey>(value);
   }
 
   /**
@@ -83,68 +106,26 @@ export class KeyStore {
     this.#storedListeners.push(listener);
   }
 
-  #stored(keys: GeneratedKey[]): void {
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  /** Writes the keys, their marker and the new counts in one batch, unless the marker is there already. */
+  async #save(marker: Uint8Array, keys: GeneratedKey[], count: (counts: KeyCounts) => KeyCounts): Promise<void> {
+    const write = this.#writes.then(async () => {
+      if ((await this.store.get(marker)) !== undefined) return false;
+      const counts = count(this.#counts);
+      const keyIndexes = keys.map((k) => k.keyIndex);
+      const ops: StoreOp[] = keys.map((k) => ({ type: "put", key: keyStoreRows.key(k.keyIndex), value: jsonBytes(k) }));
+      ops.push({ type: "put", key: marker, value: jsonBytes({ keyIndexes } satisfies StoredMarker) });
+      ops.push({ type: "put", key: keyStoreRows.meta, value: jsonBytes(counts) });
+      await this.store.commit(ops);
+      this.#counts = counts;
+      return true;
+    });
+    this.#writes = write.catch(() => undefined);
+    if (!(await write)) return;
     const keyIndexes = keys.map((k) => k.keyIndex);
     for (const listener of this.#storedListeners) listener(keyIndexes);
-  }
-
-  get movedKeys(): number {
-    return this.#movedChunkOf.size;
-  }
-
-  get batches(): number {
-    return this.#batches.size;
-  }
-
-  #file(batch: number): string {
-    return path.join(this.dir, `batch-${String(batch).padStart(6, "0")}.json`);
-  }
-
-  hasBatch(batch: number): boolean {
-    return this.#batches.has(batch);
-  }
-
-  async saveBatch(batch: number, keys: GeneratedKey[]): Promise<void> {
-    if (this.#batches.has(batch)) return; // immutable once written
-    await this.#write(this.#file(batch), batch, keys);
-    this.#batches.add(batch);
-    this.#stored(keys);
-  }
-
-  /**
-   * Makes a written batch file durable (lowdb renames it into place without fsync): the file and the directory entry
-   * are fsynced, after which a power loss cannot take the batch back — what must hold before the records that could
-   * rebuild it are erased.
-   */
-  async makeDurable(batch: number): Promise<void> {
-    if (!this.#batches.has(batch)) throw new Error(`batch ${batch} is not in the key store`);
-    for (const [file, flags] of [
-      [this.#file(batch), "r+"],
-      [this.dir, "r"],
-    ] as const) {
-      const handle = await open(file, flags);
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-
-  async loadBatch(batch: number): Promise<GeneratedKey[] | undefined> {
-    if (!this.#batches.has(batch)) return undefined;
-    return this.#read(this.#file(batch));
-  }
-
-  /**
-   * The key with this index: a moved key from its chunk's file, a generated one from its batch's (batches count from
-   * `firstKeyIndex`, where this epoch's key generation began).
-   */
-  async findKey(keyIndex: number, keysPerBatch: number, firstKeyIndex = 0): Promise<GeneratedKey | undefined> {
-    const chunk = this.#movedChunkOf.get(keyIndex);
-    if (chunk !== undefined) return (await this.#read(this.#movedFile(chunk)))?.find((k) => k.keyIndex === keyIndex);
-    if (keyIndex < firstKeyIndex) return undefined;
-    const keys = await this.loadBatch(Math.floor((keyIndex - firstKeyIndex) / keysPerBatch));
-    return keys?.find((k) => k.keyIndex === keyIndex);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A retired epoch's directory keeps no secret. Once the handover out of an epoch completed on-chain, the next epoch's
- * nodes hold fresh shares of every key; if the old epoch's directories kept theirs (the key files, the key-generation
+ * nodes hold fresh shares of every key; if the old epoch's directories kept theirs (the key store, the key-generation
  * records, the handover log's reshared shares, the dealing seed), a thief of k retired disks would rebuild every
  * user's key, which is what proactive secret sharing exists to prevent. So the directory is reduced to a `RETIRED`
  * marker and the public chain store (`chain.sqlite*`: blocks, the app state, the last height's votes; kept for audit

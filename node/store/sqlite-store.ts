@@ -54,9 +54,9 @@ let sqlite: typeof SqliteModule | undefined;
 
 /**
  * Loads node:sqlite without its one-time "SQLite is an experimental feature" warning, which would otherwise land on
- * every node's stderr; any other warning passes through.
+ * every node's stderr; any other warning passes through. Exported for tests that read a store's file themselves.
  */
-function loadSqlite(): typeof SqliteModule {
+export function loadSqlite(): typeof SqliteModule {
   if (sqlite) return sqlite;
   const own = Object.getOwnPropertyDescriptor(process, "emitWarning")!;
   const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;

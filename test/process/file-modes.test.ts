@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet } from "../../scripts/lib/devnet-processes.ts";
 import { entriesNotPrivate, entriesUnder } from "../support/file-modes.ts";
+import { readKeyStore } from "../support/key-rows.ts";
 
 // Shares, dealing seeds, records and logs: nothing a node process writes may be readable by another user of the
 // machine. The node processes are started under umask 0022 (they inherit it), under which a file created without a
@@ -29,7 +30,7 @@ describe("a node process creates every file 0600 and every directory 0700 (one-n
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("holds its key batches, logs and bindings readable by its owner only", async function () {
+  it("holds its key store, logs and bindings readable by its owner only", async function () {
     await devnet.waitForKeys(8, 120_000);
     const node = path.dirname(devnet.nodes[0]!.configFile);
     expect(await entriesUnder(node)).to.include.members([
@@ -43,8 +44,9 @@ describe("a node process creates every file 0600 and every directory 0700 (one-n
       path.join("data", "epoch-1", "bft-wal.log"),
       path.join("data", "epoch-1", "blocks.log"),
       path.join("data", "epoch-1", "keygen.log"),
-      path.join("data", "epoch-1", "keys", "batch-000000.json"),
+      path.join("data", "epoch-1", "keys.sqlite"),
     ]);
+    expect(readKeyStore(path.join(node, "data", "epoch-1", "keys.sqlite")).counts.batches).to.be.greaterThan(0);
     expect(await entriesNotPrivate(node)).to.deep.equal([]);
   });
 
@@ -53,8 +55,9 @@ describe("a node process creates every file 0600 and every directory 0700 (one-n
     const successor = path.dirname(nodes[0]!.configFile);
     expect(await entriesUnder(successor)).to.include.members([
       path.join("data", "epoch-2", "pss.log"),
-      path.join("data", "epoch-2", "keys", "moved-000000.json"),
+      path.join("data", "epoch-2", "keys.sqlite"),
     ]);
+    expect(readKeyStore(path.join(successor, "data", "epoch-2", "keys.sqlite")).counts.movedKeys).to.be.greaterThan(0);
     for (const node of devnet.nodes) {
       const nodeDir = path.dirname(node.configFile);
       expect(await entriesNotPrivate(nodeDir), nodeDir).to.deep.equal([]);

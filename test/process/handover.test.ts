@@ -18,6 +18,7 @@ import { addressFromPublicKey } from "../../node/crypto/address.ts";
 import { mod } from "../../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
 import { G, Point } from "../../node/crypto/point.ts";
+import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { pointHex } from "../../node/dkg/wire.ts";
 import type { ReceiverRecord } from "../../node/pss/receiver.ts";
 import type { ResharedKey } from "../../node/pss/types.ts";
@@ -25,6 +26,7 @@ import { AppendLog } from "../../node/store/append-log.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";
+import { batchKeys } from "../support/key-rows.ts";
 
 const rpc = new JsonRpcClient(10_000);
 
@@ -242,15 +244,14 @@ describe("a handover between node processes of two epochs", function () {
     await devnet.waitForKeys(keyIndexes.length + 4, 180_000, undefined, holders);
     const batches = await Promise.all(
       holders.map(async (node) => {
-        // A node may see the keys published (a quorum voted) a moment before its own batch file is written.
-        const file = path.join(node.dataDir, `epoch-${next}`, "keys", "batch-000000.json");
-        let text: string | undefined;
-        for (const until = Date.now() + 60_000; text === undefined && Date.now() < until;) {
-          text = await readFile(file, "utf8").catch(() => undefined);
-          if (text === undefined) await new Promise((r) => setTimeout(r, 500));
+        // A node may see the keys published (a quorum voted) a moment before its own key store holds the batch.
+        const file = path.join(node.dataDir, `epoch-${next}`, "keys.sqlite");
+        let keys: GeneratedKey[] | undefined;
+        for (const until = Date.now() + 60_000; keys === undefined && Date.now() < until;) {
+          keys = batchKeys(file, 0);
+          if (keys === undefined) await new Promise((r) => setTimeout(r, 500));
         }
-        const { keys } = JSON.parse(text ?? "{}") as { keys: { keyIndex: number; share: string; publicKey: string }[] };
-        return { index: await devnet.positionOf(node), keys };
+        return { index: await devnet.positionOf(node), keys: keys ?? [] };
       }),
     );
     expect(batches[0]!.keys[0]!.keyIndex).to.be.at.least(firstKeyIndex);

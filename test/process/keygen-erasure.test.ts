@@ -14,6 +14,7 @@ import type { KeygenRecord } from "../../node/dkg/keygen.ts";
 import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
+import { batchKeys } from "../support/key-rows.ts";
 
 const RESEND_WINDOW_SECONDS = 3;
 
@@ -40,9 +41,10 @@ const batchOf = (record: KeygenRecord) => (record.kind === "decision" ? record.d
 const erasedBatchZero = (records: KeygenRecord[]) =>
   records.some((r) => r.kind === "erased") && !records.some((r) => r.kind !== "erased" && batchOf(r) === 0);
 
-async function batchZeroKeys(node: DevnetNode): Promise<GeneratedKey[]> {
-  const file = path.join(node.dataDir, "epoch-1", "keys", "batch-000000.json");
-  return (JSON.parse(await readFile(file, "utf8")) as { keys: GeneratedKey[] }).keys;
+function batchZeroKeys(node: DevnetNode): GeneratedKey[] {
+  const keys = batchKeys(path.join(node.dataDir, "epoch-1", "keys.sqlite"), 0);
+  if (!keys) throw new Error(`node ${node.slot}'s key store lacks batch 0`);
+  return keys;
 }
 
 describe("key generation erases a published batch's records after the resend window (node processes)", function () {
@@ -92,13 +94,13 @@ describe("key generation erases a published batch's records after the resend win
     ).to.deep.equal([]);
     expect(erasedBatchZero(records)).to.equal(true);
 
-    // Every node erased it, and holds its shares of the batch in its key file, which k of them turn into each key.
+    // Every node erased it, and holds its shares of the batch in its key store, which k of them turn into each key.
     const held = await Promise.all(
       devnet.nodes.map(async (n) => {
         for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 250)))
           if (erasedBatchZero((await keygenLog(n)).records)) break;
         expect(erasedBatchZero((await keygenLog(n)).records), `node ${n.slot}`).to.equal(true);
-        return { index: (await devnet.status(n))!.index, keys: await batchZeroKeys(n) };
+        return { index: (await devnet.status(n))!.index, keys: batchZeroKeys(n) };
       }),
     );
     for (let key = 0; key < held[0]!.keys.length; key++) {
@@ -109,8 +111,8 @@ describe("key generation erases a published batch's records after the resend win
     }
 
     // Killed and restarted, the node restores from the erased log: it neither deals batch 0 again nor asks for it,
-    // and serves its keys from the key file (which it does not rewrite) — a user assigned key 0 logs in.
-    const keysBefore = await batchZeroKeys(node);
+    // and serves its keys from the key store (which it does not rewrite) — a user assigned key 0 logs in.
+    const keysBefore = batchZeroKeys(node);
     await devnet.kill(node, "SIGKILL");
     devnet.spawn(node);
     await devnet.waitUntilServing([node]);
@@ -121,7 +123,7 @@ describe("key generation erases a published batch's records after the resend win
     const idToken = await devnet.oidc.mint({ email: user.verifierId });
     const loggedIn = await login(network, { ...user, idToken });
     expect(loggedIn.address).to.equal(assigned.address);
-    expect(await batchZeroKeys(node)).to.deep.equal(keysBefore);
+    expect(batchZeroKeys(node)).to.deep.equal(keysBefore);
     const after = await keygenLog(node);
     expect(erasedBatchZero(after.records), "no record of batch 0 after the restart").to.equal(true);
     expect([...seen].filter((secret) => after.bytes.toString("latin1").includes(secret))).to.deep.equal([]);

@@ -1,27 +1,33 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
 
+import { getOrAssignKey, login, networkFromDescription } from "../../client/index.ts";
 import { mod } from "../../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
 import { G } from "../../node/crypto/point.ts";
 import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { freePort, startChain } from "../../scripts/lib/chain-process.ts";
-import { Devnet, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
+import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
+import { batchKeys, dropBatch, readKeyStore, storedBatches } from "../support/key-rows.ts";
 
-/** Every key this node holds, from its per-batch key files. */
-async function keysOf(node: DevnetNode): Promise<Map<number, GeneratedKey>> {
-  const dir = path.join(node.dataDir, "epoch-1", "keys");
-  const keys = new Map<number, GeneratedKey>();
-  // Only finished batch files: lowdb writes each through a temporary file that is renamed (and gone) a moment later.
-  for (const file of (await readdir(dir)).filter((name) => /^batch-\d+\.json$/.test(name))) {
-    const batch = JSON.parse(await readFile(path.join(dir, file), "utf8")) as { keys: GeneratedKey[] };
-    for (const key of batch.keys) keys.set(key.keyIndex, key);
+const keyStoreOf = (node: DevnetNode) => path.join(node.dataDir, "epoch-1", "keys.sqlite");
+
+/** Every key this node holds, from its key store (read beside the running node: only whole batches are seen). */
+function keysOf(node: DevnetNode): Map<number, GeneratedKey> {
+  return readKeyStore(keyStoreOf(node)).keys;
+}
+
+/** A read of a node's store while it may be starting (its file not there yet): undefined if it fails. */
+function tryRead<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
   }
-  return keys;
 }
 
 async function indexOf(devnet: Devnet, node: DevnetNode): Promise<number> {
@@ -35,8 +41,18 @@ describe("a network of five node processes on a Hardhat chain", function () {
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "network-"));
-    // A buffer larger than the test fills, so that key generation goes on through the whole suite.
-    devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 400 });
+    // A buffer larger than the test fills, so that key generation goes on through the whole suite; and every batch's
+    // records kept in keygen.log throughout (the last test rebuilds an early batch from them).
+    devnet = await Devnet.start({
+      dir,
+      n: 5,
+      chainPort: await freePort(),
+      keyBuffer: 400,
+      configOverride: (_slot, config) => ({
+        ...config,
+        keygen: { ...(config.keygen as object), resendWindowSeconds: 3600 },
+      }),
+    });
   });
 
   after(async function () {
@@ -58,7 +74,7 @@ describe("a network of five node processes on a Hardhat chain", function () {
 
   it("holds, on every node, shares of each key that k of them turn into the published public key", async function () {
     const shares = await Promise.all(
-      devnet.nodes.map(async (node) => ({ index: await indexOf(devnet, node), keys: await keysOf(node) })),
+      devnet.nodes.map(async (node) => ({ index: await indexOf(devnet, node), keys: keysOf(node) })),
     );
     const common = [...shares[0]!.keys.keys()].filter((i) => shares.every((s) => s.keys.has(i)));
     expect(common.length).to.be.at.least(40);
@@ -99,7 +115,7 @@ describe("a network of five node processes on a Hardhat chain", function () {
     // Its share of every key published when it restarted: the batches in flight at the kill, and those that began
     // and ended while it was down. Its BFT state (the published count) can be back before it has rebuilt its shares
     // of those batches through its peers' resends, so wait for the shares, within a bound.
-    const theirs = await keysOf(others[0]!);
+    const theirs = keysOf(others[0]!);
     const published = [...theirs.keys()].filter((i) => i < target);
     expect(
       published.filter((i) => i >= before + 24).length,
@@ -108,31 +124,48 @@ describe("a network of five node processes on a Hardhat chain", function () {
     let lacking = published;
     for (const until = Date.now() + 60_000; lacking.length > 0 && Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 500));
-      const mine = await keysOf(victim);
+      const mine = tryRead(() => keysOf(victim)) ?? new Map<number, GeneratedKey>();
       lacking = published.filter((i) => !mine.has(i));
     }
     expect(lacking, "keys published before its restart whose shares it still lacks").to.deep.equal([]);
   });
 
-  it("rebuilds from its key-generation log a batch whose key file a crash lost", async function () {
-    // A crash after a batch's keys reached the log but before its key file was written: kill a node, remove its
-    // newest batch file as that crash would have left it, and restart it.
+  it("rebuilds from its key-generation log, and serves, a batch whose keys a crash lost before the key store wrote them", async function () {
+    // A user's key, so that the lost batch is one a login needs.
+    const network = networkFromDescription(await devnet.describe(true));
+    const user = { verifier: VERIFIER_NAME, verifierId: "rebuilt@example.com" };
+    const assigned = await getOrAssignKey(network, user, { signer: devnet.signer.url });
+    // A crash after a batch's keys reached the log but before the key store's write: kill a node, take the batch of
+    // that key out of its key store as that crash would have left it (no key row, no marker, the counts without it),
+    // and restart it.
     const node = devnet.nodes[0]!;
     await devnet.kill(node, "SIGKILL");
-    const keysDir = path.join(node.dataDir, "epoch-1", "keys");
-    const newest = (await readdir(keysDir))
-      .filter((name) => /^batch-\d+\.json$/.test(name))
-      .sort()
-      .pop()!;
-    const lost = await readFile(path.join(keysDir, newest), "utf8");
-    await rm(path.join(keysDir, newest));
+    const file = keyStoreOf(node);
+    const batch = storedBatches(file).find((b) => batchKeys(file, b)!.some((k) => k.keyIndex === assigned.keyIndex));
+    expect(batch, `the batch of key ${assigned.keyIndex}`).to.not.equal(undefined);
+    const counted = readKeyStore(file).counts.batches;
+    const lost = await dropBatch(file, batch!);
+    expect(batchKeys(file, batch!), `batch ${batch} is out of the store`).to.equal(undefined);
+    expect(keysOf(node).has(assigned.keyIndex)).to.equal(false);
     devnet.spawn(node);
-    let rebuilt: string | undefined;
+    let rebuilt: GeneratedKey[] | undefined;
     for (const until = Date.now() + 60_000; rebuilt === undefined && Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 500));
-      rebuilt = await readFile(path.join(keysDir, newest), "utf8").catch(() => undefined);
+      rebuilt = tryRead(() => batchKeys(file, batch!));
     }
-    expect(rebuilt && JSON.parse(rebuilt), newest).to.deep.equal(JSON.parse(lost));
+    expect(rebuilt, `batch ${batch}`).to.deep.equal(lost);
+    await devnet.waitUntilServing([node]);
+    expect((await devnet.status(node))!.keys.generatedBatches, "batches its key store counts").to.be.at.least(counted);
+
+    // It serves them: a login whose share requests reach this node and two others only (k = 3) rebuilds the key.
+    const answering = [0, 1, 3].map((slot) => `${devnet.nodes[slot]!.apiUrl}/jrpc`);
+    const sharesFromThree: typeof fetch = (input, init) =>
+      typeof init?.body === "string" && init.body.includes('"ShareRequest"') && !answering.includes(input as string)
+        ? Promise.reject(new Error("share request held back by the test"))
+        : fetch(input, init);
+    const idToken = await devnet.oidc.mint({ email: user.verifierId });
+    const loggedIn = await login(network, { ...user, idToken }, { fetch: sharesFromThree });
+    expect(loggedIn.address).to.equal(assigned.address);
   });
 });
 

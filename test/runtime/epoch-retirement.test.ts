@@ -78,15 +78,19 @@ describe("a retired epoch's directory keeps its RETIRED marker and chain store o
 
   it("erases the shares, every log but the blocks, and the dealing seed, after writing a 0600 marker with the binding", async function () {
     const storage = await usedStorage(2);
-    expect(await filesUnder(storage.dir)).to.include.members(["keys", "pss.log", "keygen.log", "pss-dealer.seed"]);
-    const before = Date.now();
+    const before = await filesUnder(storage.dir);
+    expect(before).to.include.members(["keys.sqlite", "pss.log", "keygen.log", "pss-dealer.seed"]);
+    expect(before, "the open key store's write-ahead log").to.include("keys.sqlite-wal");
+    const retiredAfter = Date.now();
     await storage.retire();
     expect(await filesUnder(storage.dir)).to.deep.equal([RETIRED_MARKER_FILE, CHAIN_FILE]);
+    for (const name of await filesUnder(storage.dir))
+      expect((await readFile(path.join(storage.dir, name))).includes(SHARE), name).to.equal(false);
     const markerFile = path.join(storage.dir, RETIRED_MARKER_FILE);
     expect((await stat(markerFile)).mode & 0o777).to.equal(0o600);
     const marker = JSON.parse(await readFile(markerFile, "utf8")) as Record<string, unknown>;
     expect(marker).to.deep.include({ deployment, epoch: 2, attempt: 1 });
-    expect(Date.parse(marker.retiredAt as string)).to.be.within(before - 1000, Date.now());
+    expect(Date.parse(marker.retiredAt as string)).to.be.within(retiredAfter - 1000, Date.now());
     await storage.close(); // the node's stop closes again: a no-op
   });
 
@@ -128,6 +132,6 @@ describe("a retired epoch's directory keeps its RETIRED marker and chain store o
     const marker = JSON.parse(await readFile(path.join(down.dir, RETIRED_MARKER_FILE), "utf8")) as object;
     expect(marker).to.deep.include({ deployment, epoch: 1, attempt: 1 });
     expect(await filesUnder(live.dir)).to.deep.equal(liveFiles);
-    expect(await readFile(path.join(live.dir, "keys", "batch-000000.json"), "utf8")).to.contain(SHARE);
+    expect((await readFile(path.join(live.dir, "keys.sqlite"))).includes(SHARE)).to.equal(true);
   });
 });

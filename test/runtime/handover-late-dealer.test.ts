@@ -38,9 +38,13 @@ function epochView(epoch: number, n: number, k: number, t: number): EpochView {
   return testEpochView({ epoch, nextEpoch: epoch + 1, n, k, t, secretOf, portOf: (i) => 3999 + i });
 }
 
+/** The key stores the test opened, closed after it. */
+const opened: KeyStore[] = [];
+
 /** Old node 2, its state frozen for attempt 1 of the handover to epoch 2; records what it sends and logs. */
 async function oldNode(dir: string, resendWindowSeconds = 3600) {
-  const keyStore = await KeyStore.open(dir);
+  const keyStore = await KeyStore.open(path.join(dir, "keys.sqlite"));
+  opened.push(keyStore);
   const sent: { peerId: string; message: unknown }[] = [];
   const logs: { level: string; message: string; problem?: string }[] = [];
   const logAt = (level: string) => (fields: { problem?: string }, message: string) =>
@@ -65,7 +69,7 @@ async function oldNode(dir: string, resendWindowSeconds = 3600) {
     executor,
     findKey: (keyIndex: number) => {
       reads++;
-      return keyStore.findKey(keyIndex, KEYS_PER_BATCH);
+      return keyStore.findKey(keyIndex);
     },
     resendWindowSeconds,
     log,
@@ -87,6 +91,7 @@ describe("a dealer that lacks shares at the handover's freeze", function () {
   });
 
   afterEach(async function () {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
     await rm(dir, { recursive: true, force: true });
   });
 

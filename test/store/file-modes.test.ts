@@ -21,7 +21,7 @@ describe("what a node stores is readable by its owner only, whatever the process
   beforeEach(async () => (root = await mkdtemp(path.join(tmpdir(), "file-modes-"))));
   afterEach(async () => rm(root, { recursive: true, force: true }));
 
-  it("creates every directory of an epoch 0700 and every file 0600 (logs, key batches, moved keys, dealing seed)", async function () {
+  it("creates every directory of an epoch 0700 and every file 0600 (logs, key store with batches and moved keys, dealing seed)", async function () {
     const dataDir = path.join(root, "data");
     await withUmask(0o022, async () => {
       const deployment = {
@@ -48,8 +48,7 @@ describe("what a node stores is readable by its owner only, whatever the process
       path.join("epoch-2", "keygen.log"),
       path.join("epoch-2", "pss.log"),
       path.join("epoch-2", "pss-dealer.seed"),
-      path.join("epoch-2", "keys", "batch-000000.json"),
-      path.join("epoch-2", "keys", "moved-000003.json"),
+      path.join("epoch-2", "keys.sqlite"),
     ]);
     expect(await entriesNotPrivate(dataDir)).to.deep.equal([]);
   });
