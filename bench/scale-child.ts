@@ -8,10 +8,11 @@
  * Measures: the time from its spawn (the parent's clock, passed in) until its first VerifierLookupRequest is answered,
  * split into node's own start, the imports, the storage's open, the cores and the lookup; its RSS while serving; p50
  * and p99 of random lookups by user (VerifierLookupRequest) and by public key (KeyLookupRequest) through the methods,
- * of the stored queries alone (appQueries.lookup, keyByPublicKey) and of share reads (keyStore.findKey). Every answer
- * is checked (user i holds key i). Prints one JSON line.
+ * of the stored queries alone (appQueries.lookup, keyByPublicKey) and of share reads (keyStore.findKey), and what the
+ * slowest of them waited for. Every answer is checked (user i holds key i). Prints one JSON line.
  */
 import { readFile } from "node:fs/promises";
+import { PerformanceObserver } from "node:perf_hooks";
 
 import { pino } from "pino";
 
@@ -119,17 +120,65 @@ const restartSeconds = (performance.timeOrigin + answeredAt - config.spawnedAt) 
 const samples = JSON.parse(await readFile(config.samples, "utf8")) as { keyIndex: number; x: string; y: string }[];
 const randomSample = () => samples[Math.floor(Math.random() * samples.length)]!;
 
-/** p50 and p99 of `count` calls of `run`, one at a time. */
-async function latency(count: number, run: () => Promise<void>): Promise<{ p50Ms: number; p99Ms: number }> {
-  const times = new Float64Array(count);
+/** Garbage-collection pauses, summed per `latency` run. */
+const gc = { count: 0, ms: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.ms += entry.duration;
+    gc.maxMs = Math.max(gc.maxMs, entry.duration);
+  }
+}).observe({ entryTypes: ["gc"] });
+
+/**
+ * What the slowest calls spent their time on, to say why a p99 is what it is: the slowest 1 % of calls, the share of
+ * their wall time this process was on a CPU (the rest it waited: for a core on a loaded machine, or for the disk), and
+ * over the whole run the involuntary context switches (preemptions), major page faults and reads from the disk, and
+ * the garbage collector's pauses.
+ */
+interface Tail {
+  onCpuShare: number;
+  preemptions: number;
+  majorFaults: number;
+  diskReads: number;
+  gcPauses: number;
+  gcMs: number;
+  gcMaxMs: number;
+}
+
+/** p50 and p99 of `count` calls of `run`, one at a time, and what the slowest of them waited for. */
+async function latency(count: number, run: () => Promise<void>): Promise<{ p50Ms: number; p99Ms: number; tail: Tail }> {
+  const wall = new Float64Array(count);
+  const cpu = new Float64Array(count);
+  // GC entries reach the observer on a later turn of the event loop, which the calls (promises) never yield to.
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
+  await settled();
+  const usage = process.resourceUsage();
+  Object.assign(gc, { count: 0, ms: 0, maxMs: 0 });
   for (let i = 0; i < count; i++) {
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     await run();
-    times[i] = performance.now() - start;
+    wall[i] = performance.now() - start;
+    const { user, system } = process.cpuUsage(cpuBefore);
+    cpu[i] = (user + system) / 1000;
   }
-  times.sort();
-  const at = (p: number) => Number(times[Math.min(count - 1, Math.floor(count * p))]!.toFixed(4));
-  return { p50Ms: at(0.5), p99Ms: at(0.99) };
+  const after = process.resourceUsage();
+  await settled();
+  const order = Array.from(wall.keys()).sort((a, b) => wall[a]! - wall[b]!);
+  const at = (p: number) => Number(wall[order[Math.min(count - 1, Math.floor(count * p))]!]!.toFixed(4));
+  const slowest = order.slice(Math.floor(count * 0.99));
+  const sum = (xs: Float64Array) => slowest.reduce((total, i) => total + xs[i]!, 0);
+  const tail: Tail = {
+    onCpuShare: Number(Math.min(1, sum(cpu) / sum(wall)).toFixed(2)),
+    preemptions: after.involuntaryContextSwitches - usage.involuntaryContextSwitches,
+    majorFaults: after.majorPageFault - usage.majorPageFault,
+    diskReads: after.fsRead - usage.fsRead,
+    gcPauses: gc.count,
+    gcMs: Number(gc.ms.toFixed(1)),
+    gcMaxMs: Number(gc.maxMs.toFixed(2)),
+  };
+  return { p50Ms: at(0.5), p99Ms: at(0.99), tail };
 }
 
 const byUser = await latency(config.lookups, () => lookupUser(randomKey()));

@@ -14,9 +14,10 @@
  *
  * The child measures the restart (its spawn to the first answered lookup, after the production EpochStorage.open and
  * buildCores), its RSS while serving lookups, the latency of lookups by user and by public key (the JSON-RPC methods
- * over a KeyService on the storage, and the stored queries alone) and of share reads, p50 and p99. Checks free disk
- * first (from the bytes a first slice took), works in a directory under os.tmpdir() and deletes it at the end, also on
- * failure or interrupt. Prints a table, then one JSON line.
+ * over a KeyService on the storage, and the stored queries alone) and of share reads, p50 and p99, with what the
+ * slowest 1 % waited for (a core, the disk, the garbage collector). Checks free disk first (from the bytes a first
+ * slice took), works in a directory under os.tmpdir() and deletes it at the end, also on failure or interrupt. Prints
+ * a table, then one JSON line. `BENCH_SCALE_CPU_PROF=<dir>` profiles the child (node --cpu-prof) into <dir>.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -453,6 +454,16 @@ async function checkDisk(done: number): Promise<number> {
 interface Latency {
   p50Ms: number;
   p99Ms: number;
+  /** The slowest 1 %: the share of their time on a CPU; over the run, preemptions, faults, disk reads, GC. */
+  tail: {
+    onCpuShare: number;
+    preemptions: number;
+    majorFaults: number;
+    diskReads: number;
+    gcPauses: number;
+    gcMs: number;
+    gcMaxMs: number;
+  };
 }
 
 /** What bench/scale-child.ts prints as its last line. */
@@ -549,14 +560,32 @@ function report(fill: FillFigures, { files, child }: { files: Map<string, number
     `RSS while serving: ${child.rssMB} MB after ${thousands(child.lookups)} lookups (peak ${child.rssPeakMB} MB)`,
   );
   console.log(`\nlatency over ${thousands(child.lookups)} random lookups each:`);
-  const lw = [52, 9, 9];
-  row(["", "p50 ms", "p99 ms"], lw);
-  const lat = (name: string, l: Latency) => row([name, l.p50Ms.toFixed(3), l.p99Ms.toFixed(3)], lw);
+  const lw = [52, 9, 9, 8, 12, 7, 11, 12];
+  row(["", "p50 ms", "p99 ms", "on CPU", "preemptions", "faults", "disk reads", "GC (max ms)"], lw);
+  const lat = (name: string, { p50Ms, p99Ms, tail: t }: Latency) =>
+    row(
+      [
+        name,
+        p50Ms.toFixed(3),
+        p99Ms.toFixed(3),
+        `${Math.round(t.onCpuShare * 100)} %`,
+        String(t.preemptions),
+        String(t.majorFaults),
+        String(t.diskReads),
+        `${t.gcPauses} (${t.gcMaxMs.toFixed(1)})`,
+      ],
+      lw,
+    );
   lat("VerifierLookupRequest (by user), JSON-RPC method", child.byUser);
   lat("KeyLookupRequest (by public key), JSON-RPC method", child.byPublicKey);
   lat("  appQueries.lookup alone", child.queryByUser);
   lat("  appQueries.keyByPublicKey alone", child.queryByPublicKey);
   lat("keyStore.findKey (share read)", child.shareRead);
+  console.log(
+    `  (on CPU: the share of the slowest 1 % of calls' time this process ran, the rest it waited for a core or the\n` +
+      `  disk; over each run of ${thousands(child.lookups)}: involuntary context switches, major page faults, blocks ` +
+      `read from the disk, GC pauses)`,
+  );
 
   console.log(
     JSON.stringify({
@@ -569,6 +598,7 @@ function report(fill: FillFigures, { files, child }: { files: Map<string, number
         lookupP99Ms: child.byUser.p99Ms,
         bytesPerKey,
         insertPerSec: Math.round(KEYS / fill.seconds),
+        lookupP99Tail: child.byUser.tail,
         lookupByPublicKeyP50Ms: child.byPublicKey.p50Ms,
         lookupByPublicKeyP99Ms: child.byPublicKey.p99Ms,
         queryLookupP50Ms: child.queryByUser.p50Ms,
