@@ -6,7 +6,6 @@
  * a block only after one that covers them), and a child killed with SIGKILL right after a block was acknowledged finds
  * it on reopen.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,6 +19,7 @@ import { StoreInputError, type KvStore } from "../../node/store/kv-store.ts";
 import { MemoryStore } from "../../node/store/memory-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
+import { killAfterAcks } from "../support/kill-child.ts";
 import { appOp, nextCommit, timeoutRecord, WAL_RECORDS_PER_HEIGHT } from "./chain-store-crash-child.ts";
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -302,27 +302,8 @@ describe("the chain store: blocks, the committed head and the BFT write-ahead lo
     it("finds the block and head acknowledged before a kill -9 of a real child process", async function () {
       this.timeout(60_000);
       const file = path.join(dir, "crash", "chain.sqlite");
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", path.join(import.meta.dirname, "chain-store-crash-child.ts"), file],
-        { stdio: ["ignore", "pipe", "inherit"] },
-      );
-      let acked = 0;
-      let buffered = "";
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child.once("exit", (_code, signal) => resolve(signal)),
-      );
-      await new Promise<void>((resolve) =>
-        child.stdout.on("data", (chunk: Buffer) => {
-          buffered += chunk.toString();
-          const lines = buffered.split("\n");
-          buffered = lines.pop()!;
-          for (const line of lines) acked = Number(line.split(" ")[1]);
-          // Killed the moment it says a block is acknowledged, while it is already writing the next height.
-          if (acked >= 150 && child.kill("SIGKILL")) resolve();
-        }),
-      );
-      expect(await exited).to.equal("SIGKILL");
+      // Killed the moment it says a write is acknowledged, while it is already writing the next one.
+      const acked = await killAfterAcks(path.join(import.meta.dirname, "chain-store-crash-child.ts"), [file], 150);
 
       const kv = await SqliteStore.open(file);
       const chain = await ChainStore.open(kv);

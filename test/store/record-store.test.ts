@@ -7,7 +7,6 @@
  * SIGKILL that finds every acknowledged record, and each compaction whole or not at all.
  */
 import { randomBytes } from "node:crypto";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -19,6 +18,7 @@ import { MemoryStore } from "../../node/store/memory-store.ts";
 import { RECORD_PAGE, RecordStore, recordKeys } from "../../node/store/record-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
+import { killAfterAcks } from "../support/kill-child.ts";
 import { GROUP_SIZE, groupErasure, type CrashRecord } from "./record-store-crash-child.ts";
 
 type Item = { batch: number; i: number; secret?: string } | { erased: number };
@@ -297,27 +297,8 @@ describe("the record store: an ordered log of typed records in a KvStore, compac
     it("finds every record acknowledged before a kill -9 of a real child process, and each compaction whole or not at all", async function () {
       this.timeout(60_000);
       const file = path.join(dir, "crash", "records.sqlite");
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", path.join(import.meta.dirname, "record-store-crash-child.ts"), file],
-        { stdio: ["ignore", "pipe", "inherit"] },
-      );
-      let acked = -1;
-      let buffered = "";
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child.once("exit", (_code, signal) => resolve(signal)),
-      );
-      await new Promise<void>((resolve) =>
-        child.stdout.on("data", (chunk: Buffer) => {
-          buffered += chunk.toString();
-          const lines = buffered.split("\n");
-          buffered = lines.pop()!;
-          for (const line of lines) acked = Number(line.split(" ")[1]);
-          // Killed the moment it says a group is acknowledged, while it is already writing the next one.
-          if (acked >= 60 && child.kill("SIGKILL")) resolve();
-        }),
-      );
-      expect(await exited).to.equal("SIGKILL");
+      // Killed the moment it says a write is acknowledged, while it is already writing the next one.
+      const acked = await killAfterAcks(path.join(import.meta.dirname, "record-store-crash-child.ts"), [file], 60);
 
       const store = await RecordStore.open<CrashRecord>(await SqliteStore.open(file, { secureDelete: true }));
       const records = await all(store);

@@ -4,7 +4,6 @@
  * creates its files 0600 in a 0700 directory. Its pipelined writes resolve `apply` before any fsync, and `durable()`,
  * `commit` and the plain reads only after an fsync that started after the writes they cover.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,6 +13,7 @@ import { expect } from "chai";
 import { key } from "../../node/store/key-codec.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
+import { killAfterAcks } from "../support/kill-child.ts";
 import { BATCH_KEYS, batchValue } from "./sqlite-crash-child.ts";
 import { storageContract } from "./storage-contract.ts";
 
@@ -96,29 +96,8 @@ describe("the embedded storage engine (node:sqlite)", function () {
   it("loses no batch acknowledged before a kill -9, and keeps every batch whole (a real child process)", async function () {
     this.timeout(60_000);
     const file = path.join(dir, "crash", "store.sqlite");
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", path.join(import.meta.dirname, "sqlite-crash-child.ts"), file],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let acked = -1;
-    let buffered = "";
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.once("exit", (_code, signal) => resolve(signal)),
-    );
-    await new Promise<void>((resolve) =>
-      child.stdout.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split("\n");
-        buffered = lines.pop()!;
-        for (const line of lines) acked = Number(line.split(" ")[1]);
-        // Killed the moment it says a commit is acknowledged, while it is already writing the next batch.
-        if (acked >= 300 && child.kill("SIGKILL")) resolve();
-      }),
-    );
-    expect(await exited).to.equal("SIGKILL");
+    // Killed the moment it says a write is acknowledged, while it is already writing the next one.
+    const acked = await killAfterAcks(path.join(import.meta.dirname, "sqlite-crash-child.ts"), [file], 300);
 
     const store = await SqliteStore.open(file);
     const head = (await store.get(key("head")))!;
