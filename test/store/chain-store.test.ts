@@ -21,15 +21,7 @@ import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
 import { killAfterAcks } from "../support/kill-child.ts";
 import { appOp, nextCommit, timeoutRecord, WAL_RECORDS_PER_HEIGHT } from "./chain-store-crash-child.ts";
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejection } from "../support/refusal.ts";
 
 /** Every key of the store (small test stores only). */
 async function allKeys(kv: KvStore): Promise<string[]> {

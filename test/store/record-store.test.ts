@@ -20,20 +20,12 @@ import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
 import { killAfterAcks } from "../support/kill-child.ts";
 import { GROUP_SIZE, groupErasure, type CrashRecord } from "./record-store-crash-child.ts";
+import { rejection } from "../support/refusal.ts";
 
 type Item = { batch: number; i: number; secret?: string } | { erased: number };
 
 const item = (batch: number, i: number): Item => ({ batch, i });
 const batchOf = (r: Item) => ("batch" in r ? r.batch : -1);
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 async function all<T>(store: RecordStore<T>, pageSize?: number): Promise<T[]> {
   const records: T[] = [];

@@ -17,6 +17,7 @@ import {
   type StoreOp,
 } from "../../node/store/kv-store.ts";
 import { Prng } from "../support/prng.ts";
+import { rejection } from "../support/refusal.ts";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const text = (s: string) => new TextEncoder().encode(s);
@@ -34,15 +35,6 @@ async function allKeys(store: KvStore, page = 3): Promise<string[]> {
     if (entries.length < page) return keys;
     start = keyAfter(entries.at(-1)!.key);
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 export function storageContract(open: () => Promise<KvStore>): void {

@@ -12,3 +12,8 @@ export async function refusedWith<E extends Error>(
   expect(error, "no refusal").to.be.instanceOf(type);
   return error as E;
 }
+
+/** The error `action` rejects with, whatever its class (failing the test if it resolves). */
+export async function rejection(action: Promise<unknown>): Promise<Error> {
+  return refusedWith(action, Error);
+}
