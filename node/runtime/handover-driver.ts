@@ -12,7 +12,6 @@
 import type { Logger } from "pino";
 
 import type { KeyMappingApp } from "../app/key-mapping-app.ts";
-
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import { dealerKeys } from "../pss/moved-state.ts";
