@@ -72,10 +72,11 @@ export class AppState {
   readonly scalars: { [K in keyof Scalars]: StateScalar<Scalars[K]> };
   /** Whether the state lives in a store (its per-block tables are caches the runtime fills). */
   readonly stored: boolean;
+  readonly #lenient = { on: false };
 
   private constructor(stored: boolean, scalars: Scalars) {
     this.stored = stored;
-    const perBlock: TableMode = { complete: !stored, tracked: stored };
+    const perBlock: TableMode = { complete: !stored, tracked: stored, lenient: this.#lenient };
     const whole: TableMode = { complete: true, tracked: stored };
     this.keys = new StateTable("k", perBlock);
     this.users = new StateTable("u", perBlock);
@@ -110,6 +111,20 @@ export class AppState {
     for (const chunk of whole.movedChunks) state.movedChunks.load(chunk, true);
     for (const [key, row] of whole.openVotes) state.openVotes.load(key, row);
     return state;
+  }
+
+  /**
+   * Runs a mempool admission check, in which a row that is not in memory reads as absent (state-table.ts's `lenient`):
+   * between blocks a store-backed state holds none of the per-block rows, and admission is advisory — the block's
+   * execution, over the rows loaded for it, is what every replica agrees on.
+   */
+  admitting<T>(check: () => T): T {
+    this.#lenient.on = true;
+    try {
+      return check();
+    } finally {
+      this.#lenient.on = false;
+    }
   }
 
   /** Every row a block changed since the last call, for the store; the per-block caches are dropped. */

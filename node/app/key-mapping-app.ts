@@ -22,7 +22,6 @@ import { KeyPool } from "./key-pool.ts";
 import { MovedChunks } from "./moved-chunks.ts";
 import type { AppPhase } from "./phase.ts";
 import { PublicationVotes } from "./publication-votes.ts";
-import { StateNotLoaded } from "./state-table.ts";
 import { InvalidTx, decodeTx, type AppTx, type PublicKeyHex } from "./transactions.ts";
 import { OpenVotes, Validators } from "./validator-votes.ts";
 
@@ -116,15 +115,9 @@ export class KeyMappingApp implements ConsensusApp, AppPhase {
   checkTx(tx: string): { ok: true } | { ok: false; detail: string } {
     const decoded = this.#decode(tx);
     if (decoded instanceof InvalidTx) return { ok: false, detail: decoded.message };
-    let problem: string | undefined;
-    try {
-      problem = this.#problem(decoded);
-    } catch (error) {
-      // A store-backed state holds only the rows of the block being executed: admission cannot tell, so it admits,
-      // and the block refuses the transaction if it must (admission is advisory; execution is what replicas agree on).
-      if (error instanceof StateNotLoaded) return { ok: true };
-      throw error;
-    }
+    // A store-backed state holds only the rows of the block being executed: a row it lacks reads as absent here, so
+    // admission admits what it cannot check (advisory), and the block refuses the transaction if it must.
+    const problem = this.state.admitting(() => this.#problem(decoded));
     return problem === undefined ? { ok: true } : { ok: false, detail: problem };
   }
 

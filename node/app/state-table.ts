@@ -31,6 +31,12 @@ export interface TableMode {
   complete: boolean;
   /** Record changes for the store. */
   tracked: boolean;
+  /**
+   * Shared by a state's tables: while set (mempool admission, app-state.ts's `admitting`), a row that is not in memory
+   * reads as absent instead of throwing. Every admission check refuses on a row that is present, so this admits what
+   * it cannot check, and nothing it would refuse with the row at hand.
+   */
+  lenient?: { on: boolean };
 }
 
 export class StateTable<V> {
@@ -46,7 +52,7 @@ export class StateTable<V> {
   get(key: TableKey): V | undefined {
     const row = this.#rows.get(key);
     if (row !== undefined) return row ?? undefined;
-    if (this.mode.complete) return undefined;
+    if (this.mode.complete || this.mode.lenient?.on) return undefined;
     throw new StateNotLoaded(this.name, key);
   }
 

@@ -206,6 +206,8 @@ for (const [engine, open] of engines) {
       expect(() => app.finalizeBlock({ ...block, txs: [assignTx("google", "alice")] })).to.throw(StateNotLoaded);
       // Admission reads what it has: alice's row is not in memory, so it admits (execution answers her key again).
       expect(app.checkTx(assignTx("google", "alice"))).to.deep.equal({ ok: true });
+      // Only admission reads a missing row as absent: execution still refuses to guess.
+      expect(() => app.finalizeBlock({ ...block, txs: [assignTx("google", "bob")] })).to.throw(StateNotLoaded);
       await loadReads(app.state, store, app.readsOf([assignTx("google", "alice")]));
       expect(app.checkTx(assignTx("google", "alice"))).to.deep.equal({ ok: false, detail: "already assigned" });
     });
