@@ -54,6 +54,7 @@ export class KeyPool {
     const key = this.#state.free.take();
     if (key === undefined) return undefined;
     this.#own(key.keyIndex, key.publicKey, { verifier, verifierId });
+    this.#count({ assigned: 1 });
     return key;
   }
 
@@ -61,6 +62,7 @@ export class KeyPool {
   publish(startIndex: number, publicKeys: PublicKeyHex[]): void {
     const keys = publicKeys.map((publicKey, i) => ({ keyIndex: startIndex + i, publicKey }));
     for (const { keyIndex, publicKey } of keys) this.#addKey(keyIndex, publicKey);
+    this.#count({ published: keys.length });
     this.#state.free.add(keys);
   }
 
@@ -70,6 +72,7 @@ export class KeyPool {
       this.#addKey(keyIndex, publicKey);
       if (owner) this.#own(keyIndex, publicKey, owner);
     }
+    this.#count({ published: keys.length, assigned: keys.filter((k) => k.owner).length });
     this.#state.free.add(keys.filter((k) => !k.owner).map(({ keyIndex, publicKey }) => ({ keyIndex, publicKey })));
   }
 
@@ -84,14 +87,16 @@ export class KeyPool {
   #addKey(keyIndex: number, publicKey: PublicKeyHex): void {
     this.#state.keys.set(keyIndex, { publicKey });
     this.#state.publicKeys.set(publicKeyKey(publicKey), keyIndex);
-    const pool = this.#state.scalars.pool.get();
-    this.#state.scalars.pool.set({ ...pool, published: pool.published + 1 });
   }
 
   #own(keyIndex: number, publicKey: PublicKeyHex, owner: Owner): void {
     this.#state.users.set(userKey(owner.verifier, owner.verifierId), keyIndex);
     this.#state.keys.set(keyIndex, { publicKey, owner });
+  }
+
+  /** Adds to the published and assigned counts: once per publication, chunk or assignment, not per key. */
+  #count({ published = 0, assigned = 0 }: { published?: number; assigned?: number }): void {
     const pool = this.#state.scalars.pool.get();
-    this.#state.scalars.pool.set({ ...pool, assigned: pool.assigned + 1 });
+    this.#state.scalars.pool.set({ published: pool.published + published, assigned: pool.assigned + assigned });
   }
 }
