@@ -136,7 +136,7 @@ new PerformanceObserver((list) => {
  * over the whole run the involuntary context switches (preemptions), major page faults and reads from the disk, and
  * the garbage collector's pauses.
  */
-interface Tail {
+export interface Tail {
   onCpuShare: number;
   preemptions: number;
   majorFaults: number;

@@ -43,6 +43,7 @@ import { changeOps, loadReads } from "../node/store/app-state-store.ts";
 import { bindDataDir, type DeploymentIdentity } from "../node/store/deployment-binding.ts";
 import { jsonBytes } from "../node/store/key-codec.ts";
 import { fastSchemes } from "../test/sim/fast-signer.ts";
+import type { Tail } from "./scale-child.ts";
 
 const KEYS = Number(process.env.BENCH_SCALE_KEYS ?? 1_000_000);
 if (!Number.isSafeInteger(KEYS) || KEYS < 1) throw new Error(`BENCH_SCALE_KEYS must be a positive integer`);
@@ -455,15 +456,7 @@ interface Latency {
   p50Ms: number;
   p99Ms: number;
   /** The slowest 1 %: the share of their time on a CPU; over the run, preemptions, faults, disk reads, GC. */
-  tail: {
-    onCpuShare: number;
-    preemptions: number;
-    majorFaults: number;
-    diskReads: number;
-    gcPauses: number;
-    gcMs: number;
-    gcMaxMs: number;
-  };
+  tail: Tail;
 }
 
 /** What bench/scale-child.ts prints as its last line. */
