@@ -113,11 +113,26 @@ function sessionId(value: Record<string, unknown>, shape: Shape): SessionId {
 }
 
 function matrices(value: unknown, shape: Shape, field: string): Point[][][] {
-  return list(value, shape.batchSize, field).map((m, key) =>
-    list(m, shape.k, `${field}[${key}]`).map((row, j) =>
-      list(row, shape.k, `${field}[${key}][${j}]`).map((p, l) => parsePoint(p, `${field}[${key}][${j}][${l}]`)),
-    ),
+  return parseMatrices(list(value, shape.batchSize, field), shape.k, field);
+}
+
+/**
+ * The wire form of commitment matrices, by the parsed (or encoded) matrices: a point's hex costs an inversion and a
+ * validity check, and a sharing's record and hash need the same matrices' hex again and again. The matrices are
+ * never changed once parsed or dealt.
+ */
+const wireForms = new WeakMap<object, string[][][]>();
+
+/** k × k matrices of points, one per key (`keys` already checked as a list), remembered with their wire form. */
+export function parseMatrices(keys: unknown[], k: number, field: string): Point[][][] {
+  const wire = keys.map((m, key) =>
+    list(m, k, `${field}[${key}]`).map((row, j) => list(row, k, `${field}[${key}][${j}]`) as string[]),
   );
+  const parsed = wire.map((m, key) =>
+    m.map((row, j) => row.map((p, l) => parsePoint(p, `${field}[${key}][${j}][${l}]`))),
+  );
+  wireForms.set(parsed, wire);
+  return parsed;
 }
 
 function polynomials(value: unknown, shape: Shape, field: string): bigint[][] {
@@ -248,14 +263,11 @@ export function commitmentHash(
   domain = "dkg",
 ): string {
   const header = new TextEncoder().encode(`${domain}-commitments/1\x1c${id.epoch}\x1c${id.batch}\x1c${id.dealer}\x1c`);
-  const chunks: Uint8Array[] = [header];
-  for (const matrix of commitments) for (const row of matrix) for (const p of row) chunks.push(p.toBytes(false));
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
+  // The points' uncompressed encodings, from their (remembered) wire form: the same bytes as `toBytes(false)`.
+  const points = Buffer.from(matricesToWire(commitments).flat(2).join(""), "hex");
+  const bytes = new Uint8Array(header.length + points.length);
+  bytes.set(header, 0);
+  bytes.set(points, header.length);
   return bytesToHex(keccak_256(bytes));
 }
 
@@ -284,12 +296,19 @@ export function pointsToWire(p: Points): WirePoints {
   };
 }
 
-/** Hex of every point of the matrices; one batched inversion makes them all affine first (one per point otherwise). */
+/**
+ * Hex of every point of the matrices, remembered: the wire form they were parsed from, or else encoded once, with one
+ * batched inversion making them all affine first (one per point otherwise). The result is shared: never change it.
+ */
 export function matricesToWire(commitments: readonly (readonly (readonly Point[])[])[]): string[][][] {
+  const known = wireForms.get(commitments);
+  if (known) return known;
   const flat = commitments.flatMap((m) => m.flatMap((row) => [...row]));
   const affine = flat.length > 0 ? normalizeZ(Point, flat) : [];
   let next = 0;
-  return commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
+  const wire = commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
+  wireForms.set(commitments, wire);
+  return wire;
 }
 
 export type { DkgMessage, ProofsMessage };

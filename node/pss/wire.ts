@@ -11,7 +11,7 @@ import { canonicalJson } from "../bft/encoding.ts";
 import type { Point } from "../crypto/point.ts";
 import type { SessionId } from "../dkg/types.ts";
 import type { Points } from "../dkg/wire.ts";
-import { fail, hash, int, isObject, parseDealers, parsePoint, parseScalar } from "../dkg/wire.ts";
+import { fail, hash, int, isObject, parseDealers, parseMatrices, parseScalar } from "../dkg/wire.ts";
 import type { KeyOwner, MovedKey, PssMessage, ReshareDecision } from "./types.ts";
 
 /** Domain of the handover's commitment hashes and ready signatures (never valid in key generation). */
@@ -73,11 +73,7 @@ function avssId(raw: Record<string, unknown>, shape: PssShape): SessionId {
 }
 
 function matrices(value: unknown, shape: PssShape, field: string): Point[][][] {
-  return upTo(value, shape.chunkSize, field).map((m, key) =>
-    exactly(m, shape.kNew, `${field}[${key}]`).map((row, a) =>
-      exactly(row, shape.kNew, `${field}[${key}][${a}]`).map((p, b) => parsePoint(p, `${field}[${key}][${a}][${b}]`)),
-    ),
-  );
+  return parseMatrices(upTo(value, shape.chunkSize, field), shape.kNew, field);
 }
 
 function polynomials(value: unknown, keys: number, shape: PssShape, field: string): bigint[][] {
