@@ -22,6 +22,19 @@ export function randomBivariate(secret: bigint, k: number, rng: Rng): BivariateP
   );
 }
 
+/**
+ * A symmetric k×k polynomial, f(x, y) = f(y, x), with f(0, 0) = secret and every coefficient on and above the
+ * diagonal uniformly random (those below mirror them). Node i's row and column are then one polynomial, which halves
+ * what a dealer computes and sends and what a node checks. The rows of any k − 1 nodes are independent of the secret,
+ * as for a general one (Ben-Or, Goldwasser, Wigderson 1988; proven in Asharov and Lindell, "A Full Proof of the BGW
+ * Protocol for Perfectly Secure Multiparty Computation", J. Cryptology 30, 2017, §3.2).
+ */
+export function randomSymmetricBivariate(secret: bigint, k: number, rng: Rng): BivariatePolynomial {
+  const f = randomBivariate(secret, k, rng);
+  for (let j = 1; j < k; j++) for (let l = 0; l < j; l++) f[j]![l] = f[l]![j]!;
+  return f;
+}
+
 /** f(x, y), for any scalars x and y (f(0, 0) is the secret). */
 export function evaluateBivariate(f: readonly (readonly bigint[])[], x: bigint, y: bigint): bigint {
   assertBivariate(f, "f");

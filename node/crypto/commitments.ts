@@ -94,7 +94,11 @@ export function commitPedersen(coefficients: readonly bigint[], blindings: reado
 /** Feldman commitment to a k×k coefficient matrix: C[j][l] = g^{a_jl}. */
 export function commitFeldmanMatrix(coefficients: readonly (readonly bigint[])[]): Point[][] {
   assertScalarMatrix(coefficients, "coefficients");
-  return coefficients.map((row, j) => row.map((a, l) => nonZero(mulG(a), `coefficient [${j}][${l}]`)));
+  return commitEntries(
+    coefficients,
+    (j, l) => coefficients[j]![l] === coefficients[l]![j],
+    (j, l) => mulG(coefficients[j]![l]!),
+  );
 }
 
 /** Pedersen commitment to a k×k coefficient matrix blinded by another: C[j][l] = g^{a_jl}·h^{b_jl}. */
@@ -105,9 +109,33 @@ export function commitPedersenMatrix(
   assertScalarMatrix(coefficients, "coefficients");
   assertLength(blindings, coefficients.length, "blindings");
   assertScalarMatrix(blindings, "blindings");
-  return coefficients.map((row, j) =>
-    row.map((a, l) => nonZero(mulG(a).add(mulH(blindings[j]![l]!)), `coefficient [${j}][${l}]`)),
+  return commitEntries(
+    coefficients,
+    (j, l) => coefficients[j]![l] === coefficients[l]![j] && blindings[j]![l] === blindings[l]![j],
+    (j, l) => mulG(coefficients[j]![l]!).add(mulH(blindings[j]![l]!)),
   );
+}
+
+/** The matrix's commitments, an entry below the diagonal taken from its mirror when their coefficients are equal. */
+function commitEntries(
+  coefficients: readonly (readonly bigint[])[],
+  mirrored: (j: number, l: number) => boolean,
+  commit: (j: number, l: number) => Point,
+): Point[][] {
+  const matrix: Point[][] = coefficients.map(() => []);
+  for (const [j, row] of coefficients.entries()) {
+    for (let l = 0; l < row.length; l++) {
+      matrix[j]![l] = l < j && mirrored(j, l) ? matrix[l]![j]! : nonZero(commit(j, l), `coefficient [${j}][${l}]`);
+    }
+  }
+  return matrix;
+}
+
+/** Whether C[j][l] = C[l][j] everywhere: the commitment of a symmetric polynomial (commitments are binding). */
+export function isSymmetricMatrix(matrix: CommitmentMatrix): boolean {
+  for (let j = 1; j < matrix.length; j++)
+    for (let l = 0; l < j; l++) if (!matrix[j]![l]!.equals(matrix[l]![j]!)) return false;
+  return true;
 }
 
 // ── reducing a matrix to the commitment of one row or column (public, so Horner with small scalars) ───────────

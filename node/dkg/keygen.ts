@@ -7,8 +7,8 @@
  * Outputs are carried out in order: `persist` before the messages that depend on it (a dealing is on disk before any
  * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
  */
-import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
-import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import { bivariateRow, randomSymmetricBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
+import { multiScalarMul, verifyBatch } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
@@ -17,7 +17,7 @@ import type { Point } from "../crypto/point.ts";
 import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
 import { decisionProblem } from "./decision.ts";
 import { extractCommitments, extractScalar, extractionMatrix } from "./extraction.ts";
-import { Sharing, completedDealers, type SharingRecord } from "./sharing.ts";
+import { Sharing, completedDealers, symmetricSendItems, type SharingRecord } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, SessionId } from "./types.ts";
 import {
   MalformedDkgMessage,
@@ -339,8 +339,8 @@ export class KeyGenerator {
     const number = this.#nextBatch++;
     const batch = this.#newBatch(number);
     const { k, batchSize, rng } = this.#c;
-    const f = Array.from({ length: batchSize }, () => randomBivariate(randomScalar(rng), k, rng));
-    const fb = Array.from({ length: batchSize }, () => randomBivariate(randomScalar(rng), k, rng));
+    const f = Array.from({ length: batchSize }, () => randomSymmetricBivariate(randomScalar(rng), k, rng));
+    const fb = Array.from({ length: batchSize }, () => randomSymmetricBivariate(randomScalar(rng), k, rng));
     this.#out.push({
       type: "persist",
       record: { kind: "dealing", batch: number, f: f.map(matrixHex), fb: fb.map(matrixHex) },
@@ -373,16 +373,19 @@ export class KeyGenerator {
   #sendMessage(batch: Batch, m: number): DkgMessage {
     const { f, fb, wire } = batch.dealing!;
     const x = BigInt(m);
+    const rows = f.map((p) => bivariateRow(p, x).map(scalarHex));
+    const rowBlindings = fb.map((p) => bivariateRow(p, x).map(scalarHex));
     return {
       type: "send",
       epoch: this.#c.epoch,
       batch: batch.batch,
       dealer: this.#c.self,
       commitments: wire,
-      rows: f.map((p) => bivariateRow(p, x).map(scalarHex)),
-      rowBlindings: fb.map((p) => bivariateRow(p, x).map(scalarHex)),
-      cols: f.map((p) => bivariateColumn(p, x).map(scalarHex)),
-      colBlindings: fb.map((p) => bivariateColumn(p, x).map(scalarHex)),
+      rows,
+      rowBlindings,
+      // The polynomials are symmetric: node m's column is its row.
+      cols: rows,
+      colBlindings: rowBlindings,
     };
   }
 
@@ -425,18 +428,15 @@ export class KeyGenerator {
     if (session.sendHash !== undefined) return; // the first valid send counts
     const { k } = this.#c;
     const i = BigInt(this.#c.self);
-    // Every coefficient of every row and column of the batch in one random linear combination.
-    const items =
-      from === this.#c.self
-        ? []
-        : message.commitments.flatMap((matrix, key) => [
-            ...rowItems(matrix, k, i, message.rows[key]!, message.rowBlindings[key]),
-            ...columnItems(matrix, k, i, message.cols[key]!, message.colBlindings[key]),
-          ]);
-    // This node's own dealing needs no check; a peer's is checked with 64-bit weights (a bad batch passes with
-    // probability 2^-64), half the multiplication work of 128-bit ones.
-    const valid = from === this.#c.self || verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok;
-    if (!valid) return this.#reject(from, "rows or columns do not match the commitments");
+    // This node's own dealing needs no check. A peer's: every coefficient of every row of the batch (the columns are
+    // the rows) in one random linear combination with 64-bit weights (a bad batch passes with probability 2^-64),
+    // half the multiplication work of 128-bit ones.
+    if (from !== this.#c.self) {
+      const items = symmetricSendItems(message, k, i);
+      if (typeof items === "string") return this.#reject(from, items);
+      if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
+        return this.#reject(from, "rows or columns do not match the commitments");
+    }
     const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
     session.onSend(hash, message.commitments, {
       hash,

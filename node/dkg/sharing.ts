@@ -5,9 +5,20 @@
  * the dealer never sent them (there is no complaint phase). Key generation (keygen.ts) and the handover's receiving
  * side (node/pss/receiver.ts) run it alike; they check sends and signatures, and carry out what it asks of its
  * `SharingHost` (messages, records). No IO, no signing.
+ *
+ * The polynomials are symmetric, f(x, y) = f(y, x) (crypto/bivariate.ts), so node i's column is its row and every
+ * check of the column is the check of the row. Why the protocol stays secure:
+ * - Secrecy: the rows of any k − 1 nodes of a symmetric polynomial are independent of f(0, 0) (Ben-Or, Goldwasser,
+ *   Wigderson 1988; Asharov and Lindell 2017, §3.2), and a node's column adds nothing to its row.
+ * - Agreement: the commitments bind the dealer to one polynomial, and every node refuses a matrix that is not
+ *   symmetric (C[j][l] = C[l][j]) and a send, echo or ready whose two halves differ. So the committed polynomial is
+ *   symmetric, f(i, m) = f(m, i), the point i echoes to m lies on m's row and on m's column exactly as Cachin et al.'s
+ *   echoes do, and their proofs of agreement and completeness hold unchanged with one polynomial per node in place
+ *   of two.
  */
+import { rowItems, type BatchItem } from "../crypto/batch-verify.ts";
 import { evaluatePolynomial, interpolatePolynomial } from "../crypto/polynomial.ts";
-import { verifyPoint } from "../crypto/commitments.ts";
+import { isSymmetricMatrix, verifyPoint } from "../crypto/commitments.ts";
 import { Point } from "../crypto/point.ts";
 import type { ReadyProof } from "./types.ts";
 import { matricesToWire, parseScalar, scalarHex, type Points } from "./wire.ts";
@@ -58,6 +69,32 @@ export interface SharingRecord {
  */
 const MAX_PARKED_PER_PEER = 4;
 const MAX_LEARNED_PER_PEER = 2;
+
+/** A dealer's send to node i: its rows and columns of each key (blindings absent for a Feldman sharing). */
+export interface SendToNode {
+  readonly commitments: readonly (readonly (readonly Point[])[])[];
+  readonly rows: readonly (readonly bigint[])[];
+  readonly cols: readonly (readonly bigint[])[];
+  readonly rowBlindings?: readonly (readonly bigint[])[];
+  readonly colBlindings?: readonly (readonly bigint[])[];
+}
+
+/**
+ * The checks of node i's rows in a dealer's send, for one batch verification; or why the send is not a symmetric
+ * sharing (a matrix that is not symmetric, a column that is not the row): then the rows need no curve work.
+ */
+export function symmetricSendItems(send: SendToNode, k: number, i: bigint): BatchItem[] | string {
+  const same = (a: readonly bigint[], b: readonly bigint[]) => a.length === b.length && a.every((c, n) => c === b[n]);
+  const items: BatchItem[] = [];
+  for (const [key, matrix] of send.commitments.entries()) {
+    if (!isSymmetricMatrix(matrix)) return "commitments of a polynomial that is not symmetric";
+    const [row, col] = [send.rows[key]!, send.cols[key]!];
+    const [rowBlinding, colBlinding] = [send.rowBlindings?.[key], send.colBlindings?.[key]];
+    if (!same(row, col) || !same(rowBlinding ?? [], colBlinding ?? [])) return "a column that is not the row";
+    items.push(...rowItems(matrix, k, i, row, rowBlinding));
+  }
+  return items;
+}
 
 /** The dealers whose sharings completed here, by index, each with the proof; undefined while fewer than `atLeast`. */
 export function completedDealers(
@@ -137,6 +174,8 @@ export class Sharing {
     if (this.commitments.has(hash)) return; // another peer answered the same request first
     if (!this.parked.some((p) => p.hash === hash)) return this.host.reject(from, "commitments nobody asked for");
     // Commitments this sharing refuses are never remembered: no point can be checked against them.
+    if (!commitments.every(isSymmetricMatrix))
+      return this.host.reject(from, "commitments of a polynomial that is not symmetric");
     const refused = this.host.refuses?.(commitments);
     if (refused) return this.host.reject(from, refused);
     const learned = this.#learned.get(from) ?? 0;
@@ -227,27 +266,22 @@ export class Sharing {
    * the commitments are not known yet.
    */
   #checkPoints(hash: string, from: number, points: readonly Points[]): boolean | undefined {
+    // The halves are f(i, j), on this node's row, and f(j, i), on its column: one value of a symmetric polynomial.
+    if (!points.every((p) => p.row === p.col && p.rowBlinding === p.colBlinding)) return false;
     const j = BigInt(from);
     const own = this.own;
     if (own?.hash === hash) {
       return points.every(
         (p, key) =>
           evaluatePolynomial(own.rows[key]!, j) === p.row &&
-          evaluatePolynomial(own.rowBlindings[key]!, j) === p.rowBlinding &&
-          evaluatePolynomial(own.cols[key]!, j) === p.col &&
-          evaluatePolynomial(own.colBlindings[key]!, j) === p.colBlinding,
+          evaluatePolynomial(own.rowBlindings[key]!, j) === p.rowBlinding,
       );
     }
     const commitments = this.commitments.get(hash);
     if (!commitments) return undefined;
     const i = BigInt(this.self);
-    // Both halves: f(i, j) on this node's row and f(j, i) on its column (the Torus node checked one half only).
     const blinding = (b: bigint) => (this.feldman ? undefined : b);
-    return points.every(
-      (p, key) =>
-        verifyPoint(commitments[key]!, this.k, i, j, p.row, blinding(p.rowBlinding)) &&
-        verifyPoint(commitments[key]!, this.k, j, i, p.col, blinding(p.colBlinding)),
-    );
+    return points.every((p, key) => verifyPoint(commitments[key]!, this.k, i, j, p.row, blinding(p.rowBlinding)));
   }
 
   /** Whether the points wait (a resent copy of points already waiting counts as waiting). */
@@ -327,24 +361,20 @@ export class Sharing {
     const poly = (key: number, pick: (p: Points) => bigint) =>
       interpolatePolynomial(senders.map(([from, points]) => ({ x: BigInt(from), y: pick(points[key]!) })));
     const range = Array.from({ length: this.host.keys }, (_, key) => key);
-    return {
-      hash,
-      rows: range.map((key) => poly(key, (p) => p.row)),
-      rowBlindings: range.map((key) => poly(key, (p) => p.rowBlinding)),
-      cols: range.map((key) => poly(key, (p) => p.col)),
-      colBlindings: range.map((key) => poly(key, (p) => p.colBlinding)),
-    };
+    // Every point taken has equal halves (#checkPoints): the column is the row.
+    const rows = range.map((key) => poly(key, (p) => p.row));
+    const rowBlindings = range.map((key) => poly(key, (p) => p.rowBlinding));
+    return { hash, rows, rowBlindings, cols: rows, colBlindings: rowBlindings };
   }
 
-  /** The points this node sends node m: f(m, i) from its column and f(i, m) from its row, per key. */
+  /** The points this node sends node m: f(m, i) for its column and f(i, m) for its row, one value, per key. */
   pointsForPeer(m: number): Points[] {
     const own = this.own!;
     const x = BigInt(m);
-    return own.rows.map((_, key) => ({
-      row: evaluatePolynomial(own.cols[key]!, x),
-      rowBlinding: evaluatePolynomial(own.colBlindings[key]!, x),
-      col: evaluatePolynomial(own.rows[key]!, x),
-      colBlinding: evaluatePolynomial(own.rowBlindings[key]!, x),
-    }));
+    return own.rows.map((_, key) => {
+      const value = evaluatePolynomial(own.rows[key]!, x);
+      const blinding = evaluatePolynomial(own.rowBlindings[key]!, x);
+      return { row: value, rowBlinding: blinding, col: value, colBlinding: blinding };
+    });
   }
 }

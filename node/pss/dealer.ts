@@ -1,7 +1,8 @@
 /**
  * The old node's side of the handover, sans-IO: for every chunk of moved keys it sends each new node the chunk's
- * records (the moved state, identical at every honest old node) and its resharing: per key a random k_new × k_new
- * bivariate polynomial with f(0, 0) = its share s_i, the Feldman commitments, and the new node's row and column.
+ * records (the moved state, identical at every honest old node) and its resharing: per key a random symmetric
+ * k_new × k_new bivariate polynomial with f(0, 0) = its share s_i (node/dkg/sharing.ts says why symmetric), the
+ * Feldman commitments, and the new node's row (which is also its column).
  *
  * The polynomials come from a keyed deterministic generator (HMAC-SHA256 of the node's secret seed, the transition,
  * the chunk, the dealer and a digest of the keys dealt), so a dealer that restarts deals the very same polynomials
@@ -14,7 +15,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
-import { bivariateColumn, bivariateRow, randomBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
+import { bivariateRow, randomSymmetricBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
 import { commitFeldmanMatrix } from "../crypto/commitments.ts";
 import type { Rng } from "../crypto/field.ts";
 import { matricesToWire, scalarHex } from "../dkg/wire.ts";
@@ -122,7 +123,7 @@ export class ReshareDealer {
     if (keys.length === 0) return [];
     const { transition } = this.#c;
     const dealing = this.#dealing(chunk, keys);
-    const x = BigInt(j);
+    const rows = dealing.polynomials.map((f) => bivariateRow(f, BigInt(j)).map(scalarHex));
     return [
       {
         to: j,
@@ -143,8 +144,9 @@ export class ReshareDealer {
           chunk,
           dealer: this.#c.self,
           commitments: dealing.commitments,
-          rows: dealing.polynomials.map((f) => bivariateRow(f, x).map(scalarHex)),
-          cols: dealing.polynomials.map((f) => bivariateColumn(f, x).map(scalarHex)),
+          rows,
+          // The polynomials are symmetric: node j's column is its row.
+          cols: rows,
         },
       },
     ];
@@ -155,7 +157,7 @@ export class ReshareDealer {
     if (!dealing) {
       const { seed, transition, self } = this.#c;
       const rng = keyedRng(seed, `pss-deal/2\x1c${transition}\x1c${chunk}\x1c${self}\x1c${dealtKeysDigest(keys)}`);
-      const polynomials = keys.map((k) => randomBivariate(k.share, this.#c.new.k, rng));
+      const polynomials = keys.map((k) => randomSymmetricBivariate(k.share, this.#c.new.k, rng));
       dealing = { polynomials, commitments: matricesToWire(polynomials.map((f) => commitFeldmanMatrix(f))) };
       this.#dealings.set(chunk, dealing);
     }

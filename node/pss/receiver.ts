@@ -9,12 +9,12 @@
  *     Ĉ = Σ λ_i C_i(x, 0), whose constant term must be the unchanged public key and whose value at m is Y'_m.
  * Outputs are carried out in order: a `persist` before the messages that depend on it.
  */
-import { columnItems, multiScalarMul, rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import { multiScalarMul, verifyBatch } from "../crypto/batch-verify.ts";
 import { add, mul, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import type { Point } from "../crypto/point.ts";
-import { Sharing, completedDealers, type SharingRecord } from "../dkg/sharing.ts";
+import { Sharing, completedDealers, symmetricSendItems, type SharingRecord } from "../dkg/sharing.ts";
 import type { NodeSigner, SessionId } from "../dkg/types.ts";
 import {
   MalformedDkgMessage,
@@ -461,10 +461,13 @@ export class ReshareReceiver {
       return this.#reject({ role: "old", index: from }, "resharing does not commit to the moved share keys");
     const { k } = this.#c.new;
     const i = BigInt(this.#c.self);
-    const items = message.commitments.flatMap((matrix, key) => [
-      ...rowItems(matrix, k, i, message.rows[key]!),
-      ...columnItems(matrix, k, i, message.cols[key]!),
-    ]);
+    // Feldman commitments: the rows' checks carry no blindings.
+    const items = symmetricSendItems(
+      { commitments: message.commitments, rows: message.rows, cols: message.cols },
+      k,
+      i,
+    );
+    if (typeof items === "string") return this.#reject({ role: "old", index: from }, items);
     if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
       return this.#reject({ role: "old", index: from }, "rows or columns do not match the commitments");
     const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);

@@ -1,7 +1,13 @@
 import { expect } from "chai";
 import fc from "fast-check";
 
-import { bivariateColumn, bivariateRow, evaluateBivariate, randomBivariate } from "../../node/crypto/bivariate.ts";
+import {
+  bivariateColumn,
+  bivariateRow,
+  evaluateBivariate,
+  randomBivariate,
+  randomSymmetricBivariate,
+} from "../../node/crypto/bivariate.ts";
 import { CryptoError } from "../../node/crypto/errors.ts";
 import type { CryptoErrorCode } from "../../node/crypto/errors.ts";
 import { ORDER, add, mul } from "../../node/crypto/field.ts";
@@ -71,6 +77,27 @@ describe(`bivariate (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})`, function
     it("refuses a secret that is not a canonical scalar", function () {
       expectRefusal(() => randomBivariate(ORDER, 2, seededRng(0)), "INVALID_SCALAR");
       expectRefusal(() => randomBivariate(-1n, 2, seededRng(0)), "INVALID_SCALAR");
+    });
+  });
+
+  describe("randomSymmetricBivariate", function () {
+    it("is symmetric with the secret at f(0, 0): node i's row is its column, f(i, j) = f(j, i)", function () {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 7 }), scalar, fc.integer(), index, index, (k, secret, seed, i, j) => {
+          const f = randomSymmetricBivariate(secret, k, seededRng(seed));
+          expect(f[0]![0]).to.equal(secret);
+          f.forEach((row, a) => row.forEach((c, b) => expect(c).to.equal(f[b]![a])));
+          expect(bivariateRow(f, i)).to.deep.equal(bivariateColumn(f, i));
+          expect(evaluateBivariate(f, i, j)).to.equal(evaluateBivariate(f, j, i));
+        }),
+        PROPERTY,
+      );
+    });
+
+    it("draws the coefficients above the diagonal at random: two draws share only the secret", function () {
+      const [f, g] = [1, 2].map((seed) => randomSymmetricBivariate(9n, 4, seededRng(seed)));
+      const shared = f!.flatMap((row, a) => row.filter((c, b) => c === g![a]![b]));
+      expect(shared).to.deep.equal([9n]);
     });
   });
 

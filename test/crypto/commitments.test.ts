@@ -7,6 +7,7 @@ import {
   commitFeldmanMatrix,
   commitPedersen,
   commitPedersenMatrix,
+  isSymmetricMatrix,
   rowCommitment,
   verifyColumn,
   verifyPoint,
@@ -14,6 +15,7 @@ import {
   verifyShare,
 } from "../../node/crypto/commitments.ts";
 import type { CommitmentMatrix } from "../../node/crypto/commitments.ts";
+import { randomBivariate, randomSymmetricBivariate } from "../../node/crypto/bivariate.ts";
 import { CryptoError } from "../../node/crypto/errors.ts";
 import type { CryptoErrorCode } from "../../node/crypto/errors.ts";
 import { ORDER, add, randomScalar } from "../../node/crypto/field.ts";
@@ -91,6 +93,19 @@ describeOnBackends(`commitments (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed}
       commitPedersen(a, b).forEach((c, j) => expect(c.equals(mulG(a[j]!).add(mulH(b[j]!)))).to.be.true);
       const matrix = commitPedersenMatrix([a, a, a], [b, b, b]);
       expect(matrix[2]![1]!.equals(mulG(7n))).to.be.true;
+    });
+
+    it("commits a symmetric polynomial to a symmetric matrix, and tells it from one that is not", function () {
+      const rng = seededRng(5);
+      const f = randomSymmetricBivariate(3n, 4, rng);
+      const fb = randomSymmetricBivariate(4n, 4, rng);
+      expect(isSymmetricMatrix(commitFeldmanMatrix(f))).to.equal(true);
+      expect(isSymmetricMatrix(commitPedersenMatrix(f, fb))).to.equal(true);
+      // The entries below the diagonal are the commitments of their coefficients, not merely copies.
+      expect(commitPedersenMatrix(f, fb)[3]![1]!.equals(mulG(f[3]![1]!).add(mulH(fb[3]![1]!)))).to.equal(true);
+      expect(isSymmetricMatrix(commitFeldmanMatrix(randomBivariate(3n, 4, rng)))).to.equal(false);
+      // Symmetric coefficients with blindings that are not: the Pedersen matrix is not symmetric.
+      expect(isSymmetricMatrix(commitPedersenMatrix(f, randomBivariate(4n, 4, rng)))).to.equal(false);
     });
 
     it("refuses a zero Feldman coefficient: g^0 is the point at infinity, which cannot be sent", function () {

@@ -59,12 +59,24 @@ describe("key generation core", function () {
     const receiver = node(2);
     receiver.step({ type: "demand", unassigned: 0 });
     expect(rejected(receiver.step({ type: "message", from: 3, message: toTwo }))).to.have.length(1);
-    const tampered = { ...toTwo, rows: toTwo.rows.map((r) => [...r].reverse()) };
-    const out = receiver.step({ type: "message", from: 1, message: tampered });
-    expect(rejected(out).map((r) => r.type === "rejected" && r.reason)).to.deep.equal([
+    const reversed = toTwo.rows.map((r) => [...r].reverse());
+    const reasons = (message: SendMessage) => {
+      const out = receiver.step({ type: "message", from: 1, message });
+      expect(sends(out)).to.deep.equal([]); // no echo for a bad send
+      return rejected(out).map((r) => r.type === "rejected" && r.reason);
+    };
+    expect(reasons({ ...toTwo, rows: reversed, cols: reversed })).to.deep.equal([
       "rows or columns do not match the commitments",
     ]);
-    expect(sends(out)).to.deep.equal([]); // no echo for a bad send
+    // The polynomials are symmetric: a column that is not the row, or a matrix that is not symmetric, is refused
+    // before any curve work.
+    expect(reasons({ ...toTwo, rows: reversed })).to.deep.equal(["a column that is not the row"]);
+    const transposed = toTwo.commitments.map((m) => m.map((row, j) => row.map((_, l) => m[l]![j]!)));
+    const swapped = toTwo.commitments.map((m) => [m[1]!, m[0]!, ...m.slice(2)]);
+    expect(transposed).to.deep.equal(toTwo.commitments); // an honest dealer's matrices are symmetric
+    expect(reasons({ ...toTwo, commitments: swapped })).to.deep.equal([
+      "commitments of a polynomial that is not symmetric",
+    ]);
   });
 
   it("refuses a ready with a bad signature", function () {

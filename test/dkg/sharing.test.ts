@@ -1,6 +1,11 @@
 import { expect } from "chai";
 
-import { bivariateColumn, bivariateRow, randomBivariate } from "../../node/crypto/bivariate.ts";
+import {
+  bivariateColumn,
+  bivariateRow,
+  randomBivariate,
+  randomSymmetricBivariate,
+} from "../../node/crypto/bivariate.ts";
 import { commitPedersenMatrix } from "../../node/crypto/commitments.ts";
 import { Sharing, type RowsAndColumns } from "../../node/dkg/sharing.ts";
 import { commitmentHash, matricesToWire } from "../../node/dkg/wire.ts";
@@ -13,8 +18,8 @@ const t = 1;
 const self = 2;
 const prng = new Prng(7);
 const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
-const f = randomBivariate(11n, k, rng);
-const fb = randomBivariate(13n, k, rng);
+const f = randomSymmetricBivariate(11n, k, rng);
+const fb = randomSymmetricBivariate(13n, k, rng);
 const commitments = [commitPedersenMatrix(f, fb)];
 const id = { epoch: 1, batch: 0, dealer: 1 };
 const hash = commitmentHash(id, commitments);
@@ -95,14 +100,32 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
     const { session, calls } = sharing();
     session.onSend(hash, commitments, rowsAndColumns(self));
     calls.splice(0);
-    const wrong = pointsFrom(3).map((p) => ({ ...p, row: p.row + 1n }));
+    const wrong = pointsFrom(3).map((p) => ({ ...p, row: p.row + 1n, col: p.col + 1n }));
     session.onPoints(3, "echo", hash, wrong);
+    // f(2, 4) and f(4, 2) are one value of a symmetric polynomial: halves that differ are refused.
+    const halves = pointsFrom(4).map((p) => ({ ...p, col: p.col + 1n }));
+    session.onPoints(4, "ready", hash, halves, "sig4");
     session.onCommitments(4, "ff".repeat(32), commitments);
     expect(calls).to.deep.equal([
       "reject 3: echo points do not match the commitments",
+      "reject 4: ready points do not match the commitments",
       "reject 4: commitments nobody asked for",
     ]);
     expect(session.has("echo", hash, 3)).to.equal(false);
+    expect(session.has("ready", hash, 4)).to.equal(false);
+  });
+
+  it("takes only commitments of a symmetric polynomial from a peer's answer", function () {
+    const { session, calls } = sharing();
+    const asymmetric = [commitPedersenMatrix(randomBivariate(11n, k, rng), randomBivariate(13n, k, rng))];
+    const asymmetricHash = commitmentHash(id, asymmetric);
+    session.onPoints(3, "echo", asymmetricHash, pointsFrom(3));
+    session.onCommitments(3, asymmetricHash, asymmetric);
+    expect(calls).to.deep.equal([
+      "ask 3 for other commitments",
+      "reject 3: commitments of a polynomial that is not symmetric",
+    ]);
+    expect(session.commitments.has(asymmetricHash)).to.equal(false);
   });
 
   it("bounds what one peer can make it hold, so that a Byzantine peer cannot crowd out honest points or commitments", function () {
@@ -110,7 +133,7 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
     // A Byzantine peer echoes and readies points of made-up hashes, and answers each request with made-up commitments
     // of that hash, before the dealer's send arrives.
     const made = Array.from({ length: 8 }, (_, fake) => [
-      commitPedersenMatrix(randomBivariate(BigInt(fake + 100), k, rng), randomBivariate(1n, k, rng)),
+      commitPedersenMatrix(randomSymmetricBivariate(BigInt(fake + 100), k, rng), randomSymmetricBivariate(1n, k, rng)),
     ]);
     for (const commitments of made) {
       const fakeHash = commitmentHash(id, commitments);

@@ -4,7 +4,7 @@
  * verified new share of every key: unchanged public keys, shares on one fresh polynomial of degree k_new − 1 through
  * the old secret, Y'_j = g^(s'_j), and old shares that fit nothing new (PssCluster.check).
  */
-import { bivariateColumn, bivariateRow, randomBivariate } from "../../node/crypto/bivariate.ts";
+import { bivariateRow, randomSymmetricBivariate } from "../../node/crypto/bivariate.ts";
 import { commitFeldmanMatrix } from "../../node/crypto/commitments.ts";
 import { randomScalar } from "../../node/crypto/field.ts";
 import { G } from "../../node/crypto/point.ts";
@@ -72,7 +72,8 @@ const badSubShares =
     const rows = message.rows.map((r) => [...r]);
     rows[0]![0] = scalarHex((BigInt("0x" + rows[0]![0]!) + 1n) % 2n ** 255n);
     void to;
-    return [{ ...message, rows }];
+    // The column changed alike (it is the row of a symmetric polynomial): only the commitments can tell.
+    return [{ ...message, rows, cols: rows }];
   };
 
 /** Reshares a value other than its share, consistently to every new node (the commitments miss Y_dealer). */
@@ -83,7 +84,7 @@ function wrongValue(prng: Prng): DealerFilter {
     if (message.type !== "send") return [message];
     let polys = dealings.get(message.chunk);
     if (!polys) {
-      polys = message.rows.map(() => randomBivariate(randomScalar(rng), cluster.next.k, rng));
+      polys = message.rows.map(() => randomSymmetricBivariate(randomScalar(rng), cluster.next.k, rng));
       dealings.set(message.chunk, polys);
     }
     const x = BigInt(to);
@@ -92,7 +93,7 @@ function wrongValue(prng: Prng): DealerFilter {
         ...message,
         commitments: matricesToWire(polys.map((f) => commitFeldmanMatrix(f))),
         rows: polys.map((f) => bivariateRow(f, x).map(scalarHex)),
-        cols: polys.map((f) => bivariateColumn(f, x).map(scalarHex)),
+        cols: polys.map((f) => bivariateRow(f, x).map(scalarHex)),
       },
     ];
   };
