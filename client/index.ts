@@ -1,8 +1,9 @@
 /**
- * The DApp SDK for a threshold key network of this project (or any node speaking the Torus legacy JSON-RPC).
+ * The DApp SDK for a threshold key network of this project (or any node speaking the Torus legacy JSON-RPC), published
+ * as a package of its own (client/package.json, client/README.md).
  *
  * @example
- * const network = { endpoints, indexes: [1, 2, 3, 4, 5], nodePublicKeys, t: 1, deployment, epoch: 1 };
+ * const network = await networkFromNodeList({ rpcUrl, nodeList });
  * const { address } = await getOrAssignKey(network, { verifier: "google", verifierId: "alice@example.com" });
  * const { privateKey } = await login(network, { verifier: "google", verifierId: "alice@example.com", idToken });
  *
@@ -11,68 +12,54 @@
  * reveals the token only once q = ⌈(n + t + 1)/2⌉ distinct nodes signed its own key — if q became unreachable it stops
  * without revealing (ask for a fresh token). It then
  * decrypts k shares, interpolates the private key and checks it against the public key every node reported.
+ *
+ * Every exported name is the package's public surface: its declarations are generated from this file (client/build.ts)
+ * and must not mention a type of a bundled dependency, which the package does not ship.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
-import { COMMITMENT_PREFIX, commitmentDataDomain, revealQuorum } from "../node/auth/commit-reveal.ts";
+import { COMMITMENT_PREFIX, commitmentDataDomain, revealQuorum as quorum } from "../node/auth/commit-reveal.ts";
 import { addressFromPublicKey } from "../node/crypto/address.ts";
-import { commitmentDomainFields, type Deployment } from "../node/crypto/domain.ts";
+import { commitmentDomainFields } from "../node/crypto/domain.ts";
 import { eciesDecrypt, eciesFromLegacyShare } from "../node/crypto/ecies.ts";
 import { bytesToBigInt, randomNonZeroScalar, systemRng, mod } from "../node/crypto/field.ts";
 import { lagrangeCoefficients } from "../node/crypto/lagrange.ts";
 import { mulG } from "../node/crypto/generators.ts";
-import { pointFromCoordinates, type Point } from "../node/crypto/point.ts";
+import { pointFromCoordinates } from "../node/crypto/point.ts";
 import { verifyTorus } from "../node/crypto/signature.ts";
 import { JsonRpcClient, type RpcOutcome } from "./jrpc.ts";
+import type { Network } from "./network.ts";
 
-export interface Network {
-  /** JSON-RPC endpoints of the current epoch's nodes, in node-list order. */
-  endpoints: string[];
-  /** Each endpoint's node index (its 1-based position in the node list). */
-  indexes: number[];
-  /** Each endpoint's node public key (hex coordinates), to check its signatures. */
-  nodePublicKeys: { x: string; y: string }[];
-  /** Faults tolerated by the epoch. */
-  t: number;
-  /**
-   * The deployment the nodes serve (chain id, NodeList address, hash of the NodeList's deployment block) and their
-   * epoch: a node's commitment signature counts only if it names them, so signatures of a node key reused in another
-   * deployment or epoch never count.
-   */
-  deployment: Deployment;
-  epoch: number;
-}
+export { networkFromDescription, type Deployment, type Network, type NetworkDescription } from "./network.ts";
+export { networkFromNodeList, NodeListError, type NodeListSource } from "./node-list.ts";
+export { JsonRpcClient, type RpcOutcome } from "./jrpc.ts";
 
-export type { Deployment };
-
-/** The network described by a devnet's `.devnet/network.json` (or any object of the same shape). */
-export function networkFromDescription(description: {
-  chain: { chainId: string; nodeList: string; deploymentBlockHash: string };
-  nodes: readonly { index: number; endpoint: string; pubX: string; pubY: string }[];
-  epoch: { id: number; t: number };
-}): Network {
-  const { chainId, nodeList, deploymentBlockHash } = description.chain;
-  return {
-    deployment: { chainId, nodeList, deploymentBlockHash },
-    epoch: description.epoch.id,
-    endpoints: description.nodes.map((n) => n.endpoint),
-    indexes: description.nodes.map((n) => n.index),
-    nodePublicKeys: description.nodes.map((n) => ({ x: n.pubX.padStart(64, "0"), y: n.pubY.padStart(64, "0") })),
-    t: description.epoch.t,
-  };
-}
-
+/** A user's key as the nodes report it; the private key never leaves the nodes except as shares to its owner. */
 export interface KeyInfo {
+  /** The key's index in the network (the order keys were generated in). */
   keyIndex: number;
+  /** The public key, as 64-digit lowercase hex coordinates. */
   publicKey: { x: string; y: string };
+  /** The Ethereum address of the public key, EIP-55 checksummed. */
   address: string;
 }
 
+/** What {@link login} returns: the user's private key, checked against the public key the nodes reported. */
+export interface LoginResult {
+  /** The secp256k1 private key, in [1, q). */
+  privateKey: bigint;
+  /** Its public key, as 64-digit lowercase hex coordinates. */
+  publicKey: { x: string; y: string };
+  /** Its Ethereum address, EIP-55 checksummed (the one {@link getOrAssignKey} reports). */
+  address: string;
+}
+
+/** Options of {@link getOrAssignKey} and {@link login}. */
 export interface SdkOptions {
-  /** Per-request timeout (default 10 s). */
+  /** Per-request timeout in milliseconds (default 10 s). */
   timeoutMs?: number;
-  /** How long to wait for an assignment to show up at a majority (default 15 s). */
+  /** How long to wait for an assignment to show up at a majority, in milliseconds (default 15 s). */
   assignTimeoutMs?: number;
   /**
    * The KeyAssign signer's URL (torus.js's `signerHost`, e.g. a devnet's `signerHost`): nodes assign keys only on
@@ -83,9 +70,21 @@ export interface SdkOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * Why {@link login} or {@link getOrAssignKey} failed: `code` says what (and, for a login, whether the ID token was
+ * revealed); the message names what the nodes answered.
+ */
 export class LoginError extends Error {
   override readonly name = "LoginError";
   constructor(
+    /**
+     * - `TOO_FEW_SIGNATURES`: fewer than q nodes signed the commitment; the token was not revealed (get a fresh one).
+     * - `WRONG_DEPLOYMENT`: nodes signed for another deployment or epoch (an outdated {@link Network}?); not revealed.
+     * - `TOO_FEW_SHARES`: fewer than k shares arrived or decrypted.
+     * - `KEY_MISMATCH`: no k shares give the public key the nodes reported.
+     * - `NOT_ASSIGNED`: no key could be assigned in time (no signer given, or no free key yet).
+     * - `NO_MAJORITY`: no majority of the nodes agrees on the user's key (too many nodes down or misbehaving).
+     */
     readonly code:
       "TOO_FEW_SIGNATURES" | "WRONG_DEPLOYMENT" | "TOO_FEW_SHARES" | "KEY_MISMATCH" | "NOT_ASSIGNED" | "NO_MAJORITY",
     message: string,
@@ -94,8 +93,15 @@ export class LoginError extends Error {
   }
 }
 
+/**
+ * The number of node signatures on one temporary key a login needs before it reveals its token, ⌈(n + t + 1)/2⌉:
+ * any two such sets share an honest node (4 of 5 nodes at t = 1, 6 of 9 at t = 2).
+ */
+export function revealQuorum(n: number, t: number): number {
+  return quorum(n, t);
+}
+
 const majority = (n: number) => Math.floor(n / 2) + 1;
-export { revealQuorum };
 
 /** The same answer from a majority of nodes (compared as JSON), or undefined. */
 function majorityOf<T>(outcomes: RpcOutcome[], pick: (o: RpcOutcome) => T | undefined): T | undefined {
@@ -124,7 +130,15 @@ function toKeyInfo(result: LookupResult): KeyInfo {
   };
 }
 
-/** The key of (verifier, verifierId), assigning one if the user has none: the account-resolver API. */
+/**
+ * The key of (verifier, verifierId), assigning one if the user has none: the account-resolver API. A user's key is
+ * the one a majority of the nodes reports; an assignment (with `options.signer` only) goes through the nodes' BFT
+ * network and is idempotent, so two calls never give one user two keys.
+ *
+ * @throws {@link LoginError} `NO_MAJORITY` or `NOT_ASSIGNED`.
+ * @example
+ * const { address } = await getOrAssignKey(network, { verifier: "dev", verifierId: "alice@example.com" }, { signer });
+ */
 export async function getOrAssignKey(
   network: Network,
   user: { verifier: string; verifierId: string },
@@ -159,8 +173,9 @@ export async function getOrAssignKey(
 }
 
 /**
- * One KeyAssign at one node, signed by the signer for that node when there is one: the signer signs the request as
- * it will be sent, and its three fields are merged into the body, as torus.js does it.
+ * Low level: one KeyAssign at one node, signed by the signer for that node when there is one (the signer signs the
+ * request as it will be sent, and its three fields are merged into the body, as torus.js does it). Use
+ * {@link getOrAssignKey} unless you need one node's own answer.
  */
 export async function keyAssign(
   rpc: JsonRpcClient,
@@ -205,12 +220,20 @@ interface ShareKey {
   Metadata: { iv: string; ephemPublicKey: string; mac: string; mode: string };
 }
 
-/** Logs a user in: returns the private key of (verifier, verifierId), checked against its public key. */
+/**
+ * Logs a user in with an ID token of the verifier's OIDC provider: returns the private key of (verifier, verifierId),
+ * checked against its public key. A user without a key gets one (the nodes assign it at the reveal). Use each token
+ * once: after a failure, get a fresh token.
+ *
+ * @throws {@link LoginError} with a code saying what failed and whether the token was revealed.
+ * @example
+ * const { privateKey, address } = await login(network, { verifier: "dev", verifierId: "alice@example.com", idToken });
+ */
 export async function login(
   network: Network,
   user: { verifier: string; verifierId: string; idToken: string },
   options: SdkOptions = {},
-): Promise<{ privateKey: bigint; publicKey: Point; address: string }> {
+): Promise<LoginResult> {
   const rpc = new JsonRpcClient(options.timeoutMs, options.fetch);
   const n = network.endpoints.length;
   const q = revealQuorum(n, network.t);
@@ -318,7 +341,12 @@ export async function login(
     const lambdas = lagrangeCoefficients(subset.map((s) => s.index));
     const privateKey = subset.reduce((acc, s, j) => mod(acc + lambdas[j]! * s.value), 0n);
     if (privateKey !== 0n && mulG(privateKey).equals(publicKey)) {
-      return { privateKey, publicKey, address: addressFromPublicKey(publicKey) };
+      const hex = (v: bigint) => v.toString(16).padStart(64, "0");
+      return {
+        privateKey,
+        publicKey: { x: hex(publicKey.x), y: hex(publicKey.y) },
+        address: addressFromPublicKey(publicKey),
+      };
     }
   }
   throw new LoginError("KEY_MISMATCH", "no k shares give the public key the nodes reported");

@@ -1,15 +1,21 @@
 /** A small JSON-RPC 2.0 client over fetch, with a timeout per request and one retry on a network error. */
+
+/** One node's answer to one request: a result, a JSON-RPC error, or why there was no answer. */
 export interface RpcOutcome {
+  /** The node's result. */
   result?: unknown;
+  /** The node's JSON-RPC error (`data` carries the Torus error string). */
   error?: { code: number; message: string; data?: string };
   /** The request did not get an answer (network error, timeout, non-JSON). */
   failed?: string;
 }
 
+/** Low level: the JSON-RPC client the SDK sends every request with (see `keyAssign`). */
 export class JsonRpcClient {
   #id = 1;
 
   constructor(
+    /** Per-request timeout in milliseconds. */
     readonly timeoutMs = 10_000,
     /** The fetch to use (a bench binds each client to its own local address); the global one by default. */
     private readonly fetchFn: typeof fetch = (input, init) => fetch(input, init),

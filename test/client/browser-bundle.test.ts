@@ -4,8 +4,6 @@
  * nodes answering through `fetch`. Their shares are encrypted in Node, by eccrypto (Node's own crypto) and by our
  * `eciesEncrypt`, so a login proves the bundle's ECIES, hashing, hex/base64 and randomness agree with the Node side.
  */
-import vm from "node:vm";
-
 import eccrypto from "@toruslabs/eccrypto";
 import { expect } from "chai";
 import { build } from "esbuild";
@@ -18,6 +16,7 @@ import { bigIntToBytes, randomNonZeroScalar, systemRng } from "../../node/crypto
 import { G, pointFromCoordinates, type Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial, randomPolynomial } from "../../node/crypto/polynomial.ts";
 import { signTorus } from "../../node/crypto/signature.ts";
+import { fromSandbox, runInBrowserSandbox, type SandboxFetch } from "../support/browser-sandbox.ts";
 
 /** The deployment the fake nodes sign for, as a network description names it. */
 const DEPLOYMENT: Deployment = {
@@ -43,54 +42,13 @@ async function bundle(format: "esm" | "iife"): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-/**
- * Runs `action`, rethrowing an error thrown inside the vm context as an Error of this realm: mocha's parallel runner
- * reports errors of another realm (not `instanceof Error` here) with a blank message.
- */
-async function fromContext<T>(action: () => T | Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof Error) throw error;
-    const { name, message, stack } = error as Error;
-    throw Object.assign(new Error(`${name}: ${message}`), { stack });
-  }
-}
-
-/** `fetch` as the SDK calls it: an endpoint URL and a JSON-RPC request body. */
-type Fetch = (url: string, init: { body: string }) => Promise<Response>;
-
 /** The part of the SDK these tests call, as seen from outside the vm context. */
 interface Sdk {
   login(network: unknown, user: unknown): Promise<{ privateKey: bigint; address: string }>;
   revealQuorum(n: number, t: number): number;
 }
 
-/**
- * Runs the IIFE bundle in a fresh context that has only globals a browser page has (the ones the SDK uses), with
- * `fetch` as its network; returns the SDK's exports.
- */
-function loadSdk(iife: string, fetch: Fetch): Sdk {
-  const context = vm.createContext({
-    crypto: globalThis.crypto,
-    TextEncoder,
-    TextDecoder,
-    fetch,
-    URL,
-    AbortController,
-    AbortSignal,
-    atob,
-    btoa,
-    setTimeout,
-    clearTimeout,
-    console,
-  });
-  expect(vm.runInContext("[typeof Buffer, typeof process, typeof require].join()", context)).to.equal(
-    "undefined,undefined,undefined",
-  );
-  vm.runInContext(iife, context, { filename: "sdk.bundle.js" });
-  return context.SDK as Sdk;
-}
+const loadSdk = (iife: string, fetch: SandboxFetch) => runInBrowserSandbox<Sdk>(iife, fetch);
 
 /**
  * Five nodes (t = 1, so the login needs q = 4 signatures and k = 3 shares) holding shares of `secret`. Nodes 1 to 3
@@ -139,7 +97,7 @@ function fakeNetwork(secret: bigint) {
     return { error: { code: -32601, message: "Method not found" } };
   };
 
-  const fetch: Fetch = async (url, init) => {
+  const fetch: SandboxFetch = async (url, init) => {
     const node = endpoints.indexOf(url);
     const request = JSON.parse(init.body) as { id: number; method: string; params: Record<string, unknown> };
     calls.push(`${node + 1}:${request.method}`);
@@ -183,7 +141,7 @@ describe("client SDK in a browser", function () {
     const secret = randomNonZeroScalar(systemRng);
     const { network, fetch, calls } = fakeNetwork(secret);
     const user = { verifier: "google", verifierId: "alice@example.com", idToken: "header.payload.signature" };
-    const { privateKey, address } = await fromContext(() => {
+    const { privateKey, address } = await fromSandbox(() => {
       const sdk = loadSdk(iife, fetch);
       expect(sdk.revealQuorum(5, 1)).to.equal(4);
       return sdk.login(network, user);
@@ -199,18 +157,18 @@ describe("client SDK in a browser", function () {
     // Nodes 4 and 5 are bad already; node 2's share is replaced by zeros, whose MAC fails. Two shares are left, fewer
     // than k = 3, and the login must say so rather than return a key.
     const { network, fetch } = fakeNetwork(randomNonZeroScalar(systemRng));
-    const tampering: Fetch = async (url, init) => {
+    const tampering: SandboxFetch = async (url, init) => {
       const body = (await (await fetch(url, init)).json()) as { result?: { keys?: { Share: string }[] } };
       const key = body.result?.keys?.[0];
       if (url.includes("node2") && key) key.Share = btoa(toHex(new Uint8Array(48)));
       return new Response(JSON.stringify(body));
     };
     const user = { verifier: "google", verifierId: "bob@example.com", idToken: "header.payload.signature" };
-    const error = await fromContext(() => loadSdk(iife, tampering).login(network, user)).then(
+    const error = await fromSandbox(() => loadSdk(iife, tampering).login(network, user)).then(
       () => expect.fail("login returned a key though only 2 shares are good"),
       (e: Error) => e,
     );
-    // fromContext has rewrapped the context's LoginError as "LoginError: <message>".
+    // fromSandbox has rewrapped the context's LoginError as "LoginError: <message>".
     expect(error.message).to.match(/^LoginError: only 2 of the 3 shares needed arrived/);
   });
 });
