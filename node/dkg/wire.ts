@@ -123,14 +123,26 @@ function matrices(value: unknown, shape: Shape, field: string): Point[][][] {
  */
 const wireForms = new WeakMap<object, string[][][]>();
 
-/** k × k matrices of points, one per key (`keys` already checked as a list), remembered with their wire form. */
+/**
+ * k × k matrices of points, one per key (`keys` already checked as a list), remembered with their wire form. Each
+ * commits to a symmetric polynomial (node/dkg/sharing.ts), so entry [j][l] must be the very text of [l][j] (an
+ * encoding is canonical: equal points, equal text); the points below the diagonal are not parsed again.
+ */
 export function parseMatrices(keys: unknown[], k: number, field: string): Point[][][] {
   const wire = keys.map((m, key) =>
     list(m, k, `${field}[${key}]`).map((row, j) => list(row, k, `${field}[${key}][${j}]`) as string[]),
   );
-  const parsed = wire.map((m, key) =>
-    m.map((row, j) => row.map((p, l) => parsePoint(p, `${field}[${key}][${j}][${l}]`))),
-  );
+  const parsed = wire.map((m, key) => {
+    const matrix: Point[][] = m.map(() => []);
+    for (const [j, row] of m.entries()) {
+      for (const [l, p] of row.entries()) {
+        if (l >= j) matrix[j]![l] = parsePoint(p, `${field}[${key}][${j}][${l}]`);
+        else if (p === m[l]![j]) matrix[j]![l] = matrix[l]![j]!;
+        else fail(`${field}[${key}] is not symmetric: entry [${j}][${l}] differs from [${l}][${j}]`);
+      }
+    }
+    return matrix;
+  });
   wireForms.set(parsed, wire);
   return parsed;
 }

@@ -75,7 +75,7 @@ describe("key generation core", function () {
     const swapped = toTwo.commitments.map((m) => [m[1]!, m[0]!, ...m.slice(2)]);
     expect(transposed).to.deep.equal(toTwo.commitments); // an honest dealer's matrices are symmetric
     expect(reasons({ ...toTwo, commitments: swapped })).to.deep.equal([
-      "commitments of a polynomial that is not symmetric",
+      "commitments[0] is not symmetric: entry [1][0] differs from [0][1]",
     ]);
   });
 
