@@ -16,7 +16,7 @@
  *
  * If the combination fails, every item is checked on its own (reusing its E), and the bad ones are named.
  */
-import { mulAddUnsafe, normalizeZ } from "@noble/curves/abstract/curve.js";
+import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 
 import { curveBackend } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
@@ -25,7 +25,7 @@ import type { Rng } from "./field.ts";
 import { assertCommitmentMatrix, assertCommitmentVector, assertThreshold } from "./commitments.ts";
 import type { CommitmentMatrix, CommitmentVector } from "./commitments.ts";
 import { evaluateCommitmentUnchecked, mulGUnblinded, mulHUnblinded } from "./generators.ts";
-import { Point } from "./point.ts";
+import { affinePoints, Point } from "./point.ts";
 
 /**
  * One claim to check. `blinding` is present for a Pedersen commitment and absent for a Feldman one.
@@ -288,10 +288,7 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     // The addon takes affine encodings: one batched inversion (Montgomery's trick) for all points instead of one
     // each (the Horner evaluations hand over projective points).
     const used = points.flatMap((point, n) => (mod(scalars[n]!) === 0n || point.is0() ? [] : [n]));
-    const affine = normalizeZ(
-      Point,
-      used.map((n) => points[n]!),
-    );
+    const affine = affinePoints(used.map((n) => points[n]!));
     let sum = Point.ZERO;
     for (const [m, n] of used.entries()) sum = sum.add(backend.mulPublic(affine[m]!, mod(scalars[n]!)));
     return sum;

@@ -2,6 +2,7 @@
  * Points of secp256k1 and their checks. On the wire points are uncompressed (decompression costs a square root,
  * about 20x an uncompressed decode); the legacy JSON-RPC carries them as separate X and Y hex fields.
  */
+import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 
 import { CryptoError } from "./errors.ts";
@@ -56,4 +57,12 @@ export function decodePoint(bytes: Uint8Array, field: string): Point {
   }
   assertPoint(point, field);
   return point;
+}
+
+/**
+ * The same points in affine coordinates, with one field inversion for all (Montgomery's trick) instead of one each:
+ * encoding a point, or handing it to the native backend, needs its affine coordinates.
+ */
+export function affinePoints(points: readonly Point[]): Point[] {
+  return points.length === 0 ? [] : normalizeZ(Point, [...points]);
 }

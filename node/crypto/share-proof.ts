@@ -11,7 +11,7 @@ import { curveBackend } from "./backend.ts";
 import { multiScalarMul } from "./batch-verify.ts";
 import { bytesToBigInt, mul, add, randomNonZeroScalar, assertScalar, type Rng } from "./field.ts";
 import { G, H, mulG, mulGUnblinded, mulH, mulHUnblinded } from "./generators.ts";
-import { assertPoint, type Point } from "./point.ts";
+import { affinePoints, assertPoint, type Point } from "./point.ts";
 
 export interface ShareProof {
   T1: Point;
@@ -21,9 +21,14 @@ export interface ShareProof {
 }
 
 const DOMAIN = new TextEncoder().encode("torus-share-proof/1");
+const GENERATORS = [G, H].map((p) => p.toBytes(false));
 
+/**
+ * An encoding costs an inversion for a point in projective coordinates: callers with many points make them affine
+ * together first (`affinePoints`).
+ */
 function challenge(C: Point, Y: Point, T1: Point, T2: Point, context: Uint8Array): bigint {
-  const parts = [DOMAIN, ...[G, H, C, Y, T1, T2].map((p) => p.toBytes(false)), context];
+  const parts = [DOMAIN, ...GENERATORS, ...[C, Y, T1, T2].map((p) => p.toBytes(false)), context];
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const part of parts) {
@@ -114,7 +119,9 @@ export function verifyShareProofs(claims: readonly ShareProofClaim[], rng: Rng):
   let u2 = 0n;
   const points: Point[] = [];
   const scalars: bigint[] = [];
-  claims.forEach(({ Y, C, proof, context }, j) => {
+  const Cs = affinePoints(claims.map(({ C }) => C));
+  claims.forEach(({ Y, proof, context }, j) => {
+    const C = Cs[j]!;
     const w = weight(2 * j);
     const v = weight(2 * j + 1);
     const c = challenge(C, Y, proof.T1, proof.T2, context);

@@ -13,7 +13,7 @@ import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import type { Point } from "../crypto/point.ts";
+import { affinePoints, type Point } from "../crypto/point.ts";
 import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
 import { decisionProblem } from "./decision.ts";
 import { extractCommitments, extractScalar, extractionMatrix } from "./extraction.ts";
@@ -558,7 +558,9 @@ export class KeyGenerator {
     }
     batch.shares = { s, r };
     batch.columnCommitments = columns;
-    for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#proofsMessage(batch));
+    // One message for every node: its proofs are of this node's shares, whoever checks them.
+    const proofs = this.#proofsMessage(batch);
+    for (let m = 1; m <= this.#c.n; m++) this.#send(m, proofs);
     for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
     batch.parkedProofs.clear();
   }
@@ -571,12 +573,14 @@ export class KeyGenerator {
 
   #proofsMessage(batch: Batch): DkgMessage {
     const { s, r } = batch.shares!;
+    const self = BigInt(this.#c.self);
+    const commitments = affinePoints(batch.columnCommitments!.map((column) => evaluateCommitment(column, self)));
     return {
       type: "proofs",
       epoch: this.#c.epoch,
       batch: batch.batch,
       proofs: s.map((share, key) => {
-        const C = evaluateCommitment(batch.columnCommitments![key]!, BigInt(this.#c.self));
+        const C = commitments[key]!;
         const context = this.#proofContext(batch, key, this.#c.self);
         const { Y, proof } = proveShare(share, r[key]!, context, this.#c.rng, C);
         return {

@@ -8,9 +8,8 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 
 import { CryptoError } from "../crypto/errors.ts";
 import { ORDER } from "../crypto/field.ts";
-import { normalizeZ } from "@noble/curves/abstract/curve.js";
 
-import { decodePoint, Point } from "../crypto/point.ts";
+import { affinePoints, decodePoint, type Point } from "../crypto/point.ts";
 import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
 
 export class MalformedDkgMessage extends Error {
@@ -316,7 +315,7 @@ export function matricesToWire(commitments: readonly (readonly (readonly Point[]
   const known = wireForms.get(commitments);
   if (known) return known;
   const flat = commitments.flatMap((m) => m.flatMap((row) => [...row]));
-  const affine = flat.length > 0 ? normalizeZ(Point, flat) : [];
+  const affine = affinePoints(flat);
   let next = 0;
   const wire = commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
   wireForms.set(commitments, wire);

@@ -13,7 +13,7 @@ import { multiScalarMul, verifyBatch } from "../crypto/batch-verify.ts";
 import { add, mul, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import type { Point } from "../crypto/point.ts";
+import { affinePoints, type Point } from "../crypto/point.ts";
 import { Sharing, completedDealers, symmetricSendItems, type SharingRecord } from "../dkg/sharing.ts";
 import type { NodeSigner, SessionId } from "../dkg/types.ts";
 import {
@@ -588,7 +588,8 @@ export class ReshareReceiver {
       (sessions as Sharing[]).forEach((s, j) => (share = add(share, mul(lambdas[j]!, s.own!.rows[key]![0]!))));
       if (!column[0]!.equals(accepted!.publicKeys[key]!))
         throw new Error(`chunk ${chunk.chunk} key ${key}: the reshared commitments lost the public key (a bug)`);
-      const shareKeys = Array.from({ length: n }, (_, m) => evaluateCommitment(column, BigInt(m + 1)));
+      // Affine together: each is encoded below.
+      const shareKeys = affinePoints(Array.from({ length: n }, (_, m) => evaluateCommitment(column, BigInt(m + 1))));
       if (!mulG(share).equals(shareKeys[this.#c.self - 1]!))
         throw new Error(`chunk ${chunk.chunk} key ${key}: the new share does not match its commitment (a bug)`);
       const moved = accepted!.keys[key]!;

@@ -17,7 +17,7 @@ import {
   mulHUnblinded,
   mulSmall,
 } from "../../node/crypto/generators.ts";
-import { Point } from "../../node/crypto/point.ts";
+import { affinePoints, Point } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { envCount } from "../support/prng.ts";
 import { describeOnBackends } from "../support/backends.ts";
@@ -153,6 +153,17 @@ describeOnBackends(`generators (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})
       expectRefusal(() => mulSmall({ x: 1n, y: 2n } as unknown as Point, 3n), "INVALID_POINT");
       expectRefusal(() => mulSmall(G, ORDER), "INVALID_SCALAR");
       expectRefusal(() => mulSmall(G, -3n), "INVALID_SCALAR");
+    });
+  });
+
+  describe("affinePoints", function () {
+    it("gives the same points with Z = 1, in order, with one inversion for all", function () {
+      const projective = [3n, 5n, 7n].map((k) => G.multiply(k).add(G)); // sums: Z ≠ 1
+      expect(projective.some((p) => p.Z !== 1n)).to.equal(true);
+      const affine = affinePoints(projective);
+      expect(affine.map((p) => p.Z)).to.deep.equal([1n, 1n, 1n]);
+      affine.forEach((p, i) => expect(p.equals(projective[i]!)).to.equal(true));
+      expect(affinePoints([])).to.deep.equal([]);
     });
   });
 
