@@ -80,6 +80,12 @@ process.on("SIGTERM", () => void shutdown(0));
 
 try {
   if ((await prepareDevnetDir(dir)).removed) console.log(`removed the previous devnet's state in ${dir}`);
+  // Started first, so that a taken port stops the start at once; until network.json is written, its pages say the
+  // network is starting.
+  ui = await startUiServer({
+    port: count("ui-port", values["ui-port"], 0),
+    networkFile: path.join(dir, "network.json"),
+  });
   devnet = await Devnet.start({
     dir,
     n,
@@ -107,10 +113,6 @@ try {
     transition(devnet!, nodes, control.url, ui!.url, say),
   );
   process.on("exit", () => control.server.close());
-  ui = await startUiServer({
-    port: count("ui-port", values["ui-port"], 0),
-    networkFile: path.join(dir, "network.json"),
-  });
   const network = await writeDescription(devnet, control.url, ui.url);
   console.log(`chain      ${network.chain.rpcUrl}   NodeList ${network.chain.nodeList}`);
   await printEpoch(devnet, network, (line) => console.log(line));

@@ -83,7 +83,11 @@ export class NetworkMonitor {
     try {
       chain = (JSON.parse(await readFile(this.options.networkFile, "utf8")) as { chain: Chain }).chain;
     } catch {
-      return { ...base, history: this.#history, error: "the devnet has not written its network.json yet" };
+      return {
+        ...base,
+        history: this.#history,
+        error: "the devnet is still starting (it writes network.json once its nodes serve)",
+      };
     }
     let view: Omit<NetworkStatusView, "history">;
     try {

@@ -63,7 +63,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (pathname === "/network.json") {
       return void readFile(options.networkFile, "utf8").then(
         (text) => send(response, 200, "application/json; charset=utf-8", text),
-        () => json(response, 503, { error: "the devnet has not written its network.json yet (is npm start running?)" }),
+        () =>
+          json(response, 503, { error: "the devnet is still starting: it writes network.json once its nodes serve" }),
       );
     }
     if (pathname === "/api/status") {
@@ -80,7 +81,15 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(
+              `the web UI's port 127.0.0.1:${options.port} is taken (another npm start?): choose another with --ui-port`,
+            )
+          : error,
+      ),
+    );
     server.listen(options.port, "127.0.0.1", resolve);
   });
   monitor.start();

@@ -101,6 +101,16 @@ describe("the devnet's web UI in Chromium: sign-in, signing, status, a node down
       await fetch(`${description.oidc.issuer}/.well-known/openid-configuration`)
     ).json()) as Record<string, unknown>;
     expect(discovery.authorization_endpoint).to.equal(description.oidc.authorizationEndpoint);
+
+    const tab = await newPage();
+    await tab.goto(description.ui);
+    await tab.locator('[data-testid="sign-in"]:enabled').waitFor();
+    expect(await tab.locator("#network-line").innerText()).to.include(
+      `Epoch 1: 5 nodes (k = 3, t = 1); identity provider ${description.oidc.issuer}`,
+    );
+    expect(await tab.locator("main").innerText()).to.match(/private key .* never leaves it/);
+    await shoot(tab, "0-dapp-start");
+    await tab.context().close();
   });
 
   it("a new user signs in through the issuer's page and gets the address the network holds; the key stays in the page", async function () {
@@ -273,6 +283,29 @@ describe("the devnet's web UI in Chromium: sign-in, signing, status, a node down
     expect(text).to.not.match(STACK_TRACE);
     expect(await tab.getByTestId("address").isVisible()).to.equal(false);
     await shoot(tab, "9-dapp-refused-token");
+    await tab.context().close();
+  });
+
+  it("with two nodes down (more than t), the sign-in stops before revealing the token, and says so", async function () {
+    const second = description.nodes[description.nodes.length - 2]!;
+    process.kill(second.pid, "SIGKILL");
+    while (isAlive(second.pid)) await sleep(50);
+    const tab = await newPage();
+    const requests: string[] = [];
+    tab.on("request", (request) => requests.push(request.postData() ?? ""));
+    await toIssuer(tab);
+    const { address, error } = await submitEmail(tab, user);
+    expect(address).to.equal(undefined);
+    expect(error).to.match(/Too few nodes signed this sign-in/);
+    expect(error).to.match(/Your ID token was not revealed/);
+    expect(error).to.match(/only 3 of the 4 node signatures/);
+    expect(error).to.not.match(STACK_TRACE);
+    // Commitments went out; the token itself (a ShareRequest) never did.
+    expect(requests.filter((body) => body.includes("CommitmentRequest"))).to.have.length.greaterThan(0);
+    expect(requests.filter((body) => body.includes("ShareRequest"))).to.deep.equal([]);
+    const rows = tab.getByTestId("node-progress");
+    expect(await rows.filter({ hasText: "not asked: the token was not revealed" }).count()).to.equal(5);
+    await shoot(tab, "10-dapp-too-few-nodes");
     await tab.context().close();
   });
 });

@@ -187,6 +187,8 @@ describe("npm start: the local network of real node processes", function () {
       String(port),
       "--dir",
       path.join(dir, "second"),
+      "--ui-port",
+      "0",
     ]);
     expect(await second.exited).to.equal(1);
     expect(second.output()).to.contain(`something already answers JSON-RPC at http://127.0.0.1:${port}`);
