@@ -29,11 +29,13 @@ import { mulG } from "../node/crypto/generators.ts";
 import { pointFromCoordinates } from "../node/crypto/point.ts";
 import { verifyTorus } from "../node/crypto/signature.ts";
 import { JsonRpcClient, type RpcOutcome } from "./jrpc.ts";
+import { outcomeReason, reporter, type LoginProgress } from "./login-progress.ts";
 import type { Network } from "./network.ts";
 
 export { networkFromDescription, type Deployment, type Network, type NetworkDescription } from "./network.ts";
 export { networkFromNodeList, NodeListError, type NodeListSource } from "./node-list.ts";
 export { JsonRpcClient, type RpcOutcome } from "./jrpc.ts";
+export type { LoginProgress } from "./login-progress.ts";
 
 /** A user's key as the nodes report it; the private key never leaves the nodes except as shares to its owner. */
 export interface KeyInfo {
@@ -68,6 +70,15 @@ export interface SdkOptions {
   signer?: string;
   /** The fetch to use for every request (default the global one). */
   fetch?: typeof fetch;
+}
+
+/** Options of {@link login}: the {@link SdkOptions} and a progress listener. */
+export interface LoginOptions extends SdkOptions {
+  /**
+   * Hears each node's steps as they happen (committing, signed or why not, revealing, share received or why not), for
+   * a DApp that shows its users what the network does. A listener that throws does not stop the login.
+   */
+  onProgress?: (event: LoginProgress) => void;
 }
 
 /**
@@ -232,9 +243,10 @@ interface ShareKey {
 export async function login(
   network: Network,
   user: { verifier: string; verifierId: string; idToken: string },
-  options: SdkOptions = {},
+  options: LoginOptions = {},
 ): Promise<LoginResult> {
   const rpc = new JsonRpcClient(options.timeoutMs, options.fetch);
+  const report = reporter(options.onProgress, network.endpoints, network.indexes);
   const n = network.endpoints.length;
   const q = revealQuorum(n, network.t);
   const k = majority(n);
@@ -256,13 +268,11 @@ export async function login(
     temppuby,
     verifieridentifier: user.verifier,
   };
-  const outcomes = await rpc.all(network.endpoints, "CommitmentRequest", commitParams);
   const domain = commitmentDomainFields(network.deployment, network.epoch);
-  const signatures: NodeSignature[] = [];
-  const otherDomain: string[] = [];
-  outcomes.forEach((outcome, i) => {
+  type Verdict = { signature: NodeSignature } | { otherDomain: string; reason: string } | { reason: string };
+  const checkCommitment = (outcome: RpcOutcome, i: number): Verdict => {
     const result = outcome.result as NodeSignature | undefined;
-    if (!result || typeof result.data !== "string") return;
+    if (!result || typeof result.data !== "string") return { reason: outcomeReason(outcome) };
     const [prefix, tc, x, y, verifier] = result.data.split("\x1c");
     const ours =
       prefix === COMMITMENT_PREFIX &&
@@ -270,14 +280,32 @@ export async function login(
       x === temppubx &&
       y === temppuby &&
       verifier === user.verifier;
-    if (!ours) return;
+    if (!ours) return { reason: "it signed other data than this commitment" };
     const named = commitmentDataDomain(result.data) ?? [];
     if (named.length !== domain.length || named.some((field, j) => field !== domain[j])) {
-      otherDomain.push(`${network.endpoints[i]} names ${named.length > 0 ? named.join(" / ") : "no deployment"}`);
-      return;
+      const names = named.length > 0 ? named.join(" / ") : "no deployment";
+      return {
+        otherDomain: `${network.endpoints[i]} names ${names}`,
+        reason: `it signed for another deployment or epoch (${names})`,
+      };
     }
-    if (verifyTorus(nodeKeys[i]!, result.data, result.signature)) signatures.push(result);
-  });
+    if (!verifyTorus(nodeKeys[i]!, result.data, result.signature))
+      return { reason: "its signature does not verify with its key" };
+    return { signature: result };
+  };
+  const commits = await Promise.all(
+    network.endpoints.map(async (endpoint, i) => {
+      report(i, "committing");
+      const outcome = await rpc.call(endpoint, "CommitmentRequest", commitParams);
+      const verdict = checkCommitment(outcome, i);
+      if ("signature" in verdict) report(i, "signed");
+      else report(i, "not-signed", verdict.reason);
+      return { outcome, verdict };
+    }),
+  );
+  const outcomes = commits.map((c) => c.outcome);
+  const signatures = commits.flatMap(({ verdict }) => ("signature" in verdict ? [verdict.signature] : []));
+  const otherDomain = commits.flatMap(({ verdict }) => ("otherDomain" in verdict ? [verdict.otherDomain] : []));
   if (signatures.length < q && otherDomain.length > 0) {
     // Never reveal a token to nodes of another network: their signatures are no quorum here.
     throw new LoginError(
@@ -313,10 +341,20 @@ export async function login(
       },
     ],
   };
-  const answers = await rpc.all(network.endpoints, "ShareRequest", shareParams);
+  const answers = await Promise.all(
+    network.endpoints.map(async (endpoint, i) => {
+      report(i, "revealing");
+      const answer = await rpc.call(endpoint, "ShareRequest", shareParams);
+      if (!answer.result) report(i, "no-share", outcomeReason(answer));
+      return answer;
+    }),
+  );
   const publicKeys = answers.map((a) => (a.result as { keys?: ShareKey[] } | undefined)?.keys?.[0]?.PublicKey);
   const expected = majorityPublicKey(publicKeys);
   if (!expected) {
+    answers.forEach((a, i) => {
+      if (a.result) report(i, "no-share", "no majority of the nodes reports the same key");
+    });
     // Say why: the nodes' own errors (a token of another epoch, an unassigned user…) are what a developer needs.
     const errors = [...new Set(answers.flatMap((a) => (a.error ? [String(a.error.data ?? a.error.message)] : [])))];
     const why = errors.length > 0 ? `; the nodes answered: ${errors.join(" | ")}` : "";
@@ -325,13 +363,18 @@ export async function login(
   const publicKey = pointFromCoordinates(BigInt("0x" + expected.X), BigInt("0x" + expected.Y), "public key");
   const shares: { index: bigint; value: bigint }[] = [];
   answers.forEach((answer, i) => {
+    if (!answer.result) return;
     const key = (answer.result as { keys?: ShareKey[] } | undefined)?.keys?.[0];
-    if (!key || key.PublicKey.X !== expected.X || key.PublicKey.Y !== expected.Y) return;
+    if (!key) return report(i, "no-share", "its answer holds no share");
+    if (key.PublicKey.X !== expected.X || key.PublicKey.Y !== expected.Y)
+      return report(i, "no-share", "it reports another key than the majority");
     try {
       const plaintext = eciesDecrypt(tempKey, eciesFromLegacyShare(key.Share, key.Metadata, `node ${i + 1}`));
       shares.push({ index: BigInt(network.indexes[i]!), value: mod(bytesToBigInt(plaintext)) });
+      report(i, "share-received");
     } catch {
       // A share that does not decrypt is skipped; k good ones suffice.
+      report(i, "no-share", "its share does not decrypt (a wrong MAC)");
     }
   });
   if (shares.length < k)

@@ -6,8 +6,11 @@
  *
  * Options: --nodes <n> (default 5), --port <chain port> (8545, or DEVNET_CHAIN_PORT), --api-base <port> (7000: node i
  * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --signer-port <port> (5558), --keys <buffer to wait for> (50),
- * --control-port <port> (5556), --dir <state dir> (.devnet, or DEVNET_DIR), --once (exit once ready, for scripted
- * checks).
+ * --control-port <port> (5556), --ui-port <port> (5557), --dir <state dir> (.devnet, or DEVNET_DIR), --once (exit once
+ * ready, for scripted checks). A port of 0 picks a free one.
+ *
+ * The web UI (scripts/lib/ui-server.ts) serves the demo DApp at `/` and the network status page at `/status`; its
+ * URL is printed and recorded in network.json as `ui`.
  *
  * Every run starts from a clean state directory (a new chain and new node keys must not meet an old run's node data):
  * it removes the previous devnet's directory, and refuses a non-empty one that is not a devnet's (see devnet-dir.ts).
@@ -24,6 +27,7 @@ import { parseArgs } from "node:util";
 import { getOrAssignKey, login, networkFromDescription } from "../client/index.ts";
 import { writeDeployment } from "./lib/deployment.ts";
 import { startControl } from "./lib/devnet-control.ts";
+import { startUiServer, type UiServer } from "./lib/ui-server.ts";
 import { devnetDir, prepareDevnetDir } from "./lib/devnet-dir.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     "oidc-port": { type: "string", default: "5555" },
     "signer-port": { type: "string", default: "5558" },
     "control-port": { type: "string", default: "5556" },
+    "ui-port": { type: "string", default: "5557" },
     keys: { type: "string", default: "50" },
     dir: { type: "string", default: devnetDir() },
     once: { type: "boolean", default: false },
@@ -61,10 +66,12 @@ const dir = values.dir;
 /** The devnet's nodes allow this clock skew at an epoch boundary (see `api.epochClockSkewSeconds`). */
 const EPOCH_SKEW_SECONDS = 10;
 let devnet: Devnet | undefined;
+let ui: UiServer | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
+  await ui?.stop();
   await devnet?.stop();
   process.exit(code);
 };
@@ -73,6 +80,12 @@ process.on("SIGTERM", () => void shutdown(0));
 
 try {
   if ((await prepareDevnetDir(dir)).removed) console.log(`removed the previous devnet's state in ${dir}`);
+  // Started first, so that a taken port stops the start at once; until network.json is written, its pages say the
+  // network is starting.
+  ui = await startUiServer({
+    port: count("ui-port", values["ui-port"], 0),
+    networkFile: path.join(dir, "network.json"),
+  });
   devnet = await Devnet.start({
     dir,
     n,
@@ -97,10 +110,10 @@ try {
   const seconds = (Date.now() - started) / 1000;
   console.log(`\nkey buffer filled in ${seconds.toFixed(1)} s`);
   const control = await startControl(count("control-port", values["control-port"], 0), (nodes, say) =>
-    transition(devnet!, nodes, control.url, say),
+    transition(devnet!, nodes, control.url, ui!.url, say),
   );
   process.on("exit", () => control.server.close());
-  const network = await writeDescription(devnet, control.url);
+  const network = await writeDescription(devnet, control.url, ui.url);
   console.log(`chain      ${network.chain.rpcUrl}   NodeList ${network.chain.nodeList}`);
   await printEpoch(devnet, network, (line) => console.log(line));
   console.log(
@@ -111,6 +124,7 @@ try {
   );
   console.log(`network    ${path.join(dir, "network.json")}`);
   console.log(`control    ${control.url}  (npm run devnet:transition -- --nodes <n>)`);
+  console.log(`UI         ${ui.url}  (the demo DApp; the network status at ${ui.url}status)`);
   await demoLogin(devnet, network, (line) => console.log(line));
   if (values.once) await shutdown(0);
   else console.log("\nThe network keeps running; Ctrl-C stops it.");
@@ -132,11 +146,11 @@ async function recordDeployment(devnet: Devnet): Promise<void> {
   );
 }
 
-type Description = Awaited<ReturnType<Devnet["describe"]>> & { control: string };
+type Description = Awaited<ReturnType<Devnet["describe"]>> & { control: string; ui: string };
 
-/** Writes `network.json` for the current epoch, with the control endpoint. */
-async function writeDescription(devnet: Devnet, control: string): Promise<Description> {
-  const network = { ...(await devnet.describe(true)), control };
+/** Writes `network.json` for the current epoch, with the control endpoint and the web UI. */
+async function writeDescription(devnet: Devnet, control: string, ui: string): Promise<Description> {
+  const network = { ...(await devnet.describe(true)), control, ui };
   await writeFile(path.join(dir, "network.json"), JSON.stringify(network, null, 2) + "\n");
   return network;
 }
@@ -150,11 +164,17 @@ async function printEpoch(devnet: Devnet, network: Description, say: (line: stri
  * Hands the network over to a new epoch of `nodes` processes, describes it in network.json, and logs the demo user
  * in there once the new epoch serves fresh tokens (issued after its start plus the skew).
  */
-async function transition(devnet: Devnet, nodes: number, control: string, say: (line: string) => void): Promise<void> {
+async function transition(
+  devnet: Devnet,
+  nodes: number,
+  control: string,
+  ui: string,
+  say: (line: string) => void,
+): Promise<void> {
   const started = Date.now();
   const { epoch } = await devnet.transition(nodes, 600_000, say);
   say(`the handover took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const network = await writeDescription(devnet, control);
+  const network = await writeDescription(devnet, control, ui);
   await printEpoch(devnet, network, say);
   await devnet.waitUntilTokensServed(epoch, (ms) =>
     say(`waiting ${Math.ceil(ms / 1000)} s: epoch ${epoch} serves tokens issued after its start plus the skew`),

@@ -371,7 +371,14 @@ export class Devnet {
       },
       epoch: { id: Number(epoch), n: Number(n), k: Number(k), t: Number(t) },
       nodes: nodes.sort((a, b) => a.index - b.index),
-      oidc: { issuer: this.oidc.issuer, tokenEndpoint: this.oidc.tokenEndpoint, verifier: VERIFIER_NAME },
+      oidc: {
+        issuer: this.oidc.issuer,
+        tokenEndpoint: this.oidc.tokenEndpoint,
+        /** Where a browser signs in (the implicit flow); a DApp sends `client_id` = clientId, the nodes' audience. */
+        authorizationEndpoint: this.oidc.authorizationEndpoint,
+        clientId: DEV_AUDIENCE,
+        verifier: VERIFIER_NAME,
+      },
       /** torus.js's `signerHost` and the SDK's `signer` option: the development KeyAssign signer, as a full URL. */
       signerHost: this.signer.url,
       ready,

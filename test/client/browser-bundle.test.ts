@@ -44,8 +44,21 @@ async function bundle(format: "esm" | "iife"): Promise<string> {
 
 /** The part of the SDK these tests call, as seen from outside the vm context. */
 interface Sdk {
-  login(network: unknown, user: unknown): Promise<{ privateKey: bigint; address: string }>;
+  login(
+    network: unknown,
+    user: unknown,
+    options?: { onProgress?: (event: Progress) => void },
+  ): Promise<{ privateKey: bigint; address: string }>;
   revealQuorum(n: number, t: number): number;
+}
+
+/** A login step as the SDK reports it (LoginProgress). */
+interface Progress {
+  node: number;
+  index: number;
+  endpoint: string;
+  step: string;
+  reason?: string;
 }
 
 const loadSdk = (iife: string, fetch: SandboxFetch) => runInBrowserSandbox<Sdk>(iife, fetch);
@@ -151,6 +164,44 @@ describe("client SDK in a browser", function () {
     expect(address).to.equal(addressFromPublicKey(G.multiply(secret)));
     expect(calls.filter((c) => c.endsWith(":CommitmentRequest"))).to.have.length(5);
     expect(calls.filter((c) => c.endsWith(":ShareRequest"))).to.have.length(5);
+  });
+
+  it("reports each node's steps, and why a node gave no share, to onProgress", async function () {
+    const { network, fetch } = fakeNetwork(randomNonZeroScalar(systemRng));
+    const user = { verifier: "google", verifierId: "carol@example.com", idToken: "header.payload.signature" };
+    const events: Progress[] = [];
+    await fromSandbox(() => loadSdk(iife, fetch).login(network, user, { onProgress: (event) => events.push(event) }));
+    const steps = (node: number) => events.filter((e) => e.node === node).map((e) => e.step);
+    for (const node of [0, 1, 2])
+      expect(steps(node)).to.deep.equal(["committing", "signed", "revealing", "share-received"]);
+    // Node 4 sent a share with a tampered MAC, node 5 an error: both are named, with the reason.
+    expect(steps(3)).to.deep.equal(["committing", "signed", "revealing", "no-share"]);
+    expect(events.find((e) => e.node === 3 && e.step === "no-share")?.reason).to.match(/does not decrypt/);
+    expect(events.find((e) => e.node === 4 && e.step === "no-share")?.reason).to.equal("refused: node is down");
+    expect(events[0]).to.deep.include({ index: 1, endpoint: "https://node1.example/jrpc" });
+  });
+
+  it("names a node that did not sign, and does not stop for a listener that throws", async function () {
+    const { network, fetch } = fakeNetwork(randomNonZeroScalar(systemRng));
+    const silent: SandboxFetch = (url, init) =>
+      url.includes("node2") ? Promise.reject(new TypeError("Failed to fetch")) : fetch(url, init);
+    const user = { verifier: "google", verifierId: "dave@example.com", idToken: "header.payload.signature" };
+    const events: Progress[] = [];
+    const error = await fromSandbox(() =>
+      loadSdk(iife, silent).login(network, user, {
+        onProgress: (event) => {
+          events.push(event);
+          throw new Error("a DApp's bug");
+        },
+      }),
+    ).then(
+      () => expect.fail("the login returned a key though only 2 shares are good"),
+      (e: Error) => e,
+    );
+    // Node 2 gave no signature and no share; nodes 4 and 5 no usable share: 2 shares, fewer than k.
+    expect(error.message).to.match(/^LoginError: only 2 of the 3 shares/);
+    expect(events.find((e) => e.node === 1 && e.step === "not-signed")?.reason).to.equal("no answer (Failed to fetch)");
+    expect(events.filter((e) => e.step === "signed")).to.have.length(4);
   });
 
   it("stops in the bundle when fewer than k shares decrypt", async function () {

@@ -59,7 +59,8 @@ describe("npm start: the local network of real node processes", function () {
   let first: Run;
   let firstBinding: DeploymentIdentity;
   let devnet: Run;
-  const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--signer-port", "0", "--control-port", "0"];
+  const free = ["--api-base", "0", "--p2p-base", "0", "--oidc-port", "0", "--signer-port", "0"];
+  free.push("--control-port", "0", "--ui-port", "0");
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "devnet-"));
@@ -119,8 +120,11 @@ describe("npm start: the local network of real node processes", function () {
       epoch: { id: number; n: number; k: number; t: number };
       nodes: { index: number; endpoint: string; pid: number; address: string }[];
       oidc: { issuer: string; tokenEndpoint: string; verifier: string };
+      ui: string;
     };
     expect(network.ready).to.equal(true);
+    expect(network.ui).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(devnet.output()).to.contain(`UI         ${network.ui}`);
     expect(network.epoch).to.deep.equal({ id: 1, n: 5, k: 3, t: 1 });
     expect(network.nodes.map((node) => node.index)).to.deep.equal([1, 2, 3, 4, 5]);
     const token = (await (
@@ -183,6 +187,8 @@ describe("npm start: the local network of real node processes", function () {
       String(port),
       "--dir",
       path.join(dir, "second"),
+      "--ui-port",
+      "0",
     ]);
     expect(await second.exited).to.equal(1);
     expect(second.output()).to.contain(`something already answers JSON-RPC at http://127.0.0.1:${port}`);
@@ -208,8 +214,12 @@ describe("npm start: the local network of real node processes", function () {
     const after = JSON.parse(await readFile(path.join(dir, "network.json"), "utf8")) as {
       epoch: { id: number };
       nodes: { pid: number }[];
+      ui: string;
     };
     expect(after.epoch.id).to.equal(2);
+    // The web UI stays where it was, and serves the new epoch's description to the DApp.
+    const served = (await (await fetch(`${after.ui}network.json`)).json()) as { epoch: { id: number } };
+    expect(served.epoch.id).to.equal(2);
     expect(after.nodes.map((n) => n.pid)).to.not.have.members(before.nodes.map((n) => n.pid));
 
     // A second request while none runs, with a bad node count, is refused with a reason.
