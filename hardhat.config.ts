@@ -30,6 +30,7 @@ export default defineConfig({
   test: {
     mocha: {
       // Suites are independent (each deploys its own contracts or starts its own servers), so they run in parallel.
+      // `npm test` runs them by tier (scripts/test-tier.ts): the e2e files, which start processes, one file per run.
       parallel: true,
       jobs: 2,
       timeout: 120_000,

@@ -7,7 +7,7 @@
  * The sizes are the JSON the host sends (node/p2p/host.ts encodeFrame: `{"ch":…,"m":…}`), counted field by field
  * from the wire formats of node/dkg/wire.ts and node/pss/wire.ts at their largest values: a point is 130 hex
  * characters, a scalar or hash 64, every integer field up to 16 digits (Number.MAX_SAFE_INTEGER). The test
- * test/p2p/frame-budget.test.ts checks the formulas against messages the real encoders produce.
+ * test/p2p/frame-budget.sim.test.ts checks the formulas against messages the real encoders produce.
  *
  * A consensus message is bounded by the write-ahead log instead: every message the BFT core takes or sends is a WAL
  * record first, and the WAL refuses a record above MAX_WAL_RECORD_BYTES (node/bft/wal.ts), so no consensus message a

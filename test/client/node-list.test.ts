@@ -1,6 +1,6 @@
 /**
  * `networkFromNodeList`'s refusals, against a fake chain answering through `fetch` (its reading of a real NodeList is
- * checked against a devnet by test/client/package.test.ts): a wrong address, no current epoch, an epoch still
+ * checked against a devnet by test/client/package.e2e.test.ts): a wrong address, no current epoch, an epoch still
  * registering, and answers that do not decode, among them an array length no answer could hold.
  */
 import { expect } from "chai";

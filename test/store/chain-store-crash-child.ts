@@ -1,8 +1,8 @@
 /**
- * The child process of chain-store.test.ts's crash test, and the chain fixtures that test builds blocks with. As the
- * child: decides heights one after another on the chain store in `argv[2]` (an SQLite file) as fast as it can — a few
- * WAL records, then the block with one app row — and prints "ack <h>" once height h's `commitBlock` resolved, until
- * it is killed.
+ * The child process of kill-9.e2e.test.ts's chain-store test, and the chain fixtures it and chain-store.test.ts build
+ * blocks with. As the child: decides heights one after another on the chain store in `argv[2]` (an SQLite file) as
+ * fast as it can — a few WAL records, then the block with one app row — and prints "ack <h>" once height h's
+ * `commitBlock` resolved, until it is killed.
  */
 import { fileURLToPath } from "node:url";
 

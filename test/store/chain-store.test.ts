@@ -3,8 +3,8 @@
  * not extend the head is refused and changes nothing, the WAL keeps only the heights above the committed head and
  * gives a height's records back in order after a reopen, the app's operations land with the block or not at all, and
  * blocks page by height. On SQLite: the pipelined WAL (an unsynced record resolves before any fsync, a synced one and
- * a block only after one that covers them), and a child killed with SIGKILL right after a block was acknowledged finds
- * it on reopen.
+ * a block only after one that covers them). A child killed with SIGKILL right after a block was acknowledged finds it
+ * on reopen: kill-9.e2e.test.ts.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,8 +19,7 @@ import { StoreInputError, type KvStore } from "../../node/store/kv-store.ts";
 import { MemoryStore } from "../../node/store/memory-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
-import { killAfterAcks } from "../support/kill-child.ts";
-import { appOp, nextCommit, timeoutRecord, WAL_RECORDS_PER_HEIGHT } from "./chain-store-crash-child.ts";
+import { appOp, nextCommit, timeoutRecord } from "./chain-store-crash-child.ts";
 import { rejection } from "../support/refusal.ts";
 
 /** Every key of the store (small test stores only). */
@@ -288,37 +287,6 @@ describe("the chain store: blocks, the committed head and the BFT write-ahead lo
       expect(committing.error).to.equal(undefined);
       expect(held.covered(called, held.timeline.mark())).to.equal(true);
       held.release();
-      await chain.close();
-    });
-
-    it("finds the block and head acknowledged before a kill -9 of a real child process", async function () {
-      this.timeout(60_000);
-      const file = path.join(dir, "crash", "chain.sqlite");
-      // Killed the moment it says a write is acknowledged, while it is already writing the next one.
-      const acked = await killAfterAcks(path.join(import.meta.dirname, "chain-store-crash-child.ts"), [file], 150);
-
-      const kv = await SqliteStore.open(file);
-      const chain = await ChainStore.open(kv);
-      const head = await chain.head();
-      expect(head.height).to.be.at.least(acked);
-      let previous = GENESIS_HEAD;
-      for (let h = 1; h <= head.height; h++) {
-        const expected = nextCommit(previous);
-        expect(await chain.block(h), `block ${h}`).to.deep.equal(expected.commit);
-        expect(await kv.get(key("app", h)), `app row ${h}`).to.deep.equal(key(h));
-        previous = expected.head;
-      }
-      expect(head).to.deep.equal(previous);
-      expect(await chain.block(head.height + 1)).to.equal(undefined);
-      expect(await kv.get(key("app", head.height + 1))).to.equal(undefined);
-      // The WAL holds at most the records of the height being decided, each whole, in order.
-      expect(await kv.count({ prefix: chainKeys.walAll(), end: chainKeys.walOf(head.height + 1) })).to.equal(0);
-      const pending = await chain.walAt(head.height + 1);
-      expect(pending).to.deep.equal(
-        Array.from({ length: pending.length }, (_, i) => timeoutRecord(head.height + 1, i)),
-      );
-      expect(pending.length).to.be.at.most(WAL_RECORDS_PER_HEIGHT);
-      expect(await kv.count({ prefix: chainKeys.walAll() })).to.equal(pending.length);
       await chain.close();
     });
   });

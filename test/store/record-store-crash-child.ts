@@ -1,7 +1,7 @@
 /**
- * The child process of record-store.test.ts's crash test. Appends groups of GROUP_SIZE records to the record store in
- * `argv[2]` (an SQLite file with secure deletion, as an epoch's key-generation records), the last of each synced; from
- * group 2 on, compacts the group two before it away (replaced by one `erased` record for it, as the key generation
+ * The child process of kill-9.e2e.test.ts's record-store test. Appends groups of GROUP_SIZE records to the record store
+ * in `argv[2]` (an SQLite file with secure deletion, as an epoch's key-generation records), the last of each synced;
+ * from group 2 on, compacts the group two before it away (replaced by one `erased` record for it, as the key generation
  * erases a batch), and prints "ack <g>" once group g's compaction resolved; until it is killed.
  */
 import { fileURLToPath } from "node:url";

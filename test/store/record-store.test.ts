@@ -3,8 +3,8 @@
  * reopen; the seq goes on after the last row; a compaction deletes what its predicate picks and appends its
  * replacement after the last record, or changes nothing when its batch fails. On SQLite: the pipelined appends (an
  * unsynced one resolves before any fsync, a synced one, `sync` and a compaction only after one that covers them), a
- * compacted record's bytes gone from the files (secure deletion and the WAL truncated), and a child killed with
- * SIGKILL that finds every acknowledged record, and each compaction whole or not at all.
+ * compacted record's bytes gone from the files (secure deletion and the WAL truncated). A child killed with SIGKILL
+ * finds every acknowledged record, and each compaction whole or not at all: kill-9.e2e.test.ts.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -18,8 +18,6 @@ import { MemoryStore } from "../../node/store/memory-store.ts";
 import { RECORD_PAGE, RecordStore, recordKeys } from "../../node/store/record-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
-import { killAfterAcks } from "../support/kill-child.ts";
-import { GROUP_SIZE, groupErasure, type CrashRecord } from "./record-store-crash-child.ts";
 import { rejection } from "../support/refusal.ts";
 
 type Item = { batch: number; i: number; secret?: string } | { erased: number };
@@ -284,42 +282,6 @@ describe("the record store: an ordered log of typed records in a KvStore, compac
       expect(records).to.have.length(61);
       expect(records.at(-1)).to.deep.equal(item(2, 0));
       await again.close();
-    });
-
-    it("finds every record acknowledged before a kill -9 of a real child process, and each compaction whole or not at all", async function () {
-      this.timeout(60_000);
-      const file = path.join(dir, "crash", "records.sqlite");
-      // Killed the moment it says a write is acknowledged, while it is already writing the next one.
-      const acked = await killAfterAcks(path.join(import.meta.dirname, "record-store-crash-child.ts"), [file], 60);
-
-      const store = await RecordStore.open<CrashRecord>(await SqliteStore.open(file, { secureDelete: true }));
-      const records = await all(store);
-      const markers = records.filter((r) => r.kind === "erased");
-      expect(markers, "one erased record").to.have.length(1);
-      const erased = markers[0]!.group;
-      expect(erased, "the acknowledged compactions").to.be.at.least(acked - 2);
-      const items = records.filter((r) => r.kind === "item");
-      // Every group after the erased one, in order and whole (the last one may be cut short: it was not acknowledged),
-      // the acknowledged ones among them; nothing of the erased groups.
-      const groups = [...new Set(items.map((r) => r.group))];
-      expect(groups[0]).to.equal(erased + 1);
-      expect(groups.at(-1)).to.be.at.least(acked);
-      items.forEach((r, n) =>
-        expect({ group: r.group, i: r.i }).to.deep.equal({
-          group: erased + 1 + Math.floor(n / GROUP_SIZE),
-          i: n % GROUP_SIZE,
-        }),
-      );
-      expect(items.length % GROUP_SIZE === 0 || groups.at(-1)! > acked).to.equal(true);
-      // The seq goes on from the last row: a record appended now comes last, and the next compaction works.
-      const next = groups.at(-1)! + 1;
-      await store.append({ kind: "item", group: next, i: 0, pad: "" }, { sync: true });
-      const { select, replace } = groupErasure(erased + 1);
-      expect(await store.compact(select, replace)).to.equal(GROUP_SIZE + 1);
-      const now = await all(store);
-      expect(now.at(-2)).to.deep.include({ group: next, i: 0 });
-      expect(now.at(-1)).to.deep.equal({ kind: "erased", group: erased + 1 });
-      await store.close();
     });
   });
 });

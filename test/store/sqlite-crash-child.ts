@@ -1,6 +1,6 @@
 /**
- * The child process of sqlite-store.test.ts's crash test: commits numbered batches to the store in `argv[2]` as fast
- * as it can and prints "ack <i>" once batch i's commit resolved, until it is killed. Each batch writes BATCH_KEYS
+ * The child process of kill-9.e2e.test.ts's sqlite-store test: commits numbered batches to the store in `argv[2]` as
+ * fast as it can and prints "ack <i>" once batch i's commit resolved, until it is killed. Each batch writes BATCH_KEYS
  * keys of its own and overwrites "head" with its number.
  */
 import { fileURLToPath } from "node:url";

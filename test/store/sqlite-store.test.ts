@@ -1,8 +1,8 @@
 /**
  * The embedded engine (node:sqlite) passes the storage contract (test/store/storage-contract.ts), keeps what it
- * committed across a reopen and across a kill -9 of a real child process right after it acknowledged a commit, and
- * creates its files 0600 in a 0700 directory. Its pipelined writes resolve `apply` before any fsync, and `durable()`,
- * `commit` and the plain reads only after an fsync that started after the writes they cover.
+ * committed across a reopen (and across a kill -9 of a real child process right after it acknowledged a commit:
+ * kill-9.e2e.test.ts), and creates its files 0600 in a 0700 directory. Its pipelined writes resolve `apply` before any
+ * fsync, and `durable()`, `commit` and the plain reads only after an fsync that started after the writes they cover.
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,8 +13,6 @@ import { expect } from "chai";
 import { key } from "../../node/store/key-codec.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
-import { killAfterAcks } from "../support/kill-child.ts";
-import { BATCH_KEYS, batchValue } from "./sqlite-crash-child.ts";
 import { storageContract } from "./storage-contract.ts";
 
 describe("the embedded storage engine (node:sqlite)", function () {
@@ -90,30 +88,6 @@ describe("the embedded storage engine (node:sqlite)", function () {
     expect(names).to.deep.equal(["store.sqlite", "store.sqlite-shm", "store.sqlite-wal"]);
     for (const name of names) expect((await stat(path.join(sub, name))).mode & 0o777, name).to.equal(0o600);
     expect((await stat(sub)).mode & 0o777).to.equal(0o700);
-    await store.close();
-  });
-
-  it("loses no batch acknowledged before a kill -9, and keeps every batch whole (a real child process)", async function () {
-    this.timeout(60_000);
-    const file = path.join(dir, "crash", "store.sqlite");
-    // Killed the moment it says a write is acknowledged, while it is already writing the next one.
-    const acked = await killAfterAcks(path.join(import.meta.dirname, "sqlite-crash-child.ts"), [file], 300);
-
-    const store = await SqliteStore.open(file);
-    const head = (await store.get(key("head")))!;
-    const headNumber = Number(Buffer.from(head.subarray(1)).readBigUInt64BE());
-    expect(headNumber).to.be.at.least(acked);
-    for (let i = 0; i <= headNumber; i++) {
-      const batch = await store.range({ prefix: key("batch", i), limit: BATCH_KEYS + 1 });
-      expect(batch, `batch ${i}`).to.have.length(BATCH_KEYS);
-      expect(
-        batch.every((e) => Buffer.from(e.value).equals(batchValue(i))),
-        `batch ${i}`,
-      ).to.equal(true);
-    }
-    // Nothing after the head: the batch being written when the kill came is absent or whole (it is the head then).
-    expect(await store.count({ prefix: key("batch", headNumber + 1) })).to.equal(0);
-    expect(await store.count({ prefix: key("batch") })).to.equal((headNumber + 1) * BATCH_KEYS);
     await store.close();
   });
 });

@@ -10,7 +10,7 @@ const BATCHES = 6;
 /**
  * A node crashes in the middle of key generation and stays down until its peers have finished (and retired) every
  * batch it had begun and several more; restarted from its disk, it must finish each of them, the batch it was killed
- * in among them (test/process/network.test.ts checks the same with real processes and SIGKILL).
+ * in among them (test/process/network.e2e.test.ts checks the same with real processes and SIGKILL).
  */
 function crashUntilPeersMovedOn(seed: number, faults: NetworkFaults): string[] {
   const prng = new Prng(seed);
