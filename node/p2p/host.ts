@@ -25,7 +25,11 @@ import { createLibp2p } from "libp2p";
 import { FairQueue } from "./fair-queue.ts";
 import { FrameDecoder, FrameTooLarge, encodeFrame as frameOf } from "./framing.ts";
 
-export const PROTOCOL = "/torus-network/1.0.0";
+/**
+ * The peer protocol's version: a node speaks only to peers of the same one. 2: the AVSS of key generation and of the
+ * handover deals symmetric bivariate polynomials, which version 1 nodes neither deal nor accept.
+ */
+export const PROTOCOL = "/torus-network/2.0.0";
 /** The frame cap when the node sets none (P2POptions.maxFrameBytes; a node sets node/p2p/frame-budget.ts's). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Frames waiting to be sent to one peer, and received from one peer: an honest peer's full send queue fits. */
