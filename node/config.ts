@@ -12,7 +12,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import { DEFAULT_MAX_RECORDS } from "./auth/commitments.ts";
-import { canonicalJson } from "./bft/encoding.ts";
+import { canonicalJson } from "./crypto/encoding.ts";
 import { loadNodeKey } from "./chain/node-key-source.ts";
 import { pointFromCoordinates } from "./crypto/point.ts";
 import { CRYPTO_BACKENDS, type CryptoBackendName, type CryptoConfig } from "./native/select.ts";

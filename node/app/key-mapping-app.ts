@@ -9,7 +9,8 @@
  * sets), freeze-votes.ts (the handover freeze) and moved-chunks.ts (a successor epoch's moved keys); they read each
  * other only through the app's phase (phase.ts) and share validator-votes.ts.
  */
-import { canonicalJson, hashBytes } from "../bft/encoding.ts";
+import { hashBytes } from "../bft/encoding.ts";
+import { canonicalJson } from "../crypto/encoding.ts";
 import type { ConsensusApp } from "../bft/consensus.ts";
 import type { Block, Hash } from "../bft/types.ts";
 import type { DealerDecision } from "../dkg/types.ts";

@@ -14,7 +14,7 @@
  *   took them on t_old + 1 identical copies and holds verified new shares of them); a quorum of identical votes
  *   installs them, at the same block on every replica.
  */
-import { canonicalJson } from "../bft/encoding.ts";
+import { canonicalJson } from "../crypto/encoding.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import { MalformedDkgMessage, parseDecision } from "../dkg/wire.ts";
 import type { ReshareDecision } from "../pss/types.ts";

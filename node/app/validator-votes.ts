@@ -8,7 +8,8 @@
  * a vote that was not checked, keep a body past its quorum, or depend on anything but the order of the votes (every
  * replica tallies the same blocks to the same state).
  */
-import { canonicalJson, hashBytes } from "../bft/encoding.ts";
+import { hashBytes } from "../bft/encoding.ts";
+import { canonicalJson } from "../crypto/encoding.ts";
 import { quorum } from "../bft/quorum.ts";
 import type { AppState } from "./app-state.ts";
 import type { StateTable } from "./state-table.ts";

@@ -5,17 +5,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
+import { canonicalJson } from "../crypto/encoding.ts";
 import type { Block, Hash, Proposal, Vote } from "./types.ts";
-
-/** JSON with object keys sorted at every level; only plain data (no undefined, bigint or functions). */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-}
 
 export function hashBytes(bytes: Uint8Array): Hash {
   return bytesToHex(sha256(bytes));

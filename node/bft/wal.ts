@@ -6,7 +6,7 @@
  */
 import { crc32 } from "node:zlib";
 
-import { canonicalJson } from "./encoding.ts";
+import { canonicalJson } from "../crypto/encoding.ts";
 
 export const MAX_WAL_RECORD_BYTES = 16 * 1024 * 1024;
 

@@ -15,6 +15,8 @@
  *   size, no `0x`: `toHex` / `parseFixedHex`. `toFixedHex` pads an integer to a width, as torus.js does for its temp key.
  *
  * Every refusal is a CryptoError naming the field, so a JSON-RPC error can tell the client which parameter was bad.
+ *
+ * And the canonical JSON every node hashes and signs alike (blocks, transactions, votes, moved records, configs).
  */
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 
@@ -103,4 +105,17 @@ export function pointFromLegacy(x: unknown, y: unknown, field: string): Point {
 function decodeLowerHex(text: string, field: string): Uint8Array {
   if (!HEX_LOWER.test(text)) throw new CryptoError("INVALID_ENCODING", `${field} must be lowercase hex, no 0x`);
   return hexToBytes(text);
+}
+
+/**
+ * JSON with object keys sorted at every level and no whitespace, so that every honest node gets identical bytes for
+ * the same data; only plain data (no bigint or functions), and a key whose value is undefined is left out.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }

@@ -7,7 +7,7 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
-import { canonicalJson } from "../bft/encoding.ts";
+import { canonicalJson } from "../crypto/encoding.ts";
 import type { Point } from "../crypto/point.ts";
 import type { SessionId } from "../dkg/types.ts";
 import type { Points } from "../dkg/wire.ts";

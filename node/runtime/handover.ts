@@ -8,7 +8,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Logger } from "pino";
 
-import { canonicalJson } from "../bft/encoding.ts";
+import { canonicalJson } from "../crypto/encoding.ts";
 import type { EpochView } from "../chain/registry.ts";
 import { systemRng } from "../crypto/field.ts";
 import { pointFromCoordinates } from "../crypto/point.ts";

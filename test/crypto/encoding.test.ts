@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 
 import {
+  canonicalJson,
   parseFixedHex,
   parseHexBytes,
   parseLegacyHex,
@@ -171,6 +172,24 @@ describe(`encoding: legacy JSON-RPC hex (${PROPERTY.numRuns} runs, seed ${PROPER
       expect(alias).to.have.length(64);
       expect(pointFromLegacy(X, Y, "PublicKey").equals(point)).to.be.true;
       expectRefusal(() => pointFromLegacy(alias, Y, "PublicKey"), "INVALID_POINT");
+    });
+  });
+
+  describe("canonicalJson", function () {
+    it("sorts keys at every level, keeps array order, drops undefined members and has no whitespace", function () {
+      const value = { b: [{ y: 1, x: "two" }, 3], a: { d: null, c: true, e: undefined } };
+      expect(canonicalJson(value)).to.equal('{"a":{"c":true,"d":null},"b":[{"x":"two","y":1},3]}');
+    });
+
+    it("gives the same text for the same data whatever the order its keys were written in", function () {
+      fc.assert(
+        fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+          const reversed = Object.fromEntries(Object.entries(object).reverse());
+          expect(canonicalJson(reversed)).to.equal(canonicalJson(object));
+          expect(JSON.parse(canonicalJson(object))).to.deep.equal(JSON.parse(JSON.stringify(object)));
+        }),
+        PROPERTY,
+      );
     });
   });
 });
