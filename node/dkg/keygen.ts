@@ -442,8 +442,6 @@ export class KeyGenerator {
       hash,
       rows: message.rows,
       rowBlindings: message.rowBlindings,
-      cols: message.cols,
-      colBlindings: message.colBlindings,
     });
   }
 

@@ -23,13 +23,14 @@ import { Point } from "../crypto/point.ts";
 import type { ReadyProof } from "./types.ts";
 import { matricesToWire, parseScalar, scalarHex, type Points } from "./wire.ts";
 
-/** Node i's row and column of each key of the batch (coefficients), with their blindings. */
-export interface RowsAndColumns {
+/**
+ * Node i's row of each key of the batch (coefficients), with its blindings: also its column, the polynomials being
+ * symmetric.
+ */
+export interface OwnRows {
   hash: string;
   rows: bigint[][];
   rowBlindings: bigint[][];
-  cols: bigint[][];
-  colBlindings: bigint[][];
 }
 
 /** What a sharing asks of the protocol that runs it, for the receiving nodes' thresholds n, k, t. */
@@ -55,7 +56,7 @@ export interface SharingHost {
 
 /** A sharing as persisted: enough to answer peers and to compute shares after a restart. */
 export interface SharingRecord {
-  own: { hash: string; rows: string[][]; cols: string[][]; rowBlindings?: string[][]; colBlindings?: string[][] };
+  own: { hash: string; rows: string[][]; rowBlindings?: string[][] };
   commitments: string[][][];
   echoed?: string;
   readied?: string;
@@ -110,7 +111,7 @@ export class Sharing {
   readonly commitments = new Map<string, Point[][][]>();
   /** The hash of the dealer's first valid send: the only one this node echoes. */
   sendHash: string | undefined;
-  own: RowsAndColumns | undefined;
+  own: OwnRows | undefined;
   readonly #echoes = new Map<string, Map<number, Points[]>>();
   readonly #readies = new Map<string, Map<number, { points: Points[]; signature: string }>>();
   echoed: string | undefined;
@@ -135,7 +136,7 @@ export class Sharing {
    * The dealer's first valid send (the host checked its rows and columns against `commitments`, of hash `hash`): this
    * node echoes it, unless it already rebuilt its row and column for another hash from its peers' points.
    */
-  onSend(hash: string, commitments: Point[][][], own: RowsAndColumns): void {
+  onSend(hash: string, commitments: Point[][][], own: OwnRows): void {
     this.commitments.set(hash, commitments);
     this.sendHash = hash;
     this.own ??= own;
@@ -219,9 +220,8 @@ export class Sharing {
       own: {
         hash: own.hash,
         rows: hex(own.rows),
-        cols: hex(own.cols),
         // A Feldman sharing's blindings are all zero: not worth a byte.
-        ...(this.feldman ? {} : { rowBlindings: hex(own.rowBlindings), colBlindings: hex(own.colBlindings) }),
+        ...(this.feldman ? {} : { rowBlindings: hex(own.rowBlindings) }),
       },
       commitments: matricesToWire(this.commitments.get(own.hash) ?? []),
       echoed: this.echoed,
@@ -233,14 +233,10 @@ export class Sharing {
   restore(record: SharingRecord): void {
     const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
     const rows = parse(record.own.rows);
-    const cols = parse(record.own.cols);
-    const zeros = (like: bigint[][]) => like.map((p) => p.map(() => 0n));
     this.own = {
       hash: record.own.hash,
       rows,
-      rowBlindings: record.own.rowBlindings ? parse(record.own.rowBlindings) : zeros(rows),
-      cols,
-      colBlindings: record.own.colBlindings ? parse(record.own.colBlindings) : zeros(cols),
+      rowBlindings: record.own.rowBlindings ? parse(record.own.rowBlindings) : rows.map((p) => p.map(() => 0n)),
     };
     if (record.commitments.length > 0)
       this.commitments.set(
@@ -355,16 +351,17 @@ export class Sharing {
   }
 
   /** Rebuilds this node's row and column for `hash` from k senders' checked points. */
-  #interpolate(hash: string): RowsAndColumns | undefined {
+  #interpolate(hash: string): OwnRows | undefined {
     const senders = [...this.#pointsFor(hash).entries()].sort(([a], [b]) => a - b).slice(0, this.k);
     if (senders.length < this.k) return undefined;
     const poly = (key: number, pick: (p: Points) => bigint) =>
       interpolatePolynomial(senders.map(([from, points]) => ({ x: BigInt(from), y: pick(points[key]!) })));
     const range = Array.from({ length: this.host.keys }, (_, key) => key);
-    // Every point taken has equal halves (#checkPoints): the column is the row.
-    const rows = range.map((key) => poly(key, (p) => p.row));
-    const rowBlindings = range.map((key) => poly(key, (p) => p.rowBlinding));
-    return { hash, rows, rowBlindings, cols: rows, colBlindings: rowBlindings };
+    return {
+      hash,
+      rows: range.map((key) => poly(key, (p) => p.row)),
+      rowBlindings: range.map((key) => poly(key, (p) => p.rowBlinding)),
+    };
   }
 
   /** The points this node sends node m: f(m, i) for its column and f(i, m) for its row, one value, per key. */

@@ -475,8 +475,6 @@ export class ReshareReceiver {
       hash,
       rows: message.rows,
       rowBlindings: message.rowBlindings,
-      cols: message.cols,
-      colBlindings: message.colBlindings,
     });
   }
 

@@ -11,7 +11,7 @@ function secretsOf(records: KeygenRecord[], batch: number): string[] {
   return records.flatMap((record) => {
     if (record.kind === "dealing" && record.batch === batch) return [record.f, record.fb].flat(3);
     if (record.kind === "sharing" && record.batch === batch)
-      return [record.own.rows, record.own.cols, record.own.rowBlindings ?? [], record.own.colBlindings ?? []].flat(2);
+      return [record.own.rows, record.own.rowBlindings ?? []].flat(2);
     if (record.kind === "keys" && record.batch === batch) return record.keys.map((k) => k.share);
     return [];
   });

@@ -1,13 +1,8 @@
 import { expect } from "chai";
 
-import {
-  bivariateColumn,
-  bivariateRow,
-  randomBivariate,
-  randomSymmetricBivariate,
-} from "../../node/crypto/bivariate.ts";
+import { bivariateRow, randomBivariate, randomSymmetricBivariate } from "../../node/crypto/bivariate.ts";
 import { commitPedersenMatrix } from "../../node/crypto/commitments.ts";
-import { Sharing, type RowsAndColumns } from "../../node/dkg/sharing.ts";
+import { Sharing, type OwnRows } from "../../node/dkg/sharing.ts";
 import { commitmentHash, matricesToWire } from "../../node/dkg/wire.ts";
 import { Prng } from "../support/prng.ts";
 
@@ -24,19 +19,17 @@ const commitments = [commitPedersenMatrix(f, fb)];
 const id = { epoch: 1, batch: 0, dealer: 1 };
 const hash = commitmentHash(id, commitments);
 
-function rowsAndColumns(i: number): RowsAndColumns {
+function ownRows(i: number): OwnRows {
   const x = BigInt(i);
   return {
     hash,
     rows: [bivariateRow(f, x)],
     rowBlindings: [bivariateRow(fb, x)],
-    cols: [bivariateColumn(f, x)],
-    colBlindings: [bivariateColumn(fb, x)],
   };
 }
 
 /** Rows and columns as text: a failed comparison of bigints would not reach mocha's report from its worker. */
-const hex = (own: RowsAndColumns | undefined) =>
+const hex = (own: OwnRows | undefined) =>
   JSON.stringify(own, (_, v: unknown) => (typeof v === "bigint" ? v.toString(16) : v));
 
 /** A sharing whose host writes down what it is asked to do, in order. */
@@ -65,14 +58,14 @@ const persistedThenToAll = (type: "echo" | "ready") => [
 /** What node `from` echoes or readies to this node, from its own row and column. */
 function pointsFrom(from: number) {
   const peer = sharing().session;
-  peer.own = rowsAndColumns(from);
+  peer.own = ownRows(from);
   return peer.pointsForPeer(self);
 }
 
 describe("one dealer's sharing (AVSS echo and ready)", function () {
   it("echoes the dealer's send, readies on an echo quorum, completes on k + t readies, each persisted first", function () {
     const { session, calls } = sharing();
-    session.onSend(hash, commitments, rowsAndColumns(self));
+    session.onSend(hash, commitments, ownRows(self));
     expect(calls.splice(0)).to.deep.equal(persistedThenToAll("echo"));
     for (const from of [1, 3, 4]) session.onPoints(from, "echo", hash, pointsFrom(from));
     expect(calls.splice(0)).to.deep.equal([]);
@@ -93,12 +86,12 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
     expect(calls.splice(0)).to.deep.equal([1, 3, 4].map((from) => `ask ${from} for the dealer's commitments`));
     session.onCommitments(3, hash, commitments);
     expect(calls.slice(0, 6)).to.deep.equal(persistedThenToAll("ready"));
-    expect(hex(session.own)).to.equal(hex(rowsAndColumns(self)));
+    expect(hex(session.own)).to.equal(hex(ownRows(self)));
   });
 
   it("refuses points that do not match the commitments, and commitments nobody asked for", function () {
     const { session, calls } = sharing();
-    session.onSend(hash, commitments, rowsAndColumns(self));
+    session.onSend(hash, commitments, ownRows(self));
     calls.splice(0);
     const wrong = pointsFrom(3).map((p) => ({ ...p, row: p.row + 1n, col: p.col + 1n }));
     session.onPoints(3, "echo", hash, wrong);
@@ -151,14 +144,14 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
     session.onCommitments(3, hash, commitments);
     expect(session.has("ready", hash, 3)).to.equal(true);
     // The dealer's send always counts: shares are computed from its commitments, and a restart reads them back.
-    session.onSend(hash, commitments, rowsAndColumns(self));
+    session.onSend(hash, commitments, ownRows(self));
     expect(session.record().commitments).to.deep.equal(matricesToWire(commitments));
     expect(calls.filter((c) => c.startsWith("echo"))).to.have.length(n);
   });
 
   it("restores from its record what it needs to answer peers and compute shares", function () {
     const { session } = sharing();
-    session.onSend(hash, commitments, rowsAndColumns(self));
+    session.onSend(hash, commitments, ownRows(self));
     for (const from of [1, 3, 4, 5]) session.onPoints(from, "echo", hash, pointsFrom(from));
     for (const from of [1, 3, 4, 5]) session.onPoints(from, "ready", hash, pointsFrom(from), `sig${from}`);
     const record = JSON.parse(JSON.stringify(session.record())) as ReturnType<Sharing["record"]>;

@@ -32,7 +32,7 @@ function batchZeroSecrets(records: KeygenRecord[]): string[] {
   return records.flatMap((record) => {
     if (record.kind === "dealing" && record.batch === 0) return [record.f, record.fb].flat(3);
     if (record.kind === "sharing" && record.batch === 0)
-      return [record.own.rows, record.own.cols, record.own.rowBlindings ?? [], record.own.colBlindings ?? []].flat(2);
+      return [record.own.rows, record.own.rowBlindings ?? []].flat(2);
     if (record.kind === "keys" && record.batch === 0) return record.keys.map((k) => k.share);
     return [];
   });

@@ -14,9 +14,7 @@ import { Prng } from "../support/prng.ts";
 /** The sub-shares a chunk's sharing records hold: the rows and columns this node received from each dealer. */
 function subSharesOf(records: ReceiverRecord[], chunk: number): string[] {
   return records.flatMap((record) =>
-    record.kind === "sharing" && record.chunk === chunk
-      ? [record.own.rows, record.own.cols, record.own.rowBlindings ?? [], record.own.colBlindings ?? []].flat(2)
-      : [],
+    record.kind === "sharing" && record.chunk === chunk ? [record.own.rows, record.own.rowBlindings ?? []].flat(2) : [],
   );
 }
 
