@@ -16,8 +16,8 @@ import type { WalRecord } from "../../node/bft/consensus.ts";
 import { ChainStore, chainKeys, GENESIS_HEAD, type ChainHead } from "../../node/store/chain-store.ts";
 import { key } from "../../node/store/key-codec.ts";
 import { StoreInputError, type KvStore } from "../../node/store/kv-store.ts";
-import { MemoryStore } from "../../node/store/memory-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
+import { storeEngines } from "../support/store-engines.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
 import { appOp, nextCommit, timeoutRecord } from "./chain-store-crash-child.ts";
 import { rejection } from "../support/refusal.ts";
@@ -43,40 +43,10 @@ async function decide(chain: ChainStore, count: number, walPerHeight = 0): Promi
   return head;
 }
 
-interface Engine {
-  name: string;
-  /** A fresh, empty store. */
-  fresh(): Promise<KvStore>;
-  /** The chain in the same store after the node stopped and started again (the memory engine's is the same object). */
-  reopen(chain: ChainStore, kv: KvStore): Promise<{ chain: ChainStore; kv: KvStore }>;
-}
-
 let dir: string;
 let files = 0;
-const fileOf = new WeakMap<KvStore, string>();
 
-const engines: Engine[] = [
-  {
-    name: "in memory",
-    fresh: () => Promise.resolve(new MemoryStore()),
-    reopen: async (_chain, kv) => ({ chain: await ChainStore.open(kv), kv }),
-  },
-  {
-    name: "SQLite",
-    fresh: async () => {
-      const file = path.join(dir, `chain-${files++}.sqlite`);
-      const kv = await SqliteStore.open(file);
-      fileOf.set(kv, file);
-      return kv;
-    },
-    reopen: async (chain, kv) => {
-      await chain.close();
-      const again = await SqliteStore.open(fileOf.get(kv)!);
-      fileOf.set(again, fileOf.get(kv)!);
-      return { chain: await ChainStore.open(again), kv: again };
-    },
-  },
-];
+const engines = storeEngines({ dir: () => dir, prefix: "chain", open: (kv) => ChainStore.open(kv) });
 
 describe("the chain store: blocks, the committed head and the BFT write-ahead log in one KvStore", function () {
   before(async function () {
@@ -97,7 +67,7 @@ describe("the chain store: blocks, the committed head and the BFT write-ahead lo
       afterEach(async function () {
         await chain.close();
       });
-      const reopen = async () => ({ chain, kv } = await engine.reopen(chain, kv));
+      const reopen = async () => ({ store: chain, kv } = await engine.reopen(chain, kv));
 
       it("starts at height 0 with no block and no WAL record", async function () {
         expect(await chain.head()).to.deep.equal(GENESIS_HEAD);

@@ -14,11 +14,11 @@ import path from "node:path";
 import { expect } from "chai";
 
 import { StoreInputError, type KvStore, type RangeQuery } from "../../node/store/kv-store.ts";
-import { MemoryStore } from "../../node/store/memory-store.ts";
 import { RECORD_PAGE, RecordStore, recordKeys } from "../../node/store/record-store.ts";
 import { SqliteStore } from "../../node/store/sqlite-store.ts";
 import { HeldFsync, tick, tracked } from "../support/held-fsync.ts";
 import { rejection } from "../support/refusal.ts";
+import { storeEngines } from "../support/store-engines.ts";
 
 type Item = { batch: number; i: number; secret?: string } | { erased: number };
 
@@ -59,39 +59,15 @@ class Watched {
   }
 }
 
-interface Engine {
-  name: string;
-  fresh(): Promise<KvStore>;
-  /** The records in the same store after the process stopped and started again. */
-  reopen(store: RecordStore<Item>, kv: KvStore): Promise<{ store: RecordStore<Item>; kv: KvStore }>;
-}
-
 let dir: string;
 let files = 0;
-const fileOf = new WeakMap<KvStore, string>();
 
-const engines: Engine[] = [
-  {
-    name: "in memory",
-    fresh: () => Promise.resolve(new MemoryStore()),
-    reopen: async (_store, kv) => ({ store: await RecordStore.open<Item>(kv), kv }),
-  },
-  {
-    name: "SQLite",
-    fresh: async () => {
-      const file = path.join(dir, `records-${files++}.sqlite`);
-      const kv = await SqliteStore.open(file, { secureDelete: true });
-      fileOf.set(kv, file);
-      return kv;
-    },
-    reopen: async (store, kv) => {
-      await store.close();
-      const again = await SqliteStore.open(fileOf.get(kv)!, { secureDelete: true });
-      fileOf.set(again, fileOf.get(kv)!);
-      return { store: await RecordStore.open<Item>(again), kv: again };
-    },
-  },
-];
+const engines = storeEngines({
+  dir: () => dir,
+  prefix: "records",
+  open: (kv) => RecordStore.open<Item>(kv),
+  sqlite: { secureDelete: true },
+});
 
 describe("the record store: an ordered log of typed records in a KvStore, compacted in atomic batches", function () {
   before(async function () {
