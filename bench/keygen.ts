@@ -4,15 +4,28 @@
  * core) over the simulated network with no added delay. Prints keys per second, messages and bytes per key, and the
  * wall time per batch; the last line is JSON: the native backend's figures, and noble's under `noble`
  * (bench/backends.ts; BENCH_BACKENDS=native runs one).
+ *
+ * Then, on the native backend, the same clusters with their checks on a worker pool (node/runtime/check-pool.ts) of
+ * BENCH_WORKERS threads (default: one per core), as a node with `crypto.workers` runs them: `allCores` in the JSON,
+ * beside the one-core figures of the same run. The pool's verdicts enter the cores as inputs (test/sim/checks.ts);
+ * the scheduler runs in slices between which the event loop takes the workers' answers, as a node's would.
  */
+import { availableParallelism } from "node:os";
+
+import pino from "pino";
+
+import { CheckPool } from "../node/runtime/check-pool.ts";
 import { onEachBackend } from "./backends.ts";
 import { DkgCluster } from "../test/sim/dkg-cluster.ts";
 import { Prng } from "../test/support/prng.ts";
 
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 16);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 3);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+/** Scheduler events between two turns of the event loop in the all-cores run. */
+const SLICE_EVENTS = 16;
 
-function run(n: number, t: number) {
+async function run(n: number, t: number, pool?: CheckPool) {
   const cluster = new DkgCluster({
     n,
     t,
@@ -22,7 +35,9 @@ function run(n: number, t: number) {
     maxConcurrentBatches: 1,
     orderingDelayMs: 0,
     faults: { lossRate: 0, duplicateRate: 0, minDelayMs: 0, maxDelayMs: 0, retransmitMs: 0 },
+    ...(pool ? { checks: { kind: "pool", pool } as const } : {}),
   });
+  const finished = (b: number) => () => cluster.nodes.every((node) => node.keys.has(b));
   cluster.start();
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
@@ -30,8 +45,18 @@ function run(n: number, t: number) {
   for (let b = 0; b < BATCHES; b++) {
     const batchStart = performance.now();
     cluster.demand(-1); // below the buffer: start one batch (one at a time, for the latency per batch)
-    cluster.scheduler.run({ done: () => cluster.nodes.every((node) => node.keys.has(b)) });
-    if (!cluster.nodes.every((node) => node.keys.has(b))) throw new Error(`batch ${b} did not finish`);
+    const done = finished(b);
+    if (!pool) cluster.scheduler.run({ done });
+    while (pool && !done()) {
+      // What is due now, a slice at a time; the simulated clock moves on (to a resend timer) only when no check is
+      // out on the pool, as a node's timers would not fire within the milliseconds its workers take.
+      const { scheduler, checks } = cluster;
+      const outcome = scheduler.run({ done, untilTime: scheduler.now, maxEvents: SLICE_EVENTS });
+      if (outcome === "events") await new Promise((resolve) => setImmediate(resolve));
+      else if (checks.outstanding > 0) await checks.finished();
+      else if (scheduler.run({ done, maxEvents: 1 }) === "idle") break;
+    }
+    if (!done()) throw new Error(`batch ${b} did not finish`);
     batchTimes.push(performance.now() - batchStart);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -55,11 +80,23 @@ function run(n: number, t: number) {
 }
 
 console.log(`batches of ${BATCH_SIZE} sharings per dealer (× k keys), ${BATCHES} batches per cluster, one core`);
-const figures = await onEachBackend(() => {
-  const n5 = run(5, 1);
+const figures = await onEachBackend(async (backend) => {
+  const n5 = await run(5, 1);
   console.log(`n5: ${JSON.stringify(n5)}`);
-  const n9 = run(9, 2);
+  const n9 = await run(9, 2);
   console.log(`n9: ${JSON.stringify(n9)}`);
-  return { n5, n9 };
+  if (backend !== "native" || WORKERS === 0) return { n5, n9 };
+  const pool = await CheckPool.start(WORKERS, { backend, allowSlowFallback: false }, pino({ level: "warn" }));
+  try {
+    console.log(`all cores: checks on ${WORKERS} worker threads`);
+    const all = { n5: await run(5, 1, pool), n9: await run(9, 2, pool), workers: WORKERS };
+    const ratio = (one: { keysPerSec: number }, more: { keysPerSec: number }) =>
+      (more.keysPerSec / one.keysPerSec).toFixed(2);
+    console.log(`n5: ${JSON.stringify(all.n5)} (${ratio(n5, all.n5)}× one core)`);
+    console.log(`n9: ${JSON.stringify(all.n9)} (${ratio(n9, all.n9)}× one core)`);
+    return { n5, n9, allCores: all };
+  } finally {
+    await pool.close();
+  }
 });
 console.log(JSON.stringify({ bench: "keygen", ...figures }));

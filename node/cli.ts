@@ -20,6 +20,7 @@ import { NodeKeyError } from "./chain/node-key-error.ts";
 import { ConfigError, loadConfig, loadConfigWithoutKey, type NodeConfig } from "./config.ts";
 import { KEYSTORE_USAGE, KeystoreUsageError, runKeystoreCommand } from "./keystore-command.ts";
 import { CryptoBackendError, installConfiguredBackend } from "./native/select.ts";
+import { CheckPool } from "./runtime/check-pool.ts";
 import { TorusNode } from "./node.ts";
 import { apiPartsOf } from "./runtime/api-service.ts";
 import { EpochRetiredError } from "./runtime/epoch-join.ts";
@@ -91,6 +92,10 @@ try {
   if (error instanceof CryptoBackendError) fail(error.message);
   throw error;
 }
+// The check workers (crypto.workers) live as long as the process: a node that starts again after an aborted
+// transition keeps them.
+const checks = config.crypto.workers > 0 ? await CheckPool.start(config.crypto.workers, config.crypto, log) : undefined;
+log.info({ workers: checks?.workers ?? 0 }, "check workers");
 let node: TorusNode | undefined;
 let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
 let stopping = false;
@@ -101,13 +106,18 @@ let stopping = false;
  */
 async function run(): Promise<void> {
   try {
-    node = await TorusNode.start(config, log, {
-      onFatal: (error) => {
-        process.stderr.write(`torus-node: ${error.message}\n`);
-        process.exit(1);
+    node = await TorusNode.start(
+      config,
+      log,
+      {
+        onFatal: (error) => {
+          process.stderr.write(`torus-node: ${error.message}\n`);
+          process.exit(1);
+        },
+        onAbandoned: () => void restart(),
       },
-      onAbandoned: () => void restart(),
-    });
+      { checks },
+    );
   } catch (error) {
     if (stopping) return;
     if (error instanceof EpochRetiredError) {
@@ -136,6 +146,7 @@ const stop = async (signal: string) => {
   log.info({ signal }, "stopping");
   await server?.close();
   await node?.stop();
+  await checks?.close();
   process.exit(0);
 };
 process.on("SIGINT", () => void stop("SIGINT"));

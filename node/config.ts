@@ -6,6 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -16,6 +17,11 @@ import { canonicalJson } from "./crypto/encoding.ts";
 import { loadNodeKey } from "./chain/node-key-source.ts";
 import { pointFromCoordinates } from "./crypto/point.ts";
 import { CRYPTO_BACKENDS, type CryptoBackendName, type CryptoConfig } from "./native/select.ts";
+
+/** The default `crypto.workers`: every core but the one the node's event loop runs on. */
+export function defaultCheckWorkers(): number {
+  return Math.max(0, availableParallelism() - 1);
+}
 
 export interface VerifierConfig {
   /** The verifier name clients send (e.g. "google"). */
@@ -82,8 +88,12 @@ export interface NodeConfig {
    * (a peer still finishing the batch asks for those; one down longer than this cannot finish it).
    */
   keygen: { batchSize: number; keyBuffer: number; refillMark: number; resendWindowSeconds: number };
-  /** The curve backend (node/native/select.ts): "native" libsecp256k1 by default, refusing to start without it. */
-  crypto: CryptoConfig;
+  /**
+   * The curve backend (node/native/select.ts): "native" libsecp256k1 by default, refusing to start without it; and
+   * `workers`, the threads that check peers' sharings (node/runtime/check-pool.ts): every core but one by default, 0
+   * to check on the event loop (several nodes on one machine, like the devnet).
+   */
+  crypto: CryptoConfig & { workers: number };
   logLevel: string;
 }
 
@@ -289,6 +299,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     crypto: {
       backend: backend as CryptoBackendName,
       allowSlowFallback: bool(crypto.allowSlowFallback ?? false, "config.crypto.allowSlowFallback"),
+      workers: int(crypto.workers ?? defaultCheckWorkers(), "config.crypto.workers", 0, 256),
     },
     logLevel: string(
       c.logLevel ?? "info",
@@ -341,6 +352,7 @@ async function readConfig(file: string, env: NodeJS.ProcessEnv, withKey: boolean
   set("api", "port", env.TORUS_API_PORT === undefined ? undefined : Number(env.TORUS_API_PORT));
   set("p2p", "listen", env.TORUS_P2P_LISTEN);
   set("crypto", "backend", env.TORUS_CRYPTO_BACKEND);
+  set("crypto", "workers", env.TORUS_CRYPTO_WORKERS === undefined ? undefined : Number(env.TORUS_CRYPTO_WORKERS));
   if (env.TORUS_DATA_DIR) raw.dataDir = env.TORUS_DATA_DIR;
   raw.nodeKey = withKey ? await loadNodeKey(raw, env, baseDir) : UNLOADED_NODE_KEY;
   for (const field of ["nodeKeyFile", "nodeKeystore", "nodeKeyPasswordFile"]) delete raw[field];

@@ -18,6 +18,7 @@ import type { GeneratedKey } from "./dkg/types.ts";
 import type { NodeStatus } from "./api/node-status.ts";
 import { P2PHost } from "./p2p/host.ts";
 import { BftDriver } from "./runtime/bft-driver.ts";
+import type { CheckPool } from "./runtime/check-pool.ts";
 import { ChainFollower } from "./runtime/chain-follower.ts";
 import { joinEpoch, type JoinedEpoch } from "./runtime/epoch-join.ts";
 import { buildCores } from "./runtime/epoch-cores.ts";
@@ -71,6 +72,8 @@ export class TorusNode {
   #joined!: JoinedEpoch;
   #protocolsStopped: Promise<void> | undefined;
   #events: NodeEvents | undefined;
+  /** The process's check workers (node/runtime/check-pool.ts), if `crypto.workers` asks for any. */
+  #checks: CheckPool | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -93,9 +96,15 @@ export class TorusNode {
    * Registers on-chain, waits for the epoch's turn, then runs it. Throws on fatal errors (named clearly); `events` is
    * told of those that happen later.
    */
-  static async start(config: NodeConfig, log: Logger, events: NodeEvents): Promise<TorusNode> {
+  static async start(
+    config: NodeConfig,
+    log: Logger,
+    events: NodeEvents,
+    options: { checks?: CheckPool | undefined } = {},
+  ): Promise<TorusNode> {
     const node = new TorusNode(config, log);
     node.#events = events;
+    node.#checks = options.checks;
     node.#joined = await joinEpoch(config, node.registry, log);
     await node.#build();
     await node.#run(events);
@@ -162,6 +171,7 @@ export class TorusNode {
       bft,
       keyStore: storage.keyStore,
       serving,
+      checkWorkers: this.#checks?.workers ?? 0,
     });
   }
 
@@ -190,7 +200,7 @@ export class TorusNode {
     const executor = new SerialExecutor(log);
     const router = new PeerRouter(epoch, self, config.keygen.batchSize);
     const votes = new OwnVotes(chainId, validatorOf(self), this.#privateKey);
-    const common = { router, executor, metrics, log, storage };
+    const common = { router, executor, metrics, log, storage, checks: this.#checks };
     const bft = new BftDriver({
       ...common,
       chainId,

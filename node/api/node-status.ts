@@ -30,6 +30,8 @@ export interface NodeStatus {
   handoverFrom: number | undefined;
   /** The curve backend this process runs on (node/crypto/backend.ts): "native" or "noble". */
   cryptoBackend: string;
+  /** Threads that check peers' sharings (`crypto.workers`, node/runtime/check-pool.ts); 0: on the event loop. */
+  checkWorkers: number;
 }
 
 /** Counters since the node started. */

@@ -88,6 +88,7 @@ function prometheusText(source: StatusSource, s: StatusJson): string {
       "peers dropped for oversized or malformed frames",
       p2p.malformedFrames,
     ],
+    ["torus_check_workers", "gauge", "threads that check peers' sharings (crypto.workers)", s.checkWorkers],
   ] as const;
   const text = lines.map(
     ([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`,

@@ -8,16 +8,17 @@
  * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
  */
 import { bivariateRow, randomSymmetricBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
-import { multiScalarMul, verifyBatch } from "../crypto/batch-verify.ts";
+import { multiScalarMul } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { affinePoints, type Point } from "../crypto/point.ts";
-import { proveShare, verifyShareProofs } from "../crypto/share-proof.ts";
+import { proveShare } from "../crypto/share-proof.ts";
+import { PendingChecks, type CheckedInput, type CheckOutput } from "./checks.ts";
 import { decisionProblem } from "./decision.ts";
 import { extractCommitments, extractScalar, extractionMatrix } from "./extraction.ts";
-import { Sharing, completedDealers, symmetricSendItems, type SharingRecord } from "./sharing.ts";
+import { Sharing, completedDealers, symmetricSendProblem, type SharingRecord } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, SessionId } from "./types.ts";
 import {
   MalformedDkgMessage,
@@ -55,6 +56,11 @@ export interface KeygenConfig {
   signingDomain: string;
   signer: NodeSigner;
   rng: Rng;
+  /**
+   * Hand the curve work of checking peers' sends and proofs to the shell as `check` outputs (a node with a worker
+   * pool) instead of doing it in place (the default).
+   */
+  deferChecks?: boolean;
 }
 
 /** Default number of generated, unassigned keys a node keeps ahead of demand. */
@@ -77,7 +83,8 @@ export type KeygenInput =
   | { type: "decided"; decision: unknown }
   /** Generated keys not yet assigned; the buffer starts batches to keep `keyBuffer` of them. */
   | { type: "demand"; unassigned: number }
-  | { type: "timer"; batch: number };
+  | { type: "timer"; batch: number }
+  | CheckedInput;
 
 export type KeygenOutput =
   | { type: "persist"; record: KeygenRecord }
@@ -85,7 +92,8 @@ export type KeygenOutput =
   | { type: "propose"; decision: DealerDecision }
   | { type: "keys"; batch: number; keys: GeneratedKey[] }
   | { type: "timer"; batch: number; delayMs: number }
-  | { type: "rejected"; from: number; reason: string };
+  | { type: "rejected"; from: number; reason: string }
+  | CheckOutput;
 
 interface Batch {
   batch: number;
@@ -98,6 +106,8 @@ interface Batch {
   shares?: { s: bigint[]; r: bigint[] };
   shareKeys: Map<number, Point[]>;
   parkedProofs: Map<number, ParsedMessage & { type: "proofs" }>;
+  /** Checks under way: "send:<dealer>" and "proofs:<node>", so that a resent copy does not start a second one. */
+  checking: Set<string>;
   keys?: GeneratedKey[];
 }
 
@@ -115,6 +125,7 @@ export class KeyGenerator {
   #nextBatch = 0;
   #refilling = false;
   #out: KeygenOutput[] = [];
+  readonly #checks: PendingChecks;
   /** Messages for batches not started yet, and how many each sender sent (see #batchFor). */
   readonly #early = new Map<
     number,
@@ -129,6 +140,7 @@ export class KeyGenerator {
       throw new RangeError(`bad thresholds n${n} k${k} t${t}`);
     if (config.self < 1 || config.self > n) throw new RangeError(`self must be in 1..${n}`);
     this.#c = config;
+    this.#checks = new PendingChecks(config.deferChecks ?? false, config.rng, (output) => this.#out.push(output));
     this.#keysPerBatch = config.batchSize * k;
     this.#shape = { n, k, batchSize: config.batchSize, keysPerBatch: this.#keysPerBatch };
     // Cachin et al.: ⌈(n + t + 1)/2⌉ echoes, and at least k so that a row can be interpolated from them.
@@ -157,6 +169,9 @@ export class KeyGenerator {
         break;
       case "timer":
         this.#onTimer(input.batch);
+        break;
+      case "checked":
+        this.#checks.settle(input);
         break;
     }
     this.#drainLoopback();
@@ -359,6 +374,7 @@ export class KeyGenerator {
       proposed: false,
       shareKeys: new Map(),
       parkedProofs: new Map(),
+      checking: new Set(),
     };
     this.#batches.set(number, batch);
     return batch;
@@ -423,22 +439,36 @@ export class KeyGenerator {
 
   #onSend(from: number, batch: Batch, message: ParsedMessage & { type: "send" }): void {
     if (from !== message.dealer) return this.#reject(from, "send from a node that is not its dealer");
-    if (batch.decision && !decides(batch.decision, message.dealer)) return;
+    if (!this.#wantsSend(batch, message.dealer)) return;
+    // This node's own dealing needs no check. A peer's: the shape first, then the curve work (checks.ts).
+    if (from === this.#c.self) return this.#acceptSend(batch, message);
+    const problem = symmetricSendProblem(message);
+    if (problem) return this.#reject(from, problem);
+    const checking = `send:${message.dealer}`;
+    if (batch.checking.has(checking)) return;
+    batch.checking.add(checking);
     const session = this.#session(batch, message.dealer);
-    if (session.sendHash !== undefined) return; // the first valid send counts
-    const { k } = this.#c;
-    const i = BigInt(this.#c.self);
-    // This node's own dealing needs no check. A peer's: every coefficient of every row of the batch (the columns are
-    // the rows) in one random linear combination with 64-bit weights (a bad batch passes with probability 2^-64),
-    // half the multiplication work of 128-bit ones.
-    if (from !== this.#c.self) {
-      const items = symmetricSendItems(message, k, i);
-      if (typeof items === "string") return this.#reject(from, items);
-      if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
-        return this.#reject(from, "rows or columns do not match the commitments");
-    }
+    session.sendChecking();
+    const { k, self } = this.#c;
+    const { commitments, rows, rowBlindings } = message;
+    this.#checks.run({ kind: "rows", k, self, commitments, rows, rowBlindings }, (verdict) => {
+      batch.checking.delete(checking);
+      if (verdict.ok && this.#wantsSend(batch, message.dealer)) return this.#acceptSend(batch, message);
+      session.sendRefused();
+      if (!verdict.ok) this.#reject(from, verdict.reason);
+    });
+  }
+
+  /** Whether a send from `dealer` would count: the first valid one of a batch still here, of a decided dealer. */
+  #wantsSend(batch: Batch, dealer: number): boolean {
+    if (this.#batches.get(batch.batch) !== batch) return false; // forgotten while its check ran
+    if (batch.decision && !decides(batch.decision, dealer)) return false;
+    return this.#session(batch, dealer).sendHash === undefined;
+  }
+
+  #acceptSend(batch: Batch, message: ParsedMessage & { type: "send" }): void {
     const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
-    session.onSend(hash, message.commitments, {
+    this.#session(batch, message.dealer).onSend(hash, message.commitments, {
       hash,
       rows: message.rows,
       rowBlindings: message.rowBlindings,
@@ -603,28 +633,27 @@ export class KeyGenerator {
   }
 
   #checkProofs(batch: Batch, from: number, message: ParsedMessage & { type: "proofs" }): void {
-    if (from === this.#c.self) {
+    const accept = () =>
       batch.shareKeys.set(
         from,
         message.proofs.map((p) => p.Y),
       );
-      return;
-    }
-    const x = BigInt(from);
-    const verdicts = verifyShareProofs(
-      message.proofs.map((p, key) => ({
-        Y: p.Y,
-        C: evaluateCommitment(batch.columnCommitments![key]!, x),
-        proof: { T1: p.T1, T2: p.T2, u1: p.u1, u2: p.u2 },
-        context: this.#proofContext(batch, key, from),
-      })),
-      this.#c.rng,
-    );
-    if (!verdicts.every(Boolean)) return this.#reject(from, "share key proof does not verify");
-    batch.shareKeys.set(
-      from,
-      message.proofs.map((p) => p.Y),
-    );
+    if (from === this.#c.self) return void accept();
+    const checking = `proofs:${from}`;
+    if (batch.checking.has(checking)) return;
+    batch.checking.add(checking);
+    const claims = message.proofs.map(({ Y, T1, T2, u1, u2 }, key) => ({
+      Y,
+      proof: { T1, T2, u1, u2 },
+      context: this.#proofContext(batch, key, from),
+    }));
+    this.#checks.run({ kind: "shareProofs", prover: from, columns: batch.columnCommitments!, claims }, (verdict) => {
+      batch.checking.delete(checking);
+      if (!verdict.ok) return this.#reject(from, verdict.reason);
+      if (batch.keys || batch.shareKeys.has(from)) return;
+      accept();
+      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
+    });
   }
 
   /**

@@ -16,7 +16,6 @@
  *   echoes do, and their proofs of agreement and completeness hold unchanged with one polynomial per node in place
  *   of two.
  */
-import { rowItems, type BatchItem } from "../crypto/batch-verify.ts";
 import { evaluatePolynomial, interpolatePolynomial } from "../crypto/polynomial.ts";
 import { isSymmetricMatrix, verifyPoint } from "../crypto/commitments.ts";
 import { Point } from "../crypto/point.ts";
@@ -81,20 +80,19 @@ export interface SendToNode {
 }
 
 /**
- * The checks of node i's rows in a dealer's send, for one batch verification; or why the send is not a symmetric
- * sharing (a matrix that is not symmetric, a column that is not the row): then the rows need no curve work.
+ * Why a dealer's send to node i is not a symmetric sharing (a matrix that is not symmetric, a column that is not the
+ * row), found before any curve work; undefined when it is one, and its rows are then checked against the commitments
+ * (a `rows` check, checks.ts).
  */
-export function symmetricSendItems(send: SendToNode, k: number, i: bigint): BatchItem[] | string {
+export function symmetricSendProblem(send: SendToNode): string | undefined {
   const same = (a: readonly bigint[], b: readonly bigint[]) => a.length === b.length && a.every((c, n) => c === b[n]);
-  const items: BatchItem[] = [];
   for (const [key, matrix] of send.commitments.entries()) {
     if (!isSymmetricMatrix(matrix)) return "commitments of a polynomial that is not symmetric";
     const [row, col] = [send.rows[key]!, send.cols[key]!];
     const [rowBlinding, colBlinding] = [send.rowBlindings?.[key], send.colBlindings?.[key]];
     if (!same(row, col) || !same(rowBlinding ?? [], colBlinding ?? [])) return "a column that is not the row";
-    items.push(...rowItems(matrix, k, i, row, rowBlinding));
   }
-  return items;
+  return undefined;
 }
 
 /** The dealers whose sharings completed here, by index, each with the proof; undefined while fewer than `atLeast`. */
@@ -123,6 +121,11 @@ export class Sharing {
   readonly requested = new Set<string>();
   /** Commitment hashes learned from each peer's answers. */
   readonly #learned = new Map<number, number>();
+  /**
+   * While the host checks the dealer's send (on a worker, checks.ts), points that arrive for commitments not known
+   * yet wait without asking their senders for the commitments: the send most likely brings them.
+   */
+  #sendChecking = false;
 
   /** `feldman`: the commitments carry no blinding (the handover's resharing); blindings are then all zero. */
   constructor(
@@ -137,6 +140,7 @@ export class Sharing {
    * node echoes it, unless it already rebuilt its row and column for another hash from its peers' points.
    */
   onSend(hash: string, commitments: Point[][][], own: OwnRows): void {
+    this.#sendChecking = false;
     this.commitments.set(hash, commitments);
     this.sendHash = hash;
     this.own ??= own;
@@ -146,7 +150,19 @@ export class Sharing {
       for (let m = 1; m <= this.host.n; m++) this.host.sendPoints(m, "echo");
     }
     this.#unpark(hash);
+    this.#askForParked();
     this.#progress();
+  }
+
+  /** The host started checking the dealer's send: see `#sendChecking`. */
+  sendChecking(): void {
+    this.#sendChecking = true;
+  }
+
+  /** The dealer's send failed its check: points that wait ask their senders for the commitments now. */
+  sendRefused(): void {
+    this.#sendChecking = false;
+    this.#askForParked();
   }
 
   /** Whether `from`'s echo or ready for `hash` was taken already. */
@@ -158,11 +174,7 @@ export class Sharing {
   onPoints(from: number, kind: "echo" | "ready", hash: string, points: Points[], signature?: string): void {
     const ok = this.#checkPoints(hash, from, points);
     if (ok === undefined) {
-      const parked = this.#park({ from, kind, hash, points, signature });
-      if (parked && !this.requested.has(`${from}:${hash}`)) {
-        this.requested.add(`${from}:${hash}`);
-        this.host.askCommitments(from, hash);
-      }
+      if (this.#park({ from, kind, hash, points, signature }) && !this.#sendChecking) this.#askFor(from, hash);
       return;
     }
     if (!ok) return this.host.reject(from, `${kind} points do not match the commitments`);
@@ -278,6 +290,17 @@ export class Sharing {
     const i = BigInt(this.self);
     const blinding = (b: bigint) => (this.feldman ? undefined : b);
     return points.every((p, key) => verifyPoint(commitments[key]!, this.k, i, j, p.row, blinding(p.rowBlinding)));
+  }
+
+  #askFor(from: number, hash: string): void {
+    if (this.requested.has(`${from}:${hash}`)) return;
+    this.requested.add(`${from}:${hash}`);
+    this.host.askCommitments(from, hash);
+  }
+
+  /** Asks for the commitments each parked set of points waits for (once per sender and hash). */
+  #askForParked(): void {
+    for (const { from, hash } of this.parked) this.#askFor(from, hash);
   }
 
   /** Whether the points wait (a resent copy of points already waiting counts as waiting). */

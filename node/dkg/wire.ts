@@ -121,6 +121,7 @@ function matrices(value: unknown, shape: Shape, field: string): Point[][][] {
  * never changed once parsed or dealt.
  */
 const wireForms = new WeakMap<object, string[][][]>();
+const vectorWireForms = new WeakMap<object, string[][]>();
 
 /**
  * k × k matrices of points, one per key (`keys` already checked as a list), remembered with their wire form. Each
@@ -319,6 +320,17 @@ export function matricesToWire(commitments: readonly (readonly (readonly Point[]
   let next = 0;
   const wire = commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
   wireForms.set(commitments, wire);
+  return wire;
+}
+
+/** Hex of every point of the vectors (a batch's column commitments), remembered like `matricesToWire`'s. */
+export function vectorsToWire(vectors: readonly (readonly Point[])[]): string[][] {
+  const known = vectorWireForms.get(vectors);
+  if (known) return known;
+  const affine = affinePoints(vectors.flat());
+  let next = 0;
+  const wire = vectors.map((vector) => vector.map(() => pointHex(affine[next++]!)));
+  vectorWireForms.set(vectors, wire);
   return wire;
 }
 

@@ -9,12 +9,13 @@
  *     Ĉ = Σ λ_i C_i(x, 0), whose constant term must be the unchanged public key and whose value at m is Y'_m.
  * Outputs are carried out in order: a `persist` before the messages that depend on it.
  */
-import { multiScalarMul, verifyBatch } from "../crypto/batch-verify.ts";
+import { multiScalarMul } from "../crypto/batch-verify.ts";
 import { add, mul, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { affinePoints, type Point } from "../crypto/point.ts";
-import { Sharing, completedDealers, symmetricSendItems, type SharingRecord } from "../dkg/sharing.ts";
+import { PendingChecks, type CheckedInput, type CheckOutput } from "../dkg/checks.ts";
+import { Sharing, completedDealers, symmetricSendProblem, type SharingRecord } from "../dkg/sharing.ts";
 import type { NodeSigner, SessionId } from "../dkg/types.ts";
 import {
   MalformedDkgMessage,
@@ -46,6 +47,8 @@ export interface ReceiverConfig {
   /** Signs and checks ready signatures of the new nodes. */
   signer: NodeSigner;
   rng: Rng;
+  /** Hand the curve work of checking the old dealers' sends to the shell as `check` outputs (node/dkg/checks.ts). */
+  deferChecks?: boolean;
 }
 
 export type ReceiverRecord =
@@ -62,7 +65,8 @@ export type ReceiverRecord =
 export type ReceiverInput =
   | { type: "message"; from: Party; message: unknown }
   | { type: "decided"; decision: unknown }
-  | { type: "timer"; chunk: number };
+  | { type: "timer"; chunk: number }
+  | CheckedInput;
 
 export type ReceiverOutput =
   | { type: "persist"; record: ReceiverRecord }
@@ -73,7 +77,8 @@ export type ReceiverOutput =
   /** Every chunk is done: this node holds verified shares of every moved key. */
   | { type: "done"; keys: number; nextKeyIndex: number }
   | { type: "timer"; chunk: number; delayMs: number }
-  | { type: "rejected"; from: Party | undefined; reason: string };
+  | { type: "rejected"; from: Party | undefined; reason: string }
+  | CheckOutput;
 
 interface Accepted {
   chunks: number;
@@ -94,6 +99,8 @@ interface Chunk {
   /** How many of `waiting` each sender ("old:3", "new:2") sent. */
   waitingFrom: Map<string, number>;
   sessions: Map<number, Sharing>;
+  /** Dealers whose send is being checked, so that a resent copy does not start a second check. */
+  checking: Set<number>;
   decision?: ReshareDecision;
   proposed: boolean;
   keys?: ResharedKey[];
@@ -140,6 +147,7 @@ export class ReshareReceiver {
   /** Restored from a `completed` record: nothing is left to receive, answer or confirm. */
   #finished = false;
   #out: ReceiverOutput[] = [];
+  readonly #checks: PendingChecks;
   #loopback: ParsedPss[] = [];
 
   constructor(config: ReceiverConfig) {
@@ -148,6 +156,7 @@ export class ReshareReceiver {
       throw new RangeError(`bad new thresholds n${n} k${k} t${t}`);
     if (config.self < 1 || config.self > n) throw new RangeError(`self must be in 1..${n}`);
     this.#c = config;
+    this.#checks = new PendingChecks(config.deferChecks ?? false, config.rng, (output) => this.#out.push(output));
     this.#shape = { nOld: config.old.n, nNew: n, kNew: k, chunkSize: config.chunkSize };
     this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
   }
@@ -174,6 +183,9 @@ export class ReshareReceiver {
         break;
       case "timer":
         this.#onTimer(input.chunk);
+        break;
+      case "checked":
+        this.#checks.settle(input);
         break;
     }
     this.#drainLoopback();
@@ -349,6 +361,7 @@ export class ReshareReceiver {
         waiting: [],
         waitingFrom: new Map(),
         sessions: new Map(),
+        checking: new Set(),
         proposed: false,
       };
       this.#chunks.set(number, chunk);
@@ -453,29 +466,45 @@ export class ReshareReceiver {
   }
 
   #onSend(from: number, chunk: Chunk, message: ParsedPss & { type: "send" }): void {
-    if (from !== message.dealer) return this.#reject({ role: "old", index: from }, "send from another dealer");
-    if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === message.dealer)) return;
-    const session = this.#session(chunk, message.dealer);
-    if (session.sendHash !== undefined) return; // the first valid send counts
+    const old = { role: "old", index: from } as const;
+    if (from !== message.dealer) return this.#reject(old, "send from another dealer");
+    if (!this.#wantsSend(chunk, message.dealer)) return;
     if (!this.#fits(chunk, message.dealer, message.commitments))
-      return this.#reject({ role: "old", index: from }, "resharing does not commit to the moved share keys");
-    const { k } = this.#c.new;
-    const i = BigInt(this.#c.self);
+      return this.#reject(old, "resharing does not commit to the moved share keys");
+    const problem = symmetricSendProblem(message);
+    if (problem) return this.#reject(old, problem);
+    if (chunk.checking.has(message.dealer)) return;
+    chunk.checking.add(message.dealer);
+    const session = this.#session(chunk, message.dealer);
+    session.sendChecking();
     // Feldman commitments: the rows' checks carry no blindings.
-    const items = symmetricSendItems(
-      { commitments: message.commitments, rows: message.rows, cols: message.cols },
-      k,
-      i,
-    );
-    if (typeof items === "string") return this.#reject({ role: "old", index: from }, items);
-    if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
-      return this.#reject({ role: "old", index: from }, "rows or columns do not match the commitments");
-    const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
-    session.onSend(hash, message.commitments, {
-      hash,
+    const job = {
+      kind: "rows",
+      k: this.#c.new.k,
+      self: this.#c.self,
+      commitments: message.commitments,
       rows: message.rows,
-      rowBlindings: message.rowBlindings,
+    } as const;
+    this.#checks.run(job, (verdict) => {
+      chunk.checking.delete(message.dealer);
+      if (verdict.ok && this.#wantsSend(chunk, message.dealer)) {
+        const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
+        return session.onSend(hash, message.commitments, {
+          hash,
+          rows: message.rows,
+          rowBlindings: message.rowBlindings,
+        });
+      }
+      session.sendRefused();
+      if (!verdict.ok) this.#reject(old, verdict.reason);
     });
+  }
+
+  /** Whether a send from `dealer` would count: the first valid one, of a decided dealer, while the chunk is not done. */
+  #wantsSend(chunk: Chunk, dealer: number): boolean {
+    if (chunk.keys) return false; // done while the check ran
+    if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === dealer)) return false;
+    return this.#session(chunk, dealer).sendHash === undefined;
   }
 
   #points(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {

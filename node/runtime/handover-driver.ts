@@ -19,6 +19,7 @@ import { chunkSharingErasure, handoverErasure } from "../pss/receiver.ts";
 import type { ReshareDecision } from "../pss/types.ts";
 import { encodeTx, type MoveKeysBody } from "../app/transactions.ts";
 import type { BftDriver } from "./bft-driver.ts";
+import type { CheckPool } from "./check-pool.ts";
 import type { EpochStorage } from "./epoch-storage.ts";
 import { DealingSide, ReceivingSide, transitionId, type MovedChunk } from "./handover.ts";
 import type { KeygenDriver } from "./keygen-driver.ts";
@@ -51,6 +52,8 @@ export interface HandoverDriverParts {
    */
   resendWindowSeconds: number;
   log: Logger;
+  /** The node's check workers, when it has any (`crypto.workers`): the receiving side's checks run there. */
+  checks?: CheckPool | undefined;
 }
 
 export class HandoverDriver {
@@ -95,6 +98,7 @@ export class HandoverDriver {
           after: (ms, task) => executor.after(ms, task),
           confirm: (digest) => this.#confirm(digest),
           chunkDone: (chunk) => this.#onMovedChunk(chunk),
+          check: parts.checks && ((job) => parts.checks!.run(job)),
         },
       );
   }

@@ -12,6 +12,7 @@ import { canonicalJson } from "../crypto/encoding.ts";
 import type { EpochView } from "../chain/registry.ts";
 import { systemRng } from "../crypto/field.ts";
 import { pointFromCoordinates } from "../crypto/point.ts";
+import type { CheckJob, CheckVerdict } from "../dkg/checks.ts";
 import type { NodeSigner } from "../dkg/types.ts";
 import { peerIdOf, type P2PPeer } from "../p2p/host.ts";
 import { ReshareDealer, type DealerKey, type DealerSend } from "../pss/dealer.ts";
@@ -110,6 +111,8 @@ export interface ReceivingHost {
   chunkDone(chunk: MovedChunk): Promise<void>;
   /** Confirms on-chain: every moved key is held, with the digest every honest new node computes. */
   confirm(digest: { mappingRoot: string; keyCount: number; commitmentsRoot: string }): Promise<void>;
+  /** Runs a check on the node's check workers; absent, the receiver checks in place. */
+  check?: ((job: CheckJob) => Promise<CheckVerdict>) | undefined;
 }
 
 /** The new epoch's side: receives the moved keys and reshared shares, and confirms once it holds all of them. */
@@ -142,6 +145,7 @@ export class ReceivingSide {
       signingDomain: own.signingDomain,
       signer: own.signer,
       rng: systemRng,
+      deferChecks: host.check !== undefined,
     });
   }
 
@@ -235,6 +239,13 @@ export class ReceivingSide {
           this.host.log.info({ keys: output.keys, nextKeyIndex: output.nextKeyIndex }, "holds every moved key");
           await this.#confirm();
           break;
+        case "check": {
+          const { id, job } = output;
+          void this.host.check!(job).then((verdict) =>
+            this.host.after(0, () => this.#carryOut(this.#receiver.step({ type: "checked", id, verdict }))),
+          );
+          break;
+        }
         case "rejected":
           this.host.log.debug({ from: output.from, reason: output.reason }, "handover message rejected");
           break;

@@ -17,6 +17,7 @@ import { systemRng } from "../crypto/field.ts";
 import { KeyGenerator, batchErasure, batchOfRecord, type KeygenInput, type KeygenOutput } from "../dkg/keygen.ts";
 import type { DealerDecision, GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import type { BftDriver } from "./bft-driver.ts";
+import type { CheckPool } from "./check-pool.ts";
 import type { EpochStorage } from "./epoch-storage.ts";
 import { nodeIndex, type NodeIndex } from "./node-index.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -46,6 +47,8 @@ export interface KeygenDriverParts {
   executor: SerialExecutor;
   metrics: NodeMetrics;
   log: Logger;
+  /** The node's check workers, when it has any (`crypto.workers`): the key generation's checks run there. */
+  checks?: CheckPool | undefined;
 }
 
 export class KeygenDriver {
@@ -84,6 +87,7 @@ export class KeygenDriver {
       signingDomain,
       signer,
       rng: systemRng,
+      deferChecks: this.parts.checks !== undefined,
     });
     const finished: { batch: number; keys: GeneratedKey[] }[] = [];
     let fromBatch = Infinity;
@@ -175,6 +179,13 @@ export class KeygenDriver {
         case "timer": {
           const batch = output.batch;
           executor.after(output.delayMs, () => this.#step({ type: "timer", batch }));
+          break;
+        }
+        case "check": {
+          const { id, job } = output;
+          void this.parts
+            .checks!.run(job)
+            .then((verdict) => executor.run(() => this.#step({ type: "checked", id, verdict })));
           break;
         }
         case "rejected":

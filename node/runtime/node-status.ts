@@ -18,6 +18,7 @@ export interface StatusParts {
   bft: BftDriver;
   keyStore: KeyStore;
   serving: ServingState;
+  checkWorkers: number;
 }
 
 export function nodeStatus({
@@ -28,6 +29,7 @@ export function nodeStatus({
   bft,
   keyStore,
   serving,
+  checkWorkers,
 }: StatusParts): NodeStatus {
   const { app, consensus } = bft;
   return {
@@ -50,5 +52,6 @@ export function nodeStatus({
     refusing: serving.refusing,
     handoverFrom: serving.handover?.from.epoch,
     cryptoBackend: curveBackend().name,
+    checkWorkers,
   };
 }

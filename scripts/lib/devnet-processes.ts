@@ -204,7 +204,8 @@ export class Devnet {
         refillMark: keygen.refillMark ?? Math.floor(keyBuffer / 2),
       },
       // libsecp256k1 (npm run setup builds it); a devnet node without it refuses to start rather than run 10–50× slower.
-      crypto: { backend: "native" },
+      // No check workers: the devnet's nodes share the machine's cores already.
+      crypto: { backend: "native", workers: 0 },
       logLevel: "info",
     };
     config = this.options.configOverride?.(slot, config) ?? config;

@@ -1,13 +1,20 @@
 import { expect } from "chai";
 import fc from "fast-check";
 
+import { systemRng } from "../../node/crypto/field.ts";
+import { runCheck } from "../../node/dkg/checks.ts";
 import { KeyGenerator, type KeygenOutput } from "../../node/dkg/keygen.ts";
 import type { DkgMessage, SendMessage } from "../../node/dkg/types.ts";
 import { Prng, envCount } from "../support/prng.ts";
 import { fastSchemes } from "../sim/fast-signer.ts";
 
 const schemes = fastSchemes(5, "keygen-unit");
-function node(self: number, seed = self, buffer = { keyBuffer: 2, refillMark: undefined as number | undefined }) {
+function node(
+  self: number,
+  seed = self,
+  buffer = { keyBuffer: 2, refillMark: undefined as number | undefined },
+  deferChecks = false,
+) {
   const prng = new Prng(seed);
   return new KeyGenerator({
     epoch: 1,
@@ -26,6 +33,7 @@ function node(self: number, seed = self, buffer = { keyBuffer: 2, refillMark: un
       verify: (v, m, s) => schemes[0]!.verify(v - 1, m, s),
     },
     rng: (bytes) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff),
+    deferChecks,
   });
 }
 
@@ -184,5 +192,42 @@ describe("key generation core", function () {
       receiver.step({ type: "message", from: 3, message: echoToTwo }).filter((o) => o.type === "send"),
     ).to.deep.equal([]);
     expect(receiver.step({ type: "message", from: 3, message: echoToTwo })).to.deep.equal([]);
+  });
+
+  describe("key generation with deferred checks", function () {
+    const echoes = (out: KeygenOutput[]) => out.filter((o) => o.type === "send" && o.message.type === "echo");
+    const checksOf = (out: KeygenOutput[]) => out.flatMap((o) => (o.type === "check" ? [o] : []));
+
+    it("echoes a peer's send only once the verdict on its rows came back, and one check for resent copies", function () {
+      const dealing = node(1, 1, undefined, true).step({ type: "demand", unassigned: 0 });
+      const toTwo = dealing.flatMap((o) => (o.type === "send" && o.to === 2 ? [o.message] : []))[0] as SendMessage;
+      const receiver = node(2, 2, undefined, true);
+      receiver.step({ type: "demand", unassigned: 0 });
+      const first = receiver.step({ type: "message", from: 1, message: toTwo });
+      expect(echoes(first)).to.deep.equal([]);
+      const [check] = checksOf(first);
+      expect(check?.job.kind).to.equal("rows");
+      expect(checksOf(receiver.step({ type: "message", from: 1, message: toTwo }))).to.deep.equal([]); // resent copy
+      const out = receiver.step({ type: "checked", id: check!.id, verdict: runCheck(check!.job, systemRng) });
+      expect(echoes(out)).to.have.length(4); // to every peer (its own goes by loopback)
+    });
+
+    it("refuses a send whose verdict failed, and checks the dealer's next copy afresh", function () {
+      const dealing = node(1, 1, undefined, true).step({ type: "demand", unassigned: 0 });
+      const toTwo = dealing.flatMap((o) => (o.type === "send" && o.to === 2 ? [o.message] : []))[0] as SendMessage;
+      const receiver = node(2, 2, undefined, true);
+      receiver.step({ type: "demand", unassigned: 0 });
+      const reversed = toTwo.rows.map((r) => [...r].reverse());
+      const [bad] = checksOf(
+        receiver.step({ type: "message", from: 1, message: { ...toTwo, rows: reversed, cols: reversed } }),
+      );
+      const refused = receiver.step({ type: "checked", id: bad!.id, verdict: runCheck(bad!.job, systemRng) });
+      expect(refused.filter((o) => o.type === "rejected").map((o) => o.type === "rejected" && o.reason)).to.deep.equal([
+        "rows or columns do not match the commitments",
+      ]);
+      expect(echoes(refused)).to.deep.equal([]);
+      const [good] = checksOf(receiver.step({ type: "message", from: 1, message: toTwo }));
+      expect(echoes(receiver.step({ type: "checked", id: good!.id, verdict: { ok: true } }))).to.have.length(4);
+    });
   });
 });

@@ -9,6 +9,7 @@ import { mulG } from "../../node/crypto/generators.ts";
 import type { DkgMessage } from "../../node/dkg/types.ts";
 import { pointHex, scalarHex } from "../../node/dkg/wire.ts";
 import { Prng } from "../support/prng.ts";
+import { checksForSeed } from "../sim/checks.ts";
 import { DkgCluster, type DkgFilter } from "../sim/dkg-cluster.ts";
 import type { NetworkFaults } from "../sim/network.ts";
 
@@ -27,7 +28,8 @@ interface Setup {
 function run(n: number, t: number, seed: number, setup: (prng: Prng) => Setup): string[] {
   const prng = new Prng(seed);
   const { faults, byzantine, faulty = [], during } = setup(prng);
-  const cluster = new DkgCluster({ n, t, prng, batchSize: 1, keyBuffer: 100, faults, byzantine });
+  const checks = checksForSeed(seed);
+  const cluster = new DkgCluster({ n, t, prng, batchSize: 1, keyBuffer: 100, faults, byzantine, checks });
   const honest = [...Array(n).keys()].map((i) => i + 1).filter((i) => !faulty.includes(i));
   cluster.start();
   cluster.demand(0);

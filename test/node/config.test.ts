@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
@@ -27,12 +27,17 @@ describe("node configuration", function () {
     });
     expect(config.dataDir).to.equal("/srv/node/data");
     expect(config.keygen).to.deep.equal({ batchSize: 4, keyBuffer: 64, refillMark: 32, resendWindowSeconds: 600 });
-    expect(config.crypto).to.deep.equal({ backend: "native", allowSlowFallback: false });
+    expect(config.crypto).to.deep.equal({
+      backend: "native",
+      allowSlowFallback: false,
+      workers: Math.max(0, availableParallelism() - 1),
+    });
   });
 
-  it("takes crypto.backend noble or native and crypto.allowSlowFallback", function () {
-    const config = parseConfig({ ...valid, crypto: { backend: "noble", allowSlowFallback: true } });
-    expect(config.crypto).to.deep.equal({ backend: "noble", allowSlowFallback: true });
+  it("takes crypto.backend noble or native, crypto.allowSlowFallback and crypto.workers", function () {
+    const config = parseConfig({ ...valid, crypto: { backend: "noble", allowSlowFallback: true, workers: 0 } });
+    expect(config.crypto).to.deep.equal({ backend: "noble", allowSlowFallback: true, workers: 0 });
+    expect(parseConfig({ ...valid, crypto: { workers: 3 } }).crypto.workers).to.equal(3);
   });
 
   it("takes a reverse proxy's addresses for trustProxy", function () {
@@ -131,6 +136,12 @@ describe("node configuration", function () {
       { crypto: { allowSlowFallback: "yes" } },
       /config\.crypto\.allowSlowFallback must be true or false/,
     ],
+    [
+      "check workers that are not a whole number",
+      { crypto: { workers: 1.5 } },
+      /config\.crypto\.workers must be an integer in \[0, 256\], got 1.5/,
+    ],
+    ["a negative number of check workers", { crypto: { workers: -1 } }, /config\.crypto\.workers must be/],
     [
       "a missing audience",
       { verifiers: [{ ...VERIFIER, audience: "" }] },

@@ -39,7 +39,16 @@ describe("a handover between node processes of two epochs", function () {
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "freeze-"));
-    devnet = await Devnet.start({ dir, n: 5, chainPort: await freePort(), keyBuffer: 24 });
+    // Nodes of odd slots (three old, three new) check their peers' sharings on a worker thread (crypto.workers: 1),
+    // the others on their event loop: the key generation and the handover run across both.
+    devnet = await Devnet.start({
+      dir,
+      n: 5,
+      chainPort: await freePort(),
+      keyBuffer: 24,
+      configOverride: (slot, config) =>
+        slot % 2 === 1 ? { ...config, crypto: { ...(config.crypto as object), workers: 1 } } : config,
+    });
     await devnet.waitForKeys(12, 120_000);
     const described = await devnet.describe(true);
     network = networkFromDescription(described);
@@ -125,6 +134,8 @@ describe("a handover between node processes of two epochs", function () {
       state = epochStateName((await devnet.nodeList.getEpochStatus(next)).state);
     }
     expect(state, "epoch 2 is current once the handover completed").to.equal("Current");
+    const workers = await Promise.all(successors.map(async (node) => (await devnet.status(node))?.checkWorkers));
+    expect(workers).to.deep.equal(successors.map((node) => (node.slot % 2 === 1 ? 1 : 0)));
     expect(epochStateName((await devnet.nodeList.getEpochStatus(1n)).state)).to.equal("Retired");
 
     // Every new node holds a share of every key in its key store; any four of them rebuild each key's secret, and

@@ -11,6 +11,7 @@ import { G } from "../../node/crypto/point.ts";
 import { matricesToWire, pointHex, scalarHex } from "../../node/dkg/wire.ts";
 import type { PssMessage } from "../../node/pss/types.ts";
 import { Prng } from "../support/prng.ts";
+import { checksForSeed } from "../sim/checks.ts";
 import type { NetworkFaults } from "../sim/network.ts";
 import { PssCluster, thresholds, type DealerFilter, type OldKey } from "../sim/pss-cluster.ts";
 
@@ -40,6 +41,7 @@ function run(seed: number, setup: (prng: Prng) => Setup, options: { oldKeys?: Ol
     faults,
     byzantine,
     silent: new Set(silent),
+    checks: checksForSeed(seed),
     ...options,
   });
   cluster.start();
@@ -196,7 +198,13 @@ export const PSS_SCENARIOS: Record<string, PssScenario> = {
     })).problems,
   "n5 → n5, aborted (too few new nodes up) and retried": (seed) => {
     // Attempt 1: only k_new − 1 new nodes ever run, so no resharing can gather k + t readies.
-    const options = { old: thresholds(5), next: thresholds(5), keys: KEYS, chunkSize: CHUNK_SIZE };
+    const options = {
+      old: thresholds(5),
+      next: thresholds(5),
+      keys: KEYS,
+      chunkSize: CHUNK_SIZE,
+      checks: checksForSeed(seed),
+    };
     const first = new PssCluster({ ...options, prng: new Prng(seed), transition: 2 });
     first.start();
     for (const node of first.newNodes.slice(2)) node.crash();

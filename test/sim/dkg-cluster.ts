@@ -12,6 +12,7 @@ import { evaluatePolynomial, interpolatePolynomial } from "../../node/crypto/pol
 import type { Prng } from "../support/prng.ts";
 import { fastSchemes } from "./fast-signer.ts";
 import { CALM, SimNetwork, type NetworkFaults } from "./network.ts";
+import { SimCheckRunner, type SimChecks } from "./checks.ts";
 import { Scheduler } from "./scheduler.ts";
 
 /** Rewrites what a Byzantine node sends to one peer. */
@@ -28,6 +29,8 @@ export interface DkgClusterOptions {
   orderingDelayMs?: number;
   maxConcurrentBatches?: number;
   firstKeyIndex?: number;
+  /** How the nodes' checks run (checks.ts): in place by default. */
+  checks?: SimChecks;
 }
 
 export class SimDkgNode {
@@ -37,6 +40,8 @@ export class SimDkgNode {
   readonly disk: KeygenRecord[] = [];
   readonly keys = new Map<number, GeneratedKey[]>();
   rejected = 0;
+  /** What this incarnation's deferred checks draw their weights from. */
+  checkRng!: (bytes: number) => Uint8Array;
   /** Crash before writing the record with this ordinal (1-based), like a process killed mid-write. */
   crashAtWrite = Infinity;
   writes = 0;
@@ -64,7 +69,9 @@ export class SimDkgNode {
       signingDomain: cluster.signingDomain,
       signer: cluster.signers[this.index - 1]!,
       rng: cluster.rngFor(this.index, this.incarnation),
+      deferChecks: cluster.checks.deferred,
     });
+    this.checkRng = cluster.rngFor(this.index + 1000, this.incarnation);
     if (this.disk.length > 0) this.apply(this.core.restore(this.disk));
     for (const decision of cluster.log) this.apply(this.core.step({ type: "decided", decision }));
   }
@@ -109,6 +116,14 @@ export class SimDkgNode {
           });
           break;
         }
+        case "check": {
+          const incarnation = this.incarnation;
+          cluster.checks.run(output.job, this.checkRng, (verdict) => {
+            if (this.up && this.incarnation === incarnation)
+              this.apply(this.core.step({ type: "checked", id: output.id, verdict }));
+          });
+          break;
+        }
         case "rejected":
           this.rejected++;
           break;
@@ -132,6 +147,7 @@ export class DkgCluster {
   readonly keyBuffer: number;
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;
+  readonly checks: SimCheckRunner;
   readonly nodes: SimDkgNode[];
   readonly signers: NodeSigner[];
   readonly byzantine: Map<number, DkgFilter>;
@@ -154,6 +170,7 @@ export class DkgCluster {
     this.orderingDelayMs = options.orderingDelayMs ?? 50;
     this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
     this.firstKeyIndex = options.firstKeyIndex ?? 0;
+    this.checks = new SimCheckRunner(options.checks, this.scheduler, this.prng);
     const schemes = fastSchemes(this.n, "dkg");
     this.signers = schemes.map((scheme) => ({
       sign: (message: Uint8Array) => scheme.sign(message),

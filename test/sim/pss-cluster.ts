@@ -15,6 +15,7 @@ import type { KeyOwner, Party, PssMessage, ReshareDecision, ResharedKey, Thresho
 import type { Prng } from "../support/prng.ts";
 import { fastSchemes } from "./fast-signer.ts";
 import { CALM, SimNetwork, type NetworkFaults } from "./network.ts";
+import { SimCheckRunner, type SimChecks } from "./checks.ts";
 import { Scheduler } from "./scheduler.ts";
 
 /** Rewrites what a Byzantine old dealer sends to one new node. */
@@ -39,6 +40,8 @@ export interface PssClusterOptions {
   transition?: number;
   /** The old epoch's keys (default: made from the seed). */
   oldKeys?: OldKey[];
+  /** How the new nodes' checks run (checks.ts): in place by default. */
+  checks?: SimChecks;
 }
 
 /** The old epoch's state for one key: its polynomial (known to the test only), shares, share keys and owner. */
@@ -109,6 +112,8 @@ class SimNewNode {
   done = false;
   nextKeyIndex: number | undefined;
   rejected = 0;
+  /** What this incarnation's deferred checks draw their weights from. */
+  checkRng!: (bytes: number) => Uint8Array;
 
   constructor(
     readonly index: number,
@@ -129,7 +134,9 @@ class SimNewNode {
       signingDomain: c.signingDomain,
       signer: c.signers[this.index - 1]!,
       rng: c.rngFor(this.index, this.incarnation),
+      deferChecks: c.checks.deferred,
     });
+    this.checkRng = c.rngFor(this.index + 1000, this.incarnation);
     if (this.disk.length > 0) this.core.restore(this.disk);
     this.apply(this.core.start());
     for (const decision of c.log) this.apply(this.core.step({ type: "decided", decision }));
@@ -173,6 +180,14 @@ class SimNewNode {
           });
           break;
         }
+        case "check": {
+          const incarnation = this.incarnation;
+          c.checks.run(output.job, this.checkRng, (verdict) => {
+            if (this.up && this.incarnation === incarnation)
+              this.apply(this.core.step({ type: "checked", id: output.id, verdict }));
+          });
+          break;
+        }
         case "rejected":
           this.rejected++;
           break;
@@ -194,6 +209,7 @@ export class PssCluster {
   readonly chunkSize: number;
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;
+  readonly checks: SimCheckRunner;
   readonly oldNodes: SimOldNode[];
   readonly newNodes: SimNewNode[];
   readonly signers: NodeSigner[];
@@ -215,6 +231,7 @@ export class PssCluster {
     this.byzantine = options.byzantine ?? new Map<number, DealerFilter>();
     this.silent = options.silent ?? new Set();
     this.orderingDelayMs = options.orderingDelayMs ?? 50;
+    this.checks = new SimCheckRunner(options.checks, this.scheduler, this.prng);
     const schemes = fastSchemes(this.next.n, `pss-${this.transition}`);
     this.signers = schemes.map((scheme) => ({
       sign: (message: Uint8Array) => scheme.sign(message),

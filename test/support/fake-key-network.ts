@@ -245,6 +245,7 @@ export function fakeStatusSource(service: FakeKeyService): StatusSource & { coun
       refusing: service.refusing(),
       handoverFrom: undefined,
       cryptoBackend: "noble",
+      checkWorkers: 0,
     }),
     counters: () => ({
       blocks: 6,

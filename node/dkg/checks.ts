@@ -1,0 +1,153 @@
+/**
+ * The curve work of checking what a peer sent, as jobs that a protocol core can hand to its shell: a dealer's rows
+ * against its commitments (key generation and the handover) and a node's share-key proofs (key generation). These
+ * checks are most of a sharing's cost, and they parallelise: a node with a worker pool (node/runtime/check-pool.ts)
+ * runs them there and enters each verdict into its core as an input, so the cores stay synchronous and the
+ * simulations deterministic. A core without a pool runs the same function inline.
+ *
+ * A job holds everything its check needs (curve points, scalars, bytes) and nothing of the core's state: the core
+ * checks, when a verdict arrives, that what it was asked for still matters (a batch may have finished meanwhile).
+ */
+import { rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import type { Rng } from "../crypto/field.ts";
+import { evaluateCommitment } from "../crypto/generators.ts";
+import { affinePoints, type Point } from "../crypto/point.ts";
+import { verifyShareProofs, type ShareProof } from "../crypto/share-proof.ts";
+import { matricesToWire, parsePoint, pointHex, vectorsToWire } from "./wire.ts";
+
+export type CheckJob =
+  | {
+      kind: "rows";
+      k: number;
+      /** The checking node's index: the row it holds of each key's polynomial. */
+      self: number;
+      commitments: readonly (readonly (readonly Point[])[])[];
+      rows: readonly (readonly bigint[])[];
+      /** Absent for a Feldman sharing (the handover's), whose commitments carry no blinding. */
+      rowBlindings?: readonly (readonly bigint[])[] | undefined;
+    }
+  | {
+      kind: "shareProofs";
+      /** The node whose proofs these are: each claim's commitment is its key's column evaluated at that index. */
+      prover: number;
+      columns: readonly (readonly Point[])[];
+      claims: readonly { Y: Point; proof: ShareProof; context: Uint8Array }[];
+    };
+
+export type CheckVerdict = { ok: true } | { ok: false; reason: string };
+
+const OK: CheckVerdict = { ok: true };
+
+/**
+ * Runs a check. A job the check cannot even run on (a point or row of the wrong shape, which parsing should have
+ * refused) fails with the reason, like a check that does not hold: the peer's message is refused, nothing throws.
+ */
+export function runCheck(job: CheckJob, rng: Rng): CheckVerdict {
+  try {
+    return checkOnce(job, rng);
+  } catch (error) {
+    return { ok: false, reason: `the check could not run: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function checkOnce(job: CheckJob, rng: Rng): CheckVerdict {
+  switch (job.kind) {
+    case "rows": {
+      const i = BigInt(job.self);
+      const items = job.commitments.flatMap((matrix, key) =>
+        rowItems(matrix, job.k, i, job.rows[key]!, job.rowBlindings?.[key]),
+      );
+      // Every coefficient of every row in one random linear combination with 64-bit weights: a bad send passes with
+      // probability 2^-64, for half the multiplication work of 128-bit weights.
+      return verifyBatch(items, job.k, rng, { weightBits: 64 }).ok
+        ? OK
+        : { ok: false, reason: "rows or columns do not match the commitments" };
+    }
+    case "shareProofs": {
+      const x = BigInt(job.prover);
+      const claims = job.claims.map(({ Y, proof, context }, key) => ({
+        Y,
+        C: evaluateCommitment(job.columns[key]!, x),
+        proof,
+        context,
+      }));
+      return verifyShareProofs(claims, rng).every(Boolean)
+        ? OK
+        : { ok: false, reason: "share key proof does not verify" };
+    }
+  }
+}
+
+/** A core's output that asks its shell to run a check, and the input that brings the verdict back. */
+export type CheckOutput = { type: "check"; id: number; job: CheckJob };
+export type CheckedInput = { type: "checked"; id: number; verdict: CheckVerdict };
+
+/**
+ * The checks a core waits for. Inline (no pool), a check runs at once and its continuation within the same step, as
+ * if the core had checked in place. Deferred, the job goes out as a `check` output and the continuation runs when the
+ * shell enters its verdict; a verdict for no waiting check (the core restarted since) is ignored. The core bounds how
+ * many checks wait (one per dealer's send, one per node's proofs), so this map stays small.
+ */
+export class PendingChecks {
+  #next = 0;
+  readonly #waiting = new Map<number, (verdict: CheckVerdict) => void>();
+
+  constructor(
+    private readonly deferred: boolean,
+    private readonly rng: Rng,
+    private readonly emit: (output: CheckOutput) => void,
+  ) {}
+
+  run(job: CheckJob, then: (verdict: CheckVerdict) => void): void {
+    if (!this.deferred) return then(runCheck(job, this.rng));
+    const id = this.#next++;
+    this.#waiting.set(id, then);
+    this.emit({ type: "check", id, job });
+  }
+
+  settle({ id, verdict }: CheckedInput): void {
+    const then = this.#waiting.get(id);
+    if (!then) return;
+    this.#waiting.delete(id);
+    then(verdict);
+  }
+
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+}
+
+/** A job as plain data for another thread (a structured clone cannot carry points): every point as its wire hex. */
+export type PlainCheckJob =
+  | (Omit<CheckJob & { kind: "rows" }, "commitments"> & { commitments: string[][][] })
+  | (Omit<CheckJob & { kind: "shareProofs" }, "columns" | "claims"> & {
+      columns: string[][];
+      claims: { Y: string; T1: string; T2: string; u1: bigint; u2: bigint; context: Uint8Array }[];
+    });
+
+/**
+ * A job as plain data. Its points travel as wire hex, which is remembered for matrices parsed from a message and for
+ * a batch's columns (dkg/wire.ts): the main thread, which the pool is there to relieve, encodes only the proofs' own
+ * points. Hex crosses a thread faster than bigint coordinates, and the worker checks each point as it decodes it.
+ */
+export function checkJobToPlain(job: CheckJob): PlainCheckJob {
+  if (job.kind === "rows") return { ...job, commitments: matricesToWire(job.commitments) };
+  const claims = job.claims.map(({ Y, proof, context }) => {
+    const [y, t1, t2] = affinePoints([Y, proof.T1, proof.T2]).map(pointHex);
+    return { Y: y!, T1: t1!, T2: t2!, u1: proof.u1, u2: proof.u2, context };
+  });
+  return { ...job, columns: vectorsToWire(job.columns), claims };
+}
+
+/** The job `checkJobToPlain` made, in the thread that runs it. */
+export function checkJobFromPlain(plain: PlainCheckJob): CheckJob {
+  const point = (hex: string) => parsePoint(hex, "point");
+  if (plain.kind === "rows")
+    return { ...plain, commitments: plain.commitments.map((m) => m.map((row) => row.map(point))) };
+  const claims = plain.claims.map(({ Y, T1, T2, u1, u2, context }) => ({
+    Y: point(Y),
+    proof: { T1: point(T1), T2: point(T2), u1, u2 },
+    context,
+  }));
+  return { ...plain, columns: plain.columns.map((column) => column.map(point)), claims };
+}

@@ -1,0 +1,145 @@
+/**
+ * The node's worker pool for the curve work of checks (node/dkg/checks.ts): `crypto.workers` threads, each with the
+ * node's curve backend. The drivers hand it their cores' `check` outputs and enter its verdicts as inputs: it is IO
+ * of the shell, and no core knows it exists.
+ *
+ * A verdict always comes back, and it is always the check's own: a job whose worker died or threw is run again on
+ * the main thread. A dead worker is replaced, up to MAX_REPLACEMENTS times in the pool's life; after that the pool
+ * runs what its remaining workers cannot on the main thread.
+ */
+import { Worker } from "node:worker_threads";
+
+import type { Logger } from "pino";
+
+import { systemRng } from "../crypto/field.ts";
+import { checkJobToPlain, runCheck, type CheckJob, type CheckVerdict } from "../dkg/checks.ts";
+import type { CryptoConfig } from "../native/select.ts";
+import type { CheckReply, CheckRequest } from "./check-worker.ts";
+
+/** Jobs a worker holds at once: one to run, one to start on as soon as it answers (no idle round trip). */
+const IN_FLIGHT_PER_WORKER = 2;
+const MAX_REPLACEMENTS = 8;
+
+interface Task {
+  id: number;
+  job: CheckJob;
+  resolve: (verdict: CheckVerdict) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  inFlight: Map<number, Task>;
+}
+
+export class CheckPool {
+  readonly #threads = new Set<Thread>();
+  readonly #queue: Task[] = [];
+  #nextId = 0;
+  #replacements = 0;
+  #closing = false;
+
+  private constructor(
+    private readonly crypto: CryptoConfig,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts `size` workers (at least one) and waits until each has installed its curve backend. */
+  static async start(size: number, crypto: CryptoConfig, log: Logger): Promise<CheckPool> {
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new RangeError(`a check pool needs 1 or more workers, not ${size}`);
+    const pool = new CheckPool(crypto, log);
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.#spawn()));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  get workers(): number {
+    return this.#threads.size;
+  }
+
+  run(job: CheckJob): Promise<CheckVerdict> {
+    return new Promise((resolve) => {
+      this.#queue.push({ id: this.#nextId++, job, resolve });
+      this.#dispatch();
+    });
+  }
+
+  /** Stops the workers; jobs still queued or under way are run on the main thread, so every caller gets a verdict. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const threads = [...this.#threads];
+    this.#threads.clear();
+    for (const thread of threads) for (const task of thread.inFlight.values()) this.#queue.push(task);
+    await Promise.all(threads.map((thread) => thread.worker.terminate()));
+    this.#drainInline();
+  }
+
+  #spawn(): Promise<void> {
+    const worker = new Worker(new URL("./check-worker.ts", import.meta.url), { workerData: { crypto: this.crypto } });
+    worker.unref();
+    const thread: Thread = { worker, inFlight: new Map() };
+    return new Promise((resolve, reject) => {
+      worker.once("message", (first: unknown) => {
+        if (first !== "ready") return reject(new Error(`a check worker said ${String(first)} before it was ready`));
+        this.#threads.add(thread);
+        worker.on("message", (reply: CheckReply) => this.#onReply(thread, reply));
+        resolve();
+        this.#dispatch();
+      });
+      worker.once("error", (error) => {
+        if (!this.#threads.has(thread)) return reject(error);
+        this.#onDeath(thread, error);
+      });
+      worker.once("exit", (code) => {
+        if (this.#threads.has(thread)) this.#onDeath(thread, new Error(`exited with code ${code}`));
+        else reject(new Error(`a check worker exited with code ${code} before it was ready`));
+      });
+    });
+  }
+
+  #onReply(thread: Thread, reply: CheckReply): void {
+    const task = thread.inFlight.get(reply.id);
+    if (!task) return;
+    thread.inFlight.delete(reply.id);
+    if ("verdict" in reply) task.resolve(reply.verdict);
+    else {
+      this.log.warn({ error: reply.error }, "a check failed on a worker; running it on the main thread");
+      task.resolve(runCheck(task.job, systemRng));
+    }
+    this.#dispatch();
+  }
+
+  #onDeath(thread: Thread, error: Error): void {
+    this.#threads.delete(thread);
+    if (this.#closing) return;
+    this.log.error({ err: error }, "a check worker died");
+    this.#queue.unshift(...thread.inFlight.values());
+    if (this.#replacements++ < MAX_REPLACEMENTS) {
+      this.#spawn().catch((spawnError: unknown) => {
+        this.log.error({ err: spawnError }, "could not replace a check worker");
+        this.#dispatch();
+      });
+    }
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    for (const thread of this.#closing ? [] : this.#threads) {
+      while (thread.inFlight.size < IN_FLIGHT_PER_WORKER && this.#queue.length > 0) {
+        const task = this.#queue.shift()!;
+        thread.inFlight.set(task.id, task);
+        const request: CheckRequest = { id: task.id, job: checkJobToPlain(task.job) };
+        thread.worker.postMessage(request);
+      }
+    }
+    if (this.#closing || this.#threads.size === 0) this.#drainInline();
+  }
+
+  #drainInline(): void {
+    for (let task = this.#queue.shift(); task; task = this.#queue.shift()) task.resolve(runCheck(task.job, systemRng));
+  }
+}

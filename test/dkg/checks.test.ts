@@ -1,0 +1,93 @@
+import { expect } from "chai";
+
+import {
+  PendingChecks,
+  checkJobFromPlain,
+  checkJobToPlain,
+  runCheck,
+  type CheckJob,
+  type CheckOutput,
+} from "../../node/dkg/checks.ts";
+import { Prng } from "../support/prng.ts";
+import { rowsJob, shareProofsJob, tamperedRows } from "../support/check-jobs.ts";
+
+const prng = new Prng(23);
+const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
+/** Through the plain form and a structured clone, as a job reaches a worker of the check pool. */
+const viaThread = (job: CheckJob) => checkJobFromPlain(structuredClone(checkJobToPlain(job)));
+
+describe("checks (the curve work a core can hand to its shell)", function () {
+  it("passes a dealer's honest rows, Pedersen and Feldman, and refuses a row off by one coefficient", function () {
+    for (const feldman of [false, true]) {
+      const job = rowsJob(rng, { k: 3, self: 2, keys: 4, feldman });
+      expect(runCheck(job, rng)).to.deep.equal({ ok: true });
+      expect(runCheck(tamperedRows(job, 3, 2), rng)).to.deep.equal({
+        ok: false,
+        reason: "rows or columns do not match the commitments",
+      });
+    }
+  });
+
+  it("passes honest share-key proofs and refuses one made for another node", function () {
+    const job = shareProofsJob(rng, { k: 3, prover: 4, keys: 5 });
+    expect(runCheck(job, rng)).to.deep.equal({ ok: true });
+    expect(runCheck({ ...job, prover: 3 }, rng)).to.deep.equal({
+      ok: false,
+      reason: "share key proof does not verify",
+    });
+  });
+
+  it("refuses a job it cannot run (a row of the wrong length) with the reason, rather than throwing", function () {
+    const job = rowsJob(rng, { k: 3, self: 2, keys: 2 });
+    const short = { ...job, rows: job.rows.map((row) => row.slice(1)) };
+    const verdict = runCheck(short, rng);
+    expect(verdict.ok).to.equal(false);
+    expect(!verdict.ok && verdict.reason).to.match(/^the check could not run: /);
+  });
+
+  it("crosses a thread as plain data: the same points and scalars, the same verdicts", function () {
+    const rows = rowsJob(rng, { k: 3, self: 5, keys: 3 });
+    const crossed = viaThread(rows) as typeof rows;
+    expect(crossed.commitments.flat(2).every((p, i) => p.equals(rows.commitments.flat(2)[i]!))).to.equal(true);
+    expect(crossed.rows).to.deep.equal(rows.rows);
+    expect(crossed.rowBlindings).to.deep.equal(rows.rowBlindings);
+    expect(runCheck(crossed, rng).ok).to.equal(true);
+    expect(runCheck(viaThread(tamperedRows(rows, 0, 0)), rng).ok).to.equal(false);
+    const feldman = viaThread(rowsJob(rng, { k: 3, self: 1, keys: 2, feldman: true })) as typeof rows;
+    expect(feldman.rowBlindings).to.equal(undefined);
+    expect(runCheck(feldman, rng).ok).to.equal(true);
+    const proofs = shareProofsJob(rng, { k: 5, prover: 9, keys: 3 });
+    expect(runCheck(viaThread(proofs), rng).ok).to.equal(true);
+    expect(runCheck(viaThread({ ...proofs, prover: 8 }), rng).ok).to.equal(false);
+  });
+
+  describe("pending checks", function () {
+    it("inline, runs a check at once and its continuation before run returns", function () {
+      const outputs: CheckOutput[] = [];
+      const checks = new PendingChecks(false, rng, (o) => outputs.push(o));
+      let verdict: unknown;
+      checks.run(rowsJob(rng, { k: 3, self: 1, keys: 1 }), (v) => (verdict = v));
+      expect(verdict).to.deep.equal({ ok: true });
+      expect(outputs).to.deep.equal([]);
+    });
+
+    it("deferred, emits the job and continues once its verdict is entered, once; an unknown verdict is ignored", function () {
+      const outputs: CheckOutput[] = [];
+      const checks = new PendingChecks(true, rng, (o) => outputs.push(o));
+      const verdicts: unknown[] = [];
+      const job = rowsJob(rng, { k: 3, self: 1, keys: 1 });
+      checks.run(job, (v) => verdicts.push(v));
+      expect(outputs).to.have.length(1);
+      expect(outputs[0]!.job).to.equal(job);
+      expect(verdicts).to.deep.equal([]);
+      expect(checks.waiting).to.equal(1);
+      checks.settle({ type: "checked", id: outputs[0]!.id + 1, verdict: { ok: true } });
+      expect(verdicts).to.deep.equal([]);
+      const verdict = { ok: false, reason: "no" } as const;
+      checks.settle({ type: "checked", id: outputs[0]!.id, verdict });
+      checks.settle({ type: "checked", id: outputs[0]!.id, verdict: { ok: true } });
+      expect(verdicts).to.deep.equal([verdict]);
+      expect(checks.waiting).to.equal(0);
+    });
+  });
+});

@@ -1,0 +1,64 @@
+import { expect } from "chai";
+import pino from "pino";
+
+import { runCheck } from "../../node/dkg/checks.ts";
+import { curveBackend } from "../../node/crypto/backend.ts";
+import { CheckPool } from "../../node/runtime/check-pool.ts";
+import { Prng } from "../support/prng.ts";
+import { rowsJob, shareProofsJob, tamperedRows } from "../support/check-jobs.ts";
+
+const prng = new Prng(5);
+const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
+const crypto = { backend: curveBackend().name === "native" ? "native" : "noble", allowSlowFallback: true } as const;
+const log = pino({ level: "silent" });
+
+describe("check pool (worker threads for the checks' curve work)", function () {
+  this.timeout(60_000);
+  let pool: CheckPool;
+
+  before(async function () {
+    pool = await CheckPool.start(2, crypto, log);
+  });
+
+  after(async function () {
+    await pool.close();
+  });
+
+  it("gives every job the verdict the check gives on the main thread, many jobs at once", async function () {
+    const rows = rowsJob(rng, { k: 3, self: 2, keys: 4 });
+    const feldman = rowsJob(rng, { k: 5, self: 7, keys: 3, feldman: true });
+    const proofs = shareProofsJob(rng, { k: 3, prover: 4, keys: 4 });
+    const jobs = [
+      rows,
+      tamperedRows(rows, 1, 0),
+      feldman,
+      tamperedRows(feldman, 2, 4),
+      proofs,
+      { ...proofs, prover: 1 },
+    ];
+    const all = [...jobs, ...jobs, ...jobs];
+    const verdicts = await Promise.all(all.map((job) => pool.run(job)));
+    expect(verdicts).to.deep.equal(all.map((job) => runCheck(job, rng)));
+    expect(verdicts.filter((v) => v.ok)).to.have.length(9);
+    expect(pool.workers).to.equal(2);
+  });
+
+  it("answers the jobs it still holds when it closes, on the main thread", async function () {
+    const own = await CheckPool.start(1, crypto, log);
+    const job = rowsJob(rng, { k: 3, self: 1, keys: 8 });
+    const pending = Array.from({ length: 6 }, () => own.run(job));
+    await own.close();
+    expect(await Promise.all(pending)).to.deep.equal(pending.map(() => ({ ok: true })));
+    expect(await own.run(tamperedRows(job, 0, 1))).to.deep.include({ ok: false });
+  });
+
+  it("refuses a pool of no workers (crypto.workers 0 means no pool at all)", async function () {
+    let error: unknown;
+    try {
+      await CheckPool.start(0, crypto, log);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(RangeError);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Check jobs (node/dkg/checks.ts) as a node meets them, for the tests of the checks and of the check pool: a dealer's
+ * send to node `self` (Pedersen, or Feldman as in the handover) and a node's share-key proofs.
+ */
+import { bivariateRow, randomSymmetricBivariate } from "../../node/crypto/bivariate.ts";
+import { commitFeldmanMatrix, commitPedersen, commitPedersenMatrix } from "../../node/crypto/commitments.ts";
+import { add, randomScalar, type Rng } from "../../node/crypto/field.ts";
+import { evaluateCommitment } from "../../node/crypto/generators.ts";
+import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
+import { proveShare } from "../../node/crypto/share-proof.ts";
+import type { CheckJob } from "../../node/dkg/checks.ts";
+import type { Point } from "../../node/crypto/point.ts";
+
+export function rowsJob(
+  rng: Rng,
+  options: { k: number; self: number; keys: number; feldman?: boolean },
+): CheckJob & {
+  kind: "rows";
+} {
+  const { k, self, keys, feldman = false } = options;
+  const i = BigInt(self);
+  const polys = Array.from({ length: keys }, () => randomSymmetricBivariate(randomScalar(rng), k, rng));
+  const blinds = Array.from({ length: keys }, () => randomSymmetricBivariate(randomScalar(rng), k, rng));
+  return {
+    kind: "rows",
+    k,
+    self,
+    commitments: polys.map((f, key) => (feldman ? commitFeldmanMatrix(f) : commitPedersenMatrix(f, blinds[key]!))),
+    rows: polys.map((f) => bivariateRow(f, i)),
+    ...(feldman ? {} : { rowBlindings: blinds.map((f) => bivariateRow(f, i)) }),
+  };
+}
+
+/** The same job with one coefficient of one row off by one: its check must fail. */
+export function tamperedRows(job: CheckJob & { kind: "rows" }, key: number, coefficient: number): CheckJob {
+  const rows = job.rows.map((row, r) => row.map((c, l) => (r === key && l === coefficient ? add(c, 1n) : c)));
+  return { ...job, rows };
+}
+
+export function shareProofsJob(
+  rng: Rng,
+  options: { k: number; prover: number; keys: number },
+): CheckJob & {
+  kind: "shareProofs";
+} {
+  const { k, prover, keys } = options;
+  const x = BigInt(prover);
+  const columns: Point[][] = [];
+  const claims = Array.from({ length: keys }, (_, key) => {
+    const f = Array.from({ length: k }, () => randomScalar(rng));
+    const r = Array.from({ length: k }, () => randomScalar(rng));
+    const column = commitPedersen(f, r);
+    columns.push(column);
+    const context = new TextEncoder().encode(`test/${key}/${prover}`);
+    const C = evaluateCommitment(column, x);
+    const { Y, proof } = proveShare(evaluatePolynomial(f, x), evaluatePolynomial(r, x), context, rng, C);
+    return { Y, proof, context };
+  });
+  return { kind: "shareProofs", prover, columns, claims };
+}
