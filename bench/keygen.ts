@@ -22,6 +22,7 @@ import { Prng } from "../test/support/prng.ts";
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 16);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const round2 = (x: number) => Math.round(x * 100) / 100;
 /** Scheduler events between two turns of the event loop in the all-cores run. */
 const SLICE_EVENTS = 16;
 
@@ -40,6 +41,7 @@ async function run(n: number, t: number, pool?: CheckPool) {
   const finished = (b: number) => () => cluster.nodes.every((node) => node.keys.has(b));
   cluster.start();
   const started = performance.now();
+  const loopStarted = performance.eventLoopUtilization();
   const cpuStarted = process.cpuUsage();
   const batchTimes: number[] = [];
   for (let b = 0; b < BATCHES; b++) {
@@ -76,6 +78,8 @@ async function run(n: number, t: number, pool?: CheckPool) {
     msgsPerKey: Math.round(cluster.network.sent / keys),
     bytesPerKey: Math.round(cluster.network.bytes / keys),
     batchLatencyMs: Math.round(batchTimes.reduce((a, b) => a + b, 0) / batchTimes.length),
+    // With the pool: how much of the time the main thread was busy (1 = it is what limits the run).
+    ...(pool ? { mainThreadBusy: round2(performance.eventLoopUtilization(loopStarted).utilization) } : {}),
   };
 }
 

@@ -1,21 +1,24 @@
 /**
- * The curve work of checking what a peer sent, as jobs that a protocol core can hand to its shell: a dealer's rows
- * against its commitments (key generation and the handover) and a node's share-key proofs (key generation). These
- * checks are most of a sharing's cost, and they parallelise: a node with a worker pool (node/runtime/check-pool.ts)
- * runs them there and enters each verdict into its core as an input, so the cores stay synchronous and the
- * simulations deterministic. A core without a pool runs the same function inline.
+ * The curve work of a sharing, as jobs that a protocol core can hand to its shell: the checks of what peers sent — a
+ * dealer's rows against its commitments (key generation and the handover), a node's share-key proofs (key
+ * generation) — and the one computation that follows them in key generation, a node's shares and proofs of a batch
+ * (batch-shares.ts). They are most of a sharing's cost, and they parallelise: a node with a worker pool
+ * (node/runtime/check-pool.ts) runs them there and enters each result into its core as an input, so the cores stay
+ * synchronous and the simulations deterministic. A core without a pool runs the same function inline.
  *
- * A job holds everything its check needs (curve points, scalars, bytes) and nothing of the core's state: the core
- * checks, when a verdict arrives, that what it was asked for still matters (a batch may have finished meanwhile).
+ * A job holds everything it needs (curve points, scalars, bytes) and nothing of the core's state: the core checks,
+ * when a result arrives, that what it was asked for still matters (a batch may have finished meanwhile).
  */
 import { rowItems, verifyBatch } from "../crypto/batch-verify.ts";
 import type { Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
-import { affinePoints, type Point } from "../crypto/point.ts";
+import type { Point } from "../crypto/point.ts";
 import { verifyShareProofs, type ShareProof } from "../crypto/share-proof.ts";
+import { computeBatchShares, type BatchShares, type SharesJob } from "./batch-shares.ts";
 import { matricesToWire, parsePoint, pointHex, vectorsToWire } from "./wire.ts";
 
 export type CheckJob =
+  | SharesJob
   | {
       kind: "rows";
       k: number;
@@ -36,21 +39,27 @@ export type CheckJob =
 
 export type CheckVerdict = { ok: true } | { ok: false; reason: string };
 
+/** What a job gives: a verdict for a check, the shares and proofs for a batch's `shares`. */
+export type CheckResult<J extends CheckJob = CheckJob> = J extends SharesJob ? BatchShares : CheckVerdict;
+
 const OK: CheckVerdict = { ok: true };
 
 /**
- * Runs a check. A job the check cannot even run on (a point or row of the wrong shape, which parsing should have
- * refused) fails with the reason, like a check that does not hold: the peer's message is refused, nothing throws.
+ * Runs a job. A check that cannot even run (a point or row of the wrong shape, which parsing should have refused)
+ * fails with the reason, like a check that does not hold: the peer's message is refused, nothing throws. A batch's
+ * `shares` is this node's own computation: a failure there is a bug, and throws.
  */
-export function runCheck(job: CheckJob, rng: Rng): CheckVerdict {
+export function runCheck<J extends CheckJob>(job: J, rng: Rng): CheckResult<J> {
+  if (job.kind === "shares") return computeBatchShares(job, rng) as CheckResult<J>;
   try {
-    return checkOnce(job, rng);
+    return checkOnce(job, rng) as CheckResult<J>;
   } catch (error) {
-    return { ok: false, reason: `the check could not run: ${error instanceof Error ? error.message : String(error)}` };
+    const reason = `the check could not run: ${error instanceof Error ? error.message : String(error)}`;
+    return { ok: false, reason } as CheckResult<J>;
   }
 }
 
-function checkOnce(job: CheckJob, rng: Rng): CheckVerdict {
+function checkOnce(job: Exclude<CheckJob, SharesJob>, rng: Rng): CheckVerdict {
   switch (job.kind) {
     case "rows": {
       const i = BigInt(job.self);
@@ -78,9 +87,9 @@ function checkOnce(job: CheckJob, rng: Rng): CheckVerdict {
   }
 }
 
-/** A core's output that asks its shell to run a check, and the input that brings the verdict back. */
+/** A core's output that asks its shell to run a job, and the input that brings the result back. */
 export type CheckOutput = { type: "check"; id: number; job: CheckJob };
-export type CheckedInput = { type: "checked"; id: number; verdict: CheckVerdict };
+export type CheckedInput = { type: "checked"; id: number; result: CheckResult };
 
 /**
  * The checks a core waits for. Inline (no pool), a check runs at once and its continuation within the same step, as
@@ -90,7 +99,7 @@ export type CheckedInput = { type: "checked"; id: number; verdict: CheckVerdict 
  */
 export class PendingChecks {
   #next = 0;
-  readonly #waiting = new Map<number, (verdict: CheckVerdict) => void>();
+  readonly #waiting = new Map<number, (result: CheckResult) => void>();
 
   constructor(
     private readonly deferred: boolean,
@@ -98,18 +107,18 @@ export class PendingChecks {
     private readonly emit: (output: CheckOutput) => void,
   ) {}
 
-  run(job: CheckJob, then: (verdict: CheckVerdict) => void): void {
+  run<J extends CheckJob>(job: J, then: (result: CheckResult<J>) => void): void {
     if (!this.deferred) return then(runCheck(job, this.rng));
     const id = this.#next++;
-    this.#waiting.set(id, then);
+    this.#waiting.set(id, then as (result: CheckResult) => void);
     this.emit({ type: "check", id, job });
   }
 
-  settle({ id, verdict }: CheckedInput): void {
+  settle({ id, result }: CheckedInput): void {
     const then = this.#waiting.get(id);
     if (!then) return;
     this.#waiting.delete(id);
-    then(verdict);
+    then(result);
   }
 
   get waiting(): number {
@@ -117,37 +126,65 @@ export class PendingChecks {
   }
 }
 
+type Plain<J> = J extends { kind: "rows" }
+  ? Omit<J, "commitments"> & { commitments: string[][][] }
+  : J extends { kind: "shareProofs" }
+    ? Omit<J, "columns" | "claims"> & {
+        columns: string[][];
+        claims: { Y: string; T1: string; T2: string; u1: bigint; u2: bigint; context: Uint8Array }[];
+      }
+    : Omit<J, "dealerColumns"> & { dealerColumns: string[][][] };
+
 /** A job as plain data for another thread (a structured clone cannot carry points): every point as its wire hex. */
-export type PlainCheckJob =
-  | (Omit<CheckJob & { kind: "rows" }, "commitments"> & { commitments: string[][][] })
-  | (Omit<CheckJob & { kind: "shareProofs" }, "columns" | "claims"> & {
-      columns: string[][];
-      claims: { Y: string; T1: string; T2: string; u1: bigint; u2: bigint; context: Uint8Array }[];
-    });
+export type PlainCheckJob = Plain<CheckJob>;
+/** A result as plain data: a batch's shares with their column commitments as hex. */
+export type PlainCheckResult = CheckVerdict | (Omit<BatchShares, "columns"> & { columns: string[][] });
 
 /**
- * A job as plain data. Its points travel as wire hex, which is remembered for matrices parsed from a message and for
- * a batch's columns (dkg/wire.ts): the main thread, which the pool is there to relieve, encodes only the proofs' own
- * points. Hex crosses a thread faster than bigint coordinates, and the worker checks each point as it decodes it.
+ * A job as plain data. Its points travel as wire hex, which is remembered for points parsed from a message and for
+ * a batch's columns (dkg/wire.ts): the main thread, which the pool is there to relieve, encodes next to nothing. Hex
+ * crosses a thread faster than bigint coordinates, and the worker checks each point as it decodes it.
  */
 export function checkJobToPlain(job: CheckJob): PlainCheckJob {
-  if (job.kind === "rows") return { ...job, commitments: matricesToWire(job.commitments) };
-  const claims = job.claims.map(({ Y, proof, context }) => {
-    const [y, t1, t2] = affinePoints([Y, proof.T1, proof.T2]).map(pointHex);
-    return { Y: y!, T1: t1!, T2: t2!, u1: proof.u1, u2: proof.u2, context };
-  });
-  return { ...job, columns: vectorsToWire(job.columns), claims };
+  switch (job.kind) {
+    case "rows":
+      return { ...job, commitments: matricesToWire(job.commitments) };
+    case "shareProofs": {
+      const claims = job.claims.map(({ Y, proof: { T1, T2, u1, u2 }, context }) => {
+        return { Y: pointHex(Y), T1: pointHex(T1), T2: pointHex(T2), u1, u2, context };
+      });
+      return { ...job, columns: vectorsToWire(job.columns), claims };
+    }
+    case "shares":
+      return { ...job, dealerColumns: job.dealerColumns.map(vectorsToWire) };
+  }
 }
 
 /** The job `checkJobToPlain` made, in the thread that runs it. */
 export function checkJobFromPlain(plain: PlainCheckJob): CheckJob {
   const point = (hex: string) => parsePoint(hex, "point");
-  if (plain.kind === "rows")
-    return { ...plain, commitments: plain.commitments.map((m) => m.map((row) => row.map(point))) };
-  const claims = plain.claims.map(({ Y, T1, T2, u1, u2, context }) => ({
-    Y: point(Y),
-    proof: { T1: point(T1), T2: point(T2), u1, u2 },
-    context,
-  }));
-  return { ...plain, columns: plain.columns.map((column) => column.map(point)), claims };
+  const vectors = (v: string[][]) => v.map((vector) => vector.map(point));
+  switch (plain.kind) {
+    case "rows":
+      return { ...plain, commitments: plain.commitments.map(vectors) };
+    case "shareProofs": {
+      const claims = plain.claims.map(({ Y, T1, T2, u1, u2, context }) => ({
+        Y: point(Y),
+        proof: { T1: point(T1), T2: point(T2), u1, u2 },
+        context,
+      }));
+      return { ...plain, columns: vectors(plain.columns), claims };
+    }
+    case "shares":
+      return { ...plain, dealerColumns: plain.dealerColumns.map(vectors) };
+  }
+}
+
+export function checkResultToPlain(result: CheckResult): PlainCheckResult {
+  return "columns" in result ? { ...result, columns: vectorsToWire(result.columns) } : result;
+}
+
+export function checkResultFromPlain(plain: PlainCheckResult): CheckResult {
+  if (!("columns" in plain)) return plain;
+  return { ...plain, columns: plain.columns.map((column) => column.map((hex) => parsePoint(hex, "column"))) };
 }

@@ -11,15 +11,13 @@ import { bivariateRow, randomSymmetricBivariate, type BivariatePolynomial } from
 import { multiScalarMul } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
-import { evaluateCommitment } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import { affinePoints, type Point } from "../crypto/point.ts";
-import { proveShare } from "../crypto/share-proof.ts";
+import type { Point } from "../crypto/point.ts";
+import type { SharesJob } from "./batch-shares.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "./checks.ts";
 import { decisionProblem } from "./decision.ts";
-import { extractCommitments, extractScalar, extractionMatrix } from "./extraction.ts";
-import { Sharing, completedDealers, symmetricSendProblem, type SharingRecord } from "./sharing.ts";
-import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, SessionId } from "./types.ts";
+import { Sharing, completedDealers, symmetricSendProblem, type OwnRows, type SharingRecord } from "./sharing.ts";
+import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ProofsMessage, SessionId } from "./types.ts";
 import {
   MalformedDkgMessage,
   commitmentHash,
@@ -104,6 +102,8 @@ interface Batch {
   /** After the decision: Σ over dealers of column 0 of each key's matrix, the commitment to f(x, 0). */
   columnCommitments?: Point[][];
   shares?: { s: bigint[]; r: bigint[] };
+  /** This node's Y_i with their proofs, made with the shares. */
+  proofs?: ProofsMessage["proofs"];
   shareKeys: Map<number, Point[]>;
   parkedProofs: Map<number, ParsedMessage & { type: "proofs" }>;
   /** Checks under way: "send:<dealer>" and "proofs:<node>", so that a resent copy does not start a second one. */
@@ -556,41 +556,44 @@ export class KeyGenerator {
 
   /**
    * Once the sharings of the first k + t decided dealers are complete here: this node's shares of the batch's keys,
-   * and its Y_i with proofs, to every node. Each of the batchSize sharings per dealer yields k keys by extraction: key
-   * (κ, r) is Σ_j M[r][j]·(dealer j's sharing κ), so node i's share is Σ_j M[r][j]·f_j(i, 0).
+   * and its Y_i with proofs, to every node (batch-shares.ts; on a worker when the node has them).
    */
   #computeShares(batch: Batch): void {
-    const { batchSize, k, t } = this.#c;
+    const { batchSize, k, t, self } = this.#c;
     const used = [...batch.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, k + t);
     const sessions = used.map((d) => batch.sessions.get(d.dealer));
     if (sessions.some((s, j) => s?.completed !== used[j]!.hash)) return; // AVSS will complete them
-    const dealerIndexes = used.map((d) => BigInt(d.dealer));
-    const M = extractionMatrix(dealerIndexes, k);
+    if (batch.checking.has("shares")) return;
+    batch.checking.add("shares");
     const owns = (sessions as Sharing[]).map((session) => session.own!);
-    const s: bigint[] = [];
-    const r: bigint[] = [];
-    const columns: Point[][] = [];
-    for (let sharing = 0; sharing < batchSize; sharing++) {
+    const perSharing = <T>(pick: (own: OwnRows, j: number, sharing: number) => T) =>
+      Array.from({ length: batchSize }, (_, sharing) => owns.map((own, j) => pick(own, j, sharing)));
+    const job: SharesJob = {
+      kind: "shares",
+      k,
+      self,
+      dealers: used.map((d) => d.dealer),
       // f_j(i, 0) is the constant term of this node's row; column 0 of the matrix commits to f_j(x, 0).
-      const values = owns.map((own) => own.rows[sharing]![0]!);
-      const blindings = owns.map((own) => own.rowBlindings[sharing]![0]!);
-      const dealerColumns = owns.map((own, j) =>
+      values: perSharing((own, _, sharing) => own.rows[sharing]![0]!),
+      blindings: perSharing((own, _, sharing) => own.rowBlindings[sharing]![0]!),
+      dealerColumns: perSharing((own, j, sharing) =>
         (sessions[j] as Sharing).commitments.get(own.hash)![sharing]!.map((row) => row[0]!),
-      );
-      const combined = extractCommitments(dealerIndexes, dealerColumns, k);
-      for (let output = 0; output < k; output++) {
-        s.push(extractScalar(M[output]!, values));
-        r.push(extractScalar(M[output]!, blindings));
-        columns.push(combined[output]!);
-      }
-    }
-    batch.shares = { s, r };
-    batch.columnCommitments = columns;
-    // One message for every node: its proofs are of this node's shares, whoever checks them.
-    const proofs = this.#proofsMessage(batch);
-    for (let m = 1; m <= this.#c.n; m++) this.#send(m, proofs);
-    for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
-    batch.parkedProofs.clear();
+      ),
+      contexts: Array.from({ length: this.#keysPerBatch }, (_, key) => this.#proofContext(batch, key, self)),
+    };
+    this.#checks.run(job, ({ s, r, columns, proofs }) => {
+      batch.checking.delete("shares");
+      if (this.#batches.get(batch.batch) !== batch || batch.shares) return;
+      batch.shares = { s, r };
+      batch.columnCommitments = columns;
+      batch.proofs = proofs;
+      // One message for every node: its proofs are of this node's shares, whoever checks them.
+      const message = this.#proofsMessage(batch);
+      for (let m = 1; m <= this.#c.n; m++) this.#send(m, message);
+      for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
+      batch.parkedProofs.clear();
+      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
+    });
   }
 
   #proofContext(batch: Batch, key: number, node: number): Uint8Array {
@@ -599,27 +602,9 @@ export class KeyGenerator {
     );
   }
 
+  /** This node's proofs of its shares of the batch, made once, sent to every node and again to a lagging one. */
   #proofsMessage(batch: Batch): DkgMessage {
-    const { s, r } = batch.shares!;
-    const self = BigInt(this.#c.self);
-    const commitments = affinePoints(batch.columnCommitments!.map((column) => evaluateCommitment(column, self)));
-    return {
-      type: "proofs",
-      epoch: this.#c.epoch,
-      batch: batch.batch,
-      proofs: s.map((share, key) => {
-        const C = commitments[key]!;
-        const context = this.#proofContext(batch, key, this.#c.self);
-        const { Y, proof } = proveShare(share, r[key]!, context, this.#c.rng, C);
-        return {
-          Y: pointHex(Y),
-          T1: pointHex(proof.T1),
-          T2: pointHex(proof.T2),
-          u1: scalarHex(proof.u1),
-          u2: scalarHex(proof.u2),
-        };
-      }),
-    };
+    return { type: "proofs", epoch: this.#c.epoch, batch: batch.batch, proofs: batch.proofs! };
   }
 
   #onProofs(from: number, batch: Batch, message: ParsedMessage & { type: "proofs" }): void {

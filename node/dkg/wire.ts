@@ -25,7 +25,10 @@ const POINT = /^04[0-9a-f]{128}$/;
 const HASH = /^[0-9a-f]{64}$/;
 
 export const scalarHex = (value: bigint): string => value.toString(16).padStart(64, "0");
-export const pointHex = (point: Point): string => bytesToHex(point.toBytes(false));
+/** The hex a parsed point came in as (canonical: lowercase, uncompressed), so that encoding it again is free. */
+const parsedPointHex = new WeakMap<Point, string>();
+
+export const pointHex = (point: Point): string => parsedPointHex.get(point) ?? bytesToHex(point.toBytes(false));
 
 export function parseScalar(value: unknown, field: string): bigint {
   if (typeof value !== "string" || !SCALAR.test(value)) fail(`${field} is not a 64-digit lowercase hex scalar`);
@@ -37,7 +40,9 @@ export function parseScalar(value: unknown, field: string): bigint {
 export function parsePoint(value: unknown, field: string): Point {
   if (typeof value !== "string" || !POINT.test(value)) fail(`${field} is not an uncompressed point in hex`);
   try {
-    return decodePoint(Uint8Array.from(Buffer.from(value, "hex")), field);
+    const point = decodePoint(Uint8Array.from(Buffer.from(value, "hex")), field);
+    parsedPointHex.set(point, value);
+    return point;
   } catch (error) {
     if (error instanceof CryptoError) fail(error.message);
     throw error;

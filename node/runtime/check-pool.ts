@@ -1,9 +1,9 @@
 /**
  * The node's worker pool for the curve work of checks (node/dkg/checks.ts): `crypto.workers` threads, each with the
- * node's curve backend. The drivers hand it their cores' `check` outputs and enter its verdicts as inputs: it is IO
+ * node's curve backend. The drivers hand it their cores' `check` outputs and enter its results as inputs: it is IO
  * of the shell, and no core knows it exists.
  *
- * A verdict always comes back, and it is always the check's own: a job whose worker died or threw is run again on
+ * A result always comes back, and it is always the job's own: a job whose worker died or threw is run again on
  * the main thread. A dead worker is replaced, up to MAX_REPLACEMENTS times in the pool's life; after that the pool
  * runs what its remaining workers cannot on the main thread.
  */
@@ -12,7 +12,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 
 import { systemRng } from "../crypto/field.ts";
-import { checkJobToPlain, runCheck, type CheckJob, type CheckVerdict } from "../dkg/checks.ts";
+import { checkJobToPlain, checkResultFromPlain, runCheck, type CheckJob, type CheckResult } from "../dkg/checks.ts";
 import type { CryptoConfig } from "../native/select.ts";
 import type { CheckReply, CheckRequest } from "./check-worker.ts";
 
@@ -23,7 +23,8 @@ const MAX_REPLACEMENTS = 8;
 interface Task {
   id: number;
   job: CheckJob;
-  resolve: (verdict: CheckVerdict) => void;
+  resolve: (result: CheckResult) => void;
+  reject: (error: Error) => void;
 }
 
 interface Thread {
@@ -61,14 +62,14 @@ export class CheckPool {
     return this.#threads.size;
   }
 
-  run(job: CheckJob): Promise<CheckVerdict> {
-    return new Promise((resolve) => {
-      this.#queue.push({ id: this.#nextId++, job, resolve });
+  run<J extends CheckJob>(job: J): Promise<CheckResult<J>> {
+    return new Promise<CheckResult>((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, job, resolve, reject });
       this.#dispatch();
-    });
+    }) as Promise<CheckResult<J>>;
   }
 
-  /** Stops the workers; jobs still queued or under way are run on the main thread, so every caller gets a verdict. */
+  /** Stops the workers; jobs still queued or under way are run on the main thread, so every caller gets a result. */
   async close(): Promise<void> {
     this.#closing = true;
     const threads = [...this.#threads];
@@ -105,10 +106,10 @@ export class CheckPool {
     const task = thread.inFlight.get(reply.id);
     if (!task) return;
     thread.inFlight.delete(reply.id);
-    if ("verdict" in reply) task.resolve(reply.verdict);
+    if ("result" in reply) task.resolve(checkResultFromPlain(reply.result));
     else {
-      this.log.warn({ error: reply.error }, "a check failed on a worker; running it on the main thread");
-      task.resolve(runCheck(task.job, systemRng));
+      this.log.warn({ error: reply.error }, "a job failed on a worker; running it on the main thread");
+      this.#runInline(task);
     }
     this.#dispatch();
   }
@@ -140,6 +141,15 @@ export class CheckPool {
   }
 
   #drainInline(): void {
-    for (let task = this.#queue.shift(); task; task = this.#queue.shift()) task.resolve(runCheck(task.job, systemRng));
+    for (let task = this.#queue.shift(); task; task = this.#queue.shift()) this.#runInline(task);
+  }
+
+  /** A job on the main thread; one that throws there (a bug: checks fail with a reason) rejects its caller. */
+  #runInline(task: Task): void {
+    try {
+      task.resolve(runCheck(task.job, systemRng));
+    } catch (error) {
+      task.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 }

@@ -12,7 +12,7 @@ import { canonicalJson } from "../crypto/encoding.ts";
 import type { EpochView } from "../chain/registry.ts";
 import { systemRng } from "../crypto/field.ts";
 import { pointFromCoordinates } from "../crypto/point.ts";
-import type { CheckJob, CheckVerdict } from "../dkg/checks.ts";
+import type { CheckJob, CheckResult } from "../dkg/checks.ts";
 import type { NodeSigner } from "../dkg/types.ts";
 import { peerIdOf, type P2PPeer } from "../p2p/host.ts";
 import { ReshareDealer, type DealerKey, type DealerSend } from "../pss/dealer.ts";
@@ -112,7 +112,7 @@ export interface ReceivingHost {
   /** Confirms on-chain: every moved key is held, with the digest every honest new node computes. */
   confirm(digest: { mappingRoot: string; keyCount: number; commitmentsRoot: string }): Promise<void>;
   /** Runs a check on the node's check workers; absent, the receiver checks in place. */
-  check?: ((job: CheckJob) => Promise<CheckVerdict>) | undefined;
+  check?: ((job: CheckJob) => Promise<CheckResult>) | undefined;
 }
 
 /** The new epoch's side: receives the moved keys and reshared shares, and confirms once it holds all of them. */
@@ -241,8 +241,9 @@ export class ReceivingSide {
           break;
         case "check": {
           const { id, job } = output;
-          void this.host.check!(job).then((verdict) =>
-            this.host.after(0, () => this.#carryOut(this.#receiver.step({ type: "checked", id, verdict }))),
+          this.host.check!(job).then(
+            (result) => this.host.after(0, () => this.#carryOut(this.#receiver.step({ type: "checked", id, result }))),
+            (error: unknown) => this.host.log.error({ err: error }, "a handover check failed"),
           );
           break;
         }

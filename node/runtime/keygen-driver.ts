@@ -183,9 +183,10 @@ export class KeygenDriver {
         }
         case "check": {
           const { id, job } = output;
-          void this.parts
-            .checks!.run(job)
-            .then((verdict) => executor.run(() => this.#step({ type: "checked", id, verdict })));
+          this.parts.checks!.run(job).then(
+            (result) => executor.run(() => this.#step({ type: "checked", id, result })),
+            (error: unknown) => log.error({ err: error }, "a key-generation job failed"),
+          );
           break;
         }
         case "rejected":

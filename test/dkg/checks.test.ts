@@ -4,17 +4,21 @@ import {
   PendingChecks,
   checkJobFromPlain,
   checkJobToPlain,
+  checkResultFromPlain,
+  checkResultToPlain,
   runCheck,
   type CheckJob,
   type CheckOutput,
 } from "../../node/dkg/checks.ts";
 import { Prng } from "../support/prng.ts";
-import { rowsJob, shareProofsJob, tamperedRows } from "../support/check-jobs.ts";
+import { rowsJob, shareProofsJob, sharesJob, tamperedRows } from "../support/check-jobs.ts";
+import type { BatchShares } from "../../node/dkg/batch-shares.ts";
+import { parsePoint, parseScalar } from "../../node/dkg/wire.ts";
 
 const prng = new Prng(23);
 const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
 /** Through the plain form and a structured clone, as a job reaches a worker of the check pool. */
-const viaThread = (job: CheckJob) => checkJobFromPlain(structuredClone(checkJobToPlain(job)));
+const viaThread = <J extends CheckJob>(job: J) => checkJobFromPlain(structuredClone(checkJobToPlain(job))) as J;
 
 describe("checks (the curve work a core can hand to its shell)", function () {
   it("passes a dealer's honest rows, Pedersen and Feldman, and refuses a row off by one coefficient", function () {
@@ -61,6 +65,34 @@ describe("checks (the curve work a core can hand to its shell)", function () {
     expect(runCheck(viaThread({ ...proofs, prover: 8 }), rng).ok).to.equal(false);
   });
 
+  it("computes a batch's shares and proofs that the other nodes' check accepts, the same through a thread", function () {
+    const job = sharesJob(rng, { k: 3, self: 2, dealers: [1, 3, 4, 5], sharings: 2 });
+    const shares = runCheck(job, rng);
+    expect(shares.s).to.have.length(6);
+    const crossed = checkResultFromPlain(
+      structuredClone(checkResultToPlain(runCheck(viaThread(job), rng))),
+    ) as BatchShares;
+    expect(crossed.s).to.deep.equal(shares.s);
+    expect(crossed.r).to.deep.equal(shares.r);
+    expect(crossed.columns.flat().every((p, i) => p.equals(shares.columns.flat()[i]!))).to.equal(true);
+    const claims = (proofs: typeof shares.proofs) =>
+      proofs.map(({ Y, T1, T2, u1, u2 }, key) => ({
+        Y: parsePoint(Y, "Y"),
+        proof: {
+          T1: parsePoint(T1, "T1"),
+          T2: parsePoint(T2, "T2"),
+          u1: parseScalar(u1, "u1"),
+          u2: parseScalar(u2, "u2"),
+        },
+        context: job.contexts[key]!,
+      }));
+    for (const { proofs } of [shares, crossed]) {
+      const check = { kind: "shareProofs", prover: 2, columns: shares.columns, claims: claims(proofs) } as const;
+      expect(runCheck(check, rng)).to.deep.equal({ ok: true });
+      expect(runCheck({ ...check, prover: 1 }, rng).ok).to.equal(false);
+    }
+  });
+
   describe("pending checks", function () {
     it("inline, runs a check at once and its continuation before run returns", function () {
       const outputs: CheckOutput[] = [];
@@ -81,11 +113,11 @@ describe("checks (the curve work a core can hand to its shell)", function () {
       expect(outputs[0]!.job).to.equal(job);
       expect(verdicts).to.deep.equal([]);
       expect(checks.waiting).to.equal(1);
-      checks.settle({ type: "checked", id: outputs[0]!.id + 1, verdict: { ok: true } });
+      checks.settle({ type: "checked", id: outputs[0]!.id + 1, result: { ok: true } });
       expect(verdicts).to.deep.equal([]);
       const verdict = { ok: false, reason: "no" } as const;
-      checks.settle({ type: "checked", id: outputs[0]!.id, verdict });
-      checks.settle({ type: "checked", id: outputs[0]!.id, verdict: { ok: true } });
+      checks.settle({ type: "checked", id: outputs[0]!.id, result: verdict });
+      checks.settle({ type: "checked", id: outputs[0]!.id, result: { ok: true } });
       expect(verdicts).to.deep.equal([verdict]);
       expect(checks.waiting).to.equal(0);
     });

@@ -208,7 +208,7 @@ describe("key generation core", function () {
       const [check] = checksOf(first);
       expect(check?.job.kind).to.equal("rows");
       expect(checksOf(receiver.step({ type: "message", from: 1, message: toTwo }))).to.deep.equal([]); // resent copy
-      const out = receiver.step({ type: "checked", id: check!.id, verdict: runCheck(check!.job, systemRng) });
+      const out = receiver.step({ type: "checked", id: check!.id, result: runCheck(check!.job, systemRng) });
       expect(echoes(out)).to.have.length(4); // to every peer (its own goes by loopback)
     });
 
@@ -221,13 +221,13 @@ describe("key generation core", function () {
       const [bad] = checksOf(
         receiver.step({ type: "message", from: 1, message: { ...toTwo, rows: reversed, cols: reversed } }),
       );
-      const refused = receiver.step({ type: "checked", id: bad!.id, verdict: runCheck(bad!.job, systemRng) });
+      const refused = receiver.step({ type: "checked", id: bad!.id, result: runCheck(bad!.job, systemRng) });
       expect(refused.filter((o) => o.type === "rejected").map((o) => o.type === "rejected" && o.reason)).to.deep.equal([
         "rows or columns do not match the commitments",
       ]);
       expect(echoes(refused)).to.deep.equal([]);
       const [good] = checksOf(receiver.step({ type: "message", from: 1, message: toTwo }));
-      expect(echoes(receiver.step({ type: "checked", id: good!.id, verdict: { ok: true } }))).to.have.length(4);
+      expect(echoes(receiver.step({ type: "checked", id: good!.id, result: { ok: true } }))).to.have.length(4);
     });
   });
 });

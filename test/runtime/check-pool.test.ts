@@ -5,7 +5,7 @@ import { runCheck } from "../../node/dkg/checks.ts";
 import { curveBackend } from "../../node/crypto/backend.ts";
 import { CheckPool } from "../../node/runtime/check-pool.ts";
 import { Prng } from "../support/prng.ts";
-import { rowsJob, shareProofsJob, tamperedRows } from "../support/check-jobs.ts";
+import { rowsJob, shareProofsJob, sharesJob, tamperedRows } from "../support/check-jobs.ts";
 
 const prng = new Prng(5);
 const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
@@ -41,6 +41,15 @@ describe("check pool (worker threads for the checks' curve work)", function () {
     expect(verdicts).to.deep.equal(all.map((job) => runCheck(job, rng)));
     expect(verdicts.filter((v) => v.ok)).to.have.length(9);
     expect(pool.workers).to.equal(2);
+  });
+
+  it("computes a batch's shares on a worker as on the main thread", async function () {
+    const job = sharesJob(rng, { k: 3, self: 4, dealers: [1, 2, 4, 5], sharings: 3 });
+    const [onWorker, here] = [await pool.run(job), runCheck(job, rng)];
+    expect(onWorker.s).to.deep.equal(here.s);
+    expect(onWorker.r).to.deep.equal(here.r);
+    expect(onWorker.columns.flat().every((p, i) => p.equals(here.columns.flat()[i]!))).to.equal(true);
+    expect(onWorker.proofs.map((p) => p.Y)).to.deep.equal(here.proofs.map((p) => p.Y)); // Y = s·G; the proofs' nonces differ
   });
 
   it("answers the jobs it still holds when it closes, on the main thread", async function () {

@@ -4,14 +4,14 @@
  * path deterministically, with verdicts arriving after the messages around them; or on a real worker pool, for a
  * benchmark on every core (not deterministic: verdicts arrive when the workers finish).
  */
-import type { CheckJob, CheckVerdict } from "../../node/dkg/checks.ts";
+import type { CheckJob, CheckResult } from "../../node/dkg/checks.ts";
 import { runCheck } from "../../node/dkg/checks.ts";
 import type { Rng } from "../../node/crypto/field.ts";
 import type { Prng } from "../support/prng.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 export type SimChecks =
-  { kind: "delayed"; maxDelayMs: number } | { kind: "pool"; pool: { run(job: CheckJob): Promise<CheckVerdict> } };
+  { kind: "delayed"; maxDelayMs: number } | { kind: "pool"; pool: { run(job: CheckJob): Promise<CheckResult> } };
 
 export class SimCheckRunner {
   /** Checks on the pool whose verdicts have not reached the scheduler yet. */
@@ -28,8 +28,8 @@ export class SimCheckRunner {
     return this.mode !== undefined;
   }
 
-  /** Runs a node's check and hands its verdict to `deliver` as a scheduled event. */
-  run(job: CheckJob, rng: Rng, deliver: (verdict: CheckVerdict) => void): void {
+  /** Runs a node's job and hands its result to `deliver` as a scheduled event. */
+  run(job: CheckJob, rng: Rng, deliver: (result: CheckResult) => void): void {
     const mode = this.mode;
     if (mode === undefined) throw new Error("a core emitted a check although its cluster checks in place");
     if (mode.kind === "delayed") {
@@ -37,9 +37,9 @@ export class SimCheckRunner {
       return;
     }
     this.outstanding++;
-    void mode.pool.run(job).then((verdict) => {
+    void mode.pool.run(job).then((result) => {
       this.outstanding--;
-      this.scheduler.after(0, () => deliver(verdict));
+      this.scheduler.after(0, () => deliver(result));
       this.#wake?.();
     });
   }

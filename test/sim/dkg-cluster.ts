@@ -118,9 +118,9 @@ export class SimDkgNode {
         }
         case "check": {
           const incarnation = this.incarnation;
-          cluster.checks.run(output.job, this.checkRng, (verdict) => {
+          cluster.checks.run(output.job, this.checkRng, (result) => {
             if (this.up && this.incarnation === incarnation)
-              this.apply(this.core.step({ type: "checked", id: output.id, verdict }));
+              this.apply(this.core.step({ type: "checked", id: output.id, result }));
           });
           break;
         }

@@ -182,9 +182,9 @@ class SimNewNode {
         }
         case "check": {
           const incarnation = this.incarnation;
-          c.checks.run(output.job, this.checkRng, (verdict) => {
+          c.checks.run(output.job, this.checkRng, (result) => {
             if (this.up && this.incarnation === incarnation)
-              this.apply(this.core.step({ type: "checked", id: output.id, verdict }));
+              this.apply(this.core.step({ type: "checked", id: output.id, result }));
           });
           break;
         }

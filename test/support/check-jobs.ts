@@ -32,7 +32,11 @@ export function rowsJob(
 }
 
 /** The same job with one coefficient of one row off by one: its check must fail. */
-export function tamperedRows(job: CheckJob & { kind: "rows" }, key: number, coefficient: number): CheckJob {
+export function tamperedRows(
+  job: CheckJob & { kind: "rows" },
+  key: number,
+  coefficient: number,
+): CheckJob & { kind: "rows" } {
   const rows = job.rows.map((row, r) => row.map((c, l) => (r === key && l === coefficient ? add(c, 1n) : c)));
   return { ...job, rows };
 }
@@ -57,4 +61,30 @@ export function shareProofsJob(
     return { Y, proof, context };
   });
   return { kind: "shareProofs", prover, columns, claims };
+}
+
+/** A batch's `shares` job as a node has it after the decision: each dealer's f_j(x, 0) committed, its value at self. */
+export function sharesJob(
+  rng: Rng,
+  options: { k: number; self: number; dealers: number[]; sharings: number },
+): CheckJob & { kind: "shares" } {
+  const { k, self, dealers, sharings } = options;
+  const x = BigInt(self);
+  const polynomials = Array.from({ length: sharings }, () =>
+    dealers.map(() => ({ f: randomPolynomial(k, rng), b: randomPolynomial(k, rng) })),
+  );
+  return {
+    kind: "shares",
+    k,
+    self,
+    dealers,
+    values: polynomials.map((perDealer) => perDealer.map(({ f }) => evaluatePolynomial(f, x))),
+    blindings: polynomials.map((perDealer) => perDealer.map(({ b }) => evaluatePolynomial(b, x))),
+    dealerColumns: polynomials.map((perDealer) => perDealer.map(({ f, b }) => commitPedersen(f, b))),
+    contexts: Array.from({ length: sharings * k }, (_, key) => new TextEncoder().encode(`shares/${key}/${self}`)),
+  };
+}
+
+function randomPolynomial(k: number, rng: Rng): bigint[] {
+  return Array.from({ length: k }, () => randomScalar(rng));
 }
