@@ -12,7 +12,7 @@ import { multiScalarMul } from "../crypto/batch-verify.ts";
 import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import type { Point } from "../crypto/point.ts";
+import { affinePoints, type Point } from "../crypto/point.ts";
 import type { SharesJob } from "./batch-shares.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "./checks.ts";
 import { decisionProblem } from "./decision.ts";
@@ -662,17 +662,19 @@ export class KeyGenerator {
         lambdas,
       );
     };
-    const keys: GeneratedKey[] = [];
-    for (let key = 0; key < this.#keysPerBatch; key++) {
+    const range = Array.from({ length: this.#keysPerBatch }, (_, key) => key);
+    // Affine together, one inversion for all: each is encoded below (received Ys remember their hex).
+    const publicKeys = affinePoints(range.map((key) => combine(key, 0n)));
+    const keys: GeneratedKey[] = range.map((key) => {
       const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));
-      keys.push({
+      return {
         keyIndex: this.#keyIndex(batch.batch, key),
-        publicKey: pointHex(combine(key, 0n)),
+        publicKey: pointHex(publicKeys[key]!),
         shareKeys: ys.map(pointHex),
         share: scalarHex(batch.shares!.s[key]!),
         blinding: scalarHex(batch.shares!.r[key]!),
-      });
-    }
+      };
+    });
     batch.keys = keys;
     this.#out.push({ type: "persist", record: { kind: "keys", batch: batch.batch, keys } });
     this.#out.push({ type: "keys", batch: batch.batch, keys });
