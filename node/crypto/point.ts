@@ -56,7 +56,21 @@ export function decodePoint(bytes: Uint8Array, field: string): Point {
     throw new CryptoError("INVALID_POINT", `${field} is not on secp256k1`, { cause: error });
   }
   assertPoint(point, field);
+  encodings.set(point, bytes.slice());
   return point;
+}
+
+/**
+ * Encodings of decoded points, by point: a native backend takes points as bytes (backend.ts `sumOfProducts`), and a
+ * verifier hands it the commitments it decoded from a peer's message. Points are immutable (noble freezes them).
+ */
+const encodings = new WeakMap<Point, Uint8Array>();
+
+/** The 65-byte uncompressed encoding of a finite point, without a copy: the caller must not change it. */
+export function encodedPoint(point: Point): Uint8Array {
+  let bytes = encodings.get(point);
+  if (bytes === undefined) encodings.set(point, (bytes = encodePoint(point)));
+  return bytes;
 }
 
 /**

@@ -9,7 +9,7 @@
  *     Ĉ = Σ λ_i C_i(x, 0), whose constant term must be the unchanged public key and whose value at m is Y'_m.
  * Outputs are carried out in order: a `persist` before the messages that depend on it.
  */
-import { multiScalarMul, verifyBatch } from "../crypto/batch-verify.ts";
+import { multiScalarMul, verifySymmetricRows } from "../crypto/batch-verify.ts";
 import { add, mul, type Rng } from "../crypto/field.ts";
 import { evaluateCommitment, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
@@ -468,7 +468,7 @@ export class ReshareReceiver {
       i,
     );
     if (typeof items === "string") return this.#reject({ role: "old", index: from }, items);
-    if (!verifyBatch(items, k, this.#c.rng, { weightBits: 64 }).ok)
+    if (!verifySymmetricRows(message.commitments, k, i, message.rows, this.#c.rng, { weightBits: 64 }).ok)
       return this.#reject({ role: "old", index: from }, "rows or columns do not match the commitments");
     const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
     session.onSend(hash, message.commitments, {
