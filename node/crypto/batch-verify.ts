@@ -31,7 +31,7 @@ import {
 } from "./commitments.ts";
 import type { CommitmentMatrix, CommitmentVector } from "./commitments.ts";
 import { evaluateCommitmentUnchecked, mulGUnblinded, mulHUnblinded } from "./generators.ts";
-import { affinePoints, encodedPoint, Point } from "./point.ts";
+import { affinePoints, encodedPoint, encodedPoints, Point } from "./point.ts";
 
 /**
  * One claim to check. `blinding` is present for a Pedersen commitment and absent for a Feldman one.
@@ -385,6 +385,17 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     // The addon takes affine encodings: one batched inversion (Montgomery's trick) for all points instead of one
     // each (the Horner evaluations hand over projective points).
     const used = points.flatMap((point, n) => (mod(scalars[n]!) === 0n || point.is0() ? [] : [n]));
+    if (backend.sumOfProducts !== undefined) {
+      // Products and their sum in the backend: one decoding in all, no JS additions.
+      if (used.length === 0) return Point.ZERO;
+      const encoded = encodedPoints(used.map((n) => points[n]!));
+      return (
+        backend.sumOfProducts(
+          encoded,
+          used.map((n) => mod(scalars[n]!)),
+        ) ?? Point.ZERO
+      );
+    }
     const affine = affinePoints(used.map((n) => points[n]!));
     let sum = Point.ZERO;
     for (const [m, n] of used.entries()) sum = sum.add(backend.mulPublic(affine[m]!, mod(scalars[n]!)));

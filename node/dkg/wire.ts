@@ -9,7 +9,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { CryptoError } from "../crypto/errors.ts";
 import { ORDER } from "../crypto/field.ts";
 
-import { affinePoints, decodePoint, type Point } from "../crypto/point.ts";
+import { affinePoints, decodePointHex, type Point } from "../crypto/point.ts";
 import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
 
 export class MalformedDkgMessage extends Error {
@@ -37,7 +37,7 @@ export function parseScalar(value: unknown, field: string): bigint {
 export function parsePoint(value: unknown, field: string): Point {
   if (typeof value !== "string" || !POINT.test(value)) fail(`${field} is not an uncompressed point in hex`);
   try {
-    return decodePoint(Uint8Array.from(Buffer.from(value, "hex")), field);
+    return decodePointHex(value, field);
   } catch (error) {
     if (error instanceof CryptoError) fail(error.message);
     throw error;
