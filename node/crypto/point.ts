@@ -103,6 +103,19 @@ function decodeChecked(hex: string, bytes: Uint8Array, field: string): Point {
 const encodings = new WeakMap<Point, Uint8Array>();
 
 /**
+ * The point a curve backend computed, from its 65-byte uncompressed encoding: valid by construction (libsecp256k1
+ * outputs only points of the curve), so it is not checked again but remembered as checked and with its encoding,
+ * which a dealer's commitments are sent in. Never for bytes from a peer: those go through `decodePoint`.
+ */
+export function computedPoint(bytes: Uint8Array): Point {
+  const hex = bytesToHex(bytes);
+  const point = new Point(BigInt("0x" + hex.slice(2, 66)), BigInt("0x" + hex.slice(66, 130)), 1n);
+  checked.add(point);
+  encodings.set(point, bytes);
+  return point;
+}
+
+/**
  * The encodings of finite points, remembered or computed, with one field inversion for all the points not in affine
  * form (Montgomery's trick). Not copies: the caller must not change them.
  */

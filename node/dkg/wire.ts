@@ -9,7 +9,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { CryptoError } from "../crypto/errors.ts";
 import { ORDER } from "../crypto/field.ts";
 
-import { affinePoints, decodePointHex, type Point } from "../crypto/point.ts";
+import { decodePointHex, encodedPoints, type Point } from "../crypto/point.ts";
 import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
 
 export class MalformedDkgMessage extends Error {
@@ -314,10 +314,10 @@ export function pointsToWire(p: Points): WirePoints {
 export function matricesToWire(commitments: readonly (readonly (readonly Point[])[])[]): string[][][] {
   const known = wireForms.get(commitments);
   if (known) return known;
-  const flat = commitments.flatMap((m) => m.flatMap((row) => [...row]));
-  const affine = affinePoints(flat);
+  // Encodings a backend computed or a decoding kept are taken as they are (no inversion, no validity check again).
+  const encoded = encodedPoints(commitments.flatMap((m) => m.flatMap((row) => [...row])));
   let next = 0;
-  const wire = commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
+  const wire = commitments.map((m) => m.map((row) => row.map(() => bytesToHex(encoded[next++]!))));
   wireForms.set(commitments, wire);
   return wire;
 }

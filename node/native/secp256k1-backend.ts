@@ -16,7 +16,7 @@ import path from "node:path";
 
 import type { CurveBackend, FixedBaseMultiplier } from "../crypto/backend.ts";
 import { bigIntToBytes, bytesToBigInt, ORDER } from "../crypto/field.ts";
-import { Point } from "../crypto/point.ts";
+import { Point, computedPoint } from "../crypto/point.ts";
 
 /** The part of the `secp256k1` package's API used here (v5, Uint8Array in and out). */
 interface Secp256k1Api {
@@ -74,8 +74,7 @@ export function loadNativeBackend(): NativeLoad {
 function nativeBackend(api: Secp256k1Api): CurveBackend {
   // Points cross the addon boundary as 65-byte uncompressed encodings (compressed ones would cost a square root each,
   // ≈ 100 µs). The addon's outputs are valid points by construction, so they skip noble's curve-equation check.
-  const decode = (bytes: Uint8Array) =>
-    Point.fromAffine({ x: bytesToBigInt(bytes.subarray(1, 33)), y: bytesToBigInt(bytes.subarray(33, 65)) });
+  const decode = (bytes: Uint8Array) => computedPoint(bytes);
   const mulBytes = (encoded: Uint8Array, k: bigint) => decode(api.publicKeyTweakMul(encoded, bigIntToBytes(k), false));
   const mul = (point: Point, k: bigint) => mulBytes(point.toBytes(false), k);
 

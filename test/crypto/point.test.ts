@@ -9,6 +9,7 @@ import {
   G,
   Point,
   assertPoint,
+  computedPoint,
   decodePoint,
   decodePointHex,
   encodedPoint,
@@ -99,6 +100,19 @@ describe(`points: decoding and encodings (${PROPERTY.numRuns} runs, seed ${PROPE
     expectRefusal(() => assertPoint(new Point(1n, 1n, 1n), "p"), "INVALID_POINT");
     expectRefusal(() => assertPoint(Point.ZERO, "p"), "INVALID_POINT");
     expectRefusal(() => assertPoint({ X: 1n }, "p"), "INVALID_POINT");
+  });
+
+  it("takes a backend's output as it is: the same point, checked, with its very encoding", function () {
+    fc.assert(
+      fc.property(scalar, (k) => {
+        const bytes = G.multiply(k).toBytes(false);
+        const point = computedPoint(bytes);
+        expect(point.equals(G.multiply(k))).to.be.true;
+        expect(encodedPoint(point)).to.equal(bytes);
+        expect(() => assertPoint(point, "p")).not.to.throw();
+      }),
+      { ...PROPERTY, numRuns: Math.min(PROPERTY.numRuns, 20) },
+    );
   });
 
   it("encodes projective points together, as noble does one by one, and keeps decoded encodings", function () {
