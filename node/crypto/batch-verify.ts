@@ -20,8 +20,7 @@ import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 
 import { curveBackend } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
-import { assertIndex, assertScalar, bigIntToBytes, bytesToBigInt, inv, mod } from "./field.ts";
-import { lagrangeCoefficients } from "./lagrange.ts";
+import { assertIndex, assertScalar, bytesToBigInt, mod } from "./field.ts";
 import type { Rng } from "./field.ts";
 import {
   assertCommitmentMatrix,
@@ -430,71 +429,6 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     if (sum !== undefined) acc = acc.add(sum);
   }
   return acc;
-}
-
-/**
- * Σ_d λ_d·P_d for the Lagrange coefficients λ_d at 0 of distinct share indexes: the handover's combination of the
- * decided dealers' commitments, Ĉ = Σ λ_i·C_i. For small indexes each λ_d is a ratio of small integers,
- *
- *     λ_d = Π_{e≠d} e / Π_{e≠d} (e − d) = a_d / D,   D = lcm_d |Π_{e≠d} (e − d)|,
- *
- * so the sum is D⁻¹·Σ_d a_d·P_d (mod q): products by integers of ≈ 30 bits (5 of the indexes 1..9) and one
- * full-size product, where Σ λ_d·P_d takes a full-size product per point (≈ 42 against ≈ 18 µs natively). A negative
- * a_d multiplies −P_d. On a backend without `sumOfProducts`, or when an integer exceeds 64 bits (large indexes), it is
- * multiScalarMul(points, λ).
- */
-export function lagrangeCombination(points: readonly Point[], indexes: readonly bigint[]): Point {
-  if (points.length !== indexes.length) {
-    throw new CryptoError("INVALID_LENGTH", "one point per index");
-  }
-  const lambdas = lagrangeCoefficients(indexes); // checks the indexes: distinct, in [1, q)
-  const backend = curveBackend();
-  const ratios = smallRatios(indexes);
-  if (backend.sumOfProducts === undefined || ratios === undefined) return multiScalarMul(points, lambdas);
-  for (const [n, point] of points.entries()) {
-    if (!(point instanceof Point)) throw new CryptoError("INVALID_POINT", `points[${n}] is not a curve point`);
-  }
-  const used = points.flatMap((point, n) => (point.is0() ? [] : [n]));
-  if (used.length === 0) return Point.ZERO;
-  const encoded = encodedPoints(used.map((n) => points[n]!));
-  const sum = backend.sumOfProducts(
-    used.map((n, m) => (ratios.numerators[n]! < 0n ? negatedEncoding(encoded[m]!) : encoded[m]!)),
-    used.map((n) => (ratios.numerators[n]! < 0n ? -ratios.numerators[n]! : ratios.numerators[n]!)),
-  );
-  return sum === undefined ? Point.ZERO : backend.mulPublic(sum, inv(ratios.denominator));
-}
-
-/** Past this, the integers of `lagrangeCombination` cost as much as full-size scalars. */
-const SMALL_RATIO_LIMIT = 1n << 64n;
-
-/** The a_d and D of λ_d = a_d / D for the indexes (exact integers), or undefined when one reaches 2^64. */
-function smallRatios(indexes: readonly bigint[]): { numerators: bigint[]; denominator: bigint } | undefined {
-  const products = indexes.map((d) => {
-    let numerator = 1n;
-    let denominator = 1n;
-    for (const e of indexes) {
-      if (e === d) continue;
-      numerator *= e;
-      denominator *= e - d;
-    }
-    return { numerator, denominator };
-  });
-  const abs = (x: bigint) => (x < 0n ? -x : x);
-  const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
-  let lcm = 1n;
-  for (const { denominator } of products) {
-    lcm = (lcm / gcd(lcm, abs(denominator))) * abs(denominator);
-    if (lcm >= SMALL_RATIO_LIMIT) return undefined;
-  }
-  const numerators = products.map(({ numerator, denominator }) => numerator * (lcm / denominator));
-  return numerators.every((a) => abs(a) < SMALL_RATIO_LIMIT) ? { numerators, denominator: lcm } : undefined;
-}
-
-/** The encoding of −P from that of P: (x, p − y). */
-function negatedEncoding(bytes: Uint8Array): Uint8Array {
-  const negated = bytes.slice();
-  negated.set(bigIntToBytes(Point.Fp.ORDER - bytesToBigInt(bytes.subarray(33, 65))), 33);
-  return negated;
 }
 
 /**

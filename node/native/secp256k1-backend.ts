@@ -16,7 +16,7 @@ import path from "node:path";
 
 import type { CurveBackend, FixedBaseMultiplier } from "../crypto/backend.ts";
 import { bigIntToBytes, bytesToBigInt, ORDER } from "../crypto/field.ts";
-import { Point, computedPoint, encodedPoint } from "../crypto/point.ts";
+import { Point, computedPoint } from "../crypto/point.ts";
 
 /** The part of the `secp256k1` package's API used here (v5, Uint8Array in and out). */
 interface Secp256k1Api {
@@ -76,8 +76,7 @@ function nativeBackend(api: Secp256k1Api): CurveBackend {
   // ≈ 100 µs). The addon's outputs are valid points by construction, so they skip noble's curve-equation check.
   const decode = (bytes: Uint8Array) => computedPoint(bytes);
   const mulBytes = (encoded: Uint8Array, k: bigint) => decode(api.publicKeyTweakMul(encoded, bigIntToBytes(k), false));
-  // A point the backend computed or a peer's decoded one carries its encoding (crypto/point.ts): no encoding again.
-  const mul = (point: Point, k: bigint) => mulBytes(encodedPoint(point), k);
+  const mul = (point: Point, k: bigint) => mulBytes(point.toBytes(false), k);
 
   const recoverBytes = (digest: Uint8Array, compact: Uint8Array, recovery: number): Uint8Array | undefined => {
     if (compact.length !== 64 || digest.length !== 32 || !Number.isInteger(recovery) || recovery < 0 || recovery > 3)

@@ -9,7 +9,7 @@
  *     Ĉ = Σ λ_i C_i(x, 0), whose constant term must be the unchanged public key and whose value at m is Y'_m.
  * Outputs are carried out in order: a `persist` before the messages that depend on it.
  */
-import { lagrangeCombination, verifySymmetricRows } from "../crypto/batch-verify.ts";
+import { multiScalarMul, verifySymmetricRows } from "../crypto/batch-verify.ts";
 import { add, mul, type Rng } from "../crypto/field.ts";
 import { evaluateCommitmentAtIndexes, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
@@ -568,8 +568,7 @@ export class ReshareReceiver {
     const used = [...chunk.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, this.#c.old.k);
     const sessions = used.map((d) => chunk.sessions.get(d.dealer));
     if (sessions.some((s, j) => s?.completed !== used[j]!.hash || s.own?.hash !== used[j]!.hash)) return;
-    const dealerIndexes = used.map((d) => BigInt(d.dealer));
-    const lambdas = lagrangeCoefficients(dealerIndexes);
+    const lambdas = lagrangeCoefficients(used.map((d) => BigInt(d.dealer)));
     const { accepted } = chunk;
     const { n, k } = this.#c.new;
     const keys: ResharedKey[] = [];
@@ -578,9 +577,9 @@ export class ReshareReceiver {
       const column: Point[] = [];
       for (let c = 0; c < k; c++) {
         column.push(
-          lagrangeCombination(
+          multiScalarMul(
             (sessions as Sharing[]).map((s) => s.commitments.get(s.own!.hash)![key]![c]![0]!),
-            dealerIndexes,
+            lambdas,
           ),
         );
       }

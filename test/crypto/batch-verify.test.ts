@@ -6,7 +6,6 @@ import {
   MAX_WEIGHT_BITS,
   MIN_COMBINED_ITEMS,
   columnItems,
-  lagrangeCombination,
   multiScalarMul,
   rowItems,
   verifyBatch,
@@ -31,7 +30,6 @@ import type { Rng } from "../../node/crypto/field.ts";
 import { G, mulGUnblinded } from "../../node/crypto/generators.ts";
 import { Point, decodePoint } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
-import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
 import { Prng, envCount } from "../support/prng.ts";
 import { describeOnBackends } from "../support/backends.ts";
 
@@ -407,59 +405,6 @@ describeOnBackends(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERT
       const infinity = matrices.map((c, key) => (key === 0 ? c.map((row) => [Point.ZERO, ...row.slice(1)]) : c));
       refuse(() => verifySymmetricRows(infinity, FIVE, 2n, rows, never), "INVALID_POINT", "infinity");
       expect(verifySymmetricRows([], FIVE, 2n, [], never)).to.deep.equal({ ok: true, bad: [] });
-    });
-  });
-
-  describe("lagrangeCombination", function () {
-    const rng = seededRng(40);
-    const points = Array.from({ length: 12 }, () => mulGUnblinded(randomNonZeroScalar(rng)));
-
-    it("is Σ λ_d·P_d for the Lagrange coefficients at 0 of any set of distinct indexes, small or large", function () {
-      fc.assert(
-        fc.property(
-          fc.uniqueArray(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 12 }),
-          fc.boolean(),
-          (small, large) => {
-            const indexes = small.map((d) => (large ? ORDER - BigInt(d) : BigInt(d)));
-            const some = points.slice(0, indexes.length);
-            const expected = some.reduce(
-              (sum, point, n) => sum.add(point.multiply(lagrangeCoefficients(indexes)[n]!)),
-              Point.ZERO,
-            );
-            expect(lagrangeCombination(some, indexes).equals(expected)).to.be.true;
-          },
-        ),
-        { ...PROPERTY, numRuns: Math.min(PROPERTY.numRuns, 30) },
-      );
-    });
-
-    it("interpolates a committed polynomial in the exponent: g^{f(0)} from g^{f(d)} of k indexes", function () {
-      const f = randomVector(5, rng);
-      for (const indexes of [
-        [1n, 2n, 3n, 4n, 5n],
-        [2n, 4n, 5n, 8n, 9n],
-        [9n, 1n, 7n, 3n, 6n],
-      ]) {
-        const values = indexes.map((d) => mulGUnblinded(evaluatePolynomial(f, d)));
-        expect(lagrangeCombination(values, indexes).equals(mulGUnblinded(f[0]!)), indexes.join()).to.be.true;
-      }
-    });
-
-    it("skips the point at infinity, and gives it for a sum that cancels", function () {
-      const P = points[0]!;
-      expect(lagrangeCombination([Point.ZERO, P], [1n, 2n]).equals(P.multiply(lagrangeCoefficients([1n, 2n])[1]!))).to
-        .be.true;
-      expect(lagrangeCombination([Point.ZERO, Point.ZERO], [1n, 2n]).is0()).to.be.true;
-      // λ = (2, −1) for the indexes 1 and 2: 2·P − 2P = 0.
-      expect(lagrangeCombination([P, P.double()], [1n, 2n]).is0()).to.be.true;
-    });
-
-    it("refuses repeated or out-of-range indexes, mismatched lengths and non-points", function () {
-      expectRefusal(() => lagrangeCombination([G, G], [1n, 1n]), "DUPLICATE_INDEX");
-      expectRefusal(() => lagrangeCombination([G], [0n]), "INVALID_INDEX");
-      expectRefusal(() => lagrangeCombination([G], [ORDER]), "INVALID_INDEX");
-      expectRefusal(() => lagrangeCombination([G], [1n, 2n]), "INVALID_LENGTH");
-      expectRefusal(() => lagrangeCombination([{} as Point], [1n]), "INVALID_POINT");
     });
   });
 
