@@ -22,10 +22,16 @@ import { curveBackend } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
 import { assertIndex, assertScalar, bytesToBigInt, mod } from "./field.ts";
 import type { Rng } from "./field.ts";
-import { assertCommitmentMatrix, assertCommitmentVector, assertThreshold } from "./commitments.ts";
+import {
+  assertCommitmentMatrix,
+  assertCommitmentVector,
+  assertThreshold,
+  isSymmetricMatrix,
+  verifyRow,
+} from "./commitments.ts";
 import type { CommitmentMatrix, CommitmentVector } from "./commitments.ts";
 import { evaluateCommitmentUnchecked, mulGUnblinded, mulHUnblinded } from "./generators.ts";
-import { affinePoints, Point } from "./point.ts";
+import { affinePoints, encodedPoint, encodedPoints, Point } from "./point.ts";
 
 /**
  * One claim to check. `blinding` is present for a Pedersen commitment and absent for a Feldman one.
@@ -86,6 +92,91 @@ export function rowItems(
   return row.map((value, l) => shareItem(coefficientColumn(matrix, l), i, value, blindingRow?.[l]));
 }
 
+/**
+ * Node i's row check for a whole batch of symmetric matrices at once: whether every `rows[κ]` (k coefficients of
+ * f_κ(i, y)) and `blindingRows[κ]` (those of r_κ(i, y); omit all for Feldman matrices) satisfy, for every l,
+ * g^{rows[κ][l]}·h^{blindingRows[κ][l]} = Σ_j C_κ[j][l]·i^j: the items of `rowItems` for every key, checked with
+ * the same random linear combination as `verifyBatch` and so with the same soundness (a batch with a wrong
+ * coefficient passes with probability at most 1/(2^weightBits − 1); 2^-64 at the handover's 64-bit weights).
+ *
+ * The symmetry C[j][l] = C[l][j] (checked here: a matrix that is not symmetric is refused) lets the combination run
+ * over the matrices' entries instead of over Horner evaluations. With weights w_{κ,l},
+ *
+ *     Σ_{κ,l} w_{κ,l}·Σ_j C_κ[j][l]·i^j = Σ_κ Σ_{j≤l} s_{κ,j,l}·C_κ[j][l],
+ *     s_{κ,j,l} = w_{κ,l}·i^j + w_{κ,j}·i^l (j < l),   s_{κ,j,j} = w_{κ,j}·i^j,
+ *
+ * an identity between group elements, so the check is the very equation `verifyBatch` tests. On a backend with
+ * cheap per-point products (`sumOfProducts`, libsecp256k1) the right side costs k(k+1)/2 products per key with
+ * scalars of weightBits + (k − 1)·log2(i) bits, and no JavaScript point arithmetic; `rowItems` would cost k Horner
+ * evaluations per key (≈ 20 noble additions each) and k products. Without such a backend the items of `rowItems` go
+ * through `verifyBatch`.
+ *
+ * Throws a CryptoError on malformed input before drawing any weight. `bad` lists the keys (positions in `matrices`)
+ * whose rows fail, found key by key when the combination fails.
+ */
+export function verifySymmetricRows(
+  matrices: readonly CommitmentMatrix[],
+  k: number,
+  i: bigint,
+  rows: readonly (readonly bigint[])[],
+  rng: Rng,
+  options: BatchOptions & { readonly blindingRows?: readonly (readonly bigint[])[] } = {},
+): BatchResult {
+  assertThreshold(k);
+  const weightBits = assertWeightBits(options.weightBits);
+  assertIndex(i, "row index");
+  const { blindingRows } = options;
+  // Checked as unknown, so that the narrowing does not turn the arrays into any[].
+  const [list, rowList, blindingList]: unknown[] = [matrices, rows, blindingRows];
+  const sameLength = (other: unknown) => Array.isArray(other) && other.length === matrices.length;
+  if (!Array.isArray(list) || !sameLength(rowList) || (blindingList !== undefined && !sameLength(blindingList))) {
+    throw new CryptoError("INVALID_LENGTH", "one row (and blinding row) per matrix");
+  }
+  for (const [key, matrix] of matrices.entries()) {
+    assertCoefficientArrays(matrix, k, rows[key]!, blindingRows?.[key], `rows[${key}]`);
+    for (const [l, value] of rows[key]!.entries()) assertScalar(value, `rows[${key}][${l}]`);
+    for (const [l, value] of (blindingRows?.[key] ?? []).entries()) assertScalar(value, `blindingRows[${key}][${l}]`);
+    if (!isSymmetricMatrix(matrix)) throw new CryptoError("INVALID_POINT", `matrices[${key}] is not symmetric`);
+  }
+  const backend = curveBackend();
+  if (backend.sumOfProducts === undefined) {
+    const items = matrices.flatMap((matrix, key) => rowItems(matrix, k, i, rows[key]!, blindingRows?.[key]));
+    const result = verifyBatch(items, k, rng, { weightBits });
+    return { ok: result.ok, bad: [...new Set(result.bad.map((n) => Math.floor(n / k)))] };
+  }
+  if (matrices.length === 0) return { ok: true, bad: [] };
+
+  // Only now, with every input fixed, are the weights drawn: w_{κ,l} = weights[κ·k + l].
+  const weights = drawWeights(matrices.length * k, weightBits, rng);
+  const powers = [1n];
+  for (let j = 1; j < k; j++) powers.push(mod(powers[j - 1]! * i));
+  const points: Uint8Array[] = [];
+  const scalars: bigint[] = [];
+  let valueSum = 0n;
+  let blindingSum = 0n;
+  for (const [key, matrix] of matrices.entries()) {
+    const w = weights.slice(key * k, (key + 1) * k);
+    for (let l = 0; l < k; l++) {
+      valueSum += w[l]! * rows[key]![l]!;
+      blindingSum += w[l]! * (blindingRows?.[key]![l] ?? 0n);
+      for (let j = 0; j <= l; j++) {
+        const scalar = mod(j === l ? w[j]! * powers[j]! : w[l]! * powers[j]! + w[j]! * powers[l]!);
+        // Zero only for an index so large that i^j wraps around q: the entry then drops out of the sum.
+        if (scalar === 0n) continue;
+        points.push(encodedPoint(matrix[j]![l]!));
+        scalars.push(scalar);
+      }
+    }
+  }
+  const expected = mulGUnblinded(mod(valueSum)).add(mulHUnblinded(mod(blindingSum)));
+  const committed = points.length === 0 ? Point.ZERO : (backend.sumOfProducts(points, scalars) ?? Point.ZERO);
+  if (committed.equals(expected)) return { ok: true, bad: [] };
+  const bad = matrices.flatMap((matrix, key) =>
+    verifyRow(matrix, k, i, rows[key]!, blindingRows?.[key]) ? [] : [key],
+  );
+  return { ok: bad.length === 0, bad };
+}
+
 /** The items of node i's column check: coefficient j of f(x, i) is the vector C[j] evaluated at i. */
 export function columnItems(
   matrix: CommitmentMatrix,
@@ -134,13 +225,7 @@ function assertCoefficientArrays(
  */
 export function verifyBatch(items: readonly BatchItem[], k: number, rng: Rng, options: BatchOptions = {}): BatchResult {
   assertThreshold(k);
-  const weightBits = options.weightBits ?? MAX_WEIGHT_BITS;
-  if (!Number.isSafeInteger(weightBits) || weightBits < MIN_WEIGHT_BITS || weightBits > MAX_WEIGHT_BITS) {
-    throw new CryptoError(
-      "INVALID_LENGTH",
-      `weightBits must be an integer in [${MIN_WEIGHT_BITS}, ${MAX_WEIGHT_BITS}], got ${weightBits}`,
-    );
-  }
+  const weightBits = assertWeightBits(options.weightBits);
   const list: unknown = items; // checked as unknown, so that the narrowing does not turn items into any[]
   if (!Array.isArray(list)) throw new CryptoError("INVALID_LENGTH", "items must be an array");
   assertItems(items, k);
@@ -160,6 +245,18 @@ export function verifyBatch(items: readonly BatchItem[], k: number, rng: Rng, op
   const expected = mulGUnblinded(mod(valueSum)).add(mulHUnblinded(mod(blindingSum)));
   if (multiScalarMul(committed, weights).equals(expected)) return { ok: true, bad: [] };
   return checkEach(items, committed);
+}
+
+/** The weights' length in bits (default 128), refused outside [64, 128]. */
+function assertWeightBits(value: number | undefined): number {
+  const weightBits = value ?? MAX_WEIGHT_BITS;
+  if (!Number.isSafeInteger(weightBits) || weightBits < MIN_WEIGHT_BITS || weightBits > MAX_WEIGHT_BITS) {
+    throw new CryptoError(
+      "INVALID_LENGTH",
+      `weightBits must be an integer in [${MIN_WEIGHT_BITS}, ${MAX_WEIGHT_BITS}], got ${weightBits}`,
+    );
+  }
+  return weightBits;
 }
 
 /** Item by item: g^v·h^b against its E (already computed). */
@@ -288,6 +385,17 @@ export function multiScalarMul(points: readonly Point[], scalars: readonly bigin
     // The addon takes affine encodings: one batched inversion (Montgomery's trick) for all points instead of one
     // each (the Horner evaluations hand over projective points).
     const used = points.flatMap((point, n) => (mod(scalars[n]!) === 0n || point.is0() ? [] : [n]));
+    if (backend.sumOfProducts !== undefined) {
+      // Products and their sum in the backend: one decoding in all, no JS additions.
+      if (used.length === 0) return Point.ZERO;
+      const encoded = encodedPoints(used.map((n) => points[n]!));
+      return (
+        backend.sumOfProducts(
+          encoded,
+          used.map((n) => mod(scalars[n]!)),
+        ) ?? Point.ZERO
+      );
+    }
     const affine = affinePoints(used.map((n) => points[n]!));
     let sum = Point.ZERO;
     for (const [m, n] of used.entries()) sum = sum.add(backend.mulPublic(affine[m]!, mod(scalars[n]!)));

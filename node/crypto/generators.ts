@@ -13,7 +13,7 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
-import { assertScalar, bigIntToBytes, bytesToBigInt } from "./field.ts";
+import { assertScalar, bigIntToBytes, bytesToBigInt, mod } from "./field.ts";
 import { curveBackend, type CurveBackend, type FixedBaseMultiplier } from "./backend.ts";
 import { CryptoError } from "./errors.ts";
 import { G, Point, assertPoint } from "./point.ts";
@@ -144,4 +144,50 @@ export function evaluateCommitment(commitment: readonly Point[], x: bigint): Poi
   for (const [j, point] of commitment.entries()) assertPoint(point, `commitment[${j}]`);
   assertScalar(x, "x");
   return evaluateCommitmentUnchecked(commitment, x);
+}
+
+/**
+ * Σ_j C_j·x^j at every index x = 1, 2, …, count (an epoch's nodes), for points already checked, by forward
+ * differences: a committed polynomial of degree d has a constant d-th difference, so once the differences at 0 are
+ * known each next value costs d additions, where Horner's rule costs d multiplications by x (≈ 4 additions or
+ * doublings each for x ≤ 9) and d additions. The differences at 0 are small multiples of the coefficients,
+ * Δ^k P(0) = Σ_j k!·S(j, k)·C_j with S the Stirling numbers of the second kind (x^j = Σ_k S(j, k)·x(x−1)…(x−k+1)),
+ * at most 36 for degree 4: ≈ 70 group operations for 9 nodes of threshold 5 against ≈ 180 for nine Horner
+ * evaluations.
+ */
+export function evaluateCommitmentAtIndexes(commitment: readonly Point[], count: number): Point[] {
+  const list: unknown = commitment; // checked as unknown, so that the narrowing does not turn it into any[]
+  if (!Array.isArray(list) || commitment.length === 0) {
+    throw new CryptoError("INVALID_LENGTH", "commitment must be a non-empty array of points");
+  }
+  for (const [j, point] of commitment.entries()) assertPoint(point, `commitment[${j}]`);
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new CryptoError("INVALID_LENGTH", `count must be a non-negative integer, got ${String(count)}`);
+  }
+  const degree = commitment.length - 1;
+  const scaled = stirlingMultiples(degree);
+  // differences[k] = Δ^k P(0); the loop turns them into the differences at x = 1, 2, … in place.
+  const differences = scaled.map((multiples) => {
+    let sum: Point = Point.ZERO;
+    for (const [j, point] of commitment.entries()) {
+      if (multiples[j] !== 0n) sum = sum.add(smallMultiplier(multiples[j]!)(point));
+    }
+    return sum;
+  });
+  const values: Point[] = [];
+  for (let x = 1; x <= count; x++) {
+    for (let k = 0; k < degree; k++) differences[k] = differences[k]!.add(differences[k + 1]!);
+    values.push(differences[0]!);
+  }
+  return values;
+}
+
+/** T[k][j] = k!·S(j, k) mod q for j, k ≤ degree, by T(j, k) = k·T(j − 1, k) + k·T(j − 1, k − 1), T(0, 0) = 1. */
+function stirlingMultiples(degree: number): bigint[][] {
+  const T = Array.from({ length: degree + 1 }, () => new Array<bigint>(degree + 1).fill(0n));
+  T[0]![0] = 1n;
+  for (let j = 1; j <= degree; j++) {
+    for (let k = 1; k <= j; k++) T[k]![j] = mod(BigInt(k) * (T[k]![j - 1]! + T[k - 1]![j - 1]!));
+  }
+  return T;
 }

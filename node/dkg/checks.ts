@@ -9,10 +9,10 @@
  * A job holds everything it needs (curve points, scalars, bytes) and nothing of the core's state: the core checks,
  * when a result arrives, that what it was asked for still matters (a batch may have finished meanwhile).
  */
-import { rowItems, verifyBatch } from "../crypto/batch-verify.ts";
+import { verifySymmetricRows } from "../crypto/batch-verify.ts";
 import type { Rng } from "../crypto/field.ts";
 import { evaluateCommitment } from "../crypto/generators.ts";
-import { Point } from "../crypto/point.ts";
+import { ownPointHex, type Point } from "../crypto/point.ts";
 import { verifyShareProofs, type ShareProof } from "../crypto/share-proof.ts";
 import { computeBatchShares, type BatchShares, type SharesJob } from "./batch-shares.ts";
 import { matricesToWire, pointHex, vectorsToWire } from "./wire.ts";
@@ -62,13 +62,13 @@ export function runCheck<J extends CheckJob>(job: J, rng: Rng): CheckResult<J> {
 function checkOnce(job: Exclude<CheckJob, SharesJob>, rng: Rng): CheckVerdict {
   switch (job.kind) {
     case "rows": {
-      const i = BigInt(job.self);
-      const items = job.commitments.flatMap((matrix, key) =>
-        rowItems(matrix, job.k, i, job.rows[key]!, job.rowBlindings?.[key]),
-      );
       // Every coefficient of every row in one random linear combination with 64-bit weights: a bad send passes with
       // probability 2^-64, for half the multiplication work of 128-bit weights.
-      return verifyBatch(items, job.k, rng, { weightBits: 64 }).ok
+      const { k, self, commitments, rows, rowBlindings } = job;
+      return verifySymmetricRows(commitments, k, BigInt(self), rows, rng, {
+        weightBits: 64,
+        blindingRows: rowBlindings,
+      }).ok
         ? OK
         : { ok: false, reason: "rows or columns do not match the commitments" };
     }
@@ -141,18 +141,10 @@ export type PlainCheckJob = Plain<CheckJob>;
 export type PlainCheckResult = CheckVerdict | (Omit<BatchShares, "columns"> & { columns: string[][] });
 
 /**
- * A point from hex that this process itself parsed (and checked) or computed, on its way between its threads: read
- * without the curve check that parsing a peer's point needs, which would make the workers redo a third of the work
- * they take off the main thread.
- */
-function ownPoint(hex: string): Point {
-  return Point.fromAffine({ x: BigInt("0x" + hex.slice(2, 66)), y: BigInt("0x" + hex.slice(66, 130)) });
-}
-
-/**
  * A job as plain data. Its points travel as wire hex, which is remembered for points parsed from a message and for
  * a batch's columns (dkg/wire.ts): the main thread, which the pool is there to relieve, encodes next to nothing. Hex
- * crosses a thread faster than bigint coordinates, and the worker checks each point as it decodes it.
+ * crosses a thread faster than bigint coordinates. The other thread reads the points without checking them again
+ * (`ownPointHex`): this process checked them when it parsed them, or computed them.
  */
 export function checkJobToPlain(job: CheckJob): PlainCheckJob {
   switch (job.kind) {
@@ -171,7 +163,7 @@ export function checkJobToPlain(job: CheckJob): PlainCheckJob {
 
 /** The job `checkJobToPlain` made, in the thread that runs it. */
 export function checkJobFromPlain(plain: PlainCheckJob): CheckJob {
-  const point = ownPoint;
+  const point = ownPointHex;
   const vectors = (v: string[][]) => v.map((vector) => vector.map(point));
   switch (plain.kind) {
     case "rows":
@@ -195,5 +187,5 @@ export function checkResultToPlain(result: CheckResult): PlainCheckResult {
 
 export function checkResultFromPlain(plain: PlainCheckResult): CheckResult {
   if (!("columns" in plain)) return plain;
-  return { ...plain, columns: plain.columns.map((column) => column.map(ownPoint)) };
+  return { ...plain, columns: plain.columns.map((column) => column.map(ownPointHex)) };
 }

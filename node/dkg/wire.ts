@@ -9,7 +9,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { CryptoError } from "../crypto/errors.ts";
 import { ORDER } from "../crypto/field.ts";
 
-import { affinePoints, decodePoint, type Point } from "../crypto/point.ts";
+import { decodePointHex, encodedPoint, encodedPoints, type Point } from "../crypto/point.ts";
 import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
 
 export class MalformedDkgMessage extends Error {
@@ -28,7 +28,7 @@ export const scalarHex = (value: bigint): string => value.toString(16).padStart(
 /** The hex a parsed point came in as (canonical: lowercase, uncompressed), so that encoding it again is free. */
 const parsedPointHex = new WeakMap<Point, string>();
 
-export const pointHex = (point: Point): string => parsedPointHex.get(point) ?? bytesToHex(point.toBytes(false));
+export const pointHex = (point: Point): string => parsedPointHex.get(point) ?? bytesToHex(encodedPoint(point));
 
 export function parseScalar(value: unknown, field: string): bigint {
   if (typeof value !== "string" || !SCALAR.test(value)) fail(`${field} is not a 64-digit lowercase hex scalar`);
@@ -40,7 +40,7 @@ export function parseScalar(value: unknown, field: string): bigint {
 export function parsePoint(value: unknown, field: string): Point {
   if (typeof value !== "string" || !POINT.test(value)) fail(`${field} is not an uncompressed point in hex`);
   try {
-    const point = decodePoint(Uint8Array.from(Buffer.from(value, "hex")), field);
+    const point = decodePointHex(value, field);
     parsedPointHex.set(point, value);
     return point;
   } catch (error) {
@@ -320,10 +320,10 @@ export function pointsToWire(p: Points): WirePoints {
 export function matricesToWire(commitments: readonly (readonly (readonly Point[])[])[]): string[][][] {
   const known = wireForms.get(commitments);
   if (known) return known;
-  const flat = commitments.flatMap((m) => m.flatMap((row) => [...row]));
-  const affine = affinePoints(flat);
+  // Encodings a backend computed or a decoding kept are taken as they are (no inversion, no validity check again).
+  const encoded = encodedPoints(commitments.flatMap((m) => m.flatMap((row) => [...row])));
   let next = 0;
-  const wire = commitments.map((m) => m.map((row) => row.map(() => pointHex(affine[next++]!))));
+  const wire = commitments.map((m) => m.map((row) => row.map(() => bytesToHex(encoded[next++]!))));
   wireForms.set(commitments, wire);
   return wire;
 }
@@ -332,9 +332,9 @@ export function matricesToWire(commitments: readonly (readonly (readonly Point[]
 export function vectorsToWire(vectors: readonly (readonly Point[])[]): string[][] {
   const known = vectorWireForms.get(vectors);
   if (known) return known;
-  const affine = affinePoints(vectors.flat());
+  const encoded = encodedPoints(vectors.flat());
   let next = 0;
-  const wire = vectors.map((vector) => vector.map(() => pointHex(affine[next++]!)));
+  const wire = vectors.map((vector) => vector.map(() => bytesToHex(encoded[next++]!)));
   vectorWireForms.set(vectors, wire);
   return wire;
 }

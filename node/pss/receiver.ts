@@ -11,7 +11,7 @@
  */
 import { multiScalarMul } from "../crypto/batch-verify.ts";
 import { add, mul, type Rng } from "../crypto/field.ts";
-import { evaluateCommitment, mulG } from "../crypto/generators.ts";
+import { evaluateCommitmentAtIndexes, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { affinePoints, type Point } from "../crypto/point.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "../dkg/checks.ts";
@@ -616,7 +616,7 @@ export class ReshareReceiver {
       if (!column[0]!.equals(accepted!.publicKeys[key]!))
         throw new Error(`chunk ${chunk.chunk} key ${key}: the reshared commitments lost the public key (a bug)`);
       // Affine together: each is encoded below.
-      const shareKeys = affinePoints(Array.from({ length: n }, (_, m) => evaluateCommitment(column, BigInt(m + 1))));
+      const shareKeys = affinePoints(evaluateCommitmentAtIndexes(column, n));
       if (!mulG(share).equals(shareKeys[this.#c.self - 1]!))
         throw new Error(`chunk ${chunk.chunk} key ${key}: the new share does not match its commitment (a bug)`);
       const moved = accepted!.keys[key]!;

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { curveBackend, installCurveBackend, nobleBackend, type CurveBackend } from "../../node/crypto/backend.ts";
 import { ORDER, bigIntToBytes } from "../../node/crypto/field.ts";
 import { G, H } from "../../node/crypto/generators.ts";
-import type { Point } from "../../node/crypto/point.ts";
+import { Point } from "../../node/crypto/point.ts";
 import { signTorus } from "../../node/crypto/signature.ts";
 import { CryptoBackendError, selectCurveBackend } from "../../node/native/select.ts";
 import { nativeBackend, nativeLoad } from "../support/backends.ts";
@@ -60,6 +60,33 @@ describe(`curve backends: native libsecp256k1 against noble (${PROPERTY.numRuns}
         }),
         PROPERTY,
       );
+    });
+
+    it("sumOfProducts is Σ s·P of noble's arithmetic, for short and full scalars, and undefined at infinity", function () {
+      const sum = (points: Uint8Array[], scalars: bigint[]) => native.sumOfProducts!(points, scalars);
+      expect("sumOfProducts" in nobleBackend, "noble has no cheap per-point products").to.equal(false);
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(scalar, scalar, fc.integer({ min: 1, max: 256 })), { minLength: 1, maxLength: 8 }),
+          (terms) => {
+            const points = terms.map(([p]) => G.multiply(p));
+            const scalars = terms.map(([, s, bits]) => s >> BigInt(256 - bits) || 1n);
+            const expected = points.reduce((acc, P, n) => acc.add(P.multiply(scalars[n]!)), Point.ZERO);
+            const got = sum(
+              points.map((P) => P.toBytes(false)),
+              scalars,
+            );
+            if (expected.is0()) expect(got).to.equal(undefined);
+            else expect(bytesEqual(got!.toBytes(false), expected.toBytes(false))).to.equal(true);
+          },
+        ),
+        PROPERTY,
+      );
+      const P = H.toBytes(false);
+      expect(sum([P, P], [5n, ORDER - 5n])).to.equal(undefined);
+      expect(sum([P], [ORDER - 1n])!.equals(H.negate())).to.equal(true);
+      expect(() => sum([P], [0n]), "a zero scalar is the caller's to drop").to.throw();
+      expect(() => sum([P, P], [1n]), "one scalar per point").to.throw(RangeError);
     });
 
     it("k·G at the edges of the scalar range (1, 2, q − 1) agrees", function () {

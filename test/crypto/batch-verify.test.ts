@@ -9,13 +9,17 @@ import {
   multiScalarMul,
   rowItems,
   verifyBatch,
+  verifySymmetricRows,
 } from "../../node/crypto/batch-verify.ts";
 import type { BatchItem } from "../../node/crypto/batch-verify.ts";
+import { randomSymmetricBivariate } from "../../node/crypto/bivariate.ts";
 import {
   commitFeldman,
+  commitFeldmanMatrix,
   commitPedersen,
   commitPedersenMatrix,
   verifyPoint,
+  verifyRow,
   verifyShare,
 } from "../../node/crypto/commitments.ts";
 import type { CommitmentMatrix } from "../../node/crypto/commitments.ts";
@@ -24,7 +28,7 @@ import type { CryptoErrorCode } from "../../node/crypto/errors.ts";
 import { ORDER, add, randomNonZeroScalar, randomScalar, sub } from "../../node/crypto/field.ts";
 import type { Rng } from "../../node/crypto/field.ts";
 import { G, mulGUnblinded } from "../../node/crypto/generators.ts";
-import { Point } from "../../node/crypto/point.ts";
+import { Point, decodePoint } from "../../node/crypto/point.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { Prng, envCount } from "../support/prng.ts";
 import { describeOnBackends } from "../support/backends.ts";
@@ -289,6 +293,118 @@ describeOnBackends(`batch verification (${PROPERTY.numRuns} runs, seed ${PROPERT
       refuse({ ...share, kind: "row" } as unknown as BatchItem, "INVALID_LENGTH");
       expectRefusal(() => verifyBatch(items, 0, seededRng(12)), "INVALID_LENGTH");
       expectRefusal(() => verifyBatch(items, K + 1, seededRng(12)), "INVALID_LENGTH");
+    });
+  });
+
+  describe("verifySymmetricRows", function () {
+    /** `keys` symmetric sharings of threshold k: Feldman, or Pedersen with a symmetric blinding polynomial. */
+    function symmetricDealings(keys: number, k: number, seed: number, pedersen = false) {
+      const rng = seededRng(seed);
+      return Array.from({ length: keys }, () => {
+        const a = randomSymmetricBivariate(randomScalar(rng), k, rng);
+        const b = randomSymmetricBivariate(randomScalar(rng), k, rng);
+        return { a, b, c: pedersen ? commitPedersenMatrix(a, b) : commitFeldmanMatrix(a) };
+      });
+    }
+    const FIVE = 5;
+    const dealt = symmetricDealings(12, FIVE, 30);
+    const matrices = dealt.map((d) => d.c);
+    const rowsAt = (i: bigint) => dealt.map((d) => rowOf(d.a, i));
+
+    it("passes honest rows of many keys and names exactly the keys with a wrong coefficient, as verifyRow does", function () {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 9 }),
+          fc.uniqueArray(fc.integer({ min: 0, max: dealt.length * FIVE - 1 }), { maxLength: 4 }),
+          fc.bigInt({ min: 1n, max: ORDER - 1n }),
+          (index, wrong, delta) => {
+            const i = BigInt(index);
+            const rows = rowsAt(i);
+            for (const at of wrong)
+              rows[Math.floor(at / FIVE)]![at % FIVE] = add(rows[Math.floor(at / FIVE)]![at % FIVE]!, delta);
+            const alone = matrices.flatMap((c, key) => (verifyRow(c, FIVE, i, rows[key]!) ? [] : [key]));
+            expect(alone).to.deep.equal([...new Set(wrong.map((at) => Math.floor(at / FIVE)))].sort((x, y) => x - y));
+            const result = verifySymmetricRows(matrices, FIVE, i, rows, seededRng(index), { weightBits: 64 });
+            expect(result).to.deep.equal({ ok: alone.length === 0, bad: alone });
+          },
+        ),
+        { numRuns: Math.min(PROPERTY.numRuns, 25), seed: PROPERTY.seed },
+      );
+    });
+
+    it("checks Pedersen rows with their blinding rows, and decoded matrices as dealt ones", function () {
+      const pedersen = symmetricDealings(4, 3, 31, true);
+      const i = 7n;
+      const rows = pedersen.map((d) => rowOf(d.a, i));
+      const blindingRows = pedersen.map((d) => rowOf(d.b, i));
+      const decoded = pedersen.map((d) => d.c.map((row) => row.map((p) => decodePoint(p.toBytes(false), "p"))));
+      for (const cs of [pedersen.map((d) => d.c), decoded]) {
+        expect(verifySymmetricRows(cs, 3, i, rows, seededRng(1), { blindingRows }).ok).to.be.true;
+        const badBlindings = blindingRows.map((r, key) => (key === 2 ? [r[0]!, add(r[1]!, 1n), r[2]!] : r));
+        expect(verifySymmetricRows(cs, 3, i, rows, seededRng(1), { blindingRows: badBlindings })).to.deep.equal({
+          ok: false,
+          bad: [2],
+        });
+        // Without the blindings the committed values are g^v·h^b, not g^v.
+        expect(verifySymmetricRows(cs, 3, i, rows, seededRng(1)).ok).to.be.false;
+      }
+    });
+
+    it("fails two errors that cancel under equal weights, in one key and across keys", function () {
+      const i = 3n;
+      for (const [[k1, l1], [k2, l2]] of [
+        [
+          [0, 1],
+          [0, 3],
+        ],
+        [
+          [4, 2],
+          [9, 2],
+        ],
+      ] as const) {
+        const rows = rowsAt(i);
+        rows[k1]![l1] = add(rows[k1]![l1]!, 5n);
+        rows[k2]![l2] = sub(rows[k2]![l2]!, 5n);
+        const result = verifySymmetricRows(matrices, FIVE, i, rows, seededRng(2), { weightBits: 64 });
+        expect(result).to.deep.equal({ ok: false, bad: [...new Set([k1, k2])] });
+      }
+    });
+
+    it("checks rows at an index whose powers wrap around q", function () {
+      const i = ORDER - 2n;
+      expect(verifySymmetricRows(matrices, FIVE, i, rowsAt(i), seededRng(3)).ok).to.be.true;
+      const rows = rowsAt(i);
+      rows[11]![4] = add(rows[11]![4]!, 1n);
+      expect(verifySymmetricRows(matrices, FIVE, i, rows, seededRng(3)).bad).to.deep.equal([11]);
+    });
+
+    it("refuses malformed input before drawing any weight, naming what is wrong", function () {
+      const never: Rng = () => expect.fail("no weights for a refused batch");
+      const rows = rowsAt(2n);
+      const refuse = (action: () => unknown, code: CryptoErrorCode, text: string | RegExp) =>
+        expect(action).to.throw(CryptoError, text).with.property("code", code);
+      const asymmetric = matrices.map((c, key) =>
+        key === 3 ? c.map((row, j) => (j === 0 ? [row[0]!, G, ...row.slice(2)] : row)) : c,
+      );
+      refuse(
+        () => verifySymmetricRows(asymmetric, FIVE, 2n, rows, never),
+        "INVALID_POINT",
+        "matrices[3] is not symmetric",
+      );
+      const short = rows.map((r, key) => (key === 1 ? r.slice(1) : r));
+      refuse(() => verifySymmetricRows(matrices, FIVE, 2n, short, never), "INVALID_LENGTH", "rows[1]");
+      refuse(() => verifySymmetricRows(matrices, FIVE, 2n, rows.slice(1), never), "INVALID_LENGTH", "one row");
+      const big = rows.map((r, key) => (key === 5 ? [r[0]! + ORDER, ...r.slice(1)] : r));
+      refuse(() => verifySymmetricRows(matrices, FIVE, 2n, big, never), "INVALID_SCALAR", "rows[5][0]");
+      refuse(() => verifySymmetricRows(matrices, FIVE, 0n, rows, never), "INVALID_INDEX", "row index");
+      refuse(
+        () => verifySymmetricRows(matrices, FIVE, 2n, rows, never, { weightBits: 32 }),
+        "INVALID_LENGTH",
+        "weightBits",
+      );
+      const infinity = matrices.map((c, key) => (key === 0 ? c.map((row) => [Point.ZERO, ...row.slice(1)]) : c));
+      refuse(() => verifySymmetricRows(infinity, FIVE, 2n, rows, never), "INVALID_POINT", "infinity");
+      expect(verifySymmetricRows([], FIVE, 2n, [], never)).to.deep.equal({ ok: true, bad: [] });
     });
   });
 

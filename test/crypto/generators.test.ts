@@ -10,6 +10,7 @@ import {
   G,
   H,
   evaluateCommitment,
+  evaluateCommitmentAtIndexes,
   hashToPoint,
   mulG,
   mulGUnblinded,
@@ -185,6 +186,34 @@ describeOnBackends(`generators (${PROPERTY.numRuns} runs, seed ${PROPERTY.seed})
         commitment.forEach((c, j) => (direct = direct.add(c.multiplyUnsafe(Point.Fn.pow(x, BigInt(j))))));
         expect(evaluateCommitment(commitment, x).equals(direct), `x=${x}`).to.be.true;
       }
+    });
+
+    it("at every index 1..n by forward differences agrees with Horner's rule at each, for degrees 0 to 7", function () {
+      fc.assert(
+        fc.property(
+          fc.array(nonZeroScalar, { minLength: 1, maxLength: 8 }),
+          fc.integer({ min: 0, max: 12 }),
+          (f, count) => {
+            const commitment = f.map((a) => mulGUnblinded(a));
+            const values = evaluateCommitmentAtIndexes(commitment, count);
+            expect(values).to.have.length(count);
+            values.forEach((value, m) => {
+              const x = BigInt(m + 1);
+              expect(value.equals(evaluateCommitment(commitment, x)), `x=${x}`).to.be.true;
+              expect(value.equals(mulG(evaluatePolynomial(f, x))), `x=${x}`).to.be.true;
+            });
+          },
+        ),
+        { ...PROPERTY, numRuns: Math.min(PROPERTY.numRuns, 30) },
+      );
+    });
+
+    it("at every index refuses what evaluateCommitment refuses, and a count that is not a count", function () {
+      expectRefusal(() => evaluateCommitmentAtIndexes([], 3), "INVALID_LENGTH");
+      expectRefusal(() => evaluateCommitmentAtIndexes([G, Point.ZERO], 3), "INVALID_POINT");
+      expectRefusal(() => evaluateCommitmentAtIndexes([G, new Point(1n, 1n, 1n)], 3), "INVALID_POINT");
+      for (const count of [-1, 1.5, Number.NaN])
+        expectRefusal(() => evaluateCommitmentAtIndexes([G], count), "INVALID_LENGTH");
     });
 
     it("refuses an empty commitment, the point at infinity and a point off the curve", function () {
