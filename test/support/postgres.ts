@@ -1,0 +1,160 @@
+/**
+ * A real PostgreSQL server of a test suite's own (or a benchmark's): `initdb` into a fresh directory under the
+ * temporary directory, `pg_ctl start` on a free port of 127.0.0.1 (no other address, and its Unix socket in that
+ * directory), stopped and removed by `stop()`. Each suite starts its own, so that two test files mocha runs in
+ * parallel never share one, and one that stops its server (the outage tests) cannot break another's.
+ *
+ * PostgreSQL refuses to run as root: run as root (CI, containers), the server runs as the `postgres` user that
+ * Debian's package creates, through `runuser`, in a directory chowned to it. Without PostgreSQL installed, `start`
+ * throws with how to get it: the tests that need it fail rather than skip.
+ *
+ * fsync=off: a killed server loses nothing (every commit is in the kernel's page cache before it returns), only a
+ * power loss would, which no test makes; it spares the shared machine's disk.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { chown, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** The user the server runs as when this process is root. */
+const SERVER_USER = "postgres";
+
+/** The bin directory of the newest PostgreSQL Debian's packages installed, or of PG_BIN_DIR. */
+export function postgresBinDir(): string {
+  const fromEnv = process.env.PG_BIN_DIR;
+  if (fromEnv) return fromEnv;
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(path.join(root, v, "bin", "initdb")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions.length === 0)
+    throw new Error(
+      "PostgreSQL is not installed, and these tests run a real server: run `npm run setup` (as root it installs " +
+        "Debian's package: apt-get update && apt-get install -y postgresql), or install PostgreSQL 13 or newer and " +
+        "set PG_BIN_DIR to the directory of its initdb and pg_ctl.",
+    );
+  return path.join(root, versions[0]!, "bin");
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export class PostgresServer {
+  #running = false;
+
+  private constructor(
+    /** The temporary directory: the cluster in `data/`, the server's log in `server.log`, its socket. */
+    readonly dir: string,
+    readonly port: number,
+    private readonly bin: string,
+    private readonly asServerUser: boolean,
+  ) {}
+
+  /** Initializes a cluster under the temporary directory and starts it. */
+  static async start(): Promise<PostgresServer> {
+    const bin = postgresBinDir();
+    const asServerUser = userInfo().uid === 0;
+    const dir = await mkdtemp(path.join(tmpdir(), "pg-test-"));
+    const server = new PostgresServer(dir, await freePort(), bin, asServerUser);
+    try {
+      if (asServerUser) await chown(dir, ...(await serverUserIds()));
+      await server.#run("initdb", [
+        "-D",
+        server.dataDir,
+        "-U",
+        "torus",
+        "-A",
+        "trust",
+        "--no-sync",
+        "--no-instructions",
+        "-E",
+        "UTF8",
+      ]);
+      await server.resume();
+      return server;
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  get dataDir(): string {
+    return path.join(this.dir, "data");
+  }
+
+  /** The URL of database `name` (created with `createDatabase`; "postgres" always exists). */
+  url(name = "postgres"): string {
+    return `postgres://torus@127.0.0.1:${this.port}/${name}`;
+  }
+
+  /** Creates an empty database and returns its URL. */
+  async createDatabase(name: string): Promise<string> {
+    await this.#run("createdb", ["-h", "127.0.0.1", "-p", String(this.port), "-U", "torus", name]);
+    return this.url(name);
+  }
+
+  /** Starts (again) the server on its port. */
+  async resume(): Promise<void> {
+    const options = [
+      `-c listen_addresses=127.0.0.1`,
+      `-c port=${this.port}`,
+      `-c unix_socket_directories=${this.dir}`,
+      `-c fsync=off`,
+      `-c max_connections=100`,
+    ].join(" ");
+    await this.#run("pg_ctl", ["-D", this.dataDir, "-l", path.join(this.dir, "server.log"), "-o", options, "-w", "start"]);
+    this.#running = true;
+  }
+
+  /** Stops the server (connections are cut), keeping its data: `resume()` starts it again. */
+  async halt(): Promise<void> {
+    await this.#run("pg_ctl", ["-D", this.dataDir, "-m", "fast", "-w", "stop"]);
+    this.#running = false;
+  }
+
+  /** Stops the server and removes its directory. */
+  async stop(): Promise<void> {
+    if (this.#running) await this.halt().catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async #run(program: string, args: string[]): Promise<void> {
+    const binary = path.join(this.bin, program);
+    const [file, argv] = this.asServerUser ? ["runuser", ["-u", SERVER_USER, "--", binary, ...args]] : [binary, args];
+    try {
+      await run(file, argv, { cwd: this.dir, timeout: 60_000 });
+    } catch (error) {
+      const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+      throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout || (error as Error).message}`);
+    }
+  }
+}
+
+/** The uid and gid of the server's user, which Debian's postgresql package creates. */
+async function serverUserIds(): Promise<[number, number]> {
+  try {
+    const { stdout: uid } = await run("id", ["-u", SERVER_USER]);
+    const { stdout: gid } = await run("id", ["-g", SERVER_USER]);
+    return [Number(uid.trim()), Number(gid.trim())];
+  } catch {
+    throw new Error(
+      `there is no "${SERVER_USER}" user to run PostgreSQL as (it refuses root): install Debian's postgresql ` +
+        `package (npm run setup does), which creates it`,
+    );
+  }
+}
