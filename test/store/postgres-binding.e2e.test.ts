@@ -19,7 +19,7 @@ import {
 import { PostgresDatabase } from "../../node/store/postgres-database.ts";
 import { SCHEMA, SCHEMA_VERSION, SchemaVersionError } from "../../node/store/postgres-schema.ts";
 import { PostgresStore } from "../../node/store/postgres-store.ts";
-import { PostgresServer } from "../support/postgres.ts";
+import { PostgresServer } from "../../scripts/lib/postgres-server.ts";
 import { refusedWith } from "../support/refusal.ts";
 
 const identity: DeploymentIdentity = {

@@ -13,7 +13,7 @@ import { StoreInputError } from "../../node/store/kv-store.ts";
 import { bindEpochRows, spaceOf } from "../../node/store/postgres-binding.ts";
 import { PostgresDatabase } from "../../node/store/postgres-database.ts";
 import { PostgresStore } from "../../node/store/postgres-store.ts";
-import { PostgresServer } from "../support/postgres.ts";
+import { PostgresServer } from "../../scripts/lib/postgres-server.ts";
 import { refusedWith } from "../support/refusal.ts";
 import { tracked } from "../support/held-fsync.ts";
 

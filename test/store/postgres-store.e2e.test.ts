@@ -5,7 +5,7 @@
 import { PostgresDatabase } from "../../node/store/postgres-database.ts";
 import { bindEpochRows, spaceOf } from "../../node/store/postgres-binding.ts";
 import { PostgresStore } from "../../node/store/postgres-store.ts";
-import { PostgresServer } from "../support/postgres.ts";
+import { PostgresServer } from "../../scripts/lib/postgres-server.ts";
 import { storageContract } from "./storage-contract.ts";
 
 describe("the PostgreSQL storage engine", function () {

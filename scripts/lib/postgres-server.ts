@@ -117,7 +117,16 @@ export class PostgresServer {
       `-c fsync=off`,
       `-c max_connections=100`,
     ].join(" ");
-    await this.#run("pg_ctl", ["-D", this.dataDir, "-l", path.join(this.dir, "server.log"), "-o", options, "-w", "start"]);
+    await this.#run("pg_ctl", [
+      "-D",
+      this.dataDir,
+      "-l",
+      path.join(this.dir, "server.log"),
+      "-o",
+      options,
+      "-w",
+      "start",
+    ]);
     this.#running = true;
   }
 
