@@ -24,24 +24,30 @@ const run = promisify(execFile);
 /** The user the server runs as when this process is root. */
 const SERVER_USER = "postgres";
 
-/** The bin directory of the newest PostgreSQL Debian's packages installed, or of PG_BIN_DIR. */
-export function postgresBinDir(): string {
-  const fromEnv = process.env.PG_BIN_DIR;
-  if (fromEnv) return fromEnv;
-  const root = "/usr/lib/postgresql";
+/**
+ * The bin directory of PG_BIN_DIR, or of the newest PostgreSQL Debian's packages installed under `root`; throws with
+ * how to get PostgreSQL when there is none.
+ */
+export function postgresBinDir(env: NodeJS.ProcessEnv = process.env, root = "/usr/lib/postgresql"): string {
+  const hasInitdb = (dir: string) => existsSync(path.join(dir, "initdb"));
+  if (env.PG_BIN_DIR) {
+    if (hasInitdb(env.PG_BIN_DIR)) return env.PG_BIN_DIR;
+    throw new Error(`PG_BIN_DIR is ${env.PG_BIN_DIR}, which has no initdb. ${HOW_TO_GET_POSTGRES}`);
+  }
   const versions = existsSync(root)
     ? readdirSync(root)
-        .filter((v) => existsSync(path.join(root, v, "bin", "initdb")))
+        .filter((v) => hasInitdb(path.join(root, v, "bin")))
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions.length === 0)
-    throw new Error(
-      "PostgreSQL is not installed, and these tests run a real server: run `npm run setup` (as root it installs " +
-        "Debian's package: apt-get update && apt-get install -y postgresql), or install PostgreSQL 13 or newer and " +
-        "set PG_BIN_DIR to the directory of its initdb and pg_ctl.",
-    );
+    throw new Error(`PostgreSQL is not installed (no ${root}/<version>/bin/initdb). ${HOW_TO_GET_POSTGRES}`);
   return path.join(root, versions[0]!, "bin");
 }
+
+const HOW_TO_GET_POSTGRES =
+  "These tests and the bench run a real PostgreSQL server: run `npm run setup` (as root it installs Debian's " +
+  "package: apt-get update && apt-get install -y postgresql), or install PostgreSQL 13 or newer and set PG_BIN_DIR " +
+  "to the directory of its initdb and pg_ctl.";
 
 async function freePort(): Promise<number> {
   const server = createServer();
