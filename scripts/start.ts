@@ -97,7 +97,7 @@ try {
     networkFile: path.join(dir, "network.json"),
   });
   if (values.storage === "postgres") {
-    postgres = await PostgresServer.start();
+    postgres = await PostgresServer.start({ fsync: true });
     console.log(`PostgreSQL ${postgres.url()} (data in ${postgres.dir}), a database per node`);
   }
   devnet = await Devnet.start({

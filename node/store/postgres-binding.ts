@@ -113,14 +113,16 @@ export async function bindEpochRows(
 
 /** The id of the key space of store `name` of `epoch` (bound first with bindEpochRows), created when new. */
 export async function spaceOf(db: PostgresDatabase, epoch: number, name: string): Promise<number> {
-  const { rows } = await db.query<{ id: number }>({
-    text:
+  // Synchronous: the rows written under the id must never outlive it (postgres-database.ts replays writes by id).
+  return db.transaction(async (client) => {
+    const { rows } = await client.query<{ id: number }>(
       `WITH created AS (INSERT INTO ${SCHEMA}.spaces (epoch, name) VALUES ($1, $2) ` +
-      `ON CONFLICT (epoch, name) DO NOTHING RETURNING id) ` +
-      `SELECT id FROM created UNION ALL SELECT id FROM ${SCHEMA}.spaces WHERE epoch = $1 AND name = $2`,
-    values: [epoch, name],
+        `ON CONFLICT (epoch, name) DO NOTHING RETURNING id) ` +
+        `SELECT id FROM created UNION ALL SELECT id FROM ${SCHEMA}.spaces WHERE epoch = $1 AND name = $2`,
+      [epoch, name],
+    );
+    return rows[0]!.id;
   });
-  return rows[0]!.id;
 }
 
 /** The epoch retired: marks it so (never bound again) and deletes every row but its chain's, in one transaction. */

@@ -66,7 +66,8 @@ export async function migrate(
   client: PoolClient,
   migrations: readonly string[] = MIGRATIONS,
 ): Promise<{ from: number; to: number }> {
-  await client.query("BEGIN");
+  // Synchronous whatever the connection's default (postgres-database.ts commits writes asynchronously).
+  await client.query("BEGIN; SET LOCAL synchronous_commit = on");
   try {
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);

@@ -5,9 +5,10 @@
  * of its deleted keys and an upsert of its put keys over arrays, joined in one WITH): atomic without an explicit
  * transaction, and one round trip whatever its size.
  *
- * Durability: a statement returns once PostgreSQL committed it, durable as the server is configured (synchronous
- * commit, replicas: the operator's choice). So `apply` is `commit`, `applied` the plain reads, `durable()` resolved.
- * An outage delays a call instead of failing it (postgres-database.ts).
+ * Durability (postgres-database.ts): `apply` commits its batch without waiting for the WAL flush, the `applied` reads
+ * read at once, and `durable()`, `commit` and the plain reads resolve only once a synchronous commit that started
+ * after the writes they cover returned, so nothing is seen, let alone answered, before it is durable — as the
+ * embedded engine's grouped fsync. An outage delays a call instead of failing it.
  */
 import {
   boundsOf,
@@ -65,16 +66,56 @@ export class PostgresStore implements KvStore {
     readonly space: number,
   ) {}
 
-  readonly applied: KvReader = this;
+  /** The reads without waiting for durability (kv-store.ts, "Pipelined writes"). */
+  readonly applied: KvReader = {
+    get: (key) => this.#get(key),
+    range: (query) => this.#range(query),
+    count: (query) => this.#count(query),
+  };
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#durable(this.#get(key));
+  }
+
+  range(query: RangeQuery): Promise<StoreEntry[]> {
+    return this.#durable(this.#range(query));
+  }
+
+  count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number> {
+    return this.#durable(this.#count(query));
+  }
+
+  async commit(ops: readonly StoreOp[]): Promise<void> {
+    await this.apply(ops);
+    await this.db.durable();
+  }
+
+  durable(): Promise<void> {
+    return this.db.durable();
+  }
+
+  /** Closes this store once its writes are durable: the connections belong to the database, closed last. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.db.durable().catch(() => undefined);
+  }
+
+  /** A read's result, once everything applied before it answered is durable. */
+  async #durable<T>(read: Promise<T>): Promise<T> {
+    const result = await read;
+    await this.db.durable();
+    return result;
+  }
+
+  async #get(key: Uint8Array): Promise<Uint8Array | undefined> {
     this.#open();
     checkKey(key);
     const { rows } = await this.db.query<{ v: Buffer }>({ ...GET, values: [this.space, asBuffer(key)] });
     return rows[0] && bytesOf(rows[0].v);
   }
 
-  async range(query: RangeQuery): Promise<StoreEntry[]> {
+  async #range(query: RangeQuery): Promise<StoreEntry[]> {
     this.#open();
     checkLimit(query.limit);
     const { lo, hi } = boundsOf(query);
@@ -85,7 +126,7 @@ export class PostgresStore implements KvStore {
     return rows.map((row) => ({ key: bytesOf(row.k), value: bytesOf(row.v) }));
   }
 
-  async count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number> {
+  async #count(query: Omit<RangeQuery, "limit" | "reverse">): Promise<number> {
     this.#open();
     const { lo, hi } = boundsOf(query);
     const values: unknown[] = [this.space, asBuffer(lo)];
@@ -94,7 +135,7 @@ export class PostgresStore implements KvStore {
     return Number(rows[0]!.n);
   }
 
-  async commit(ops: readonly StoreOp[]): Promise<void> {
+  async apply(ops: readonly StoreOp[]): Promise<void> {
     this.#open();
     checkOps(ops);
     // The last operation on a key wins: one statement cannot touch a row twice.
@@ -111,21 +152,7 @@ export class PostgresStore implements KvStore {
         values.push(asBuffer(op.value));
       }
     }
-    await this.db.query({ ...WRITE, values: [this.space, deleted, keys, values] });
-  }
-
-  apply(ops: readonly StoreOp[]): Promise<void> {
-    return this.commit(ops);
-  }
-
-  durable(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Closes this store only: the connections belong to the database, which the node closes last. */
-  close(): Promise<void> {
-    this.#closed = true;
-    return Promise.resolve();
+    await this.db.write({ ...WRITE, values: [this.space, deleted, keys, values] });
   }
 
   #open(): void {

@@ -8,8 +8,9 @@
  * Debian's package creates, through `runuser`, in a directory chowned to it. Without PostgreSQL installed, `start`
  * throws with how to get it: the tests that need it fail rather than skip.
  *
- * fsync=off: a killed server loses nothing (every commit is in the kernel's page cache before it returns), only a
- * power loss would, which no test makes; it spares the shared machine's disk.
+ * fsync=off by default (tests): a killed server loses nothing (every commit is in the kernel's page cache before it
+ * returns), only a power loss would, which no test makes; it spares the shared machine's disk. The bench and the
+ * devnet ask for fsync on, as a node's server runs.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -69,14 +70,23 @@ export class PostgresServer {
     readonly port: number,
     private readonly bin: string,
     private readonly asServerUser: boolean,
+    private readonly fsync: boolean,
+    private readonly settings: Record<string, string>,
   ) {}
 
   /** Initializes a cluster under the temporary directory and starts it. */
-  static async start(): Promise<PostgresServer> {
+  static async start(options: { fsync?: boolean; settings?: Record<string, string> } = {}): Promise<PostgresServer> {
     const bin = postgresBinDir();
     const asServerUser = userInfo().uid === 0;
     const dir = await mkdtemp(path.join(tmpdir(), "pg-test-"));
-    const server = new PostgresServer(dir, await freePort(), bin, asServerUser);
+    const server = new PostgresServer(
+      dir,
+      await freePort(),
+      bin,
+      asServerUser,
+      options.fsync ?? false,
+      options.settings ?? {},
+    );
     try {
       if (asServerUser) await chown(dir, ...(await serverUserIds()));
       await server.#run("initdb", [
@@ -120,8 +130,9 @@ export class PostgresServer {
       `-c listen_addresses=127.0.0.1`,
       `-c port=${this.port}`,
       `-c unix_socket_directories=${this.dir}`,
-      `-c fsync=off`,
+      `-c fsync=${this.fsync ? "on" : "off"}`,
       `-c max_connections=100`,
+      ...Object.entries(this.settings).map(([name, value]) => `-c ${name}=${value}`),
     ].join(" ");
     await this.#run("pg_ctl", [
       "-D",
@@ -139,6 +150,12 @@ export class PostgresServer {
   /** Stops the server (connections are cut), keeping its data: `resume()` starts it again. */
   async halt(): Promise<void> {
     await this.#run("pg_ctl", ["-D", this.dataDir, "-m", "fast", "-w", "stop"]);
+    this.#running = false;
+  }
+
+  /** Kills the server as a crash would (`pg_ctl stop -m immediate`: no checkpoint, WAL buffers not written). */
+  async crash(): Promise<void> {
+    await this.#run("pg_ctl", ["-D", this.dataDir, "-m", "immediate", "-w", "stop"]);
     this.#running = false;
   }
 

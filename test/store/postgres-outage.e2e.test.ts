@@ -1,8 +1,9 @@
 /**
  * A PostgreSQL outage under the engine (node/store/postgres-database.ts): while the server is stopped, a commit and a
  * read wait rather than fail, the database says why it is unavailable, and once the server is back both complete,
- * nothing is lost and the reason is gone. Bad input is still refused at once, outage or not. The server is this
- * suite's own (it stops it).
+ * nothing is lost and the reason is gone. Bad input is still refused at once, outage or not. A server that crashes
+ * before it flushed writes committed asynchronously gets them again, before anything reads from it. The server is
+ * this suite's own (it stops and crashes it; its WAL writer waits 10 s, so that a crash loses unflushed commits).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -22,7 +23,7 @@ describe("the PostgreSQL engine through an outage of its server", function () {
   let server: PostgresServer;
   let db: PostgresDatabase;
   before(async function () {
-    server = await PostgresServer.start();
+    server = await PostgresServer.start({ settings: { wal_writer_delay: "10s" } });
     db = await PostgresDatabase.open(server.url(), { maxRetryDelayMs: 200 });
     await bindEpochRows(db, { epoch: 1, attempt: 0 });
   });
@@ -67,5 +68,33 @@ describe("the PostgreSQL engine through an outage of its server", function () {
     const deadline = Date.now() + 10_000;
     while (db.unavailable !== undefined && Date.now() < deadline) await sleep(50);
     expect(db.unavailable).to.equal(undefined);
+  });
+
+  it("writes again, before any read, what a crashed server lost of the writes not yet flushed", async function () {
+    // Connections closed as soon as they are idle: none notices the crash, so nothing reconnects before the check.
+    const writer = await PostgresDatabase.open(server.url(), { idleTimeoutMs: 1 });
+    const store = new PostgresStore(writer, await spaceOf(writer, 1, "crash"));
+    await store.commit([{ type: "put", key: key("flushed"), value: key(1) }]);
+    await store.apply([{ type: "put", key: key("unflushed"), value: key(2) }]);
+    await store.apply([{ type: "del", key: key("flushed") }]);
+    expect(await store.applied.get(key("unflushed"))).to.deep.equal(key(2));
+    await sleep(100);
+    await server.crash();
+    await server.resume();
+    // The server lost them: a process that wrote nothing sees the state before the two applied batches.
+    const other = await PostgresDatabase.open(server.url());
+    try {
+      const seen = new PostgresStore(other, store.space);
+      expect(await seen.get(key("unflushed"))).to.equal(undefined);
+      expect(await seen.get(key("flushed"))).to.deep.equal(key(1));
+      // The writer's next statement finds the restarted server and replays its unflushed writes first.
+      expect(await store.applied.get(key("unflushed"))).to.deep.equal(key(2));
+      await store.durable();
+      expect(await seen.get(key("unflushed"))).to.deep.equal(key(2));
+      expect(await seen.get(key("flushed"))).to.equal(undefined);
+    } finally {
+      await other.close();
+      await writer.close();
+    }
   });
 });
