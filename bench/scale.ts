@@ -47,10 +47,10 @@ import { G, Point } from "../node/crypto/point.ts";
 import type { GeneratedKey } from "../node/dkg/types.ts";
 import { EpochStorage } from "../node/runtime/epoch-storage.ts";
 import { changeOps, loadReads } from "../node/store/app-state-store.ts";
-import type { DeploymentIdentity } from "../node/store/deployment-binding.ts";
 import { jsonBytes } from "../node/store/key-codec.ts";
 import { PostgresServer } from "../scripts/lib/postgres-server.ts";
 import { fastSchemes } from "../test/sim/fast-signer.ts";
+import { TEST_DEPLOYMENT } from "../test/support/test-deployment.ts";
 import type { Tail } from "./scale-child.ts";
 import { databaseBytes, ENGINES, openBenchStorage, type Engine } from "./scale-storage.ts";
 
@@ -76,13 +76,7 @@ const LOOKUPS = 20_000;
 const VERIFIER = "dev";
 const userId = (i: number) => `user${i}@example.com`;
 
-const deployment: DeploymentIdentity = {
-  chainId: "31337",
-  nodeList: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-  deploymentBlock: 1,
-  deploymentBlockHash: "0x" + "ab".repeat(32),
-  nodeAddress: "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf",
-};
+const deployment = TEST_DEPLOYMENT;
 const chainId = encodeDomain({ deployment, epoch: EPOCH.epoch });
 const schemes = fastSchemes(EPOCH.n, "bench-scale");
 const QUORUM = quorum(EPOCH.n);

@@ -32,7 +32,7 @@ import type { Logger } from "pino";
 
 import { GroupSync } from "./group-sync.ts";
 import { StoreClosedError } from "./kv-store.ts";
-import { migrate } from "./postgres-schema.ts";
+import { migrate, SCHEMA } from "./postgres-schema.ts";
 
 /** Node's socket errors that mean the server is out of reach, not that the statement was wrong. */
 const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -41,11 +41,18 @@ const SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT
  * administrator, crash shutdown, cannot connect now: starting up) and 53300 (too many connections).
  */
 const SERVER_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
-/** What `pg` throws, without a code, when a connection ends under a statement or cannot be had in time. */
-const PG_CONNECTION_LOST = /Connection terminated|connection timeout|timeout exceeded when trying to connect/i;
+/**
+ * What `pg` throws, without a code, when a connection ends under a statement, cannot be had in time, or ended before
+ * the statement was sent ("Client has encountered a connection error and is not queryable").
+ */
+const PG_CONNECTION_LOST =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|encountered a connection error|Client was closed/i;
 
-/** The synchronous commit that makes every earlier write durable (one round trip: the simple protocol). */
-const FLUSH = "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT";
+/**
+ * The synchronous commit that makes every earlier write durable (one round trip: the simple protocol). It must write:
+ * PostgreSQL flushes nothing at the commit of a transaction that wrote no WAL, whatever synchronous_commit says.
+ */
+const FLUSH = `BEGIN; SET LOCAL synchronous_commit = on; UPDATE ${SCHEMA}.flushes SET count = count + 1; COMMIT`;
 /** How long `close` waits for the last flush when the server is out of reach. */
 const CLOSE_FLUSH_MS = 5000;
 
@@ -111,6 +118,10 @@ export class PostgresDatabase {
     // An idle connection the server dropped: the next statement finds out and retries; this only keeps `pg` from
     // turning it into an uncaught error.
     this.#pool.on("error", (error) => this.#markUnavailable(error));
+    // The pool listens for errors of idle connections only: one the server ends while it is checked out (a shutdown
+    // between two statements, or while a statement runs) would otherwise be an uncaught 'error' event, and end the
+    // process. The statement under way fails, and is retried.
+    this.#pool.on("connect", (client) => client.on("error", (error) => this.#markUnavailable(error)));
   }
 
   /**

@@ -13,6 +13,8 @@
  * - `spaces`: one key space per store of an epoch (`chain`, `auth`), the unit a KvStore sees.
  * - `kv`: every store's entries, keyed (space, k); bytea compares bytewise (memcmp, then length), whatever the
  *   database's collation, which is the order kv-store.ts asks for.
+ * - `flushes`: one row, counting the synchronous commits that make the asynchronous writes durable
+ *   (postgres-database.ts).
  */
 import type { PoolClient } from "pg";
 
@@ -44,7 +46,12 @@ export const MIGRATIONS: readonly string[] = [
      k bytea NOT NULL,
      v bytea NOT NULL,
      PRIMARY KEY (space, k)
-   );`,
+   );
+   CREATE TABLE ${SCHEMA}.flushes (
+     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+     count bigint NOT NULL
+   );
+   INSERT INTO ${SCHEMA}.flushes (count) VALUES (0);`,
 ];
 
 /** The schema version this code writes. */

@@ -7,7 +7,6 @@
 import { expect } from "chai";
 
 import { DataBindingError } from "../../node/store/binding-error.ts";
-import type { DeploymentIdentity } from "../../node/store/deployment-binding.ts";
 import { key } from "../../node/store/key-codec.ts";
 import {
   bindDatabase,
@@ -21,14 +20,9 @@ import { SCHEMA, SCHEMA_VERSION, SchemaVersionError } from "../../node/store/pos
 import { PostgresStore } from "../../node/store/postgres-store.ts";
 import { PostgresServer } from "../../scripts/lib/postgres-server.ts";
 import { refusedWith } from "../support/refusal.ts";
+import { TEST_DEPLOYMENT } from "../support/test-deployment.ts";
 
-const identity: DeploymentIdentity = {
-  chainId: "31337",
-  nodeList: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-  deploymentBlock: 1,
-  deploymentBlockHash: "0x" + "ab".repeat(32),
-  nodeAddress: "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf",
-};
+const identity = TEST_DEPLOYMENT;
 
 describe("the PostgreSQL database's schema and binding", function () {
   this.timeout(60_000);

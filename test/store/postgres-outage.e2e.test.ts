@@ -52,6 +52,25 @@ describe("the PostgreSQL engine through an outage of its server", function () {
     expect(db.unavailable).to.equal(undefined);
   });
 
+  it("survives a server stopped under a checked-out connection, and runs the transaction again once it is back", async function () {
+    let runs = 0;
+    let halted!: () => void;
+    const whenHalted = new Promise<void>((resolve) => (halted = resolve));
+    const transaction = db.transaction(async (client) => {
+      if (++runs === 1) await whenHalted; // the server goes away between two statements of the transaction
+      await client.query("SELECT 1");
+      return runs;
+    });
+    const state = tracked(transaction);
+    await sleep(100);
+    await server.halt();
+    halted();
+    await sleep(300);
+    expect(state.settled).to.equal(false);
+    await server.resume();
+    expect(await transaction).to.equal(2);
+  });
+
   it("waits at open for a server that is not up yet, and sees it back without any store asking", async function () {
     await server.halt();
     const second = PostgresDatabase.open(server.url(), { maxRetryDelayMs: 200 });
