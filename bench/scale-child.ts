@@ -1,7 +1,7 @@
 /**
  * The restart half of `npm run bench:scale` (bench/scale.ts spawns it on the storage it filled; not run alone): a fresh
  * process opens the epoch's storage as a node does (the data dir's deployment binding, the curve backend,
- * EpochStorage.open, buildCores over the loaded app state), wires the JSON-RPC methods (node/api/methods.ts) to a
+ * EpochStorage.open on either engine: scale-storage.ts, buildCores over the loaded app state), wires the JSON-RPC methods (node/api/methods.ts) to a
  * KeyService over that storage as node/runtime/api-service.ts does — no chain, no p2p, no HTTP server — and answers
  * lookups.
  *
@@ -22,15 +22,17 @@ import { pointFromCoordinates } from "../node/crypto/point.ts";
 import { signTorus } from "../node/crypto/signature.ts";
 import { installConfiguredBackend } from "../node/native/select.ts";
 import { buildCores } from "../node/runtime/epoch-cores.ts";
-import { EpochStorage } from "../node/runtime/epoch-storage.ts";
-import { bindDataDir, type DeploymentIdentity } from "../node/store/deployment-binding.ts";
+import type { DeploymentIdentity } from "../node/store/deployment-binding.ts";
 import { testEpochView } from "../test/support/epoch-view.ts";
 import { DEV_VERIFIER_CONFIG } from "../test/support/node-config.ts";
+import { openBenchStorage } from "./scale-storage.ts";
 
 const importedAt = performance.now();
 
 interface Config {
   dataDir: string;
+  /** The database of the public stores, when the bench measures the PostgreSQL engine. */
+  databaseUrl: string | undefined;
   samples: string;
   keys: number;
   lookups: number;
@@ -52,12 +54,14 @@ const randomKey = () => Math.floor(Math.random() * keys);
 
 // As node/cli.ts: the configured curve backend (native by default) before any core is built.
 installConfiguredBackend({ backend: "native", allowSlowFallback: true });
-await bindDataDir(config.dataDir, deployment);
-const storage = await EpochStorage.open(
-  config.dataDir,
-  { epoch: epoch.epoch, attempt: 0, successor: false, deployment },
-  pino({ level: "silent" }),
-);
+const opened = await openBenchStorage({
+  dataDir: config.dataDir,
+  databaseUrl: config.databaseUrl,
+  epoch: epoch.epoch,
+  deployment,
+  log: pino({ level: "silent" }),
+});
+const { storage } = opened;
 const openedAt = performance.now();
 
 // This node is node 1 of an epoch whose node keys are 1·G … n·G (the view a registry would read from the chain).
@@ -207,7 +211,7 @@ const shareRead = await latency(config.lookups, async () => {
   if (key?.keyIndex !== i || key.share.length !== 64) throw new Error(`key ${i}: no share`);
 });
 const rssPeakMB = Math.round(process.resourceUsage().maxRSS / 1024);
-await storage.close();
+await opened.close();
 
 console.log(
   JSON.stringify({

@@ -1,5 +1,6 @@
 /**
- * One node's state at scale on the embedded engine (issue 17): `npm run bench:scale`. Fills one node's epoch storage
+ * One node's state at scale on each storage engine (issues 17 and 18): `npm run bench:scale`. For the embedded engine,
+ * then for PostgreSQL (`BENCH_SCALE_ENGINES` picks: "embedded,postgres" by default), fills one node's epoch storage
  * with N keys (`BENCH_SCALE_KEYS`, default 1,000,000) through the stores' own write paths, then restarts on it in a
  * fresh child process (bench/scale-child.ts) and measures what a node that holds that many keys costs:
  *
@@ -17,7 +18,13 @@
  * over a KeyService on the storage, and the stored queries alone) and of share reads, p50 and p99, with what the
  * slowest 1 % waited for (a core, the disk, the garbage collector). Checks free disk first (from the bytes a first
  * slice took), works in a directory under os.tmpdir() and deletes it at the end, also on failure or interrupt. Prints
- * a table, then one JSON line. `BENCH_SCALE_CPU_PROF=<dir>` profiles the child (node --cpu-prof) into <dir>.
+ * a table per engine, then one JSON line with the figures of each. `BENCH_SCALE_CPU_PROF=<dir>` profiles the child
+ * (node --cpu-prof) into <dir>.
+ *
+ * PostgreSQL: the bench starts a server of its own under the temporary directory (scripts/lib/postgres-server.ts, as
+ * the tests do, but with fsync on, as a node's server runs), the public stores in a database of it and the secrets in
+ * the local files; it fails rather than print a line without the PostgreSQL figures. RSS is the node process's only;
+ * bytes on disk count the local files and the database's table, TOAST and index.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -40,13 +47,19 @@ import { G, Point } from "../node/crypto/point.ts";
 import type { GeneratedKey } from "../node/dkg/types.ts";
 import { EpochStorage } from "../node/runtime/epoch-storage.ts";
 import { changeOps, loadReads } from "../node/store/app-state-store.ts";
-import { bindDataDir, type DeploymentIdentity } from "../node/store/deployment-binding.ts";
 import { jsonBytes } from "../node/store/key-codec.ts";
+import { PostgresServer } from "../scripts/lib/postgres-server.ts";
 import { fastSchemes } from "../test/sim/fast-signer.ts";
+import { TEST_DEPLOYMENT } from "../test/support/test-deployment.ts";
 import type { Tail } from "./scale-child.ts";
+import { databaseBytes, ENGINES, openBenchStorage, type Engine } from "./scale-storage.ts";
 
 const KEYS = Number(process.env.BENCH_SCALE_KEYS ?? 1_000_000);
 if (!Number.isSafeInteger(KEYS) || KEYS < 1) throw new Error(`BENCH_SCALE_KEYS must be a positive integer`);
+const RUN_ENGINES = (process.env.BENCH_SCALE_ENGINES ?? ENGINES.join(",")).split(",") as Engine[];
+for (const engine of RUN_ENGINES)
+  if (!ENGINES.includes(engine))
+    throw new Error(`BENCH_SCALE_ENGINES must list engines of ${ENGINES.join(", ")}, not "${engine}"`);
 
 /** The epoch: n5/t1/k3, this node is node 1. */
 const EPOCH = { epoch: 1, n: 5, t: 1, k: 3 };
@@ -63,13 +76,7 @@ const LOOKUPS = 20_000;
 const VERIFIER = "dev";
 const userId = (i: number) => `user${i}@example.com`;
 
-const deployment: DeploymentIdentity = {
-  chainId: "31337",
-  nodeList: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-  deploymentBlock: 1,
-  deploymentBlockHash: "0x" + "ab".repeat(32),
-  nodeAddress: "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf",
-};
+const deployment = TEST_DEPLOYMENT;
 const chainId = encodeDomain({ deployment, epoch: EPOCH.epoch });
 const schemes = fastSchemes(EPOCH.n, "bench-scale");
 const QUORUM = quorum(EPOCH.n);
@@ -172,13 +179,13 @@ if (freeAtStart < DISK_RESERVE + ESTIMATE_AFTER * 16_384)
       `(set TMPDIR to a larger disk)`,
   );
 const benchDir = await mkdtemp(path.join(tmp, "scale-bench-"));
-const dataDir = path.join(benchDir, "data");
-const epochDir = EpochStorage.dirOf(dataDir, EPOCH.epoch);
+/** The PostgreSQL server, started for the first PostgreSQL run. */
+let postgres: PostgresServer | undefined;
 const removeNow = () => rmSync(benchDir, { recursive: true, force: true });
 const onSignal = (signal: NodeJS.Signals) => {
   removeNow();
   console.error(`\n${signal}: removed ${benchDir}`);
-  process.exit(130);
+  void (postgres?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
 };
 process.once("SIGINT", onSignal);
 process.once("SIGTERM", onSignal);
@@ -190,13 +197,55 @@ try {
         .map((l) => l.toFixed(1))
         .join(" ")}`,
   );
-  const fill = await fillStorage();
-  const child = await measureRestart();
-  report(fill, child);
+  const figures: Partial<Record<Engine, Record<string, unknown>>> = {};
+  for (const engine of RUN_ENGINES) {
+    const target = await prepareTarget(engine);
+    console.log(`\n== ${engine}${target.databaseUrl ? ` (public stores in ${target.databaseUrl})` : ""}`);
+    const fill = await fillStorage(target);
+    const measured = await measureRestart(target);
+    figures[engine] = report(fill, measured);
+    // The figures are taken: the disk goes to the next engine.
+    await rm(target.dir, { recursive: true, force: true });
+  }
+  console.log(
+    JSON.stringify({ bench: "scale", keys: KEYS, ...figures, loadAverage: loadavg().map((l) => round(l, 1)) }),
+  );
 } finally {
   await rm(benchDir, { recursive: true, force: true });
+  await postgres?.stop();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The engine's storage: a data directory of its own, and for PostgreSQL a database
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Target {
+  engine: Engine;
+  /** Everything of this engine's run under the bench's directory (the data directory, the samples). */
+  dir: string;
+  dataDir: string;
+  epochDir: string;
+  databaseUrl: string | undefined;
+}
+
+async function prepareTarget(engine: Engine): Promise<Target> {
+  const dir = path.join(benchDir, engine);
+  const dataDir = path.join(dir, "data");
+  let databaseUrl: string | undefined;
+  if (engine === "postgres") {
+    postgres ??= await PostgresServer.start({ fsync: true });
+    databaseUrl = await postgres.createDatabase("scale");
+  }
+  return { engine, dir, dataDir, epochDir: EpochStorage.dirOf(dataDir, EPOCH.epoch), databaseUrl };
+}
+
+/** The bytes the engine's storage takes: the epoch directory's files by name, and the database's rows. */
+async function storedBytes(target: Target): Promise<Map<string, number>> {
+  const sizes = await filesOf(target.epochDir);
+  if (target.databaseUrl) sizes.set("PostgreSQL (chain, auth)", await databaseBytes(target.databaseUrl));
+  return sizes;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -212,18 +261,17 @@ interface FillFigures {
   firstSliceBytesPerKey: number | undefined;
 }
 
-async function fillStorage(): Promise<FillFigures> {
-  await bindDataDir(dataDir, deployment);
-  const binding = { epoch: EPOCH.epoch, attempt: 0, successor: false, deployment };
-  const storage = await EpochStorage.open(dataDir, binding, silent);
+async function fillStorage(target: Target): Promise<FillFigures> {
+  const { dataDir, databaseUrl } = target;
+  const opened = await openBenchStorage({ dataDir, databaseUrl, epoch: EPOCH.epoch, deployment, log: silent });
   try {
-    return await fillInto(storage);
+    return await fillInto(target, opened.storage);
   } finally {
-    await storage.close();
+    await opened.close();
   }
 }
 
-async function fillInto(storage: EpochStorage): Promise<FillFigures> {
+async function fillInto(target: Target, storage: EpochStorage): Promise<FillFigures> {
   const app = new KeyMappingApp({
     chainId,
     validators: EPOCH.n,
@@ -357,7 +405,7 @@ async function fillInto(storage: EpochStorage): Promise<FillFigures> {
     figures.auth.seconds += (performance.now() - t) / 1000;
 
     const done = first + count;
-    if (done === ESTIMATE_AFTER && done < KEYS) figures.firstSliceBytesPerKey = await checkDisk(done);
+    if (done === ESTIMATE_AFTER && done < KEYS) figures.firstSliceBytesPerKey = await checkDisk(target, done);
     const now = performance.now();
     if (now - lastProgress > 15_000 || done === KEYS) {
       lastProgress = now;
@@ -379,7 +427,7 @@ async function fillInto(storage: EpochStorage): Promise<FillFigures> {
 
   if (app.assignedKeys !== KEYS || app.freeKeys !== 0) throw new Error(`assigned ${app.assignedKeys} of ${KEYS} keys`);
   if (commitments.size !== KEYS) throw new Error(`${commitments.size} commit–reveal records, not ${KEYS}`);
-  await writeFile(path.join(benchDir, "samples.json"), JSON.stringify(samples));
+  await writeFile(path.join(target.dir, "samples.json"), JSON.stringify(samples));
   return figures;
 }
 
@@ -430,8 +478,8 @@ function loginsOf(commitments: CommitmentStore, first: number, count: number): P
 }
 
 /** After the first slice: the bytes a key took so far, times the keys to come, must fit the free disk. */
-async function checkDisk(done: number): Promise<number> {
-  const bytesPerKey = total(await filesOf(epochDir)) / done;
+async function checkDisk(target: Target, done: number): Promise<number> {
+  const bytesPerKey = total(await storedBytes(target)) / done;
   // A quarter more than the first slice says, as the B-trees deepen and the WAL files keep their largest size.
   const neededBytes = Math.ceil(bytesPerKey * (KEYS - done) * 1.25) + DISK_RESERVE;
   const free = await freeBytes(tmp);
@@ -473,14 +521,15 @@ interface ChildFigures {
   shareRead: Latency;
 }
 
-async function measureRestart(): Promise<{ files: Map<string, number>; child: ChildFigures }> {
-  const files = await filesOf(epochDir);
+async function measureRestart(target: Target): Promise<{ files: Map<string, number>; child: ChildFigures }> {
+  const files = await storedBytes(target);
   // The same node and loader (tsx) as this process: its execArgv carries tsx's hooks.
   const args = [...process.execArgv];
   if (process.env.BENCH_SCALE_CPU_PROF) args.push("--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SCALE_CPU_PROF}`);
   const config = {
-    dataDir,
-    samples: path.join(benchDir, "samples.json"),
+    dataDir: target.dataDir,
+    databaseUrl: target.databaseUrl,
+    samples: path.join(target.dir, "samples.json"),
     keys: KEYS,
     lookups: LOOKUPS,
     epoch: EPOCH,
@@ -508,7 +557,11 @@ async function measureRestart(): Promise<{ files: Map<string, number>; child: Ch
 // The report
 // ---------------------------------------------------------------------------------------------------------------
 
-function report(fill: FillFigures, { files, child }: { files: Map<string, number>; child: ChildFigures }) {
+/** Prints one engine's tables; returns its figures for the JSON line. */
+function report(
+  fill: FillFigures,
+  { files, child }: { files: Map<string, number>; child: ChildFigures },
+): Record<string, unknown> {
   const bytes = total(files);
   const bytesPerKey = Math.round(bytes / KEYS);
   const byStore = new Map<string, number>();
@@ -539,8 +592,8 @@ function report(fill: FillFigures, { files, child }: { files: Map<string, number
   row(["", "MB", "bytes/key"], dw);
   for (const [store, size] of [...byStore].sort((a, b) => b[1] - a[1]))
     row([store, mb(size), String(perKey(size))], dw);
-  row([`  logical: blocks (chain.sqlite)`, mb(fill.app.blockBytes), String(perKey(fill.app.blockBytes))], dw);
-  row([`  logical: app rows (chain.sqlite)`, mb(fill.app.rowBytes), String(perKey(fill.app.rowBytes))], dw);
+  row([`  logical: blocks (chain store)`, mb(fill.app.blockBytes), String(perKey(fill.app.blockBytes))], dw);
+  row([`  logical: app rows (chain store)`, mb(fill.app.rowBytes), String(perKey(fill.app.rowBytes))], dw);
   row([`  logical: key shares (keys.sqlite)`, mb(fill.keys.logicalBytes), String(perKey(fill.keys.logicalBytes))], dw);
 
   const p = child.phasesMs;
@@ -580,34 +633,28 @@ function report(fill: FillFigures, { files, child }: { files: Map<string, number
       `read from the disk, GC pauses)`,
   );
 
-  console.log(
-    JSON.stringify({
-      bench: "scale",
-      keys: KEYS,
-      embedded: {
-        restartSeconds: round(child.restartSeconds, 2),
-        rssMB: child.rssMB,
-        lookupP50Ms: child.byUser.p50Ms,
-        lookupP99Ms: child.byUser.p99Ms,
-        bytesPerKey,
-        insertPerSec: Math.round(KEYS / fill.seconds),
-        lookupP99Tail: child.byUser.tail,
-        lookupByPublicKeyP50Ms: child.byPublicKey.p50Ms,
-        lookupByPublicKeyP99Ms: child.byPublicKey.p99Ms,
-        queryLookupP50Ms: child.queryByUser.p50Ms,
-        queryLookupP99Ms: child.queryByUser.p99Ms,
-        shareReadP50Ms: child.shareRead.p50Ms,
-        shareReadP99Ms: child.shareRead.p99Ms,
-        rssPeakMB: child.rssPeakMB,
-        restartPhasesMs: Object.fromEntries(Object.entries(child.phasesMs).map(([phase, ms]) => [phase, round(ms, 1)])),
-        fillSeconds: round(fill.seconds, 1),
-        sharesPerSec: Math.round(KEYS / fill.keys.seconds),
-        appKeysPerSec: Math.round(KEYS / fill.app.seconds),
-        authRecordsPerSec: Math.round(KEYS / fill.auth.seconds),
-        firstSliceBytesPerKey: fill.firstSliceBytesPerKey && Math.round(fill.firstSliceBytesPerKey),
-        bytesPerKeyByStore: Object.fromEntries([...byStore].map(([store, size]) => [store, perKey(size)])),
-      },
-      loadAverage: loadavg().map((l) => round(l, 1)),
-    }),
-  );
+  // The engine's figures for the last line (the first six are the issue's).
+  return {
+    restartSeconds: round(child.restartSeconds, 2),
+    rssMB: child.rssMB,
+    lookupP50Ms: child.byUser.p50Ms,
+    lookupP99Ms: child.byUser.p99Ms,
+    bytesPerKey,
+    insertPerSec: Math.round(KEYS / fill.seconds),
+    lookupP99Tail: child.byUser.tail,
+    lookupByPublicKeyP50Ms: child.byPublicKey.p50Ms,
+    lookupByPublicKeyP99Ms: child.byPublicKey.p99Ms,
+    queryLookupP50Ms: child.queryByUser.p50Ms,
+    queryLookupP99Ms: child.queryByUser.p99Ms,
+    shareReadP50Ms: child.shareRead.p50Ms,
+    shareReadP99Ms: child.shareRead.p99Ms,
+    rssPeakMB: child.rssPeakMB,
+    restartPhasesMs: Object.fromEntries(Object.entries(child.phasesMs).map(([phase, ms]) => [phase, round(ms, 1)])),
+    fillSeconds: round(fill.seconds, 1),
+    sharesPerSec: Math.round(KEYS / fill.keys.seconds),
+    appKeysPerSec: Math.round(KEYS / fill.app.seconds),
+    authRecordsPerSec: Math.round(KEYS / fill.auth.seconds),
+    firstSliceBytesPerKey: fill.firstSliceBytesPerKey && Math.round(fill.firstSliceBytesPerKey),
+    bytesPerKeyByStore: Object.fromEntries([...byStore].map(([store, size]) => [store, perKey(size)])),
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * The node's configuration: a JSON file, with environment variables overriding single fields (TORUS_NODE_KEY,
  * TORUS_NODE_KEY_FILE, TORUS_NODE_KEYSTORE, TORUS_NODE_KEY_PASSWORD, TORUS_NODE_KEY_PASSWORD_FILE, TORUS_CHAIN_RPC_URL,
- * TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN, TORUS_CRYPTO_BACKEND).
+ * TORUS_NODE_LIST, TORUS_DATA_DIR, TORUS_API_PORT, TORUS_P2P_LISTEN, TORUS_CRYPTO_BACKEND, TORUS_POSTGRES_URL).
  * Every field is checked; a bad one is a ConfigError that names it, so an operator sees at once what to fix.
  */
 import { readFile } from "node:fs/promises";
@@ -80,6 +80,11 @@ export interface NodeConfig {
   };
   p2p: { listen: string; announce: string };
   dataDir: string;
+  /**
+   * Where the public state goes (blocks, app state, commit–reveal records): "embedded" SQLite files under dataDir (the
+   * default), or a PostgreSQL database. Secrets stay in dataDir's per-epoch files either way (README, "Storage").
+   */
+  storage: StorageConfig;
   verifiers: VerifierConfig[];
   /**
    * Key generation keeps `keyBuffer` unassigned keys ahead; it starts refilling when fewer than `refillMark` are
@@ -96,6 +101,8 @@ export interface NodeConfig {
   crypto: CryptoConfig & { workers: number };
   logLevel: string;
 }
+
+export type StorageConfig = { kind: "embedded" } | { kind: "postgres"; url: string };
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -205,6 +212,29 @@ function trustProxy(value: unknown): boolean | string[] {
   });
 }
 
+/** `{ "kind": "embedded" }` or `{ "kind": "postgres", "url": "postgres://…" }`. */
+function storage(value: unknown): StorageConfig {
+  const field = "config.storage";
+  const v = object(value, field);
+  if (v.kind === "embedded") {
+    if (v.url !== undefined) throw new ConfigError(`${field}.url is for "kind": "postgres" only`);
+    return { kind: "embedded" };
+  }
+  if (v.kind !== "postgres")
+    throw new ConfigError(`${field}.kind must be "embedded" or "postgres", got ${JSON.stringify(v.kind)}`);
+  const text = string(v.url, `${field}.url`);
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(`${field}.url must be a URL postgres://user:password@host:port/database`);
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:")
+    throw new ConfigError(`${field}.url must start with postgres:// or postgresql://, got "${parsed.protocol}//…"`);
+  if (parsed.pathname.length <= 1) throw new ConfigError(`${field}.url must name the database (…/<database>)`);
+  return { kind: "postgres", url: text };
+}
+
 /** `{ "pubKeyX": hex, "pubKeyY": hex }`, the signer's public key (a point of secp256k1). */
 function signerKey(value: unknown): { x: bigint; y: bigint } {
   const field = "config.api.keyAssignSigner";
@@ -289,6 +319,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     },
     p2p: { listen, announce: string(p2p.announce ?? listen, "config.p2p.announce") },
     dataDir: path.resolve(baseDir, string(c.dataDir, "config.dataDir")),
+    storage: storage(c.storage ?? { kind: "embedded" }),
     verifiers,
     keygen: {
       batchSize: int(keygen.batchSize ?? 4, "config.keygen.batchSize", 1, 256),
@@ -354,6 +385,7 @@ async function readConfig(file: string, env: NodeJS.ProcessEnv, withKey: boolean
   set("crypto", "backend", env.TORUS_CRYPTO_BACKEND);
   set("crypto", "workers", env.TORUS_CRYPTO_WORKERS === undefined ? undefined : Number(env.TORUS_CRYPTO_WORKERS));
   if (env.TORUS_DATA_DIR) raw.dataDir = env.TORUS_DATA_DIR;
+  if (env.TORUS_POSTGRES_URL) raw.storage = { kind: "postgres", url: env.TORUS_POSTGRES_URL };
   raw.nodeKey = withKey ? await loadNodeKey(raw, env, baseDir) : UNLOADED_NODE_KEY;
   for (const field of ["nodeKeyFile", "nodeKeystore", "nodeKeyPasswordFile"]) delete raw[field];
   return parseConfig(raw, baseDir);

@@ -37,6 +37,7 @@ import { ServingState } from "./runtime/serving-state.ts";
 import { VerifierAgreement } from "./runtime/verifier-agreement.ts";
 import type { AppStateQueries } from "./store/app-state-store.ts";
 import type { DeploymentIdentity } from "./store/deployment-binding.ts";
+import { PostgresDatabase } from "./store/postgres-database.ts";
 
 /** What TorusNode.start is told of events that end the node's run. */
 export interface NodeEvents {
@@ -74,6 +75,8 @@ export class TorusNode {
   #events: NodeEvents | undefined;
   /** The process's check workers (node/runtime/check-pool.ts), if `crypto.workers` asks for any. */
   #checks: CheckPool | undefined;
+  /** The database of the public stores (`storage.kind: "postgres"`), shared by the epoch's stores; closed last. */
+  #database: PostgresDatabase | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -105,9 +108,16 @@ export class TorusNode {
     const node = new TorusNode(config, log);
     node.#events = events;
     node.#checks = options.checks;
-    node.#joined = await joinEpoch(config, node.registry, log);
-    await node.#build();
-    await node.#run(events);
+    try {
+      if (config.storage.kind === "postgres")
+        node.#database = await PostgresDatabase.open(config.storage.url, { log: log.child({ unit: "postgres" }) });
+      node.#joined = await joinEpoch(config, node.registry, log, node.#database);
+      await node.#build();
+      await node.#run(events);
+    } catch (error) {
+      await node.#database?.close();
+      throw error;
+    }
     return node;
   }
 
@@ -188,6 +198,7 @@ export class TorusNode {
         deployment: this.#joined.deployment,
       },
       log,
+      this.#database,
     );
     const { chainId, scheme, app, mempool, signer } = buildCores(
       epoch,
@@ -246,6 +257,7 @@ export class TorusNode {
       clockSkewSeconds: config.api.epochClockSkewSeconds,
       retired: () => handover.retired,
       verifierRefusal: () => verifierAgreement.refusal,
+      storageRefusal: () => this.#database?.unavailable,
       stopped: () => executor.stopped,
       log,
     });
@@ -323,8 +335,10 @@ export class TorusNode {
           { epoch: this.epoch.epoch, attempt: successor?.attempt },
           "the handover attempt was aborted: erasing what this node received",
         );
-        await this.stop();
+        // The protocols stop before the erasure, the database closes after it.
+        await this.#stopProtocols();
         await storage.eraseAll();
+        await this.stop();
         events.onAbandoned();
       },
       retire: async () => {
@@ -354,6 +368,7 @@ export class TorusNode {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#stopProtocols();
+    await this.#database?.close();
     this.registry.destroy();
   }
 }

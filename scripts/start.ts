@@ -7,7 +7,9 @@
  * Options: --nodes <n> (default 5), --port <chain port> (8545, or DEVNET_CHAIN_PORT), --api-base <port> (7000: node i
  * serves on base + i), --p2p-base <port> (9000), --oidc-port <port> (5555), --signer-port <port> (5558), --keys <buffer to wait for> (50),
  * --control-port <port> (5556), --ui-port <port> (5557), --dir <state dir> (.devnet, or DEVNET_DIR), --once (exit once
- * ready, for scripted checks). A port of 0 picks a free one.
+ * ready, for scripted checks), --storage embedded|postgres (embedded: SQLite files in each node's data directory;
+ * postgres: a PostgreSQL server of the devnet's own, under the temporary directory, with a database per node). A port
+ * of 0 picks a free one.
  *
  * The web UI (scripts/lib/ui-server.ts) serves the demo DApp at `/` and the network status page at `/status`; its
  * URL is printed and recorded in network.json as `ui`.
@@ -30,6 +32,7 @@ import { startControl } from "./lib/devnet-control.ts";
 import { startUiServer, type UiServer } from "./lib/ui-server.ts";
 import { devnetDir, prepareDevnetDir } from "./lib/devnet-dir.ts";
 import { Devnet } from "./lib/devnet-processes.ts";
+import { PostgresServer } from "./lib/postgres-server.ts";
 import { describeEpoch, formatEpoch } from "./lib/operations.ts";
 import { PRIVATE_UMASK } from "../node/store/file-modes.ts";
 
@@ -50,8 +53,11 @@ const { values } = parseArgs({
     keys: { type: "string", default: "50" },
     dir: { type: "string", default: devnetDir() },
     once: { type: "boolean", default: false },
+    storage: { type: "string", default: "embedded" },
   },
 });
+if (values.storage !== "embedded" && values.storage !== "postgres")
+  throw new Error(`--storage must be "embedded" or "postgres", got "${values.storage}"`);
 
 function count(name: string, raw: string, min: number): number {
   const value = Number(raw);
@@ -69,12 +75,14 @@ const DEFAULT_KEY_BUFFER = 60;
 const EPOCH_SKEW_SECONDS = 10;
 let devnet: Devnet | undefined;
 let ui: UiServer | undefined;
+let postgres: PostgresServer | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
   await ui?.stop();
   await devnet?.stop();
+  await postgres?.stop();
   process.exit(code);
 };
 process.on("SIGINT", () => void shutdown(0));
@@ -88,9 +96,14 @@ try {
     port: count("ui-port", values["ui-port"], 0),
     networkFile: path.join(dir, "network.json"),
   });
+  if (values.storage === "postgres") {
+    postgres = await PostgresServer.start({ fsync: true });
+    console.log(`PostgreSQL ${postgres.url()} (data in ${postgres.dir}), a database per node`);
+  }
   devnet = await Devnet.start({
     dir,
     n,
+    postgres,
     chainPort: count("port", values.port, 1),
     apiBasePort: count("api-base", values["api-base"], 0),
     p2pBasePort: count("p2p-base", values["p2p-base"], 0),

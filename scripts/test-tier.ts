@@ -26,7 +26,7 @@ const E2E_DIRS = ["test/process/", "test/compat/", "test/browser/"];
 
 /** Imports that start processes: a file that has one belongs in the e2e tier. */
 const STARTS_PROCESSES =
-  /from "(node:child_process|[./]+\/(support\/(kill-child|torus-node-run|sdk-consumer|torus-js)|scripts\/lib\/devnet-processes)\.ts)"|\bstartChain\(/;
+  /from "(node:child_process|[./]+\/(support\/(kill-child|torus-node-run|sdk-consumer|torus-js)|scripts\/lib\/(devnet-processes|postgres-server))\.ts)"|\bstartChain\(/;
 
 /**
  * `test:quick`: the randomised suites at small counts (README, "Randomised suites take their size from the

@@ -13,6 +13,8 @@ import type { EpochView, Registry } from "../chain/registry.ts";
 import type { NodeConfig } from "../config.ts";
 import { closeToOthers } from "../store/close-to-others.ts";
 import { bindDataDir, type DeploymentIdentity } from "../store/deployment-binding.ts";
+import { bindDatabase, describeDatabase, retireEpochRows } from "../store/postgres-binding.ts";
+import type { PostgresDatabase } from "../store/postgres-database.ts";
 import { nodeIndex, type NodeIndex } from "./node-index.ts";
 import { eraseRetiredEpochs } from "./retired-epochs.ts";
 
@@ -39,11 +41,18 @@ export interface JoinedEpoch {
   deployment: DeploymentIdentity;
 }
 
-export async function joinEpoch(config: NodeConfig, registry: Registry, log: Logger): Promise<JoinedEpoch> {
+export async function joinEpoch(
+  config: NodeConfig,
+  registry: Registry,
+  log: Logger,
+  database?: PostgresDatabase,
+): Promise<JoinedEpoch> {
   // Before anything touches the data directory, or the chain sees this node: refuse another deployment's data.
   const deployment = await readDeploymentIdentity(registry);
   if ((await bindDataDir(config.dataDir, deployment)) === "created")
     log.info({ dataDir: config.dataDir }, "bound the data directory to this deployment and node key");
+  if (database && (await bindDatabase(database, deployment)) === "created")
+    log.info({ database: describeDatabase(database.url) }, "bound the database to this deployment and node key");
   const previousMode = await closeToOthers(config.dataDir);
   if (previousMode !== undefined)
     log.warn(
@@ -51,7 +60,9 @@ export async function joinEpoch(config: NodeConfig, registry: Registry, log: Log
       "the data directory was open to other users (an older version's): made it 0700",
     );
   // Before anything else: no retired epoch's secrets outlive this start, whatever happens after it.
-  await eraseRetiredEpochs(config.dataDir, deployment, registry, log);
+  const retired = await eraseRetiredEpochs(config.dataDir, deployment, registry, log);
+  // Idempotent: the rows of an epoch that retired while the node was down, or that a crash left behind.
+  if (database) for (const epoch of retired) await retireEpochRows(database, epoch);
   const number = await registry.findOwnEpoch();
   if (number === undefined)
     throw new Error(`node key ${registry.address} is not whitelisted in any epoch of ${config.chain.nodeList}`);

@@ -8,6 +8,11 @@
  * held at start (for recovery), their erasure (node/store/retired-epoch.ts says what a retired epoch keeps) and their
  * closing.
  *
+ * With a PostgreSQL database (`storage.kind: "postgres"`), the public stores — the chain store and the commit–reveal
+ * records — are key spaces of the database instead of `chain.sqlite` and `auth.sqlite`, bound to the epoch and attempt
+ * there too (node/store/postgres-binding.ts); the secrets (key shares, key-generation and handover records, the
+ * dealing seed) stay in this directory's files, erased by deleting them, never as rows a replica or a backup keeps.
+ *
  * Must never interpret a record: the drivers restore from the record stores (read page by page at their start), and
  * decide what to append and what to compact.
  */
@@ -29,6 +34,10 @@ import { bindEpochDir, type EpochBinding } from "../store/epoch-binding.ts";
 import { PRIVATE_FILE_MODE } from "../store/file-modes.ts";
 import { KeyStore } from "../store/key-store.ts";
 import { RecordStore } from "../store/record-store.ts";
+import type { KvStore } from "../store/kv-store.ts";
+import { bindEpochRows, eraseEpochRows, retireEpochRows, spaceOf } from "../store/postgres-binding.ts";
+import type { PostgresDatabase } from "../store/postgres-database.ts";
+import { PostgresStore } from "../store/postgres-store.ts";
 import { retireEpochDir } from "../store/retired-epoch.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
 
@@ -73,12 +82,14 @@ export class EpochStorage {
     readonly appQueries: AppStateQueries,
     /** The key generation's records (`keygen.sqlite`), compacted as batches finish (KeygenDriver). */
     readonly keygen: RecordStore<KeygenRecord>,
-    /** The commit–reveal records' store (`auth.sqlite`): read per request, never loaded at open. */
-    readonly auth: SqliteStore,
+    /** The commit–reveal records' store (`auth.sqlite` or the database): read per request, never loaded at open. */
+    readonly auth: KvStore,
     readonly commitments: CommitmentStore,
     /** The handover receiver's records (`pss.sqlite`): a successor epoch's only. */
     readonly pss: RecordStore<ReceiverRecord> | undefined,
     readonly onDisk: OnDisk,
+    /** The database of the public stores, if they are not files here. */
+    private readonly database: PostgresDatabase | undefined,
   ) {}
 
   #closed: Promise<void> | undefined;
@@ -88,13 +99,14 @@ export class EpochStorage {
   }
 
   /**
-   * Binds and opens the epoch's directory; data of an earlier, aborted attempt is erased first (this node was down when
-   * the attempt ended).
+   * Binds and opens the epoch's directory (and its rows of `database`, bound to it already); data of an earlier,
+   * aborted attempt is erased first (this node was down when the attempt ended).
    */
   static async open(
     dataDir: string,
     binding: { epoch: number; attempt: number; successor: boolean; deployment: DeploymentIdentity },
     log: Logger,
+    database?: PostgresDatabase,
   ): Promise<EpochStorage> {
     const dir = EpochStorage.dirOf(dataDir, binding.epoch);
     if ((await bindEpochDir(dir, { epoch: binding.epoch, attempt: binding.attempt })) === "erased")
@@ -109,10 +121,19 @@ export class EpochStorage {
         `${oldKeys} holds key shares in an earlier version's files, which this version does not read (it keeps ` +
           `them in keys.sqlite). Move ${dir} away (mv ${dir} ${dir}.old) to start this epoch's directory anew.`,
       );
+    if (database && (await bindEpochRows(database, binding)) === "erased")
+      log.warn(
+        { epoch: binding.epoch, attempt: binding.attempt },
+        "erased the database rows of an earlier, aborted transition attempt",
+      );
+    const publicStore = async (name: "chain" | "auth", file: string): Promise<KvStore> =>
+      database
+        ? new PostgresStore(database, await spaceOf(database, binding.epoch, name))
+        : SqliteStore.open(path.join(dir, file));
     const keyStore = await KeyStore.open(path.join(dir, "keys.sqlite"));
-    const auth = await SqliteStore.open(path.join(dir, "auth.sqlite"));
+    const auth = await publicStore("auth", "auth.sqlite");
     const commitments = await CommitmentStore.open(auth, () => Date.now());
-    const chainKv = await SqliteStore.open(path.join(dir, CHAIN_FILE));
+    const chainKv = await publicStore("chain", CHAIN_FILE);
     const chain = await ChainStore.open(chainKv);
     const head = await chain.head();
     const appState = await loadAppState(chainKv);
@@ -132,6 +153,7 @@ export class EpochStorage {
       commitments,
       pss,
       onDisk,
+      database,
     );
   }
 
@@ -162,11 +184,14 @@ export class EpochStorage {
    */
   async retire(): Promise<string[]> {
     await this.close();
+    // The database first: a crash before the directory's marker retires both again at the next start.
+    if (this.database) await retireEpochRows(this.database, this.binding.epoch);
     return retireEpochDir(this.dir, { ...this.binding, retiredAt: new Date().toISOString() });
   }
 
   /** A successor's transition attempt was aborted: everything it received goes (call after `close`). */
   async eraseAll(): Promise<void> {
+    if (this.database) await eraseEpochRows(this.database, this.binding.epoch);
     await rm(this.dir, { recursive: true, force: true });
   }
 

@@ -25,6 +25,8 @@ export interface ServingParts {
   retired(): boolean;
   /** Why the verifier list keeps this node from serving (verifier-agreement.ts), if it does. */
   verifierRefusal(): string | undefined;
+  /** Why the node's storage cannot be used now (its PostgreSQL database is out of reach), if it cannot. */
+  storageRefusal?(): string | undefined;
   stopped(): boolean;
   log: Logger;
 }
@@ -66,11 +68,16 @@ export class ServingState {
     await this.parts.handover.handoverCompleted();
   }
 
-  /** Why this node serves no client, if it does not: a retired epoch, another verifier list, or a handover. */
+  /**
+   * Why this node serves no client, if it does not: a retired epoch, an unreachable database, another verifier list,
+   * or a handover.
+   */
   get refusing(): string | undefined {
     const { epoch } = this.parts.epoch;
     if (this.parts.retired())
       return `epoch ${epoch} has ended and erased its key shares: the next epoch serves (see the NodeList)`;
+    const storageRefusal = this.parts.storageRefusal?.();
+    if (storageRefusal) return storageRefusal;
     const verifierRefusal = this.parts.verifierRefusal();
     if (verifierRefusal) return verifierRefusal;
     if (this.handover)

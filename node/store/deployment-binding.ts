@@ -59,7 +59,7 @@ export async function bindDataDir(dataDir: string, identity: DeploymentIdentity)
     await writeJsonAtomically(file, identity);
     return "created";
   }
-  checkBinding(dataDir, parseBinding(file, stored, dataDir), identity);
+  checkBinding(`dataDir ${dataDir}`, parseBinding(file, stored, dataDir), identity, remedy(dataDir));
   return "matches";
 }
 
@@ -82,21 +82,30 @@ function same(a: string | number, b: string | number): boolean {
   return String(a).toLowerCase() === String(b).toLowerCase();
 }
 
-function checkBinding(dataDir: string, stored: DeploymentIdentity, current: DeploymentIdentity): void {
+/**
+ * Refuses data bound to another deployment or node key: `where` names it ("dataDir …", "the database …"), `remedy`
+ * says what the operator can do. Shared by a data directory's binding and the PostgreSQL database's.
+ */
+export function checkBinding(
+  where: string,
+  stored: DeploymentIdentity,
+  current: DeploymentIdentity,
+  remedy: string,
+): void {
   const differences = DEPLOYMENT_FIELDS.filter(([field]) => !same(stored[field], current[field])).map(
     ([field, label]) => `${label} ${String(stored[field])} there, ${String(current[field])} here`,
   );
   if (differences.length > 0) {
     throw new DataBindingError(
       "OTHER_DEPLOYMENT",
-      `dataDir ${dataDir} belongs to another deployment (${differences.join("; ")}). ${remedy(dataDir)}`,
+      `${where} belongs to another deployment (${differences.join("; ")}). ${remedy}`,
     );
   }
   if (!same(stored.nodeAddress, current.nodeAddress)) {
     throw new DataBindingError(
       "OTHER_NODE_KEY",
-      `dataDir ${dataDir} belongs to another node key of this deployment (node ${stored.nodeAddress} there, ` +
-        `${current.nodeAddress} here). ${remedy(dataDir)}`,
+      `${where} belongs to another node key of this deployment (node ${stored.nodeAddress} there, ` +
+        `${current.nodeAddress} here). ${remedy}`,
     );
   }
 }

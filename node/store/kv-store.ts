@@ -3,8 +3,9 @@
  * batches, on which typed stores are built (commit–reveal records in node/auth/commitments.ts, key shares in
  * key-store.ts, blocks by height and the app state in chain-store.ts and app-state-store.ts, the key-generation and
  * handover records in record-store.ts). Engines: in memory for
- * simulations (memory-store.ts), `node:sqlite` embedded on disk (sqlite-store.ts); a PostgreSQL engine must fit the
- * same contract, which test/store/storage-contract.ts checks for every engine.
+ * simulations (memory-store.ts), `node:sqlite` embedded on disk (sqlite-store.ts), PostgreSQL (postgres-store.ts, for
+ * the public stores of a node configured with a database); test/store/storage-contract.ts checks this contract for
+ * every engine.
  *
  * Contract:
  * - Keys and values are byte strings; keys are 1..MAX_KEY_BYTES long, values at most MAX_VALUE_BYTES. Keys order

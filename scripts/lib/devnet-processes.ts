@@ -47,6 +47,11 @@ export interface DevnetOptions {
    * the chain, the issuer and the nodes share a clock, so that a login at the next epoch need not wait long.
    */
   epochClockSkewSeconds?: number;
+  /**
+   * Keep each node's public stores in a database of its own on this PostgreSQL server (`storage.kind: "postgres"`),
+   * rather than in SQLite files under its data directory; the caller starts and stops the server.
+   */
+  postgres?: { createDatabase(name: string): Promise<string> };
   /** Extra config fields per node (tests give one node a different verifier list). */
   configOverride?: (i: number, config: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -208,6 +213,8 @@ export class Devnet {
       crypto: { backend: "native", workers: 0 },
       logLevel: "info",
     };
+    if (this.options.postgres)
+      config.storage = { kind: "postgres", url: await this.options.postgres.createDatabase(`node_${slot}`) };
     config = this.options.configOverride?.(slot, config) ?? config;
     const configFile = path.join(nodeDir, "node.json");
     await writeFile(configFile, JSON.stringify(config, null, 2) + "\n", { mode: PRIVATE_FILE_MODE });
@@ -308,6 +315,21 @@ export class Devnet {
     await this.waitUntilServing(nodes, timeoutMs);
     onProgress(`every node of epoch ${epoch} serves`);
     return { epoch, nodes };
+  }
+
+  /**
+   * Waits until every one of `nodes` reports the same height and app hash at one moment (the chain moves while keys
+   * refill); throws with what each reported last otherwise.
+   */
+  async waitForAgreement(nodes: DevnetNode[], withinMs = 90_000): Promise<void> {
+    let seen = "";
+    for (const until = Date.now() + withinMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      const statuses = await Promise.all(nodes.map((node) => this.status(node)));
+      const views = statuses.map((s) => (s ? `${s.bft.height}/${s.bft.appHash}` : "down"));
+      seen = views.join(" ");
+      if (statuses[0] && views.every((v) => v === views[0])) return;
+    }
+    throw new Error(`the nodes never agreed on one height and app hash: ${seen}`);
   }
 
   /** A node's index in its epoch: its position in the epoch's list on-chain (a busy node may answer /status late). */

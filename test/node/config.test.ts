@@ -32,6 +32,23 @@ describe("node configuration", function () {
       allowSlowFallback: false,
       workers: Math.max(0, availableParallelism() - 1),
     });
+    expect(config.storage).to.deep.equal({ kind: "embedded" });
+  });
+
+  it("takes a PostgreSQL database for storage, from the file or from TORUS_POSTGRES_URL", async function () {
+    const url = "postgres://torus:secret@db.internal:5432/node1";
+    expect(parseConfig({ ...valid, storage: { kind: "postgres", url } }).storage).to.deep.equal({
+      kind: "postgres",
+      url,
+    });
+    const dir = await mkdtemp(path.join(tmpdir(), "config-"));
+    try {
+      await writeFile(path.join(dir, "node.json"), JSON.stringify(valid));
+      const config = await loadConfig(path.join(dir, "node.json"), { TORUS_POSTGRES_URL: url });
+      expect(config.storage).to.deep.equal({ kind: "postgres", url });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("takes crypto.backend noble or native, crypto.allowSlowFallback and crypto.workers", function () {
@@ -142,6 +159,27 @@ describe("node configuration", function () {
       /config\.crypto\.workers must be an integer in \[0, 256\], got 1.5/,
     ],
     ["a negative number of check workers", { crypto: { workers: -1 } }, /config\.crypto\.workers must be/],
+    [
+      "an unknown storage kind",
+      { storage: { kind: "leveldb" } },
+      /config\.storage\.kind must be "embedded" or "postgres"/,
+    ],
+    ["PostgreSQL without a URL", { storage: { kind: "postgres" } }, /config\.storage\.url must be a non-empty string/],
+    [
+      "a PostgreSQL URL of another scheme",
+      { storage: { kind: "postgres", url: "mysql://h/db" } },
+      /config\.storage\.url must start with postgres:\/\//,
+    ],
+    [
+      "a PostgreSQL URL without a database",
+      { storage: { kind: "postgres", url: "postgres://h:5432" } },
+      /config\.storage\.url must name the database/,
+    ],
+    [
+      "a URL for the embedded engine",
+      { storage: { kind: "embedded", url: "postgres://h/db" } },
+      /config\.storage\.url is for "kind": "postgres" only/,
+    ],
     [
       "a missing audience",
       { verifiers: [{ ...VERIFIER, audience: "" }] },

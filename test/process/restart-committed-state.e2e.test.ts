@@ -73,18 +73,6 @@ describe("a node restarts from its committed state, replaying no block", functio
     return (outcome.result as { keys?: { key_index: string }[] } | undefined)?.keys?.[0]?.key_index;
   }
 
-  /** Waits until every node reports the same height and app hash at one moment (the chain moves while keys refill). */
-  async function expectAgreement(nodes: DevnetNode[], withinMs = 90_000): Promise<void> {
-    let seen = "";
-    for (const until = Date.now() + withinMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-      const statuses = await Promise.all(nodes.map((node) => devnet.status(node)));
-      const views = statuses.map((s) => (s ? `${s.bft.height}/${s.bft.appHash}` : "down"));
-      seen = views.join(" ");
-      if (statuses[0] && views.every((v) => v === views[0])) return;
-    }
-    expect.fail(`the nodes never agreed on one height and app hash: ${seen}`);
-  }
-
   it("resumes at a block whose effects it committed just before it was killed, and agrees with its peers", async function () {
     const victim = devnet.nodes[1]!;
     const peers = devnet.nodes.filter((n) => n !== victim);
@@ -99,7 +87,7 @@ describe("a node restarts from its committed state, replaying no block", functio
     expect((await headOf(victim)).height).to.equal(crashAt);
 
     devnet.spawn(victim);
-    await expectAgreement(devnet.nodes);
+    await devnet.waitForAgreement(devnet.nodes);
     for (const verifierId of assigned)
       expect(await keyIndexOn(victim, verifierId), verifierId).to.equal(await keyIndexOn(peers[0]!, verifierId));
   });
@@ -114,7 +102,7 @@ describe("a node restarts from its committed state, replaying no block", functio
     expect(peerHeight - behind, `stopped at ${behind}, peers at ${peerHeight}`).to.be.at.least(100);
 
     devnet.spawn(victim);
-    await expectAgreement(running());
+    await devnet.waitForAgreement(running());
     for (const verifierId of assigned)
       expect(await keyIndexOn(victim, verifierId), verifierId).to.equal(await keyIndexOn(peers[0]!, verifierId));
   });

@@ -12,20 +12,14 @@ import { CHAIN_FILE, EpochStorage } from "../../node/runtime/epoch-storage.ts";
 import { eraseRetiredEpochs } from "../../node/runtime/retired-epochs.ts";
 import { writeJsonAtomically } from "../../node/store/atomic-json.ts";
 import { DataBindingError } from "../../node/store/binding-error.ts";
-import type { DeploymentIdentity } from "../../node/store/deployment-binding.ts";
 import { bindEpochDir } from "../../node/store/epoch-binding.ts";
 import { RETIRED_MARKER_FILE } from "../../node/store/retired-epoch.ts";
 import { refusedWith } from "../support/refusal.ts";
+import { TEST_DEPLOYMENT } from "../support/test-deployment.ts";
 
 const silent = pino({ level: "silent" });
 
-const deployment: DeploymentIdentity = {
-  chainId: "31337",
-  nodeList: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-  deploymentBlock: 1,
-  deploymentBlockHash: "0x" + "ab".repeat(32),
-  nodeAddress: "0x70997970C51812dc3A64C7d6A02A4e4BAC6d1A3e",
-};
+const deployment = TEST_DEPLOYMENT;
 
 const SHARE = "5ec4e7".padEnd(64, "7");
 const key = (keyIndex: number) => testKey(keyIndex, SHARE);

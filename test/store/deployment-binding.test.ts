@@ -5,16 +5,11 @@ import path from "node:path";
 import { expect } from "chai";
 
 import { DataBindingError } from "../../node/store/binding-error.ts";
-import { DEPLOYMENT_BINDING_FILE, bindDataDir, type DeploymentIdentity } from "../../node/store/deployment-binding.ts";
+import { DEPLOYMENT_BINDING_FILE, bindDataDir } from "../../node/store/deployment-binding.ts";
 import { refusedWith } from "../support/refusal.ts";
+import { TEST_DEPLOYMENT } from "../support/test-deployment.ts";
 
-const identity: DeploymentIdentity = {
-  chainId: "31337",
-  nodeList: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-  deploymentBlock: 1,
-  deploymentBlockHash: "0x" + "ab".repeat(32),
-  nodeAddress: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-};
+const identity = TEST_DEPLOYMENT;
 
 const refusal = (action: Promise<unknown>) => refusedWith(action, DataBindingError);
 

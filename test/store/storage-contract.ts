@@ -1,6 +1,6 @@
 /**
  * The contract of the storage interface (node/store/kv-store.ts), run against every engine by one test file each
- * (memory-store.test.ts, sqlite-store.test.ts; the PostgreSQL engine will run it too): reads after commit, atomic
+ * (memory-store.test.ts, sqlite-store.test.ts, postgres-store.e2e.test.ts against a real server): reads after commit, atomic
  * batches (one refused midway leaves nothing), ordered range scans with bounds, limits, reverse and paging, delete,
  * count, refused input; pipelined writes: `apply` visible at once to the `applied` reads, all or nothing, made
  * durable by `durable()`, and a chain of read–modify–write changes through them losing none.
