@@ -92,10 +92,10 @@ export type CheckOutput = { type: "check"; id: number; job: CheckJob };
 export type CheckedInput = { type: "checked"; id: number; result: CheckResult };
 
 /**
- * The checks a core waits for. Inline (no pool), a check runs at once and its continuation within the same step, as
- * if the core had checked in place. Deferred, the job goes out as a `check` output and the continuation runs when the
- * shell enters its verdict; a verdict for no waiting check (the core restarted since) is ignored. The core bounds how
- * many checks wait (one per dealer's send, one per node's proofs), so this map stays small.
+ * The jobs a core waits for. Inline (no pool), a job runs at once and its continuation within the same step, as if
+ * the core had done the work in place. Deferred, the job goes out as a `check` output and the continuation runs when
+ * the shell enters its result; a result for no waiting job (the core restarted since) is ignored. The core bounds how
+ * many jobs wait (one per dealer's send, one per node's proofs, one per batch's shares), so this map stays small.
  */
 export class PendingChecks {
   #next = 0;

@@ -106,7 +106,7 @@ interface Batch {
   proofs?: ProofsMessage["proofs"];
   shareKeys: Map<number, Point[]>;
   parkedProofs: Map<number, ParsedMessage & { type: "proofs" }>;
-  /** Checks under way: "send:<dealer>" and "proofs:<node>", so that a resent copy does not start a second one. */
+  /** Jobs under way: "send:<dealer>", "proofs:<node>" and "shares", so that a resent copy does not start a second. */
   checking: Set<string>;
   keys?: GeneratedKey[];
 }
