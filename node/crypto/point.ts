@@ -108,9 +108,7 @@ const encodings = new WeakMap<Point, Uint8Array>();
  * which a dealer's commitments are sent in. Never for bytes from a peer: those go through `decodePoint`.
  */
 export function computedPoint(bytes: Uint8Array): Point {
-  const hex = bytesToHex(bytes);
-  const point = new Point(BigInt("0x" + hex.slice(2, 66)), BigInt("0x" + hex.slice(66, 130)), 1n);
-  checked.add(point);
+  const point = trustedPoint(bytesToHex(bytes));
   encodings.set(point, bytes);
   return point;
 }
@@ -121,6 +119,11 @@ export function computedPoint(bytes: Uint8Array): Point {
  * `decodePointHex`.
  */
 export function ownPointHex(hex: string): Point {
+  return trustedPoint(hex);
+}
+
+/** The point of an uncompressed encoding's hex that this process knows to be valid, remembered as checked. */
+function trustedPoint(hex: string): Point {
   const point = new Point(BigInt("0x" + hex.slice(2, 66)), BigInt("0x" + hex.slice(66, 130)), 1n);
   checked.add(point);
   return point;

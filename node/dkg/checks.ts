@@ -141,8 +141,9 @@ export type PlainCheckJob = Plain<CheckJob>;
 export type PlainCheckResult = CheckVerdict | (Omit<BatchShares, "columns"> & { columns: string[][] });
 
 /**
- * A job as plain data. Its points travel as wire hex, which is remembered for points parsed from a message and for
- * a batch's columns (dkg/wire.ts): the main thread, which the pool is there to relieve, encodes next to nothing. Hex
+ * A job as plain data. Its points travel as wire hex: points parsed from a message remember their encoding
+ * (crypto/point.ts) and a batch's columns their hex (dkg/wire.ts), so the main thread, which the pool is there to
+ * relieve, encodes next to nothing. Hex
  * crosses a thread faster than bigint coordinates. The other thread reads the points without checking them again
  * (`ownPointHex`): this process checked them when it parsed them, or computed them.
  */

@@ -592,7 +592,7 @@ export class KeyGenerator {
       for (let m = 1; m <= this.#c.n; m++) this.#send(m, message);
       for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
       batch.parkedProofs.clear();
-      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
+      this.#progressBatch(batch);
     });
   }
 
@@ -613,8 +613,7 @@ export class KeyGenerator {
       batch.parkedProofs.set(from, message);
       return;
     }
-    this.#checkProofs(batch, from, message);
-    this.#progressBatch(batch);
+    this.#checkProofs(batch, from, message); // which goes on with the batch once the proofs are taken
   }
 
   #checkProofs(batch: Batch, from: number, message: ParsedMessage & { type: "proofs" }): void {
@@ -623,7 +622,10 @@ export class KeyGenerator {
         from,
         message.proofs.map((p) => p.Y),
       );
-    if (from === this.#c.self) return void accept();
+    if (from === this.#c.self) {
+      accept();
+      return this.#progressBatch(batch);
+    }
     const checking = `proofs:${from}`;
     if (batch.checking.has(checking)) return;
     batch.checking.add(checking);
@@ -637,7 +639,7 @@ export class KeyGenerator {
       if (!verdict.ok) return this.#reject(from, verdict.reason);
       if (batch.keys || batch.shareKeys.has(from)) return;
       accept();
-      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
+      this.#progressBatch(batch);
     });
   }
 
@@ -663,7 +665,7 @@ export class KeyGenerator {
       );
     };
     const range = Array.from({ length: this.#keysPerBatch }, (_, key) => key);
-    // Affine together, one inversion for all: each is encoded below (received Ys remember their hex).
+    // Affine together, one inversion for all: each is encoded below (received Ys remember their encoding).
     const publicKeys = affinePoints(range.map((key) => combine(key, 0n)));
     const keys: GeneratedKey[] = range.map((key) => {
       const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));

@@ -25,10 +25,8 @@ const POINT = /^04[0-9a-f]{128}$/;
 const HASH = /^[0-9a-f]{64}$/;
 
 export const scalarHex = (value: bigint): string => value.toString(16).padStart(64, "0");
-/** The hex a parsed point came in as (canonical: lowercase, uncompressed), so that encoding it again is free. */
-const parsedPointHex = new WeakMap<Point, string>();
-
-export const pointHex = (point: Point): string => parsedPointHex.get(point) ?? bytesToHex(encodedPoint(point));
+/** A point's wire hex: a parsed or computed point remembers its encoding (crypto/point.ts), so it costs no inversion. */
+export const pointHex = (point: Point): string => bytesToHex(encodedPoint(point));
 
 export function parseScalar(value: unknown, field: string): bigint {
   if (typeof value !== "string" || !SCALAR.test(value)) fail(`${field} is not a 64-digit lowercase hex scalar`);
@@ -40,9 +38,7 @@ export function parseScalar(value: unknown, field: string): bigint {
 export function parsePoint(value: unknown, field: string): Point {
   if (typeof value !== "string" || !POINT.test(value)) fail(`${field} is not an uncompressed point in hex`);
   try {
-    const point = decodePointHex(value, field);
-    parsedPointHex.set(point, value);
-    return point;
+    return decodePointHex(value, field);
   } catch (error) {
     if (error instanceof CryptoError) fail(error.message);
     throw error;
@@ -125,8 +121,7 @@ function matrices(value: unknown, shape: Shape, field: string): Point[][][] {
  * validity check, and a sharing's record and hash need the same matrices' hex again and again. The matrices are
  * never changed once parsed or dealt.
  */
-const wireForms = new WeakMap<object, string[][][]>();
-const vectorWireForms = new WeakMap<object, string[][]>();
+const wireForms = new WeakMap<object, unknown>();
 
 /**
  * k × k matrices of points, one per key (`keys` already checked as a list), remembered with their wire form. Each
@@ -318,24 +313,26 @@ export function pointsToWire(p: Points): WirePoints {
  * batched inversion making them all affine first (one per point otherwise). The result is shared: never change it.
  */
 export function matricesToWire(commitments: readonly (readonly (readonly Point[])[])[]): string[][][] {
-  const known = wireForms.get(commitments);
-  if (known) return known;
-  // Encodings a backend computed or a decoding kept are taken as they are (no inversion, no validity check again).
-  const encoded = encodedPoints(commitments.flatMap((m) => m.flatMap((row) => [...row])));
-  let next = 0;
-  const wire = commitments.map((m) => m.map((row) => row.map(() => bytesToHex(encoded[next++]!))));
-  wireForms.set(commitments, wire);
-  return wire;
+  return rememberedWire(commitments, (hex) => commitments.map((m) => m.map((row) => row.map(hex))));
 }
 
 /** Hex of every point of the vectors (a batch's column commitments), remembered like `matricesToWire`'s. */
 export function vectorsToWire(vectors: readonly (readonly Point[])[]): string[][] {
-  const known = vectorWireForms.get(vectors);
+  return rememberedWire(vectors, (hex) => vectors.map((vector) => vector.map(hex)));
+}
+
+/**
+ * The wire form of nested arrays of points, made once per array: `shape` rebuilds the nesting with `hex`, which gives
+ * the points' hex in order. Encodings a backend computed or a decoding kept are taken as they are; the others share
+ * one batched inversion.
+ */
+function rememberedWire<T>(points: readonly unknown[], shape: (hex: () => string) => T): T {
+  const known = wireForms.get(points) as T | undefined;
   if (known) return known;
-  const encoded = encodedPoints(vectors.flat());
+  const encoded = encodedPoints((points as unknown[]).flat(2) as Point[]);
   let next = 0;
-  const wire = vectors.map((vector) => vector.map(() => bytesToHex(encoded[next++]!)));
-  vectorWireForms.set(vectors, wire);
+  const wire = shape(() => bytesToHex(encoded[next++]!));
+  wireForms.set(points, wire);
   return wire;
 }
 
