@@ -592,7 +592,7 @@ export class KeyGenerator {
       for (let m = 1; m <= this.#c.n; m++) this.#send(m, message);
       for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
       batch.parkedProofs.clear();
-      this.#progressBatch(batch);
+      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
     });
   }
 
@@ -613,7 +613,8 @@ export class KeyGenerator {
       batch.parkedProofs.set(from, message);
       return;
     }
-    this.#checkProofs(batch, from, message); // which goes on with the batch once the proofs are taken
+    this.#checkProofs(batch, from, message);
+    this.#progressBatch(batch);
   }
 
   #checkProofs(batch: Batch, from: number, message: ParsedMessage & { type: "proofs" }): void {
@@ -622,10 +623,7 @@ export class KeyGenerator {
         from,
         message.proofs.map((p) => p.Y),
       );
-    if (from === this.#c.self) {
-      accept();
-      return this.#progressBatch(batch);
-    }
+    if (from === this.#c.self) return void accept();
     const checking = `proofs:${from}`;
     if (batch.checking.has(checking)) return;
     batch.checking.add(checking);
@@ -639,7 +637,7 @@ export class KeyGenerator {
       if (!verdict.ok) return this.#reject(from, verdict.reason);
       if (batch.keys || batch.shareKeys.has(from)) return;
       accept();
-      this.#progressBatch(batch);
+      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
     });
   }
 
