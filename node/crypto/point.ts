@@ -114,6 +114,17 @@ export function computedPoint(bytes: Uint8Array): Point {
 }
 
 /**
+ * A point this process computed by the group law from checked points (a committed polynomial evaluated at an index,
+ * say): on the curve by closure, so only the point at infinity is refused. Remembered as checked, which saves noble's
+ * curve-equation check when a verifier asserts it.
+ */
+export function derivedPoint(point: Point): Point {
+  if (point.is0()) throw new CryptoError("INVALID_POINT", "a derived point is the point at infinity");
+  checked.add(point);
+  return point;
+}
+
+/**
  * A point this process decoded (and checked) or computed itself, from its hex as it crosses to another of its threads
  * (node/dkg/checks.ts): not checked again, but remembered as checked. Never for hex from a peer: that goes through
  * `decodePointHex`.

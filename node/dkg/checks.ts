@@ -1,8 +1,9 @@
 /**
  * The curve work of a sharing, as jobs that a protocol core can hand to its shell: the checks of what peers sent — a
  * dealer's rows against its commitments (key generation and the handover), a node's share-key proofs (key
- * generation) — and the one computation that follows them in key generation, a node's shares and proofs of a batch
- * (batch-shares.ts). They are most of a sharing's cost, and they parallelise: a node with a worker pool
+ * generation) — and key generation's computations: a dealer's commitments (dealing.ts), a node's shares and proofs of
+ * a batch (batch-shares.ts) and the batch's public keys (public-keys.ts). They are most of a sharing's cost, and they
+ * parallelise: a node with a worker pool
  * (node/runtime/check-pool.ts) runs them there and enters each result into its core as an input, so the cores stay
  * synchronous and the simulations deterministic. A core without a pool runs the same function inline.
  *
@@ -11,14 +12,18 @@
  */
 import { verifySymmetricRows } from "../crypto/batch-verify.ts";
 import type { Rng } from "../crypto/field.ts";
-import { evaluateCommitment } from "../crypto/generators.ts";
-import { ownPointHex, type Point } from "../crypto/point.ts";
+import { evaluateCommitmentUnchecked } from "../crypto/generators.ts";
+import { derivedPoint, ownPointHex, type Point } from "../crypto/point.ts";
 import { verifyShareProofs, type ShareProof } from "../crypto/share-proof.ts";
 import { computeBatchShares, type BatchShares, type SharesJob } from "./batch-shares.ts";
-import { matricesToWire, pointHex, vectorsToWire } from "./wire.ts";
+import { dealCommitments, type DealJob, type Dealt } from "./dealing.ts";
+import { combinePublicKeys, type PublicKeys, type PublicKeysJob } from "./public-keys.ts";
+import { matricesToWire, ownMatrices, pointHex, vectorsToWire } from "./wire.ts";
 
 export type CheckJob =
   | SharesJob
+  | DealJob
+  | PublicKeysJob
   | {
       kind: "rows";
       k: number;
@@ -39,18 +44,29 @@ export type CheckJob =
 
 export type CheckVerdict = { ok: true } | { ok: false; reason: string };
 
-/** What a job gives: a verdict for a check, the shares and proofs for a batch's `shares`. */
-export type CheckResult<J extends CheckJob = CheckJob> = J extends SharesJob ? BatchShares : CheckVerdict;
+/** What a job gives: a verdict for a check; for a computation, what it computes. */
+export type CheckResult<J extends CheckJob = CheckJob> = J extends SharesJob
+  ? BatchShares
+  : J extends DealJob
+    ? Dealt
+    : J extends PublicKeysJob
+      ? PublicKeys
+      : CheckVerdict;
+
+/** The jobs that compute: their failure is a bug of this node, not a peer's fault, and throws. */
+type Computation = SharesJob | DealJob | PublicKeysJob;
 
 const OK: CheckVerdict = { ok: true };
 
 /**
  * Runs a job. A check that cannot even run (a point or row of the wrong shape, which parsing should have refused)
- * fails with the reason, like a check that does not hold: the peer's message is refused, nothing throws. A batch's
- * `shares` is this node's own computation: a failure there is a bug, and throws.
+ * fails with the reason, like a check that does not hold: the peer's message is refused, nothing throws. A
+ * computation is this node's own: a failure there is a bug, and throws.
  */
 export function runCheck<J extends CheckJob>(job: J, rng: Rng): CheckResult<J> {
   if (job.kind === "shares") return computeBatchShares(job, rng) as CheckResult<J>;
+  if (job.kind === "deal") return dealCommitments(job) as CheckResult<J>;
+  if (job.kind === "publicKeys") return combinePublicKeys(job) as CheckResult<J>;
   try {
     return checkOnce(job, rng) as CheckResult<J>;
   } catch (error) {
@@ -59,7 +75,7 @@ export function runCheck<J extends CheckJob>(job: J, rng: Rng): CheckResult<J> {
   }
 }
 
-function checkOnce(job: Exclude<CheckJob, SharesJob>, rng: Rng): CheckVerdict {
+function checkOnce(job: Exclude<CheckJob, Computation>, rng: Rng): CheckVerdict {
   switch (job.kind) {
     case "rows": {
       // Every coefficient of every row in one random linear combination with 64-bit weights: a bad send passes with
@@ -74,9 +90,10 @@ function checkOnce(job: Exclude<CheckJob, SharesJob>, rng: Rng): CheckVerdict {
     }
     case "shareProofs": {
       const x = BigInt(job.prover);
+      // The columns are points this process checked or computed (a batch's columns), so their evaluation is too.
       const claims = job.claims.map(({ Y, proof, context }, key) => ({
         Y,
-        C: evaluateCommitment(job.columns[key]!, x),
+        C: derivedPoint(evaluateCommitmentUnchecked(job.columns[key]!, x)),
         proof,
         context,
       }));
@@ -133,12 +150,17 @@ type Plain<J> = J extends { kind: "rows" }
         columns: string[][];
         claims: { Y: string; T1: string; T2: string; u1: bigint; u2: bigint; context: Uint8Array }[];
       }
-    : Omit<J, "dealerColumns"> & { dealerColumns: string[][][] };
+    : J extends { kind: "shares" }
+      ? Omit<J, "dealerColumns"> & { dealerColumns: string[][][] }
+      : J extends { kind: "publicKeys" }
+        ? Omit<J, "shareKeys"> & { shareKeys: (string[] | null)[] }
+        : J;
 
 /** A job as plain data for another thread (a structured clone cannot carry points): every point as its wire hex. */
 export type PlainCheckJob = Plain<CheckJob>;
-/** A result as plain data: a batch's shares with their column commitments as hex. */
-export type PlainCheckResult = CheckVerdict | (Omit<BatchShares, "columns"> & { columns: string[][] });
+/** A result as plain data: a batch's shares with their column commitments as hex, a dealing's commitments as hex. */
+export type PlainCheckResult =
+  CheckVerdict | PublicKeys | (Omit<BatchShares, "columns"> & { columns: string[][] }) | { commitments: string[][][] };
 
 /**
  * A job as plain data. Its points travel as wire hex: points parsed from a message remember their encoding
@@ -159,6 +181,10 @@ export function checkJobToPlain(job: CheckJob): PlainCheckJob {
     }
     case "shares":
       return { ...job, dealerColumns: job.dealerColumns.map(vectorsToWire) };
+    case "deal":
+      return job;
+    case "publicKeys":
+      return { ...job, shareKeys: job.shareKeys.map((ys) => ys && ys.map(pointHex)) };
   }
 }
 
@@ -179,14 +205,21 @@ export function checkJobFromPlain(plain: PlainCheckJob): CheckJob {
     }
     case "shares":
       return { ...plain, dealerColumns: plain.dealerColumns.map(vectors) };
+    case "deal":
+      return plain;
+    case "publicKeys":
+      return { ...plain, shareKeys: plain.shareKeys.map((ys) => ys && ys.map(point)) };
   }
 }
 
 export function checkResultToPlain(result: CheckResult): PlainCheckResult {
-  return "columns" in result ? { ...result, columns: vectorsToWire(result.columns) } : result;
+  if ("columns" in result) return { ...result, columns: vectorsToWire(result.columns) };
+  if ("commitments" in result) return { commitments: matricesToWire(result.commitments) };
+  return result;
 }
 
 export function checkResultFromPlain(plain: PlainCheckResult): CheckResult {
-  if (!("columns" in plain)) return plain;
-  return { ...plain, columns: plain.columns.map((column) => column.map(ownPointHex)) };
+  if ("columns" in plain) return { ...plain, columns: plain.columns.map((column) => column.map(ownPointHex)) };
+  if ("commitments" in plain) return { commitments: ownMatrices(plain.commitments) };
+  return plain;
 }

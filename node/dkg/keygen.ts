@@ -8,13 +8,11 @@
  * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
  */
 import { bivariateRow, randomSymmetricBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
-import { multiScalarMul } from "../crypto/batch-verify.ts";
-import { commitPedersenMatrix } from "../crypto/commitments.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
-import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import { affinePoints, type Point } from "../crypto/point.ts";
+import { ownPointHex, type Point } from "../crypto/point.ts";
 import type { SharesJob } from "./batch-shares.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "./checks.ts";
+import { dealCommitments } from "./dealing.ts";
 import { decisionProblem } from "./decision.ts";
 import { Sharing, completedDealers, symmetricSendProblem, type OwnRows, type SharingRecord } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ProofsMessage, SessionId } from "./types.ts";
@@ -25,7 +23,6 @@ import {
   parseDecision,
   parseDkgMessage,
   parseScalar,
-  pointHex,
   pointsToWire,
   readySignBytes,
   scalarHex,
@@ -203,7 +200,7 @@ export class KeyGenerator {
       case "dealing": {
         const f = record.f.map((m) => m.map((row) => row.map((c) => parseScalar(c, "f"))));
         const fb = record.fb.map((m) => m.map((row) => row.map((c) => parseScalar(c, "fb"))));
-        const commitments = f.map((poly, key) => commitPedersenMatrix(poly, fb[key]!));
+        const { commitments } = dealCommitments({ kind: "deal", f, fb });
         batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
         break;
       }
@@ -380,10 +377,33 @@ export class KeyGenerator {
     return batch;
   }
 
+  /** The dealing's commitments (dealing.ts; on a worker when the node has them), then its rows to every node. */
   #deal(batch: Batch, f: BivariatePolynomial[], fb: BivariatePolynomial[]): void {
-    const commitments = f.map((poly, key) => commitPedersenMatrix(poly, fb[key]!));
-    batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
-    for (let m = 1; m <= this.#c.n; m++) this.#send(m, this.#sendMessage(batch, m));
+    batch.checking.add("deal");
+    this.#checks.run({ kind: "deal", f, fb }, ({ commitments }) => {
+      batch.checking.delete("deal");
+      if (this.#batches.get(batch.batch) !== batch) return;
+      batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
+      for (let m = 1; m <= this.#c.n; m++) if (m !== this.#c.self) this.#send(m, this.#sendMessage(batch, m));
+      this.#loopback.push(this.#ownSend(batch));
+    });
+  }
+
+  /** This node's own send as parsed, from its dealing: its points need no decoding. */
+  #ownSend(batch: Batch): ParsedMessage & { type: "send" } {
+    const { f, fb, commitments } = batch.dealing!;
+    const x = BigInt(this.#c.self);
+    const rows = f.map((p) => bivariateRow(p, x));
+    const rowBlindings = fb.map((p) => bivariateRow(p, x));
+    return {
+      type: "send",
+      ...this.#id(batch, this.#c.self),
+      commitments,
+      rows,
+      rowBlindings,
+      cols: rows,
+      colBlindings: rowBlindings,
+    };
   }
 
   #sendMessage(batch: Batch, m: number): DkgMessage {
@@ -587,9 +607,11 @@ export class KeyGenerator {
       batch.shares = { s, r };
       batch.columnCommitments = columns;
       batch.proofs = proofs;
-      // One message for every node: its proofs are of this node's shares, whoever checks them.
+      // One message for every node: its proofs are of this node's shares, whoever checks them. This node takes its
+      // own share keys as they are: it computed them.
       const message = this.#proofsMessage(batch);
-      for (let m = 1; m <= this.#c.n; m++) this.#send(m, message);
+      for (let m = 1; m <= this.#c.n; m++) if (m !== this.#c.self) this.#send(m, message);
+      this.#loopback.push({ type: "proofs", epoch: this.#c.epoch, batch: batch.batch, proofs: proofs.map(ownProof) });
       for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
       batch.parkedProofs.clear();
       if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
@@ -642,43 +664,31 @@ export class KeyGenerator {
   }
 
   /**
-   * k valid Y_j fix the public key and every node's Y by Lagrange interpolation in the exponent. Normally all n
-   * arrive and only the public key is interpolated; a node that waits for missing ones too long (its resend timer)
-   * interpolates them from k.
+   * k valid Y_j fix the public key and every node's Y (public-keys.ts; on a worker when the node has them). Normally
+   * all n arrive and only the public key is interpolated; a node that waits for missing ones too long (its resend
+   * timer) interpolates them from k.
    */
   #tryPublicKeys(batch: Batch, force = false): void {
     const { k, n } = this.#c;
     if (batch.shareKeys.size < k || (batch.shareKeys.size < n && !force)) return;
-    const senders = [...batch.shareKeys.keys()].sort((a, b) => a - b).slice(0, k);
-    const indexes = senders.map(BigInt);
-    // Public values: variable-time multiplication is fine here.
-    // Lagrange in the exponent over public values: one multi-scalar multiplication per point.
-    const lambdasAt = new Map<bigint, bigint[]>();
-    const combine = (key: number, at: bigint) => {
-      let lambdas = lambdasAt.get(at);
-      if (!lambdas) lambdasAt.set(at, (lambdas = lagrangeCoefficients(indexes, at)));
-      return multiScalarMul(
-        senders.map((sender) => batch.shareKeys.get(sender)![key]!),
-        lambdas,
-      );
-    };
-    const range = Array.from({ length: this.#keysPerBatch }, (_, key) => key);
-    // Affine together, one inversion for all: each is encoded below (received Ys remember their encoding).
-    const publicKeys = affinePoints(range.map((key) => combine(key, 0n)));
-    const keys: GeneratedKey[] = range.map((key) => {
-      const ys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1)?.[key] ?? combine(key, BigInt(m + 1)));
-      return {
+    if (batch.checking.has("publicKeys")) return;
+    batch.checking.add("publicKeys");
+    const shareKeys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1) ?? null);
+    this.#checks.run({ kind: "publicKeys", k, shareKeys }, (combined) => {
+      batch.checking.delete("publicKeys");
+      if (this.#batches.get(batch.batch) !== batch || batch.keys) return;
+      const keys: GeneratedKey[] = combined.publicKeys.map((publicKey, key) => ({
         keyIndex: this.#keyIndex(batch.batch, key),
-        publicKey: pointHex(publicKeys[key]!),
-        shareKeys: ys.map(pointHex),
+        publicKey,
+        shareKeys: combined.shareKeys[key]!,
         share: scalarHex(batch.shares!.s[key]!),
         blinding: scalarHex(batch.shares!.r[key]!),
-      };
+      }));
+      batch.keys = keys;
+      this.#out.push({ type: "persist", record: { kind: "keys", batch: batch.batch, keys } });
+      this.#out.push({ type: "keys", batch: batch.batch, keys });
+      this.#retire(batch);
     });
-    batch.keys = keys;
-    this.#out.push({ type: "persist", record: { kind: "keys", batch: batch.batch, keys } });
-    this.#out.push({ type: "keys", batch: batch.batch, keys });
-    this.#retire(batch);
   }
 
   /**
@@ -742,4 +752,9 @@ function decides(decision: DealerDecision, dealer: number): boolean {
 
 function matrixHex(m: BivariatePolynomial): string[][] {
   return m.map((row) => row.map(scalarHex));
+}
+
+/** A proof this node made, as parsed: its points are its own, taken without decoding (`ownPointHex`). */
+function ownProof({ Y, T1, T2, u1, u2 }: ProofsMessage["proofs"][number]) {
+  return { Y: ownPointHex(Y), T1: ownPointHex(T1), T2: ownPointHex(T2), u1: BigInt("0x" + u1), u2: BigInt("0x" + u2) };
 }

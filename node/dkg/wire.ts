@@ -9,7 +9,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { CryptoError } from "../crypto/errors.ts";
 import { ORDER } from "../crypto/field.ts";
 
-import { decodePointHex, encodedPoint, encodedPoints, type Point } from "../crypto/point.ts";
+import { decodePointHex, encodedPoint, encodedPoints, ownPointHex, type Point } from "../crypto/point.ts";
 import type { DealerDecision, DkgMessage, ProofsMessage, SessionId, WirePoints } from "./types.ts";
 
 export class MalformedDkgMessage extends Error {
@@ -145,6 +145,23 @@ export function parseMatrices(keys: unknown[], k: number, field: string): Point[
   });
   wireForms.set(parsed, wire);
   return parsed;
+}
+
+/**
+ * Matrices of points this process computed (a dealer's commitments, from a check worker), from their wire hex, not
+ * checked again (`ownPointHex`) and remembered with that hex as their wire form.
+ */
+export function ownMatrices(wire: string[][][]): Point[][][] {
+  // A symmetric matrix's entry below the diagonal is the very point of its mirror (as the dealer's are).
+  const matrices = wire.map((m) => {
+    const matrix: Point[][] = m.map(() => []);
+    m.forEach((row, j) =>
+      row.forEach((hex, l) => (matrix[j]![l] = l < j && hex === m[l]![j] ? matrix[l]![j]! : ownPointHex(hex))),
+    );
+    return matrix;
+  });
+  wireForms.set(matrices, wire);
+  return matrices;
 }
 
 function polynomials(value: unknown, shape: Shape, field: string): bigint[][] {

@@ -51,6 +51,12 @@ export interface KeygenDriverParts {
   checks?: CheckPool | undefined;
 }
 
+/**
+ * Batches under way at once: while one batch's checks run on the worker pool, another's messages keep the main
+ * thread busy; more would only hold more rows in memory.
+ */
+export const KEYGEN_CONCURRENT_BATCHES = 2;
+
 export class KeygenDriver {
   /** Started once the epoch serves (a successor's from the moved next key index). */
   #keygen: KeyGenerator | undefined;
@@ -81,7 +87,7 @@ export class KeygenDriver {
       batchSize: settings.batchSize,
       keyBuffer: settings.keyBuffer,
       refillMark: settings.refillMark,
-      maxConcurrentBatches: 2,
+      maxConcurrentBatches: KEYGEN_CONCURRENT_BATCHES,
       resendMs: 3000,
       firstKeyIndex: this.app.firstKeyIndex,
       signingDomain,

@@ -11,6 +11,7 @@ import {
   assertPoint,
   computedPoint,
   decodePoint,
+  derivedPoint,
   decodePointHex,
   encodedPoint,
   encodedPoints,
@@ -113,6 +114,14 @@ describe(`points: decoding and encodings (${PROPERTY.numRuns} runs, seed ${PROPE
       }),
       { ...PROPERTY, numRuns: Math.min(PROPERTY.numRuns, 20) },
     );
+  });
+
+  it("takes a point derived by the group law as checked, and refuses the point at infinity", function () {
+    const sum = G.multiply(5n).add(G.multiply(7n)); // projective, never checked
+    expect(derivedPoint(sum)).to.equal(sum);
+    expect(sum.equals(G.multiply(12n))).to.be.true;
+    expect(() => assertPoint(sum, "p")).not.to.throw();
+    expectRefusal(() => derivedPoint(G.subtract(G)), "INVALID_POINT");
   });
 
   it("encodes projective points together, as noble does one by one, and keeps decoded encodings", function () {

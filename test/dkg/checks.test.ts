@@ -11,9 +11,14 @@ import {
   type CheckOutput,
 } from "../../node/dkg/checks.ts";
 import { Prng } from "../support/prng.ts";
-import { rowsJob, shareProofsJob, sharesJob, tamperedRows } from "../support/check-jobs.ts";
+import { dealJob, publicKeysJob, rowsJob, shareProofsJob, sharesJob, tamperedRows } from "../support/check-jobs.ts";
 import type { BatchShares } from "../../node/dkg/batch-shares.ts";
-import { parsePoint, parseScalar } from "../../node/dkg/wire.ts";
+import { bivariateRow } from "../../node/crypto/bivariate.ts";
+import { mulG } from "../../node/crypto/generators.ts";
+import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
+import type { Dealt } from "../../node/dkg/dealing.ts";
+import type { PublicKeys } from "../../node/dkg/public-keys.ts";
+import { matricesToWire, parsePoint, parseScalar, pointHex } from "../../node/dkg/wire.ts";
 
 const prng = new Prng(23);
 const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
@@ -91,6 +96,34 @@ describe("checks (the curve work a core can hand to its shell)", function () {
       expect(runCheck(check, rng)).to.deep.equal({ ok: true });
       expect(runCheck({ ...check, prover: 1 }, rng).ok).to.equal(false);
     }
+  });
+
+  it("deals commitments that the receivers' check accepts, the same through a thread, with their wire form", function () {
+    const job = dealJob(rng, { k: 3, sharings: 4 });
+    const { commitments } = runCheck(job, rng);
+    const plain = structuredClone(checkResultToPlain(runCheck(viaThread(job), rng)));
+    const crossed = checkResultFromPlain(plain) as Dealt;
+    expect(matricesToWire(crossed.commitments)).to.deep.equal(matricesToWire(commitments));
+    expect(matricesToWire(crossed.commitments)).to.equal((plain as { commitments: string[][][] }).commitments);
+    for (const self of [1, 4]) {
+      const rows = job.f.map((f) => bivariateRow(f, BigInt(self)));
+      const rowBlindings = job.fb.map((f) => bivariateRow(f, BigInt(self)));
+      const check = { kind: "rows", k: 3, self, commitments: crossed.commitments, rows, rowBlindings } as const;
+      expect(runCheck(check, rng)).to.deep.equal({ ok: true });
+    }
+  });
+
+  it("combines a batch's public keys from every node's share keys, or from k with the others interpolated", function () {
+    for (const missing of [[], [2, 5]]) {
+      const { job, polynomials } = publicKeysJob(rng, { n: 5, k: 3, keys: 4, missing });
+      const expected = (f: bigint[], x: number) => pointHex(mulG(evaluatePolynomial(f, BigInt(x))));
+      for (const combined of [runCheck(job, rng), runCheck(viaThread(job), rng)] as PublicKeys[]) {
+        expect(combined.publicKeys).to.deep.equal(polynomials.map((f) => expected(f, 0)));
+        expect(combined.shareKeys).to.deep.equal(polynomials.map((f) => [1, 2, 3, 4, 5].map((x) => expected(f, x))));
+      }
+    }
+    const { job } = publicKeysJob(rng, { n: 5, k: 3, keys: 1, missing: [1, 2, 3] });
+    expect(() => runCheck(job, rng)).to.throw(RangeError, "public keys need 3 nodes' share keys, not 2");
   });
 
   describe("pending checks", function () {

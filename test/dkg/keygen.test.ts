@@ -197,9 +197,47 @@ describe("key generation core", function () {
   describe("key generation with deferred checks", function () {
     const echoes = (out: KeygenOutput[]) => out.filter((o) => o.type === "send" && o.message.type === "echo");
     const checksOf = (out: KeygenOutput[]) => out.flatMap((o) => (o.type === "check" ? [o] : []));
+    /** Runs the jobs `out` asks for and enters their results, as a shell with a pool does, until none is left. */
+    const settled = (core: KeyGenerator, out: KeygenOutput[]) => {
+      const all = [...out];
+      for (let jobs = checksOf(out); jobs.length > 0;) {
+        const next = jobs.flatMap(({ id, job }) =>
+          core.step({ type: "checked", id, result: runCheck(job, systemRng) }),
+        );
+        all.push(...next);
+        jobs = checksOf(next);
+      }
+      return all;
+    };
+    const dealingOf = (index: number) => {
+      const dealer = node(index, index, undefined, true);
+      return settled(dealer, dealer.step({ type: "demand", unassigned: 0 }));
+    };
+
+    it("deals once its commitments come back from the job, and persists the polynomials before", function () {
+      const dealer = node(1, 1, undefined, true);
+      const out = dealer.step({ type: "demand", unassigned: 0 });
+      expect(out.filter((o) => o.type === "send")).to.deep.equal([]);
+      expect(out.some((o) => o.type === "persist" && o.record.kind === "dealing")).to.equal(true);
+      const [deal] = checksOf(out);
+      expect(deal?.job.kind).to.equal("deal");
+      const sent = dealer.step({ type: "checked", id: deal!.id, result: runCheck(deal!.job, systemRng) });
+      expect(sent.flatMap((o) => (o.type === "send" && o.message.type === "send" ? [o.to] : []))).to.deep.equal([
+        2, 3, 4, 5,
+      ]); // its own send goes by loopback
+      // A restart deals the same polynomials from the record: the same commitments.
+      const again = node(1, 1, undefined, true);
+      again.restore(out.flatMap((o) => (o.type === "persist" ? [o.record] : [])));
+      const resent = again.step({ type: "message", from: 2, message: { type: "resend", epoch: 1, batch: 0 } });
+      const first = sent.find((o) => o.type === "send" && o.to === 2);
+      const second = resent.find((o) => o.type === "send" && o.to === 2);
+      expect(second?.type === "send" && second.message.type === "send" && second.message.commitments).to.deep.equal(
+        first?.type === "send" && first.message.type === "send" && first.message.commitments,
+      );
+    });
 
     it("echoes a peer's send only once the verdict on its rows came back, and one check for resent copies", function () {
-      const dealing = node(1, 1, undefined, true).step({ type: "demand", unassigned: 0 });
+      const dealing = dealingOf(1);
       const toTwo = dealing.flatMap((o) => (o.type === "send" && o.to === 2 ? [o.message] : []))[0] as SendMessage;
       const receiver = node(2, 2, undefined, true);
       receiver.step({ type: "demand", unassigned: 0 });
@@ -213,7 +251,7 @@ describe("key generation core", function () {
     });
 
     it("refuses a send whose verdict failed, and checks the dealer's next copy afresh", function () {
-      const dealing = node(1, 1, undefined, true).step({ type: "demand", unassigned: 0 });
+      const dealing = dealingOf(1);
       const toTwo = dealing.flatMap((o) => (o.type === "send" && o.to === 2 ? [o.message] : []))[0] as SendMessage;
       const receiver = node(2, 2, undefined, true);
       receiver.step({ type: "demand", unassigned: 0 });

@@ -5,7 +5,8 @@ import { runCheck } from "../../node/dkg/checks.ts";
 import { curveBackend } from "../../node/crypto/backend.ts";
 import { CheckPool } from "../../node/runtime/check-pool.ts";
 import { Prng } from "../support/prng.ts";
-import { rowsJob, shareProofsJob, sharesJob, tamperedRows } from "../support/check-jobs.ts";
+import { dealJob, publicKeysJob, rowsJob, shareProofsJob, sharesJob, tamperedRows } from "../support/check-jobs.ts";
+import { matricesToWire } from "../../node/dkg/wire.ts";
 
 const prng = new Prng(5);
 const rng = (bytes: number) => Uint8Array.from({ length: bytes }, () => prng.nextUint32() & 0xff);
@@ -50,6 +51,14 @@ describe("check pool (worker threads for the checks' curve work)", function () {
     expect(onWorker.r).to.deep.equal(here.r);
     expect(onWorker.columns.flat().every((p, i) => p.equals(here.columns.flat()[i]!))).to.equal(true);
     expect(onWorker.proofs.map((p) => p.Y)).to.deep.equal(here.proofs.map((p) => p.Y)); // Y = s·G; the proofs' nonces differ
+  });
+
+  it("deals and combines public keys on a worker as on the main thread", async function () {
+    const deal = dealJob(rng, { k: 3, sharings: 2 });
+    const [dealt, dealtHere] = [await pool.run(deal), runCheck(deal, rng)];
+    expect(matricesToWire(dealt.commitments)).to.deep.equal(matricesToWire(dealtHere.commitments));
+    const { job } = publicKeysJob(rng, { n: 5, k: 3, keys: 3, missing: [4] });
+    expect(await pool.run(job)).to.deep.equal(runCheck(job, rng));
   });
 
   it("answers the jobs it still holds when it closes, on the main thread", async function () {

@@ -1,11 +1,12 @@
 /**
  * Check jobs (node/dkg/checks.ts) as a node meets them, for the tests of the checks and of the check pool: a dealer's
- * send to node `self` (Pedersen, or Feldman as in the handover) and a node's share-key proofs.
+ * send to node `self` (Pedersen, or Feldman as in the handover), a node's share-key proofs, and key generation's
+ * computations (a batch's shares, a dealing, a batch's public keys).
  */
 import { bivariateRow, randomSymmetricBivariate } from "../../node/crypto/bivariate.ts";
 import { commitFeldmanMatrix, commitPedersen, commitPedersenMatrix } from "../../node/crypto/commitments.ts";
 import { add, randomScalar, type Rng } from "../../node/crypto/field.ts";
-import { evaluateCommitment } from "../../node/crypto/generators.ts";
+import { evaluateCommitment, mulG } from "../../node/crypto/generators.ts";
 import { evaluatePolynomial } from "../../node/crypto/polynomial.ts";
 import { proveShare } from "../../node/crypto/share-proof.ts";
 import type { CheckJob } from "../../node/dkg/checks.ts";
@@ -87,4 +88,27 @@ export function sharesJob(
 
 function randomPolynomial(k: number, rng: Rng): bigint[] {
   return Array.from({ length: k }, () => randomScalar(rng));
+}
+
+/** A dealer's `deal` job: a batch of `sharings` symmetric polynomials of degree k − 1 and their blindings. */
+export function dealJob(rng: Rng, options: { k: number; sharings: number }): CheckJob & { kind: "deal" } {
+  const { k, sharings } = options;
+  const polynomials = () => Array.from({ length: sharings }, () => randomSymmetricBivariate(randomScalar(rng), k, rng));
+  return { kind: "deal", f: polynomials(), fb: polynomials() };
+}
+
+/**
+ * A batch's `publicKeys` job: per key a random polynomial of degree k − 1, each node's Y its value at the node times
+ * G, the nodes in `missing` without theirs; with the secrets, so that a test can check the public keys against them.
+ */
+export function publicKeysJob(
+  rng: Rng,
+  options: { n: number; k: number; keys: number; missing?: number[] },
+): { job: CheckJob & { kind: "publicKeys" }; polynomials: bigint[][] } {
+  const { n, k, keys, missing = [] } = options;
+  const polynomials = Array.from({ length: keys }, () => randomPolynomial(k, rng));
+  const shareKeys = Array.from({ length: n }, (_, m) =>
+    missing.includes(m + 1) ? null : polynomials.map((f) => mulG(evaluatePolynomial(f, BigInt(m + 1)))),
+  );
+  return { job: { kind: "publicKeys", k, shareKeys }, polynomials };
 }
