@@ -39,7 +39,7 @@ import type {
   VoteType,
 } from "./types.ts";
 import { DEFAULT_LIMITS, MalformedMessage, RELAY_ROUNDS, checkMessage, type MessageLimits } from "./validate.ts";
-import { HeightVotes } from "./vote-set.ts";
+import { HeightState } from "./height-state.ts";
 
 /** The replicated application, as consensus sees it. Deterministic: every honest node computes the same results. */
 export interface ConsensusApp {
@@ -164,37 +164,8 @@ export class Consensus {
   readonly #quorum: number;
   readonly #skip: number;
 
-  #height: number;
-  #lastBlockHash: Hash;
-  #lastAppHash: Hash;
-  #round = 0;
-  #step: Step = "propose";
-  #lockedValue: Block | null = null;
-  #lockedRound = -1;
-  #validValue: Block | null = null;
-  #validRound = -1;
-  /** False while the height waits for work: no proposal, no timers (see the header comment). */
-  #active = false;
-
-  #votes = new HeightVotes();
-  #proposals = new Map<number, Proposal>();
-  #blocks = new Map<Hash, Block>();
-  #validity = new Map<Hash, boolean>();
-  #fired = new Set<string>();
-  /** What this node signed at this height, by `${round}:${step}`: never sign something else for the same slot. */
-  #signed = new Map<string, Proposal | Vote>();
-  #future: { from: number; message: ConsensusMessage }[] = [];
-  readonly #futureFrom = new Map<number, number>();
-  /**
-   * What each peer was answered in the current window (since this height began or this validator's last gossip
-   * timeout): by peer, the heights whose commit it was served; and `${peer}:${round}` for the rounds of this height
-   * relayed to it. A peer asking again within the window gets nothing, so however it varies the rounds of its old
-   * votes or repeats its syncRequests it draws one answer per height; a lost answer is given again in the next window.
-   */
-  readonly #served = new Map<number, Set<number>>();
-  readonly #relayed = new Set<string>();
-  /** Peers asked for a sync at this height (a peer showing a later height is asked once). */
-  readonly #syncAsked = new Set<number>();
+  /** This height's state, replaced whole at the next (height-state.ts). */
+  #h: HeightState;
   #pendingEvidence = new Map<string, Evidence>();
   #committedEvidence = new Set<string>();
   #recent = new Map<number, Commit>();
@@ -225,9 +196,7 @@ export class Consensus {
     this.#mempool = deps.mempool;
     this.#quorum = quorum(config.validators);
     this.#skip = skipThreshold(config.validators);
-    this.#height = tip.height;
-    this.#lastBlockHash = tip.lastBlockHash;
-    this.#lastAppHash = tip.lastAppHash;
+    this.#h = new HeightState(tip.height, tip.lastBlockHash, tip.lastAppHash);
   }
 
   /**
@@ -235,7 +204,7 @@ export class Consensus {
    * only when `finalized` completes the decision (and `lastAppHash` is still the app hash before that block).
    */
   get height(): number {
-    return this.#height;
+    return this.#h.height;
   }
 
   /** The height whose `finalize` is outstanding, or null. */
@@ -244,38 +213,38 @@ export class Consensus {
   }
 
   get round(): number {
-    return this.#round;
+    return this.#h.round;
   }
 
   get stepName(): Step {
-    return this.#step;
+    return this.#h.step;
   }
 
   get lastAppHash(): Hash {
-    return this.#lastAppHash;
+    return this.#h.lastAppHash;
   }
 
   /** The round state, for status pages and debugging. */
   snapshot() {
-    const rounds = this.#votes.rounds().sort((a, b) => a - b);
+    const rounds = this.#h.votes.rounds().sort((a, b) => a - b);
     return {
-      height: this.#height,
-      round: this.#round,
-      step: this.#step,
-      active: this.#active,
+      height: this.#h.height,
+      round: this.#h.round,
+      step: this.#h.step,
+      active: this.#h.active,
       finalizing: this.finalizing,
       /** Inputs waiting for the outstanding finalize, and peer messages dropped over the caps since this core began. */
       queued: this.#queue.length,
       droppedWhileFinalizing: this.#dropped,
-      lockedRound: this.#lockedRound,
-      validRound: this.#validRound,
-      proposals: [...this.#proposals.keys()].sort((a, b) => a - b),
+      lockedRound: this.#h.lockedRound,
+      validRound: this.#h.validRound,
+      proposals: [...this.#h.proposals.keys()].sort((a, b) => a - b),
       votes: rounds.map((r) => ({
         round: r,
-        prevotes: this.#votes.total(r, "prevote"),
-        precommits: this.#votes.total(r, "precommit"),
-        prevoteNil: this.#votes.count(r, "prevote", null),
-        precommitNil: this.#votes.count(r, "precommit", null),
+        prevotes: this.#h.votes.total(r, "prevote"),
+        precommits: this.#h.votes.total(r, "precommit"),
+        prevoteNil: this.#h.votes.count(r, "prevote", null),
+        precommitNil: this.#h.votes.count(r, "precommit", null),
       })),
     };
   }
@@ -285,8 +254,8 @@ export class Consensus {
     return this.#run(() => {
       this.#startRound(0);
       // A validator booting past genesis may have missed decisions while it was down: ask who is ahead.
-      if (this.#height > 1)
-        this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#height, round: 0 } });
+      if (this.#h.height > 1)
+        this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#h.height, round: 0 } });
     });
   }
 
@@ -340,8 +309,8 @@ export class Consensus {
       this.#replaying = true;
       try {
         for (const r of records) {
-          if (r.kind === "own" && r.message.height === this.#height) {
-            this.#signed.set(
+          if (r.kind === "own" && r.message.height === this.#h.height) {
+            this.#h.signed.set(
               `${r.message.round}:${r.message.type === "proposal" ? "propose" : r.message.type}`,
               r.message,
             );
@@ -367,7 +336,7 @@ export class Consensus {
         const r = records[i]!;
         if (r.kind === "message") this.#onMessage(r.from, r.message);
         else if (r.kind === "timeout") this.#onTimeout(r.height, r.round, r.step);
-        else if (r.message.height === this.#height) this.#acceptOwn(r.message);
+        else if (r.message.height === this.#h.height) this.#acceptOwn(r.message);
         // The rules fire after each input, as they did before the crash: a lock taken in a round (lines 36–43) is
         // taken again before a later record (a precommit timeout) moves the replay past that round.
         this.#evaluate();
@@ -376,9 +345,9 @@ export class Consensus {
     } finally {
       this.#replaying = false;
     }
-    if (this.#active) this.#armTimers();
+    if (this.#h.active) this.#armTimers();
     // Messages sent while this validator was down are lost: ask for them now rather than after a gossip period.
-    this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#height, round: this.#round } });
+    this.#emit({ type: "broadcast", message: { type: "syncRequest", height: this.#h.height, round: this.#h.round } });
   }
 
   #run(action: () => void): ConsensusOutput[] {
@@ -431,22 +400,22 @@ export class Consensus {
   #handle(from: number, message: ConsensusMessage): void {
     switch (message.type) {
       case "syncRequest":
-        if (message.height < this.#height) this.#serveCommit(from, message.height);
-        else if (message.height === this.#height) {
+        if (message.height < this.#h.height) this.#serveCommit(from, message.height);
+        else if (message.height === this.#h.height) {
           this.#relayRounds(from, message.round);
           // A peer working on this height means there is work here too, even if its messages were lost.
           this.#wake();
         }
         return;
       case "votes":
-        if (message.height === this.#height) this.#onRelay(from, message.proposals, message.votes);
+        if (message.height === this.#h.height) this.#onRelay(from, message.proposals, message.votes);
         return;
       case "commit":
         return this.#onCommit(from, message.commit, message.senderHeight);
       default:
         break;
     }
-    if (message.height < this.#height) {
+    if (message.height < this.#h.height) {
       // Votes of the deciding round arrive late as a matter of course; their senders decide without help. A sender
       // in a later round of a decided height is stuck (it crashed, or missed the precommits): send it the commit.
       const recent = this.#recent.get(message.height);
@@ -454,16 +423,16 @@ export class Consensus {
       this.#serveCommit(from, message.height);
       return;
     }
-    if (message.height === this.#height + 1) {
+    if (message.height === this.#h.height + 1) {
       // Bounded per sender, so that a Byzantine validator cannot push out the honest ones' messages.
-      const kept = this.#futureFrom.get(from) ?? 0;
+      const kept = this.#h.futureFrom.get(from) ?? 0;
       if (kept < MAX_BUFFERED_FUTURE_MESSAGES_PER_VALIDATOR) {
-        this.#futureFrom.set(from, kept + 1);
-        this.#future.push({ from, message });
+        this.#h.futureFrom.set(from, kept + 1);
+        this.#h.future.push({ from, message });
       }
       return;
     }
-    if (message.height > this.#height + 1) {
+    if (message.height > this.#h.height + 1) {
       this.#requestSync(from);
       return;
     }
@@ -482,7 +451,7 @@ export class Consensus {
     if (proposal.block.height !== proposal.height || proposal.validRound >= proposal.round) {
       return this.#emit({ type: "rejected", from, reason: "proposal is inconsistent" });
     }
-    if (this.#proposals.has(proposal.round)) return; // the first proposal of a round counts
+    if (this.#h.proposals.has(proposal.round)) return; // the first proposal of a round counts
     const hash = blockHash(proposal.block);
     const bytes = proposalSignBytes(this.#config.chainId, { ...proposal, blockHash: hash });
     // The proposer's key, not the sender's: a relayed proposal comes from another peer.
@@ -490,7 +459,7 @@ export class Consensus {
       return this.#emit({ type: "rejected", from, reason: "bad proposal signature" });
     }
     for (const vote of proposal.polVotes ?? []) {
-      const pol = vote.type === "prevote" && vote.height === this.#height && vote.round === proposal.validRound;
+      const pol = vote.type === "prevote" && vote.height === this.#h.height && vote.round === proposal.validRound;
       if (!pol || vote.blockHash !== hash || !this.#verifyVote(vote)) {
         return this.#emit({ type: "rejected", from, reason: "proposal carries an invalid proof-of-lock vote" });
       }
@@ -499,8 +468,8 @@ export class Consensus {
     const pol = proposal.polVotes ?? [];
     const certified = new Set(pol.map((v) => v.validator)).size >= this.#quorum;
     for (const vote of pol) this.#addVote(vote, certified);
-    this.#proposals.set(proposal.round, proposal);
-    this.#blocks.set(hash, proposal.block);
+    this.#h.proposals.set(proposal.round, proposal);
+    this.#h.blocks.set(hash, proposal.block);
     this.#wake();
   }
 
@@ -521,7 +490,7 @@ export class Consensus {
    * nothing, so restore does not need it twice). Returns whether it was new.
    */
   #addVote(vote: Vote, certified = false, log = false): boolean {
-    const result = this.#votes.add(vote, certified);
+    const result = this.#h.votes.add(vote, certified);
     if (result.kind === "duplicate") return false;
     if (log && vote.validator !== this.#config.self) this.#logAdmitted(vote.validator, vote);
     if (result.kind === "equivocation") this.#recordEvidence(result.evidence);
@@ -537,25 +506,25 @@ export class Consensus {
 
   /** A decided block with its precommits from a peer: how a lagging validator catches up. */
   #onCommit(from: number, commit: Commit, senderHeight: number): void {
-    if (commit.block.height !== this.#height) {
-      if (commit.block.height > this.#height) this.#requestSync(from);
+    if (commit.block.height !== this.#h.height) {
+      if (commit.block.height > this.#h.height) this.#requestSync(from);
       return;
     }
     const hash = blockHash(commit.block);
     for (const vote of commit.precommits) {
-      const matches = vote.type === "precommit" && vote.height === this.#height && vote.round === commit.round;
+      const matches = vote.type === "precommit" && vote.height === this.#h.height && vote.round === commit.round;
       if (!matches || vote.blockHash !== hash || !this.#verifyVote(vote)) {
         return this.#emit({ type: "rejected", from, reason: "commit carries an invalid precommit" });
       }
     }
     const certified = new Set(commit.precommits.map((v) => v.validator)).size >= this.#quorum;
-    const newBlock = !this.#blocks.has(hash);
+    const newBlock = !this.#h.blocks.has(hash);
     let newVotes = false;
     for (const vote of commit.precommits) newVotes = this.#addVote(vote, certified) || newVotes;
     // Logged only when it taught this height something: new precommits, or the block of a quorum's precommits (a
     // peer repeating a commit, or sending blocks no validator signed, adds no WAL record).
     if (newVotes || (newBlock && certified)) this.#logAdmitted(from, { type: "commit", commit, senderHeight });
-    this.#blocks.set(hash, commit.block);
+    this.#h.blocks.set(hash, commit.block);
     this.#evaluate();
     // Still behind the sender: ask for the next height right away rather than wait for its votes (once the decision
     // this commit made is finalized, when it is deferred: asked now, the sync would be for the decided height).
@@ -564,31 +533,32 @@ export class Consensus {
   }
 
   #syncBehind(from: number, senderHeight: number): void {
-    if (senderHeight > this.#height) this.#requestSync(from);
+    if (senderHeight > this.#h.height) this.#requestSync(from);
   }
 
   #requestSync(to: number): void {
-    if (this.#syncAsked.has(to)) return;
-    this.#syncAsked.add(to);
-    this.#emit({ type: "send", to, message: { type: "syncRequest", height: this.#height, round: this.#round } });
+    if (this.#h.syncAsked.has(to)) return;
+    this.#h.syncAsked.add(to);
+    this.#emit({ type: "send", to, message: { type: "syncRequest", height: this.#h.height, round: this.#h.round } });
   }
 
   /**
    * Sends a peer at this height every proposal and vote held for rounds `fromRound` on (a bounded number), once per
-   * window (see `#served`). Only answered rounds are recorded, and they are at most this validator's round.
+   * window (see `served` in height-state.ts). Only answered rounds are recorded, and they are at most this
+   * validator's round.
    */
   #relayRounds(to: number, fromRound: number): void {
-    if (fromRound > this.#round || this.#relayed.has(`${to}:${fromRound}`)) return;
+    if (fromRound > this.#h.round || this.#h.relayed.has(`${to}:${fromRound}`)) return;
     const proposals: Proposal[] = [];
     const votes: Vote[] = [];
-    for (let r = fromRound; r < fromRound + RELAY_ROUNDS && r <= this.#round; r++) {
-      const proposal = this.#proposals.get(r);
+    for (let r = fromRound; r < fromRound + RELAY_ROUNDS && r <= this.#h.round; r++) {
+      const proposal = this.#h.proposals.get(r);
       if (proposal) proposals.push(proposal);
-      votes.push(...this.#votes.votesIn(r));
+      votes.push(...this.#h.votes.votesIn(r));
     }
     if (proposals.length > 0 || votes.length > 0) {
-      this.#relayed.add(`${to}:${fromRound}`);
-      this.#emit({ type: "send", to, message: { type: "votes", height: this.#height, proposals, votes } });
+      this.#h.relayed.add(`${to}:${fromRound}`);
+      this.#emit({ type: "send", to, message: { type: "votes", height: this.#h.height, proposals, votes } });
     }
   }
 
@@ -603,37 +573,37 @@ export class Consensus {
     if (votes.length > 0) this.#wake();
   }
 
-  /** Serves a decided height's commit, at most once per peer and height in a window (see `#served`). */
+  /** Serves a decided height's commit, at most once per peer and height in a window (`served` in height-state.ts). */
   #serveCommit(to: number, height: number): void {
-    let heights = this.#served.get(to);
-    if (!heights) this.#served.set(to, (heights = new Set()));
+    let heights = this.#h.served.get(to);
+    if (!heights) this.#h.served.set(to, (heights = new Set()));
     if (heights.has(height)) return;
     heights.add(height);
     // Bounded: the oldest height is forgotten first, which a peer catching up height after height never asks again.
     if (heights.size > MAX_SERVED_HEIGHTS_PER_PEER) heights.delete(heights.values().next().value!);
     const commit = this.#recent.get(height);
-    if (commit) this.#emit({ type: "send", to, message: { type: "commit", commit, senderHeight: this.#height } });
+    if (commit) this.#emit({ type: "send", to, message: { type: "commit", commit, senderHeight: this.#h.height } });
     else this.#emit({ type: "serveCommit", to, height });
   }
 
   /** Lines 57–66, and the gossip timer. */
   #onTimeout(height: number, round: number, step: TimerKind): void {
-    if (height !== this.#height || round !== this.#round) return;
+    if (height !== this.#h.height || round !== this.#h.round) return;
     if (step === "gossip") {
       // A new answer window: a peer whose answer was lost (it was down, or cut off) is answered again when it asks.
-      this.#served.clear();
-      this.#relayed.clear();
+      this.#h.served.clear();
+      this.#h.relayed.clear();
       // No decision yet at this height: ask every peer for what this validator may have missed, and keep asking.
       this.#emit({ type: "broadcast", message: { type: "syncRequest", height, round } });
       this.#scheduleTimeout("gossip");
-    } else if (step === "propose" && this.#step === "propose") {
+    } else if (step === "propose" && this.#h.step === "propose") {
       this.#vote("prevote", null); // line 59
-      this.#step = "prevote";
-    } else if (step === "prevote" && this.#step === "prevote") {
+      this.#h.step = "prevote";
+    } else if (step === "prevote" && this.#h.step === "prevote") {
       this.#vote("precommit", null); // line 63
-      this.#step = "precommit";
+      this.#h.step = "precommit";
     } else if (step === "precommit") {
-      this.#startRound(this.#round + 1); // line 65
+      this.#startRound(this.#h.round + 1); // line 65
     }
   }
 
@@ -642,34 +612,34 @@ export class Consensus {
   // ---------------------------------------------------------------------------------------------------------------
 
   #proposer(round: number): number {
-    return (this.#height + round) % this.#config.validators;
+    return (this.#h.height + round) % this.#config.validators;
   }
 
   /** Lines 11–21, deferred while the height has no work. */
   #startRound(round: number): void {
-    this.#round = round;
-    this.#step = "propose";
+    this.#h.round = round;
+    this.#h.step = "propose";
     if (
-      !this.#active &&
-      (this.#mempool.size > 0 || this.#pendingEvidence.size > 0 || this.#votes.rounds().length > 0)
+      !this.#h.active &&
+      (this.#mempool.size > 0 || this.#pendingEvidence.size > 0 || this.#h.votes.rounds().length > 0)
     ) {
-      this.#active = true;
+      this.#h.active = true;
     }
-    if (this.#active) this.#enterPropose();
+    if (this.#h.active) this.#enterPropose();
   }
 
   /** A proposal, vote or transaction arrived for an idle height: start its round 0 for real. */
   #wake(): void {
-    if (this.#active) return;
-    this.#active = true;
+    if (this.#h.active) return;
+    this.#h.active = true;
     this.#enterPropose();
   }
 
   #enterPropose(): void {
     this.#scheduleTimeout("gossip");
-    if (this.#proposer(this.#round) === this.#config.self) {
+    if (this.#proposer(this.#h.round) === this.#config.self) {
       // Lines 14–19: re-propose the valid value if there is one, else a new block.
-      this.#propose(this.#validValue ?? this.#newBlock(), this.#validRound);
+      this.#propose(this.#h.validValue ?? this.#newBlock(), this.#h.validRound);
     } else {
       this.#scheduleTimeout("propose"); // line 21
     }
@@ -677,8 +647,9 @@ export class Consensus {
 
   #armTimers(): void {
     this.#scheduleTimeout("gossip");
-    if (this.#step === "propose" && this.#proposer(this.#round) !== this.#config.self) this.#scheduleTimeout("propose");
-    if (this.#step === "prevote") this.#scheduleTimeout("prevote");
+    if (this.#h.step === "propose" && this.#proposer(this.#h.round) !== this.#config.self)
+      this.#scheduleTimeout("propose");
+    if (this.#h.step === "prevote") this.#scheduleTimeout("prevote");
     this.#scheduleTimeout("precommit");
   }
 
@@ -693,19 +664,19 @@ export class Consensus {
     const [base, delta] = durations[step];
     this.#emit({
       type: "timeout",
-      height: this.#height,
-      round: this.#round,
+      height: this.#h.height,
+      round: this.#h.round,
       step,
-      delayMs: base + this.#round * delta,
+      delayMs: base + this.#h.round * delta,
     });
   }
 
   #newBlock(): Block {
     const { maxTxsPerBlock, maxBlockBytes } = this.#limits;
     return {
-      height: this.#height,
-      prevHash: this.#lastBlockHash,
-      lastAppHash: this.#lastAppHash,
+      height: this.#h.height,
+      prevHash: this.#h.lastBlockHash,
+      lastAppHash: this.#h.lastAppHash,
       proposer: this.#config.self,
       txs: this.#mempool.reap(maxTxsPerBlock, maxBlockBytes),
       evidence: [...this.#pendingEvidence.values()].slice(0, this.#config.validators),
@@ -713,22 +684,22 @@ export class Consensus {
   }
 
   #propose(block: Block, validRound: number): void {
-    const key = `${this.#round}:propose`;
-    let proposal = this.#signed.get(key) as Proposal | undefined;
+    const key = `${this.#h.round}:propose`;
+    let proposal = this.#h.signed.get(key) as Proposal | undefined;
     if (!proposal) {
       const hash = blockHash(block);
-      const unsigned = { height: this.#height, round: this.#round, validRound, blockHash: hash };
+      const unsigned = { height: this.#h.height, round: this.#h.round, validRound, blockHash: hash };
       proposal = {
         type: "proposal",
-        height: this.#height,
-        round: this.#round,
+        height: this.#h.height,
+        round: this.#h.round,
         block,
         validRound,
         validator: this.#config.self,
         signature: this.#scheme.sign(proposalSignBytes(this.#config.chainId, unsigned)),
-        ...(validRound >= 0 ? { polVotes: this.#votes.votesFor(validRound, "prevote", hash) } : {}),
+        ...(validRound >= 0 ? { polVotes: this.#h.votes.votesFor(validRound, "prevote", hash) } : {}),
       };
-      this.#signed.set(key, proposal);
+      this.#h.signed.set(key, proposal);
       this.#emit({ type: "wal", record: { kind: "own", message: proposal }, sync: true });
     }
     this.#emit({ type: "broadcast", message: proposal });
@@ -737,18 +708,18 @@ export class Consensus {
 
   /** Signs (at most once per height, round and step) and broadcasts a vote, then counts it. */
   #vote(type: VoteType, hash: Hash | null): void {
-    const key = `${this.#round}:${type}`;
-    let vote = this.#signed.get(key) as Vote | undefined;
+    const key = `${this.#h.round}:${type}`;
+    let vote = this.#h.signed.get(key) as Vote | undefined;
     // An existing vote for this slot (restored from the WAL) is re-sent as it is, even if this run would vote
     // otherwise: signing a second, different vote is exactly what must never happen.
     if (!vote) {
-      const unsigned = { type, height: this.#height, round: this.#round, blockHash: hash };
+      const unsigned = { type, height: this.#h.height, round: this.#h.round, blockHash: hash };
       vote = {
         ...unsigned,
         validator: this.#config.self,
         signature: this.#scheme.sign(voteSignBytes(this.#config.chainId, unsigned)),
       };
-      this.#signed.set(key, vote);
+      this.#h.signed.set(key, vote);
       this.#emit({ type: "wal", record: { kind: "own", message: vote }, sync: true });
     }
     this.#emit({ type: "broadcast", message: vote });
@@ -757,12 +728,12 @@ export class Consensus {
 
   #acceptOwn(message: Proposal | Vote): void {
     if (message.type === "proposal") {
-      if (!this.#proposals.has(message.round)) {
-        this.#proposals.set(message.round, message);
-        this.#blocks.set(blockHash(message.block), message.block);
+      if (!this.#h.proposals.has(message.round)) {
+        this.#h.proposals.set(message.round, message);
+        this.#h.blocks.set(blockHash(message.block), message.block);
       }
     } else {
-      this.#votes.add(message);
+      this.#h.votes.add(message);
     }
   }
 
@@ -783,7 +754,7 @@ export class Consensus {
       this.#pending === null &&
       (this.#ruleDecide() ||
         this.#ruleSkipRound() ||
-        (this.#active &&
+        (this.#h.active &&
           (this.#ruleProposal() ||
             this.#ruleLock() ||
             this.#rulePrevoteNil() ||
@@ -793,73 +764,73 @@ export class Consensus {
   }
 
   #once(key: string): boolean {
-    if (this.#fired.has(key)) return false;
-    this.#fired.add(key);
+    if (this.#h.fired.has(key)) return false;
+    this.#h.fired.add(key);
     return true;
   }
 
   /** Lines 22–33: prevote on the round's proposal. */
   #ruleProposal(): boolean {
-    if (this.#step !== "propose") return false;
-    const proposal = this.#proposals.get(this.#round);
+    if (this.#h.step !== "propose") return false;
+    const proposal = this.#h.proposals.get(this.#h.round);
     if (!proposal) return false;
     const v = proposal.block;
     const id = blockHash(v);
     const vr = proposal.validRound;
     if (vr === -1) {
       // Line 22
-      const ok = this.#isValid(v, id) && (this.#lockedRound === -1 || this.#lockedHash() === id);
+      const ok = this.#isValid(v, id) && (this.#h.lockedRound === -1 || this.#lockedHash() === id);
       this.#vote("prevote", ok ? id : null);
     } else {
       // Line 28: a re-proposal needs a prevote quorum for it in its valid round.
-      if (!(vr < this.#round && this.#votes.count(vr, "prevote", id) >= this.#quorum)) return false;
-      const ok = this.#isValid(v, id) && (this.#lockedRound <= vr || this.#lockedHash() === id);
+      if (!(vr < this.#h.round && this.#h.votes.count(vr, "prevote", id) >= this.#quorum)) return false;
+      const ok = this.#isValid(v, id) && (this.#h.lockedRound <= vr || this.#lockedHash() === id);
       this.#vote("prevote", ok ? id : null);
     }
-    this.#step = "prevote";
+    this.#h.step = "prevote";
     return true;
   }
 
   /** Lines 36–43: lock on (and remember as valid) a proposal with a prevote quorum. */
   #ruleLock(): boolean {
-    if (this.#step === "propose") return false;
-    const proposal = this.#proposals.get(this.#round);
+    if (this.#h.step === "propose") return false;
+    const proposal = this.#h.proposals.get(this.#h.round);
     if (!proposal) return false;
     const id = blockHash(proposal.block);
-    if (this.#votes.count(this.#round, "prevote", id) < this.#quorum || !this.#isValid(proposal.block, id))
+    if (this.#h.votes.count(this.#h.round, "prevote", id) < this.#quorum || !this.#isValid(proposal.block, id))
       return false;
-    if (!this.#once(`lock:${this.#round}`)) return false;
-    if (this.#step === "prevote") {
-      this.#lockedValue = proposal.block;
-      this.#lockedRound = this.#round;
+    if (!this.#once(`lock:${this.#h.round}`)) return false;
+    if (this.#h.step === "prevote") {
+      this.#h.lockedValue = proposal.block;
+      this.#h.lockedRound = this.#h.round;
       this.#vote("precommit", id);
-      this.#step = "precommit";
+      this.#h.step = "precommit";
     }
-    this.#validValue = proposal.block;
-    this.#validRound = this.#round;
+    this.#h.validValue = proposal.block;
+    this.#h.validRound = this.#h.round;
     return true;
   }
 
   /** Line 44. */
   #rulePrevoteNil(): boolean {
-    if (this.#step !== "prevote" || this.#votes.count(this.#round, "prevote", null) < this.#quorum) return false;
+    if (this.#h.step !== "prevote" || this.#h.votes.count(this.#h.round, "prevote", null) < this.#quorum) return false;
     this.#vote("precommit", null);
-    this.#step = "precommit";
+    this.#h.step = "precommit";
     return true;
   }
 
   /** Line 34. */
   #rulePrevoteTimeout(): boolean {
-    if (this.#step !== "prevote" || this.#votes.total(this.#round, "prevote") < this.#quorum) return false;
-    if (!this.#once(`prevoteTimeout:${this.#round}`)) return false;
+    if (this.#h.step !== "prevote" || this.#h.votes.total(this.#h.round, "prevote") < this.#quorum) return false;
+    if (!this.#once(`prevoteTimeout:${this.#h.round}`)) return false;
     this.#scheduleTimeout("prevote");
     return true;
   }
 
   /** Line 47. */
   #rulePrecommitTimeout(): boolean {
-    if (this.#votes.total(this.#round, "precommit") < this.#quorum) return false;
-    if (!this.#once(`precommitTimeout:${this.#round}`)) return false;
+    if (this.#h.votes.total(this.#h.round, "precommit") < this.#quorum) return false;
+    if (!this.#once(`precommitTimeout:${this.#h.round}`)) return false;
     this.#scheduleTimeout("precommit");
     return true;
   }
@@ -867,25 +838,25 @@ export class Consensus {
   /** Line 55: messages of a later round from more than a third of the validators. */
   #ruleSkipRound(): boolean {
     let target = -1;
-    for (const r of this.#votes.rounds()) {
-      if (r <= this.#round || r <= target) continue;
-      const senders = this.#votes.validatorsIn(r);
-      const proposal = this.#proposals.get(r);
+    for (const r of this.#h.votes.rounds()) {
+      if (r <= this.#h.round || r <= target) continue;
+      const senders = this.#h.votes.validatorsIn(r);
+      const proposal = this.#h.proposals.get(r);
       if (proposal) senders.add(proposal.validator);
       if (senders.size >= this.#skip) target = r;
     }
     if (target === -1) return false;
-    this.#active = true;
+    this.#h.active = true;
     this.#startRound(target);
     return true;
   }
 
   /** Line 49: a precommit quorum for a known, valid block in any round decides the height. */
   #ruleDecide(): boolean {
-    for (const r of this.#votes.rounds()) {
-      for (const id of this.#votes.valuesWith(r, "precommit", this.#quorum)) {
+    for (const r of this.#h.votes.rounds()) {
+      for (const id of this.#h.votes.valuesWith(r, "precommit", this.#quorum)) {
         if (id === null) continue;
-        const block = this.#blocks.get(id);
+        const block = this.#h.blocks.get(id);
         if (block && this.#isValid(block, id)) {
           this.#decide(block, r, id);
           return true;
@@ -896,7 +867,7 @@ export class Consensus {
   }
 
   #decide(block: Block, round: number, id: Hash): void {
-    const commit: Commit = { block, round, precommits: this.#votes.votesFor(round, "precommit", id) };
+    const commit: Commit = { block, round, precommits: this.#h.votes.votesFor(round, "precommit", id) };
     if (this.#config.deferFinalize) {
       this.#pending = { commit, id };
       this.#emit({ type: "finalize", height: block.height, commit });
@@ -920,24 +891,8 @@ export class Consensus {
     this.#recent.delete(block.height - (this.#config.recentCommits ?? 64));
 
     // Lines 51–54: next height, fresh round state.
-    this.#height += 1;
-    this.#lastBlockHash = id;
-    this.#lastAppHash = appHash;
-    this.#lockedValue = this.#validValue = null;
-    this.#lockedRound = this.#validRound = -1;
-    this.#votes = new HeightVotes();
-    this.#proposals = new Map();
-    this.#blocks = new Map();
-    this.#validity = new Map();
-    this.#fired = new Set();
-    this.#signed = new Map();
-    this.#served.clear();
-    this.#relayed.clear();
-    this.#syncAsked.clear();
-    this.#active = false;
-    const buffered = this.#future;
-    this.#future = [];
-    this.#futureFrom.clear();
+    const buffered = this.#h.future;
+    this.#h = new HeightState(this.#h.height + 1, id, appHash);
     this.#startRound(0);
     // Proposals and votes only (a commit is never buffered), whose handling fires no rule: none decides mid-loop.
     for (const { from, message } of buffered) this.#handle(from, message);
@@ -1048,20 +1003,20 @@ export class Consensus {
   // ---------------------------------------------------------------------------------------------------------------
 
   #lockedHash(): Hash | null {
-    return this.#lockedValue === null ? null : blockHash(this.#lockedValue);
+    return this.#h.lockedValue === null ? null : blockHash(this.#h.lockedValue);
   }
 
   #isValid(block: Block, id: Hash): boolean {
-    let valid = this.#validity.get(id);
+    let valid = this.#h.validity.get(id);
     if (valid === undefined) {
       valid =
-        block.height === this.#height &&
-        block.prevHash === this.#lastBlockHash &&
-        block.lastAppHash === this.#lastAppHash &&
+        block.height === this.#h.height &&
+        block.prevHash === this.#h.lastBlockHash &&
+        block.lastAppHash === this.#h.lastAppHash &&
         block.evidence.every((e) => this.#isValidEvidence(e)) &&
         new Set(block.evidence.map(evidenceKey)).size === block.evidence.length &&
         this.#app.processProposal(block);
-      this.#validity.set(id, valid);
+      this.#h.validity.set(id, valid);
     }
     return valid;
   }
@@ -1073,7 +1028,7 @@ export class Consensus {
       first.height === second.height &&
       first.round === second.round &&
       first.blockHash !== second.blockHash &&
-      first.height <= this.#height &&
+      first.height <= this.#h.height &&
       this.#verifyVote(first) &&
       this.#verifyVote(second)
     );
