@@ -442,6 +442,7 @@ export class KeyGenerator {
       sendPoints: (m, type) => this.#send(m, this.#pointsMessage(id, session, m, type)),
       askCommitments: (from, hash) => this.#send(from, { type: "commitmentRequest", ...id, hash }),
       reject: (from, reason) => this.#reject(from, reason),
+      signReady: (hash) => this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash)),
       persist: () =>
         this.#out.push({
           type: "persist",
@@ -498,9 +499,7 @@ export class KeyGenerator {
   #pointsMessage(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): DkgMessage {
     const points = session.pointsForPeer(m).map(pointsToWire);
     if (type === "echo") return { type, ...id, hash: session.own!.hash, points };
-    const hash = session.readied!;
-    session.readySignature ??= this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash));
-    return { type, ...id, hash, points, signature: session.readySignature };
+    return { type, ...id, hash: session.readied!, points, signature: session.readySignature };
   }
 
   #onPoints(from: number, batch: Batch, message: ParsedMessage & { type: "echo" | "ready" }): void {

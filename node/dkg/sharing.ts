@@ -47,6 +47,8 @@ export interface SharingHost {
   reject(from: number, reason: string): void;
   /** Why commitments a peer sent cannot be this sharing's (the handover's must commit to the moved share keys). */
   refuses?(commitments: readonly Point[][][]): string | undefined;
+  /** This node's signature on its ready for `hash` (deterministic): asked once, when a ready is first sent. */
+  signReady(hash: string): string;
   /** Writes `record()`: called before the messages that depend on the change. */
   persist(): void;
   /** The sharing completed here: k + t readies for the hash this node holds its row and column of. */
@@ -105,20 +107,27 @@ export function completedDealers(
   return completed.map(([dealer, s]) => ({ dealer, hash: s.completed!, readies: s.readyProofs() }));
 }
 
+/** A peer's echo or ready whose commitments are not known yet. */
+interface Parked {
+  from: number;
+  kind: "echo" | "ready";
+  hash: string;
+  points: Points[];
+  signature?: string;
+}
+
 export class Sharing {
-  readonly commitments = new Map<string, Point[][][]>();
-  /** The hash of the dealer's first valid send: the only one this node echoes. */
-  sendHash: string | undefined;
-  own: OwnRows | undefined;
+  readonly #commitments = new Map<string, Point[][][]>();
+  #sendHash: string | undefined;
+  #own: OwnRows | undefined;
   readonly #echoes = new Map<string, Map<number, Points[]>>();
   readonly #readies = new Map<string, Map<number, { points: Points[]; signature: string }>>();
-  echoed: string | undefined;
-  readied: string | undefined;
-  /** This node's signature on its ready (deterministic, made once). */
-  readySignature: string | undefined;
-  completed: string | undefined;
-  readonly parked: { from: number; kind: "echo" | "ready"; hash: string; points: Points[]; signature?: string }[] = [];
-  readonly requested = new Set<string>();
+  #echoed: string | undefined;
+  #readied: string | undefined;
+  #readySignature: string | undefined;
+  #completed: string | undefined;
+  readonly #parked: Parked[] = [];
+  readonly #requested = new Set<string>();
   /** Commitment hashes learned from each peer's answers. */
   readonly #learned = new Map<number, number>();
   /**
@@ -135,17 +144,55 @@ export class Sharing {
     readonly feldman = false,
   ) {}
 
+  /** Commitments known by hash: the dealer's send's, and those peers sent for points that waited for them. */
+  get commitments(): ReadonlyMap<string, Point[][][]> {
+    return this.#commitments;
+  }
+
+  /** The hash of the dealer's first valid send: the only one this node echoes. */
+  get sendHash(): string | undefined {
+    return this.#sendHash;
+  }
+
+  /** This node's row (and column) of each key, and the hash they are of: sent by the dealer, or interpolated. */
+  get own(): OwnRows | undefined {
+    return this.#own;
+  }
+
+  get echoed(): string | undefined {
+    return this.#echoed;
+  }
+
+  get readied(): string | undefined {
+    return this.#readied;
+  }
+
+  /** This node's signature on its ready, made once (the host signs). */
+  get readySignature(): string {
+    return (this.#readySignature ??= this.host.signReady(this.#readied!));
+  }
+
+  /** The hash this sharing completed for here, once it did. */
+  get completed(): string | undefined {
+    return this.#completed;
+  }
+
+  /** Points waiting for their commitments, at most a few per peer. */
+  get parked(): readonly Parked[] {
+    return this.#parked;
+  }
+
   /**
    * The dealer's first valid send (the host checked its rows and columns against `commitments`, of hash `hash`): this
    * node echoes it, unless it already rebuilt its row and column for another hash from its peers' points.
    */
   onSend(hash: string, commitments: Point[][][], own: OwnRows): void {
     this.#sendChecking = false;
-    this.commitments.set(hash, commitments);
-    this.sendHash = hash;
-    this.own ??= own;
-    if (this.own.hash === hash) {
-      this.echoed = hash;
+    this.#commitments.set(hash, commitments);
+    this.#sendHash = hash;
+    this.#own ??= own;
+    if (this.#own.hash === hash) {
+      this.#echoed = hash;
       this.host.persist();
       for (let m = 1; m <= this.host.n; m++) this.host.sendPoints(m, "echo");
     }
@@ -184,8 +231,8 @@ export class Sharing {
 
   /** Commitments a peer sent for `hash` (the host hashed them), taken only when parked points wait for them. */
   onCommitments(from: number, hash: string, commitments: Point[][][]): void {
-    if (this.commitments.has(hash)) return; // another peer answered the same request first
-    if (!this.parked.some((p) => p.hash === hash)) return this.host.reject(from, "commitments nobody asked for");
+    if (this.#commitments.has(hash)) return; // another peer answered the same request first
+    if (!this.#parked.some((p) => p.hash === hash)) return this.host.reject(from, "commitments nobody asked for");
     // Commitments this sharing refuses are never remembered: no point can be checked against them.
     if (!commitments.every(isSymmetricMatrix))
       return this.host.reject(from, "commitments of a polynomial that is not symmetric");
@@ -194,7 +241,7 @@ export class Sharing {
     const learned = this.#learned.get(from) ?? 0;
     if (learned >= MAX_LEARNED_PER_PEER) return this.host.reject(from, "commitments of too many hashes");
     this.#learned.set(from, learned + 1);
-    this.commitments.set(hash, commitments);
+    this.#commitments.set(hash, commitments);
     this.#unpark(hash);
     this.#progress();
   }
@@ -206,19 +253,19 @@ export class Sharing {
   release(): void {
     this.#echoes.clear();
     this.#readies.clear();
-    this.parked.length = 0;
-    for (const hash of [...this.commitments.keys()]) if (hash !== this.own?.hash) this.commitments.delete(hash);
+    this.#parked.length = 0;
+    for (const hash of [...this.#commitments.keys()]) if (hash !== this.#own?.hash) this.#commitments.delete(hash);
   }
 
   /** Sends a peer that lags this node's echo and ready again. */
   resendTo(peer: number): void {
-    if (this.own && this.echoed === this.own.hash) this.host.sendPoints(peer, "echo");
-    if (this.own && this.readied === this.own.hash) this.host.sendPoints(peer, "ready");
+    if (this.#own && this.#echoed === this.#own.hash) this.host.sendPoints(peer, "echo");
+    if (this.#own && this.#readied === this.#own.hash) this.host.sendPoints(peer, "ready");
   }
 
   /** The first k + t signed readies of the completed hash, by node index: the proof that the sharing completed. */
   readyProofs(): ReadyProof[] {
-    return [...(this.#readies.get(this.completed ?? "") ?? [])]
+    return [...(this.#readies.get(this.#completed ?? "") ?? [])]
       .sort(([a], [b]) => a - b)
       .slice(0, this.k + this.host.t)
       .map(([node, r]) => ({ node, signature: r.signature }));
@@ -226,7 +273,7 @@ export class Sharing {
 
   /** The state to persist; `restore` reads it back. */
   record(): SharingRecord {
-    const own = this.own!;
+    const own = this.#own!;
     const hex = (p: bigint[][]) => p.map((c) => c.map(scalarHex));
     return {
       own: {
@@ -235,31 +282,31 @@ export class Sharing {
         // A Feldman sharing's blindings are all zero: not worth a byte.
         ...(this.feldman ? {} : { rowBlindings: hex(own.rowBlindings) }),
       },
-      commitments: matricesToWire(this.commitments.get(own.hash) ?? []),
-      echoed: this.echoed,
-      readied: this.readied,
-      ...(this.completed ? { completed: { hash: this.completed, readies: this.readyProofs() } } : {}),
+      commitments: matricesToWire(this.#commitments.get(own.hash) ?? []),
+      echoed: this.#echoed,
+      readied: this.#readied,
+      ...(this.#completed ? { completed: { hash: this.#completed, readies: this.readyProofs() } } : {}),
     };
   }
 
   restore(record: SharingRecord): void {
     const parse = (p: string[][]) => p.map((c) => c.map((x) => parseScalar(x, "own")));
     const rows = parse(record.own.rows);
-    this.own = {
+    this.#own = {
       hash: record.own.hash,
       rows,
       rowBlindings: record.own.rowBlindings ? parse(record.own.rowBlindings) : rows.map((p) => p.map(() => 0n)),
     };
     if (record.commitments.length > 0)
-      this.commitments.set(
+      this.#commitments.set(
         record.own.hash,
         record.commitments.map((m) => m.map((row) => row.map((p) => Point.fromHex(p)))),
       );
-    this.sendHash ??= record.echoed;
-    this.echoed = record.echoed;
-    this.readied = record.readied;
+    this.#sendHash ??= record.echoed;
+    this.#echoed = record.echoed;
+    this.#readied = record.readied;
     if (record.completed) {
-      this.completed = record.completed.hash;
+      this.#completed = record.completed.hash;
       // The points are not kept: a completed sharing only proves its readies, and answers with its own points.
       const readies = new Map<number, { points: Points[]; signature: string }>(
         record.completed.readies.map((r) => [r.node, { points: [], signature: r.signature }]),
@@ -277,7 +324,7 @@ export class Sharing {
     // The halves are f(i, j), on this node's row, and f(j, i), on its column: one value of a symmetric polynomial.
     if (!points.every((p) => p.row === p.col && p.rowBlinding === p.colBlinding)) return false;
     const j = BigInt(from);
-    const own = this.own;
+    const own = this.#own;
     if (own?.hash === hash) {
       return points.every(
         (p, key) =>
@@ -285,7 +332,7 @@ export class Sharing {
           evaluatePolynomial(own.rowBlindings[key]!, j) === p.rowBlinding,
       );
     }
-    const commitments = this.commitments.get(hash);
+    const commitments = this.#commitments.get(hash);
     if (!commitments) return undefined;
     const i = BigInt(this.self);
     const blinding = (b: bigint) => (this.feldman ? undefined : b);
@@ -293,22 +340,22 @@ export class Sharing {
   }
 
   #askFor(from: number, hash: string): void {
-    if (this.requested.has(`${from}:${hash}`)) return;
-    this.requested.add(`${from}:${hash}`);
+    if (this.#requested.has(`${from}:${hash}`)) return;
+    this.#requested.add(`${from}:${hash}`);
     this.host.askCommitments(from, hash);
   }
 
   /** Asks for the commitments each parked set of points waits for (once per sender and hash). */
   #askForParked(): void {
-    for (const { from, hash } of this.parked) this.#askFor(from, hash);
+    for (const { from, hash } of this.#parked) this.#askFor(from, hash);
   }
 
   /** Whether the points wait (a resent copy of points already waiting counts as waiting). */
-  #park(entry: Sharing["parked"][number]): boolean {
-    const theirs = this.parked.filter((p) => p.from === entry.from);
+  #park(entry: Parked): boolean {
+    const theirs = this.#parked.filter((p) => p.from === entry.from);
     if (theirs.some((p) => p.kind === entry.kind && p.hash === entry.hash)) return true;
     if (theirs.length >= MAX_PARKED_PER_PEER) return false;
-    this.parked.push(entry);
+    this.#parked.push(entry);
     return true;
   }
 
@@ -326,9 +373,9 @@ export class Sharing {
 
   /** Checks the points that waited for the commitments of `hash`, now known. */
   #unpark(hash: string): void {
-    const waiting = this.parked.filter((p) => p.hash === hash);
-    if (waiting.length === 0 || !this.commitments.has(hash)) return;
-    this.parked.splice(0, this.parked.length, ...this.parked.filter((p) => p.hash !== hash));
+    const waiting = this.#parked.filter((p) => p.hash === hash);
+    if (waiting.length === 0 || !this.#commitments.has(hash)) return;
+    this.#parked.splice(0, this.#parked.length, ...this.#parked.filter((p) => p.hash !== hash));
     for (const p of waiting) {
       if (this.#checkPoints(hash, p.from, p.points)) this.#accept(p.from, p.kind, hash, p.points, p.signature);
       else this.host.reject(p.from, `${p.kind} points do not match the commitments`);
@@ -342,14 +389,14 @@ export class Sharing {
     for (const hash of new Set([...this.#echoes.keys(), ...this.#readies.keys()])) {
       const echoes = this.#echoes.get(hash)?.size ?? 0;
       const readies = this.#readies.get(hash)?.size ?? 0;
-      if (this.readied === undefined && (echoes >= echoThreshold || readies >= k)) {
+      if (this.#readied === undefined && (echoes >= echoThreshold || readies >= k)) {
         if (!this.#ensureOwn(hash)) continue;
-        this.readied = hash;
+        this.#readied = hash;
         this.host.persist();
         for (let m = 1; m <= this.host.n; m++) this.host.sendPoints(m, "ready");
       }
-      if (this.completed === undefined && readies >= k + t && this.readied === hash && this.own?.hash === hash) {
-        this.completed = hash;
+      if (this.#completed === undefined && readies >= k + t && this.#readied === hash && this.#own?.hash === hash) {
+        this.#completed = hash;
         this.host.persist();
         this.host.completed();
       }
@@ -358,10 +405,10 @@ export class Sharing {
 
   /** Makes sure this node holds its row and column for `hash`, interpolating them from peers' points if needed. */
   #ensureOwn(hash: string): boolean {
-    if (this.own?.hash === hash) return true;
+    if (this.#own?.hash === hash) return true;
     const own = this.#interpolate(hash);
     if (!own) return false;
-    this.own = own;
+    this.#own = own;
     return true;
   }
 
@@ -389,7 +436,7 @@ export class Sharing {
 
   /** The points this node sends node m: f(m, i) for its column and f(i, m) for its row, one value, per key. */
   pointsForPeer(m: number): Points[] {
-    const own = this.own!;
+    const own = this.#own!;
     const x = BigInt(m);
     return own.rows.map((_, key) => {
       const value = evaluatePolynomial(own.rows[key]!, x);

@@ -434,6 +434,7 @@ export class ReshareReceiver {
       askCommitments: (from: number, hash: string) =>
         this.#send({ role: "new", index: from }, { type: "commitmentRequest", ...this.#wireId(id), hash }),
       reject: (from: number, reason: string) => this.#reject({ role: "new", index: from }, reason),
+      signReady: (hash: string) => this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash, PSS_DOMAIN)),
       refuses: (commitments: readonly Point[][][]) =>
         this.#fits(chunk, dealer, commitments) ? undefined : "commitments do not commit to the moved share keys",
       persist: () =>
@@ -509,14 +510,12 @@ export class ReshareReceiver {
 
   #points(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {
     const hash = type === "echo" ? session.own!.hash : session.readied!;
-    if (type === "ready")
-      session.readySignature ??= this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash, PSS_DOMAIN));
     return {
       type,
       ...this.#wireId(id),
       hash,
       points: session.pointsForPeer(m).map((p) => ({ row: scalarHex(p.row), col: scalarHex(p.col) })),
-      ...(type === "ready" ? { signature: session.readySignature! } : {}),
+      ...(type === "ready" ? { signature: session.readySignature } : {}),
     };
   }
 

@@ -35,6 +35,7 @@ const hex = (own: OwnRows | undefined) =>
 /** A sharing whose host writes down what it is asked to do, in order. */
 function sharing() {
   const calls: string[] = [];
+  let signed = 0;
   const session = new Sharing(self, k, {
     n,
     t,
@@ -43,6 +44,7 @@ function sharing() {
     sendPoints: (m, type) => calls.push(`${type} to ${m}`),
     askCommitments: (from, h) => calls.push(`ask ${from} for ${h === hash ? "the dealer's" : "other"} commitments`),
     reject: (from, reason) => calls.push(`reject ${from}: ${reason}`),
+    signReady: (h) => `signature ${++signed} of ${h === hash ? "the dealer's" : "another"} hash`,
     persist: () => calls.push("persist"),
     completed: () => calls.push("completed"),
   });
@@ -58,7 +60,7 @@ const persistedThenToAll = (type: "echo" | "ready") => [
 /** What node `from` echoes or readies to this node, from its own row and column. */
 function pointsFrom(from: number) {
   const peer = sharing().session;
-  peer.own = ownRows(from);
+  peer.onSend(hash, commitments, ownRows(from));
   return peer.pointsForPeer(self);
 }
 
@@ -77,6 +79,11 @@ describe("one dealer's sharing (AVSS echo and ready)", function () {
     session.onPoints(5, "ready", hash, pointsFrom(5), "sig5");
     expect(calls.splice(0)).to.deep.equal(["persist", "completed"]);
     expect(session.readyProofs()).to.deep.equal([1, 3, 4, 5].map((node) => ({ node, signature: `sig${node}` })));
+    // Its own ready's signature is the host's, asked for once however often the ready is sent.
+    expect([session.readySignature, session.readySignature]).to.deep.equal([
+      "signature 1 of the dealer's hash",
+      "signature 1 of the dealer's hash",
+    ]);
   });
 
   it("rebuilds its row and column from k readies when the dealer never sent them", function () {
