@@ -18,7 +18,7 @@ import { canonicalJson } from "../crypto/encoding.ts";
 import type { DealerDecision } from "../dkg/types.ts";
 import { MalformedDkgMessage, parseDecision } from "../dkg/wire.ts";
 import type { ReshareDecision } from "../pss/types.ts";
-import { parseReshareDecision } from "../pss/wire.ts";
+import { MalformedPssMessage, parseReshareDecision } from "../pss/wire.ts";
 
 export interface AssignTx {
   type: "assign";
@@ -167,7 +167,7 @@ export function decodeTx(tx: string, n = 256): AppTx {
       const shape = { nOld: 256, nNew: n, kNew: 1, chunkSize: 1 };
       return { type: "reshareDecision", decision: parseReshareDecision(value.decision, shape) };
     } catch (error) {
-      if (error instanceof MalformedDkgMessage) throw new InvalidTx(`decision: ${error.message}`);
+      if (error instanceof MalformedPssMessage) throw new InvalidTx(`decision: ${error.message}`);
       throw error;
     }
   }

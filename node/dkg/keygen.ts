@@ -14,17 +14,16 @@ import type { SharesJob } from "./batch-shares.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "./checks.ts";
 import { dealCommitments } from "./dealing.ts";
 import { decisionProblem } from "./decision.ts";
-import { Sharing, completedDealers, symmetricSendProblem, type OwnRows, type SharingRecord } from "./sharing.ts";
-import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ProofsMessage, SessionId } from "./types.ts";
+import { AvssRound, type AvssProtocol } from "./avss-round.ts";
+import type { OwnRows, Sharing, SharingRecord } from "./sharing.ts";
+import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ProofsMessage } from "./types.ts";
 import {
   MalformedDkgMessage,
-  commitmentHash,
   matricesToWire,
   parseDecision,
   parseDkgMessage,
   parseScalar,
   pointsToWire,
-  readySignBytes,
   scalarHex,
   type ParsedMessage,
   type Shape,
@@ -93,7 +92,8 @@ export type KeygenOutput =
 interface Batch {
   batch: number;
   dealing?: { f: BivariatePolynomial[]; fb: BivariatePolynomial[]; commitments: Point[][][]; wire: string[][][] };
-  sessions: Map<number, Sharing>;
+  /** The AVSS receiving side: one sharing per dealer (avss-round.ts). */
+  avss: AvssRound;
   decision?: DealerDecision;
   proposed: boolean;
   /** After the decision: Σ over dealers of column 0 of each key's matrix, the commitment to f(x, 0). */
@@ -115,7 +115,8 @@ const RETAINED_BATCHES = 16;
 export class KeyGenerator {
   readonly #c: KeygenConfig;
   readonly #shape: Shape;
-  readonly #echoThreshold: number;
+  /** What the batches' AVSS rounds need of key generation (avss-round.ts). */
+  readonly #avss: AvssProtocol;
   /** Each batch's batchSize sharings per dealer yield k keys each, by randomness extraction. */
   readonly #keysPerBatch: number;
   readonly #batches = new Map<number, Batch>();
@@ -140,8 +141,27 @@ export class KeyGenerator {
     this.#checks = new PendingChecks(config.deferChecks ?? false, config.rng, (output) => this.#out.push(output));
     this.#keysPerBatch = config.batchSize * k;
     this.#shape = { n, k, batchSize: config.batchSize, keysPerBatch: this.#keysPerBatch };
-    // Cachin et al.: ⌈(n + t + 1)/2⌉ echoes, and at least k so that a row can be interpolated from them.
-    this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
+    this.#avss = {
+      self: config.self,
+      n,
+      t,
+      k,
+      epoch: config.epoch,
+      domain: "dkg",
+      signingDomain: config.signingDomain,
+      signer: config.signer,
+      feldman: false,
+      checks: this.#checks,
+      sendPoints: (to, id, session, type) => {
+        const points = session.pointsForPeer(to).map(pointsToWire);
+        if (type === "echo") this.#send(to, { type, ...id, hash: session.own!.hash, points });
+        else this.#send(to, { type, ...id, hash: session.readied!, points, signature: session.readySignature });
+      },
+      askCommitments: (to, id, hash) => this.#send(to, { type: "commitmentRequest", ...id, hash }),
+      reject: (from, reason) => this.#reject(from, reason),
+      persist: (batch, dealer, record) =>
+        this.#out.push({ type: "persist", record: { kind: "sharing", batch, dealer, ...record } }),
+    };
   }
 
   #keyIndex(batch: number, key: number): number {
@@ -205,7 +225,7 @@ export class KeyGenerator {
         break;
       }
       case "sharing":
-        this.#session(batch, record.dealer).restore(record);
+        batch.avss.session(record.dealer).restore(record);
         break;
       case "decision":
         batch.decision = record.decision;
@@ -266,12 +286,12 @@ export class KeyGenerator {
     if (!batch) return;
     switch (message.type) {
       case "send":
-        return this.#onSend(from, batch, message);
+        return batch.avss.onSend(from, message, from === this.#c.self);
       case "echo":
       case "ready":
-        return this.#onPoints(from, batch, message);
+        return batch.avss.onPoints(from, message);
       case "commitmentRequest": {
-        const commitments = batch.sessions.get(message.dealer)?.commitments.get(message.hash);
+        const commitments = batch.avss.commitmentsOf(message.dealer, message.hash);
         if (commitments) {
           this.#send(from, {
             type: "commitments",
@@ -284,7 +304,7 @@ export class KeyGenerator {
         return;
       }
       case "commitments":
-        return this.#onCommitments(from, batch, message);
+        return batch.avss.onCommitments(from, message);
       case "resend":
         return this.#resendTo(from, batch);
       case "proofs":
@@ -367,7 +387,12 @@ export class KeyGenerator {
   #newBatch(number: number): Batch {
     const batch: Batch = {
       batch: number,
-      sessions: new Map(),
+      avss: new AvssRound(this.#avss, number, {
+        keys: () => this.#c.batchSize,
+        alive: () => this.#batches.get(number) === batch, // not forgotten while a check ran
+        decided: () => batch.decision?.dealers,
+        completed: () => this.#progressBatch(batch),
+      }),
       proposed: false,
       shareKeys: new Map(),
       parkedProofs: new Map(),
@@ -397,7 +422,7 @@ export class KeyGenerator {
     const rowBlindings = fb.map((p) => bivariateRow(p, x));
     return {
       type: "send",
-      ...this.#id(batch, this.#c.self),
+      ...batch.avss.id(this.#c.self),
       commitments,
       rows,
       rowBlindings,
@@ -429,105 +454,9 @@ export class KeyGenerator {
   // AVSS
   // ---------------------------------------------------------------------------------------------------------------
 
-  #session(batch: Batch, dealer: number): Sharing {
-    const existing = batch.sessions.get(dealer);
-    if (existing) return existing;
-    const { n, t, batchSize } = this.#c;
-    const id = this.#id(batch, dealer);
-    const session: Sharing = new Sharing(this.#c.self, this.#c.k, {
-      n,
-      t,
-      echoThreshold: this.#echoThreshold,
-      keys: batchSize,
-      sendPoints: (m, type) => this.#send(m, this.#pointsMessage(id, session, m, type)),
-      askCommitments: (from, hash) => this.#send(from, { type: "commitmentRequest", ...id, hash }),
-      reject: (from, reason) => this.#reject(from, reason),
-      signReady: (hash) => this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash)),
-      persist: () =>
-        this.#out.push({
-          type: "persist",
-          record: { kind: "sharing", batch: batch.batch, dealer, ...session.record() },
-        }),
-      completed: () => this.#progressBatch(batch),
-    });
-    batch.sessions.set(dealer, session);
-    return session;
-  }
-
-  #id(batch: Batch, dealer: number): SessionId {
-    return { epoch: this.#c.epoch, batch: batch.batch, dealer };
-  }
-
-  #onSend(from: number, batch: Batch, message: ParsedMessage & { type: "send" }): void {
-    if (from !== message.dealer) return this.#reject(from, "send from a node that is not its dealer");
-    if (!this.#wantsSend(batch, message.dealer)) return;
-    // This node's own dealing needs no check. A peer's: the shape first, then the curve work (checks.ts).
-    if (from === this.#c.self) return this.#acceptSend(batch, message);
-    const problem = symmetricSendProblem(message);
-    if (problem) return this.#reject(from, problem);
-    const checking = `send:${message.dealer}`;
-    if (batch.checking.has(checking)) return;
-    batch.checking.add(checking);
-    const session = this.#session(batch, message.dealer);
-    session.sendChecking();
-    const { k, self } = this.#c;
-    const { commitments, rows, rowBlindings } = message;
-    this.#checks.run({ kind: "rows", k, self, commitments, rows, rowBlindings }, (verdict) => {
-      batch.checking.delete(checking);
-      if (verdict.ok && this.#wantsSend(batch, message.dealer)) return this.#acceptSend(batch, message);
-      session.sendRefused();
-      if (!verdict.ok) this.#reject(from, verdict.reason);
-    });
-  }
-
-  /** Whether a send from `dealer` would count: the first valid one of a batch still here, of a decided dealer. */
-  #wantsSend(batch: Batch, dealer: number): boolean {
-    if (this.#batches.get(batch.batch) !== batch) return false; // forgotten while its check ran
-    if (batch.decision && !decides(batch.decision, dealer)) return false;
-    return this.#session(batch, dealer).sendHash === undefined;
-  }
-
-  #acceptSend(batch: Batch, message: ParsedMessage & { type: "send" }): void {
-    const hash = commitmentHash(this.#id(batch, message.dealer), message.commitments);
-    this.#session(batch, message.dealer).onSend(hash, message.commitments, {
-      hash,
-      rows: message.rows,
-      rowBlindings: message.rowBlindings,
-    });
-  }
-
-  #pointsMessage(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): DkgMessage {
-    const points = session.pointsForPeer(m).map(pointsToWire);
-    if (type === "echo") return { type, ...id, hash: session.own!.hash, points };
-    return { type, ...id, hash: session.readied!, points, signature: session.readySignature };
-  }
-
-  #onPoints(from: number, batch: Batch, message: ParsedMessage & { type: "echo" | "ready" }): void {
-    if (batch.decision && !decides(batch.decision, message.dealer)) return;
-    const session = this.#session(batch, message.dealer);
-    if (session.has(message.type, message.hash, from)) return; // duplicate
-    const signature = message.type === "ready" ? message.signature : undefined;
-    if (
-      signature !== undefined &&
-      !this.#c.signer.verify(from, readySignBytes(this.#c.signingDomain, message, message.hash), signature)
-    )
-      return this.#reject(from, "ready with a bad signature");
-    session.onPoints(from, message.type, message.hash, message.points, signature);
-  }
-
-  #onCommitments(from: number, batch: Batch, message: ParsedMessage & { type: "commitments" }): void {
-    const session = batch.sessions.get(message.dealer);
-    if (!session) return;
-    session.onCommitments(
-      from,
-      commitmentHash(this.#id(batch, message.dealer), message.commitments),
-      message.commitments,
-    );
-  }
-
   #resendTo(peer: number, batch: Batch): void {
     if (batch.dealing) this.#send(peer, this.#sendMessage(batch, peer));
-    for (const session of batch.sessions.values()) session.resendTo(peer);
+    batch.avss.resendTo(peer);
     if (batch.shares) this.#send(peer, this.#proofsMessage(batch));
   }
 
@@ -537,7 +466,7 @@ export class KeyGenerator {
 
   #progressBatch(batch: Batch): void {
     const { k, t } = this.#c;
-    const dealers = batch.decision || batch.proposed ? undefined : completedDealers(batch.sessions, k + t);
+    const dealers = batch.decision || batch.proposed ? undefined : batch.avss.completedDealers(k + t);
     if (dealers) {
       batch.proposed = true;
       this.#out.push({
@@ -580,7 +509,7 @@ export class KeyGenerator {
   #computeShares(batch: Batch): void {
     const { batchSize, k, t, self } = this.#c;
     const used = [...batch.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, k + t);
-    const sessions = used.map((d) => batch.sessions.get(d.dealer));
+    const sessions = used.map((d) => batch.avss.sessions.get(d.dealer));
     if (sessions.some((s, j) => s?.completed !== used[j]!.hash)) return; // AVSS will complete them
     if (batch.checking.has("shares")) return;
     batch.checking.add("shares");
@@ -696,7 +625,7 @@ export class KeyGenerator {
    * behind are forgotten sooner (their records stay on disk until that window ends).
    */
   #retire(batch: Batch): void {
-    for (const session of batch.sessions.values()) session.release();
+    batch.avss.release();
     batch.parkedProofs.clear();
     for (const old of this.#batches.keys()) if (old < batch.batch - RETAINED_BATCHES) this.#batches.delete(old);
   }
@@ -743,10 +672,6 @@ export function batchErasure(batch: number): {
       { kind: "erased", batch: Math.max(batch, ...picked.filter((r) => r.kind === "erased").map((r) => r.batch)) },
     ],
   };
-}
-
-function decides(decision: DealerDecision, dealer: number): boolean {
-  return decision.dealers.some((d) => d.dealer === dealer);
 }
 
 function matrixHex(m: BivariatePolynomial): string[][] {

@@ -15,20 +15,20 @@ import { evaluateCommitmentAtIndexes, mulG } from "../crypto/generators.ts";
 import { lagrangeCoefficients } from "../crypto/lagrange.ts";
 import { affinePoints, type Point } from "../crypto/point.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "../dkg/checks.ts";
-import { Sharing, completedDealers, symmetricSendProblem, type SharingRecord } from "../dkg/sharing.ts";
+import { AvssRound, type AvssProtocol } from "../dkg/avss-round.ts";
+import type { Sharing, SharingRecord } from "../dkg/sharing.ts";
 import type { NodeSigner, SessionId } from "../dkg/types.ts";
-import {
-  MalformedDkgMessage,
-  commitmentHash,
-  matricesToWire,
-  parsePoint,
-  pointHex,
-  readySignBytes,
-  scalarHex,
-} from "../dkg/wire.ts";
+import { matricesToWire, parsePoint, pointHex, scalarHex } from "../dkg/wire.ts";
 import { reshareDecisionProblem } from "./decision.ts";
 import type { MovedKey, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "./types.ts";
-import { PSS_DOMAIN, parsePssMessage, parseReshareDecision, type ParsedPss, type PssShape } from "./wire.ts";
+import {
+  MalformedPssMessage,
+  PSS_DOMAIN,
+  parsePssMessage,
+  parseReshareDecision,
+  type ParsedPss,
+  type PssShape,
+} from "./wire.ts";
 
 export interface ReceiverConfig {
   transition: number;
@@ -98,9 +98,8 @@ interface Chunk {
   waiting: { from: Party; message: ParsedPss }[];
   /** How many of `waiting` each sender ("old:3", "new:2") sent. */
   waitingFrom: Map<string, number>;
-  sessions: Map<number, Sharing>;
-  /** Dealers whose send is being checked, so that a resent copy does not start a second check. */
-  checking: Set<number>;
+  /** The AVSS receiving side: one sharing per old dealer (node/dkg/avss-round.ts), once the records are accepted. */
+  avss: AvssRound;
   decision?: ReshareDecision;
   proposed: boolean;
   keys?: ResharedKey[];
@@ -138,7 +137,8 @@ const MAX_UNKNOWN_CHUNKS = 100_000;
 export class ReshareReceiver {
   readonly #c: ReceiverConfig;
   readonly #shape: PssShape;
-  readonly #echoThreshold: number;
+  /** What the chunks' AVSS rounds need of the handover (node/dkg/avss-round.ts). */
+  readonly #avss: AvssProtocol;
   readonly #chunks = new Map<number, Chunk>();
   #chunkCount: number | undefined;
   /** Chunks with a resend timer running (one per chunk). */
@@ -158,7 +158,32 @@ export class ReshareReceiver {
     this.#c = config;
     this.#checks = new PendingChecks(config.deferChecks ?? false, config.rng, (output) => this.#out.push(output));
     this.#shape = { nOld: config.old.n, nNew: n, kNew: k, chunkSize: config.chunkSize };
-    this.#echoThreshold = Math.max(Math.ceil((n + t + 1) / 2), k);
+    const toNew = (index: number): Party => ({ role: "new", index });
+    this.#avss = {
+      self: config.self,
+      n,
+      t,
+      k,
+      epoch: config.transition,
+      domain: PSS_DOMAIN,
+      signingDomain: config.signingDomain,
+      signer: config.signer,
+      feldman: true,
+      checks: this.#checks,
+      sendPoints: (to, id, session, type) => {
+        const points = session.pointsForPeer(to).map((p) => ({ row: scalarHex(p.row), col: scalarHex(p.col) }));
+        const wireId = this.#wireId(id);
+        if (type === "echo") this.#send(toNew(to), { type, ...wireId, hash: session.own!.hash, points });
+        else {
+          const signature = session.readySignature;
+          this.#send(toNew(to), { type, ...wireId, hash: session.readied!, points, signature });
+        }
+      },
+      askCommitments: (to, id, hash) => this.#send(toNew(to), { type: "commitmentRequest", ...this.#wireId(id), hash }),
+      reject: (from, reason, role) => this.#reject({ role: role === "dealer" ? "old" : "new", index: from }, reason),
+      persist: (chunk, dealer, record) =>
+        this.#out.push({ type: "persist", record: { kind: "sharing", chunk, dealer, ...record } }),
+    };
   }
 
   /** Every chunk is done here: this node holds verified shares of every moved key. */
@@ -229,7 +254,7 @@ export class ReshareReceiver {
         this.#accept(chunk, record);
         break;
       case "sharing":
-        this.#session(chunk, record.dealer).restore(record);
+        chunk.avss.session(record.dealer).restore(record);
         break;
       case "decision":
         chunk.decision = record.decision;
@@ -248,7 +273,7 @@ export class ReshareReceiver {
    */
   forget(chunk: number): void {
     const state = this.#chunks.get(chunk);
-    if (state?.keys) state.sessions.clear();
+    if (state?.keys) state.avss.sessions.clear();
   }
 
   /**
@@ -277,7 +302,7 @@ export class ReshareReceiver {
     try {
       message = parsePssMessage(raw, this.#shape);
     } catch (error) {
-      if (error instanceof MalformedDkgMessage) return this.#reject(from, error.message);
+      if (error instanceof MalformedPssMessage) return this.#reject(from, error.message);
       throw error;
     }
     const transition = message.type === "records" ? message.transition : message.epoch;
@@ -294,7 +319,7 @@ export class ReshareReceiver {
     if (number >= limit) return this.#reject(from, `chunk ${number} does not exist`);
     const chunk = this.#chunkState(number);
     if (message.type === "records") return this.#onRecords(from.index, chunk, message);
-    if (message.type === "resend") return this.#resendTo(from.index, chunk);
+    if (message.type === "resend") return chunk.avss.resendTo(from.index);
     if (!chunk.accepted) {
       // Bounded per sender, so that a Byzantine one cannot push out what honest ones sent: an honest new node sends
       // an echo, a ready and a commitment exchange or two per dealer, an old node its resharing.
@@ -309,18 +334,18 @@ export class ReshareReceiver {
     if (chunk.keys) return; // finished; peers that lag ask with a resend
     switch (message.type) {
       case "send":
-        return this.#onSend(from.index, chunk, message);
+        return chunk.avss.onSend(from.index, message);
       case "echo":
       case "ready":
-        return this.#onPoints(from.index, chunk, message);
+        return chunk.avss.onPoints(from.index, message);
       case "commitmentRequest": {
-        const commitments = chunk.sessions.get(message.dealer)?.commitments.get(message.hash);
+        const commitments = chunk.avss.commitmentsOf(message.dealer, message.hash);
         if (commitments)
           this.#send(from, { type: "commitments", ...this.#wireId(message), commitments: matricesToWire(commitments) });
         return;
       }
       case "commitments":
-        return this.#onCommitments(from.index, chunk, message);
+        return chunk.avss.onCommitments(from.index, message);
     }
   }
 
@@ -354,16 +379,26 @@ export class ReshareReceiver {
   #chunkState(number: number): Chunk {
     let chunk = this.#chunks.get(number);
     if (!chunk) {
-      chunk = {
+      const state: Chunk = {
         chunk: number,
         copies: new Map(),
         copySenders: new Set(),
         waiting: [],
         waitingFrom: new Map(),
-        sessions: new Map(),
-        checking: new Set(),
+        avss: new AvssRound(this.#avss, number, {
+          // A chunk's sessions run only once its records are accepted (#handle holds their messages until then).
+          keys: () => state.accepted!.keys.length,
+          alive: () => state.keys === undefined, // done while a check ran
+          decided: () => state.decision?.dealers,
+          refuses: (dealer, commitments) =>
+            this.#fits(state, dealer, commitments)
+              ? undefined
+              : "commitments that do not commit to the moved share keys",
+          completed: () => this.#progressChunk(state),
+        }),
         proposed: false,
       };
+      chunk = state;
       this.#chunks.set(number, chunk);
     }
     return chunk;
@@ -416,43 +451,6 @@ export class ReshareReceiver {
   // AVSS (receiving side, as in node/dkg/keygen.ts)
   // ---------------------------------------------------------------------------------------------------------------
 
-  #session(chunk: Chunk, dealer: number): Sharing {
-    const existing = chunk.sessions.get(dealer);
-    if (existing) return existing;
-    const { n, t, k } = this.#c.new;
-    const id = this.#id(chunk, dealer);
-    const host = {
-      n,
-      t,
-      echoThreshold: this.#echoThreshold,
-      // A chunk's sessions run only once its records are accepted (#handle holds their messages until then).
-      get keys() {
-        return chunk.accepted!.keys.length;
-      },
-      sendPoints: (m: number, type: "echo" | "ready") =>
-        this.#send({ role: "new", index: m }, this.#points(id, session, m, type)),
-      askCommitments: (from: number, hash: string) =>
-        this.#send({ role: "new", index: from }, { type: "commitmentRequest", ...this.#wireId(id), hash }),
-      reject: (from: number, reason: string) => this.#reject({ role: "new", index: from }, reason),
-      signReady: (hash: string) => this.#c.signer.sign(readySignBytes(this.#c.signingDomain, id, hash, PSS_DOMAIN)),
-      refuses: (commitments: readonly Point[][][]) =>
-        this.#fits(chunk, dealer, commitments) ? undefined : "commitments do not commit to the moved share keys",
-      persist: () =>
-        this.#out.push({
-          type: "persist",
-          record: { kind: "sharing", chunk: chunk.chunk, dealer, ...session.record() },
-        }),
-      completed: () => this.#progressChunk(chunk),
-    };
-    const session: Sharing = new Sharing(this.#c.self, k, host, true);
-    chunk.sessions.set(dealer, session);
-    return session;
-  }
-
-  #id(chunk: Chunk, dealer: number): SessionId {
-    return { epoch: this.#c.transition, batch: chunk.chunk, dealer };
-  }
-
   #wireId(id: SessionId): { transition: number; chunk: number; dealer: number } {
     return { transition: id.epoch, chunk: id.batch, dealer: id.dealer };
   }
@@ -466,93 +464,12 @@ export class ReshareReceiver {
     );
   }
 
-  #onSend(from: number, chunk: Chunk, message: ParsedPss & { type: "send" }): void {
-    const old = { role: "old", index: from } as const;
-    if (from !== message.dealer) return this.#reject(old, "send from another dealer");
-    if (!this.#wantsSend(chunk, message.dealer)) return;
-    if (!this.#fits(chunk, message.dealer, message.commitments))
-      return this.#reject(old, "resharing does not commit to the moved share keys");
-    const problem = symmetricSendProblem(message);
-    if (problem) return this.#reject(old, problem);
-    if (chunk.checking.has(message.dealer)) return;
-    chunk.checking.add(message.dealer);
-    const session = this.#session(chunk, message.dealer);
-    session.sendChecking();
-    // Feldman commitments: the rows' checks carry no blindings.
-    const job = {
-      kind: "rows",
-      k: this.#c.new.k,
-      self: this.#c.self,
-      commitments: message.commitments,
-      rows: message.rows,
-    } as const;
-    this.#checks.run(job, (verdict) => {
-      chunk.checking.delete(message.dealer);
-      if (verdict.ok && this.#wantsSend(chunk, message.dealer)) {
-        const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
-        return session.onSend(hash, message.commitments, {
-          hash,
-          rows: message.rows,
-          rowBlindings: message.rowBlindings,
-        });
-      }
-      session.sendRefused();
-      if (!verdict.ok) this.#reject(old, verdict.reason);
-    });
-  }
-
-  /** Whether a send from `dealer` would count: the first valid one, of a decided dealer, while the chunk is not done. */
-  #wantsSend(chunk: Chunk, dealer: number): boolean {
-    if (chunk.keys) return false; // done while the check ran
-    if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === dealer)) return false;
-    return this.#session(chunk, dealer).sendHash === undefined;
-  }
-
-  #points(id: SessionId, session: Sharing, m: number, type: "echo" | "ready"): PssMessage {
-    const hash = type === "echo" ? session.own!.hash : session.readied!;
-    return {
-      type,
-      ...this.#wireId(id),
-      hash,
-      points: session.pointsForPeer(m).map((p) => ({ row: scalarHex(p.row), col: scalarHex(p.col) })),
-      ...(type === "ready" ? { signature: session.readySignature } : {}),
-    };
-  }
-
-  #onPoints(from: number, chunk: Chunk, message: ParsedPss & { type: "echo" | "ready" }): void {
-    if (chunk.decision && !chunk.decision.dealers.some((d) => d.dealer === message.dealer)) return;
-    if (message.points.length !== chunk.accepted!.keys.length)
-      return this.#reject({ role: "new", index: from }, "points for another number of keys");
-    const session = this.#session(chunk, message.dealer);
-    if (session.has(message.type, message.hash, from)) return;
-    const signature = message.type === "ready" ? message.signature : undefined;
-    if (
-      signature !== undefined &&
-      from !== this.#c.self &&
-      !this.#c.signer.verify(from, readySignBytes(this.#c.signingDomain, message, message.hash, PSS_DOMAIN), signature)
-    ) {
-      return this.#reject({ role: "new", index: from }, "ready with a bad signature");
-    }
-    session.onPoints(from, message.type, message.hash, message.points, signature);
-  }
-
-  #onCommitments(from: number, chunk: Chunk, message: ParsedPss & { type: "commitments" }): void {
-    const session = chunk.sessions.get(message.dealer);
-    if (!session) return;
-    const hash = commitmentHash(this.#id(chunk, message.dealer), message.commitments, PSS_DOMAIN);
-    session.onCommitments(from, hash, message.commitments);
-  }
-
-  #resendTo(peer: number, chunk: Chunk): void {
-    for (const session of chunk.sessions.values()) session.resendTo(peer);
-  }
-
   // ---------------------------------------------------------------------------------------------------------------
   // Dealer set and the new shares
   // ---------------------------------------------------------------------------------------------------------------
 
   #progressChunk(chunk: Chunk): void {
-    const dealers = chunk.decision || chunk.proposed ? undefined : completedDealers(chunk.sessions, this.#c.old.k);
+    const dealers = chunk.decision || chunk.proposed ? undefined : chunk.avss.completedDealers(this.#c.old.k);
     if (dealers) {
       chunk.proposed = true;
       this.#out.push({
@@ -568,7 +485,7 @@ export class ReshareReceiver {
     try {
       decision = parseReshareDecision(raw, this.#shape);
     } catch (error) {
-      if (error instanceof MalformedDkgMessage) return this.#reject(undefined, `decision: ${error.message}`);
+      if (error instanceof MalformedPssMessage) return this.#reject(undefined, `decision: ${error.message}`);
       throw error;
     }
     if (decision.transition !== this.#c.transition) return;
@@ -594,7 +511,7 @@ export class ReshareReceiver {
    */
   #computeShares(chunk: Chunk): void {
     const used = [...chunk.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, this.#c.old.k);
-    const sessions = used.map((d) => chunk.sessions.get(d.dealer));
+    const sessions = used.map((d) => chunk.avss.sessions.get(d.dealer));
     if (sessions.some((s, j) => s?.completed !== used[j]!.hash || s.own?.hash !== used[j]!.hash)) return;
     const lambdas = lagrangeCoefficients(used.map((d) => BigInt(d.dealer)));
     const { accepted } = chunk;
@@ -631,7 +548,7 @@ export class ReshareReceiver {
     this.#out.push({ type: "persist", record: { kind: "keys", chunk: chunk.chunk, keys } });
     const { chunks, nextKeyIndex } = chunk.accepted!;
     this.#out.push({ type: "keys", chunk: chunk.chunk, chunks, nextKeyIndex, keys });
-    for (const session of chunk.sessions.values()) session.release();
+    chunk.avss.release();
     this.#checkDone();
   }
 

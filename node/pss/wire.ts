@@ -11,8 +11,32 @@ import { canonicalJson } from "../crypto/encoding.ts";
 import type { Point } from "../crypto/point.ts";
 import type { SessionId } from "../dkg/types.ts";
 import type { Points } from "../dkg/wire.ts";
-import { fail, hash, int, isObject, parseDealers, parseMatrices, parseScalar } from "../dkg/wire.ts";
+import {
+  MalformedDkgMessage,
+  fail,
+  hash,
+  int,
+  isObject,
+  parseDealers,
+  parseMatrices,
+  parseScalar,
+} from "../dkg/wire.ts";
 import type { KeyOwner, MovedKey, PssMessage, ReshareDecision } from "./types.ts";
+
+/** A handover message or decision that does not parse, saying what is wrong with it. */
+export class MalformedPssMessage extends Error {
+  override readonly name = "MalformedPssMessage";
+}
+
+/** Runs a parser built on key generation's field parsers, naming the handover in what it throws. */
+function asHandover<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof MalformedDkgMessage) throw new MalformedPssMessage(error.message);
+    throw error;
+  }
+}
 
 /** Domain of the handover's commitment hashes and ready signatures (never valid in key generation). */
 export const PSS_DOMAIN = "pss";
@@ -136,8 +160,12 @@ export function recordsDigest(records: {
   return bytesToHex(keccak_256(utf8ToBytes(canonicalJson({ transition, chunk, chunks, nextKeyIndex, keys }))));
 }
 
-/** Parses a handover message from a peer; throws MalformedDkgMessage saying what is wrong. */
+/** Parses a handover message from a peer; throws MalformedPssMessage saying what is wrong. */
 export function parsePssMessage(raw: unknown, shape: PssShape): ParsedPss {
+  return asHandover(() => parseMessage(raw, shape));
+}
+
+function parseMessage(raw: unknown, shape: PssShape): ParsedPss {
   if (!isObject(raw)) fail("message is not an object");
   switch (raw.type as PssMessage["type"]) {
     case "records": {
@@ -197,6 +225,10 @@ export function parsePssMessage(raw: unknown, shape: PssShape): ParsedPss {
 
 /** Shape check of a decision delivered by the ordering service (its signatures are checked by the receiver). */
 export function parseReshareDecision(raw: unknown, shape: PssShape): ReshareDecision {
+  return asHandover(() => parseDecision(raw, shape));
+}
+
+function parseDecision(raw: unknown, shape: PssShape): ReshareDecision {
   if (!isObject(raw) || raw.type !== "reshareDealers") fail("decision is not a reshare decision");
   return {
     type: "reshareDealers",

@@ -3,6 +3,7 @@ import fc from "fast-check";
 
 import { ReshareReceiver, type ReceiverInput, type ReceiverOutput } from "../../node/pss/receiver.ts";
 import type { Party } from "../../node/pss/types.ts";
+import { MalformedPssMessage, parsePssMessage, parseReshareDecision } from "../../node/pss/wire.ts";
 import { PssCluster, thresholds } from "../sim/pss-cluster.ts";
 import { Prng, envCount } from "../support/prng.ts";
 
@@ -135,6 +136,20 @@ describe("the handover's receiving side, against Byzantine peers' garbage", func
     }));
     const { results } = replay([...flood, ...inputs]);
     expect(results).to.deep.equal(honest.results);
+  });
+
+  it("names the handover in its parse errors, and says what is wrong", function () {
+    const shape = { nOld: 5, nNew: 7, kNew: 4, chunkSize: 4 };
+    const echo = inputs.find(
+      (input) => input.type === "message" && (input.message as { type?: string }).type === "echo",
+    ) as ReceiverInput & { type: "message" };
+    expect(() => parsePssMessage({ ...(echo.message as object), chunk: -1 }, shape))
+      .to.throw(MalformedPssMessage, "chunk must be an integer")
+      .with.property("name", "MalformedPssMessage");
+    expect(() => parseReshareDecision({ type: "dealers" }, shape)).to.throw(
+      MalformedPssMessage,
+      "decision is not a reshare decision",
+    );
   });
 
   it("refuses a decision a Byzantine party forged, and keeps the ordered one", function () {
