@@ -7,23 +7,21 @@
  * Outputs are carried out in order: `persist` before the messages that depend on it (a dealing is on disk before any
  * row of it is sent, so a restarted dealer never deals a second polynomial for the same batch).
  */
-import { bivariateRow, randomSymmetricBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
+import { randomSymmetricBivariate, type BivariatePolynomial } from "../crypto/bivariate.ts";
 import { randomScalar, type Rng } from "../crypto/field.ts";
-import { ownPointHex, type Point } from "../crypto/point.ts";
-import type { SharesJob } from "./batch-shares.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "./checks.ts";
 import { dealCommitments } from "./dealing.ts";
 import { decisionProblem } from "./decision.ts";
-import { AvssRound, type AvssProtocol } from "./avss-round.ts";
-import type { OwnRows, Sharing, SharingRecord } from "./sharing.ts";
-import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner, ProofsMessage } from "./types.ts";
+import type { AvssProtocol } from "./avss-round.ts";
+import { KeygenBatch, batchAvss, type BatchHost } from "./keygen-batch.ts";
+import type { SharingRecord } from "./sharing.ts";
+import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner } from "./types.ts";
 import {
   MalformedDkgMessage,
   matricesToWire,
   parseDecision,
   parseDkgMessage,
   parseScalar,
-  pointsToWire,
   scalarHex,
   type ParsedMessage,
   type Shape,
@@ -89,25 +87,6 @@ export type KeygenOutput =
   | { type: "rejected"; from: number; reason: string }
   | CheckOutput;
 
-interface Batch {
-  batch: number;
-  dealing?: { f: BivariatePolynomial[]; fb: BivariatePolynomial[]; commitments: Point[][][]; wire: string[][][] };
-  /** The AVSS receiving side: one sharing per dealer (avss-round.ts). */
-  avss: AvssRound;
-  decision?: DealerDecision;
-  proposed: boolean;
-  /** After the decision: Σ over dealers of column 0 of each key's matrix, the commitment to f(x, 0). */
-  columnCommitments?: Point[][];
-  shares?: { s: bigint[]; r: bigint[] };
-  /** This node's Y_i with their proofs, made with the shares. */
-  proofs?: ProofsMessage["proofs"];
-  shareKeys: Map<number, Point[]>;
-  parkedProofs: Map<number, ParsedMessage & { type: "proofs" }>;
-  /** Jobs under way: "send:<dealer>", "proofs:<node>" and "shares", so that a resent copy does not start a second. */
-  checking: Set<string>;
-  keys?: GeneratedKey[];
-}
-
 const MAX_BATCHES_AHEAD = 4;
 /** Finished batches kept in memory to answer resends from peers that are behind. */
 const RETAINED_BATCHES = 16;
@@ -119,7 +98,9 @@ export class KeyGenerator {
   readonly #avss: AvssProtocol;
   /** Each batch's batchSize sharings per dealer yield k keys each, by randomness extraction. */
   readonly #keysPerBatch: number;
-  readonly #batches = new Map<number, Batch>();
+  readonly #batches = new Map<number, KeygenBatch>();
+  /** What the batches need of the generator (keygen-batch.ts). */
+  readonly #host: BatchHost;
   #nextBatch = 0;
   #refilling = false;
   #out: KeygenOutput[] = [];
@@ -141,27 +122,23 @@ export class KeyGenerator {
     this.#checks = new PendingChecks(config.deferChecks ?? false, config.rng, (output) => this.#out.push(output));
     this.#keysPerBatch = config.batchSize * k;
     this.#shape = { n, k, batchSize: config.batchSize, keysPerBatch: this.#keysPerBatch };
-    this.#avss = {
-      self: config.self,
-      n,
-      t,
-      k,
-      epoch: config.epoch,
-      domain: "dkg",
-      signingDomain: config.signingDomain,
-      signer: config.signer,
-      feldman: false,
+    this.#host = {
+      config,
       checks: this.#checks,
-      sendPoints: (to, id, session, type) => {
-        const points = session.pointsForPeer(to).map(pointsToWire);
-        if (type === "echo") this.#send(to, { type, ...id, hash: session.own!.hash, points });
-        else this.#send(to, { type, ...id, hash: session.readied!, points, signature: session.readySignature });
-      },
-      askCommitments: (to, id, hash) => this.#send(to, { type: "commitmentRequest", ...id, hash }),
+      keyIndex: (batch, key) => this.#keyIndex(batch, key),
+      holds: (batch) => this.#batches.get(batch.batch) === batch,
+      send: (to, message) => this.#send(to, message),
+      loopback: (message) => this.#loopback.push(message),
       reject: (from, reason) => this.#reject(from, reason),
-      persist: (batch, dealer, record) =>
-        this.#out.push({ type: "persist", record: { kind: "sharing", batch, dealer, ...record } }),
+      persist: (record) => this.#out.push({ type: "persist", record }),
+      keys: (batch, keys) => this.#out.push({ type: "keys", batch, keys }),
+      propose: (decision) => this.#out.push({ type: "propose", decision }),
+      // Batches far behind are forgotten sooner than their resend window (their records stay until it ends).
+      finished: (batch) => {
+        for (const old of this.#batches.keys()) if (old < batch.batch - RETAINED_BATCHES) this.#batches.delete(old);
+      },
     };
+    this.#avss = batchAvss(this.#host);
   }
 
   #keyIndex(batch: number, key: number): number {
@@ -220,18 +197,17 @@ export class KeyGenerator {
       case "dealing": {
         const f = record.f.map((m) => m.map((row) => row.map((c) => parseScalar(c, "f"))));
         const fb = record.fb.map((m) => m.map((row) => row.map((c) => parseScalar(c, "fb"))));
-        const { commitments } = dealCommitments({ kind: "deal", f, fb });
-        batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
+        batch.restoreDealing(f, fb, dealCommitments({ kind: "deal", f, fb }).commitments);
         break;
       }
       case "sharing":
         batch.avss.session(record.dealer).restore(record);
         break;
       case "decision":
-        batch.decision = record.decision;
+        batch.decide(record.decision);
         break;
       case "keys":
-        batch.keys = record.keys;
+        batch.restoreKeys(record.keys);
         break;
     }
   }
@@ -245,7 +221,7 @@ export class KeyGenerator {
         if (m !== this.#c.self) this.#send(m, { type: "resend", epoch: this.#c.epoch, batch: b.batch });
       }
       this.#out.push({ type: "timer", batch: b.batch, delayMs: this.#c.resendMs });
-      this.#progressBatch(b);
+      b.progress();
     }
     this.#drainLoopback();
     return this.#out;
@@ -306,9 +282,9 @@ export class KeyGenerator {
       case "commitments":
         return batch.avss.onCommitments(from, message);
       case "resend":
-        return this.#resendTo(from, batch);
+        return batch.resendTo(from);
       case "proofs":
-        return this.#onProofs(from, batch, message);
+        return batch.onProofs(from, message);
     }
   }
 
@@ -317,7 +293,7 @@ export class KeyGenerator {
    * at least one of them is honest, so a Byzantine node cannot make it deal batches nobody asked for. Until then
    * their messages wait, a bounded number of them.
    */
-  #batchFor(number: number, from: number, message: ParsedMessage): Batch | undefined {
+  #batchFor(number: number, from: number, message: ParsedMessage): KeygenBatch | undefined {
     const existing = this.#batches.get(number);
     if (existing) return existing;
     if (number < this.#nextBatch || number >= this.#nextBatch + MAX_BATCHES_AHEAD) {
@@ -355,7 +331,7 @@ export class KeyGenerator {
 
   #onTimer(batchNumber: number): void {
     const batch = this.#batches.get(batchNumber);
-    if (batch?.shares && !batch.keys) this.#tryPublicKeys(batch, true);
+    batch?.tryPublicKeys(true);
     if (!batch || batch.keys) return;
     for (let m = 1; m <= this.#c.n; m++) {
       if (m !== this.#c.self) this.#send(m, { type: "resend", epoch: this.#c.epoch, batch: batchNumber });
@@ -377,106 +353,22 @@ export class KeyGenerator {
       type: "persist",
       record: { kind: "dealing", batch: number, f: f.map(matrixHex), fb: fb.map(matrixHex) },
     });
-    this.#deal(batch, f, fb);
+    batch.deal(f, fb);
     this.#out.push({ type: "timer", batch: number, delayMs: this.#c.resendMs });
     const early = this.#early.get(number);
     this.#early.delete(number);
     for (const { from, message } of early?.messages ?? []) this.#handle(from, message);
   }
 
-  #newBatch(number: number): Batch {
-    const batch: Batch = {
-      batch: number,
-      avss: new AvssRound(this.#avss, number, {
-        keys: () => this.#c.batchSize,
-        alive: () => this.#batches.get(number) === batch, // not forgotten while a check ran
-        decided: () => batch.decision?.dealers,
-        completed: () => this.#progressBatch(batch),
-      }),
-      proposed: false,
-      shareKeys: new Map(),
-      parkedProofs: new Map(),
-      checking: new Set(),
-    };
+  #newBatch(number: number): KeygenBatch {
+    const batch = new KeygenBatch(this.#host, this.#avss, number);
     this.#batches.set(number, batch);
     return batch;
   }
 
-  /** The dealing's commitments (dealing.ts; on a worker when the node has them), then its rows to every node. */
-  #deal(batch: Batch, f: BivariatePolynomial[], fb: BivariatePolynomial[]): void {
-    batch.checking.add("deal");
-    this.#checks.run({ kind: "deal", f, fb }, ({ commitments }) => {
-      batch.checking.delete("deal");
-      if (this.#batches.get(batch.batch) !== batch) return;
-      batch.dealing = { f, fb, commitments, wire: matricesToWire(commitments) };
-      for (let m = 1; m <= this.#c.n; m++) if (m !== this.#c.self) this.#send(m, this.#sendMessage(batch, m));
-      this.#loopback.push(this.#ownSend(batch));
-    });
-  }
-
-  /** This node's own send as parsed, from its dealing: its points need no decoding. */
-  #ownSend(batch: Batch): ParsedMessage & { type: "send" } {
-    const { f, fb, commitments } = batch.dealing!;
-    const x = BigInt(this.#c.self);
-    const rows = f.map((p) => bivariateRow(p, x));
-    const rowBlindings = fb.map((p) => bivariateRow(p, x));
-    return {
-      type: "send",
-      ...batch.avss.id(this.#c.self),
-      commitments,
-      rows,
-      rowBlindings,
-      cols: rows,
-      colBlindings: rowBlindings,
-    };
-  }
-
-  #sendMessage(batch: Batch, m: number): DkgMessage {
-    const { f, fb, wire } = batch.dealing!;
-    const x = BigInt(m);
-    const rows = f.map((p) => bivariateRow(p, x).map(scalarHex));
-    const rowBlindings = fb.map((p) => bivariateRow(p, x).map(scalarHex));
-    return {
-      type: "send",
-      epoch: this.#c.epoch,
-      batch: batch.batch,
-      dealer: this.#c.self,
-      commitments: wire,
-      rows,
-      rowBlindings,
-      // The polynomials are symmetric: node m's column is its row.
-      cols: rows,
-      colBlindings: rowBlindings,
-    };
-  }
-
   // ---------------------------------------------------------------------------------------------------------------
-  // AVSS
+  // Dealer set
   // ---------------------------------------------------------------------------------------------------------------
-
-  #resendTo(peer: number, batch: Batch): void {
-    if (batch.dealing) this.#send(peer, this.#sendMessage(batch, peer));
-    batch.avss.resendTo(peer);
-    if (batch.shares) this.#send(peer, this.#proofsMessage(batch));
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Dealer set, shares, public keys
-  // ---------------------------------------------------------------------------------------------------------------
-
-  #progressBatch(batch: Batch): void {
-    const { k, t } = this.#c;
-    const dealers = batch.decision || batch.proposed ? undefined : batch.avss.completedDealers(k + t);
-    if (dealers) {
-      batch.proposed = true;
-      this.#out.push({
-        type: "propose",
-        decision: { type: "dealers", epoch: this.#c.epoch, batch: batch.batch, dealers },
-      });
-    }
-    if (batch.decision && !batch.shares) this.#computeShares(batch);
-    if (batch.shares && !batch.keys) this.#tryPublicKeys(batch);
-  }
 
   #onDecision(raw: unknown): void {
     let decision: DealerDecision;
@@ -497,137 +389,9 @@ export class KeyGenerator {
     while (this.#nextBatch <= decision.batch) this.#startBatch();
     const batch = this.#batches.get(decision.batch);
     if (!batch) return; // finished long ago
-    batch.decision = decision;
+    batch.decide(decision);
     this.#out.push({ type: "persist", record: { kind: "decision", decision } });
-    this.#progressBatch(batch);
-  }
-
-  /**
-   * Once the sharings of the first k + t decided dealers are complete here: this node's shares of the batch's keys,
-   * and its Y_i with proofs, to every node (batch-shares.ts; on a worker when the node has them).
-   */
-  #computeShares(batch: Batch): void {
-    const { batchSize, k, t, self } = this.#c;
-    const used = [...batch.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, k + t);
-    const sessions = used.map((d) => batch.avss.sessions.get(d.dealer));
-    if (sessions.some((s, j) => s?.completed !== used[j]!.hash)) return; // AVSS will complete them
-    if (batch.checking.has("shares")) return;
-    batch.checking.add("shares");
-    const owns = (sessions as Sharing[]).map((session) => session.own!);
-    const perSharing = <T>(pick: (own: OwnRows, j: number, sharing: number) => T) =>
-      Array.from({ length: batchSize }, (_, sharing) => owns.map((own, j) => pick(own, j, sharing)));
-    const job: SharesJob = {
-      kind: "shares",
-      k,
-      self,
-      dealers: used.map((d) => d.dealer),
-      // f_j(i, 0) is the constant term of this node's row; column 0 of the matrix commits to f_j(x, 0).
-      values: perSharing((own, _, sharing) => own.rows[sharing]![0]!),
-      blindings: perSharing((own, _, sharing) => own.rowBlindings[sharing]![0]!),
-      dealerColumns: perSharing((own, j, sharing) =>
-        (sessions[j] as Sharing).commitments.get(own.hash)![sharing]!.map((row) => row[0]!),
-      ),
-      contexts: Array.from({ length: this.#keysPerBatch }, (_, key) => this.#proofContext(batch, key, self)),
-    };
-    this.#checks.run(job, ({ s, r, columns, proofs }) => {
-      batch.checking.delete("shares");
-      if (this.#batches.get(batch.batch) !== batch || batch.shares) return;
-      batch.shares = { s, r };
-      batch.columnCommitments = columns;
-      batch.proofs = proofs;
-      // One message for every node: its proofs are of this node's shares, whoever checks them. This node takes its
-      // own share keys as they are: it computed them.
-      const message = this.#proofsMessage(batch);
-      for (let m = 1; m <= this.#c.n; m++) if (m !== this.#c.self) this.#send(m, message);
-      this.#loopback.push({ type: "proofs", epoch: this.#c.epoch, batch: batch.batch, proofs: proofs.map(ownProof) });
-      for (const [from, parked] of batch.parkedProofs) this.#checkProofs(batch, from, parked);
-      batch.parkedProofs.clear();
-      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
-    });
-  }
-
-  #proofContext(batch: Batch, key: number, node: number): Uint8Array {
-    return new TextEncoder().encode(
-      `dkg-share/1\x1c${this.#c.epoch}\x1c${this.#keyIndex(batch.batch, key)}\x1c${node}`,
-    );
-  }
-
-  /** This node's proofs of its shares of the batch, made once, sent to every node and again to a lagging one. */
-  #proofsMessage(batch: Batch): DkgMessage {
-    return { type: "proofs", epoch: this.#c.epoch, batch: batch.batch, proofs: batch.proofs! };
-  }
-
-  #onProofs(from: number, batch: Batch, message: ParsedMessage & { type: "proofs" }): void {
-    if (batch.shareKeys.has(from) || batch.keys) return;
-    if (!batch.columnCommitments) {
-      batch.parkedProofs.set(from, message);
-      return;
-    }
-    this.#checkProofs(batch, from, message);
-    this.#progressBatch(batch);
-  }
-
-  #checkProofs(batch: Batch, from: number, message: ParsedMessage & { type: "proofs" }): void {
-    const accept = () =>
-      batch.shareKeys.set(
-        from,
-        message.proofs.map((p) => p.Y),
-      );
-    if (from === this.#c.self) return void accept();
-    const checking = `proofs:${from}`;
-    if (batch.checking.has(checking)) return;
-    batch.checking.add(checking);
-    const claims = message.proofs.map(({ Y, T1, T2, u1, u2 }, key) => ({
-      Y,
-      proof: { T1, T2, u1, u2 },
-      context: this.#proofContext(batch, key, from),
-    }));
-    this.#checks.run({ kind: "shareProofs", prover: from, columns: batch.columnCommitments!, claims }, (verdict) => {
-      batch.checking.delete(checking);
-      if (!verdict.ok) return this.#reject(from, verdict.reason);
-      if (batch.keys || batch.shareKeys.has(from)) return;
-      accept();
-      if (this.#c.deferChecks) this.#progressBatch(batch); // inline, the caller goes on with the batch itself
-    });
-  }
-
-  /**
-   * k valid Y_j fix the public key and every node's Y (public-keys.ts; on a worker when the node has them). Normally
-   * all n arrive and only the public key is interpolated; a node that waits for missing ones too long (its resend
-   * timer) interpolates them from k.
-   */
-  #tryPublicKeys(batch: Batch, force = false): void {
-    const { k, n } = this.#c;
-    if (batch.shareKeys.size < k || (batch.shareKeys.size < n && !force)) return;
-    if (batch.checking.has("publicKeys")) return;
-    batch.checking.add("publicKeys");
-    const shareKeys = Array.from({ length: n }, (_, m) => batch.shareKeys.get(m + 1) ?? null);
-    this.#checks.run({ kind: "publicKeys", k, shareKeys }, (combined) => {
-      batch.checking.delete("publicKeys");
-      if (this.#batches.get(batch.batch) !== batch || batch.keys) return;
-      const keys: GeneratedKey[] = combined.publicKeys.map((publicKey, key) => ({
-        keyIndex: this.#keyIndex(batch.batch, key),
-        publicKey,
-        shareKeys: combined.shareKeys[key]!,
-        share: scalarHex(batch.shares!.s[key]!),
-        blinding: scalarHex(batch.shares!.r[key]!),
-      }));
-      batch.keys = keys;
-      this.#out.push({ type: "persist", record: { kind: "keys", batch: batch.batch, keys } });
-      this.#out.push({ type: "keys", batch: batch.batch, keys });
-      this.#retire(batch);
-    });
-  }
-
-  /**
-   * A finished batch keeps only what answering a lagging peer's resend needs (the dealing, each sharing's own row and
-   * column and its commitments, the shares for the proofs), until its resend window ends (`forget`); batches far
-   * behind are forgotten sooner (their records stay on disk until that window ends).
-   */
-  #retire(batch: Batch): void {
-    batch.avss.release();
-    batch.parkedProofs.clear();
-    for (const old of this.#batches.keys()) if (old < batch.batch - RETAINED_BATCHES) this.#batches.delete(old);
+    batch.progress();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -676,9 +440,4 @@ export function batchErasure(batch: number): {
 
 function matrixHex(m: BivariatePolynomial): string[][] {
   return m.map((row) => row.map(scalarHex));
-}
-
-/** A proof this node made, as parsed: its points are its own, taken without decoding (`ownPointHex`). */
-function ownProof({ Y, T1, T2, u1, u2 }: ProofsMessage["proofs"][number]) {
-  return { Y: ownPointHex(Y), T1: ownPointHex(T1), T2: ownPointHex(T2), u1: BigInt("0x" + u1), u2: BigInt("0x" + u2) };
 }
