@@ -6,7 +6,7 @@
  * backend's figures, and noble's under `noble` (bench/backends.ts).
  */
 import { onEachBackend } from "./backends.ts";
-import type { ReceiverRecord } from "../node/pss/receiver.ts";
+import type { ReceiverRecord } from "../node/pss/receiver-records.ts";
 import { PssCluster, thresholds } from "../test/sim/pss-cluster.ts";
 import { Prng } from "../test/support/prng.ts";
 

@@ -11,7 +11,7 @@ import type { Point } from "../crypto/point.ts";
 import type { PendingChecks } from "./checks.ts";
 import { Sharing, completedDealers, symmetricSendProblem, type SendToNode, type SharingRecord } from "./sharing.ts";
 import type { NodeSigner, SessionId } from "./types.ts";
-import { commitmentHash, readySignBytes, type Points } from "./wire.ts";
+import { commitmentHash, matricesToWire, readySignBytes, type Points } from "./wire.ts";
 
 /** What a protocol that runs AVSS rounds gives them: its thresholds, its crypto and the wire form of its messages. */
 export interface AvssProtocol {
@@ -32,6 +32,8 @@ export interface AvssProtocol {
   /** Sends receiver `to` this node's echo or ready of `id`'s sharing: `session.pointsForPeer(to)` in its wire form. */
   sendPoints(to: number, id: SessionId, session: Sharing, type: "echo" | "ready"): void;
   askCommitments(to: number, id: SessionId, hash: string): void;
+  /** Answers a receiver's request with the commitments' wire form. */
+  sendCommitments(to: number, id: SessionId, commitments: string[][][]): void;
   /** Refuses what a dealer (`dealer`) or another receiver sent. */
   reject(from: number, reason: string, role: "dealer" | "receiver"): void;
   persist(round: number, dealer: number, record: SharingRecord): void;
@@ -164,9 +166,10 @@ export class AvssRound {
     session.onCommitments(from, hash, message.commitments);
   }
 
-  /** The commitments of `hash` that a receiver asked for, when this node knows them. */
-  commitmentsOf(dealer: number, hash: string): Point[][][] | undefined {
-    return this.sessions.get(dealer)?.commitments.get(hash);
+  /** A receiver asks for the commitments of `hash`: answered when this node knows them. */
+  onCommitmentRequest(from: number, { dealer, hash }: { dealer: number; hash: string }): void {
+    const commitments = this.sessions.get(dealer)?.commitments.get(hash);
+    if (commitments) this.protocol.sendCommitments(from, this.id(dealer), matricesToWire(commitments));
   }
 
   /** Sends a receiver that lags this node's echoes and readies again. */

@@ -59,6 +59,7 @@ export function batchAvss(host: BatchHost): AvssProtocol {
       else host.send(to, { type, ...id, hash: session.readied!, points, signature: session.readySignature });
     },
     askCommitments: (to, id, hash) => host.send(to, { type: "commitmentRequest", ...id, hash }),
+    sendCommitments: (to, id, commitments) => host.send(to, { type: "commitments", ...id, commitments }),
     reject: (from, reason) => host.reject(from, reason),
     persist: (batch, dealer, record) => host.persist({ kind: "sharing", batch, dealer, ...record }),
   };

@@ -14,11 +14,11 @@ import { dealCommitments } from "./dealing.ts";
 import { decisionProblem } from "./decision.ts";
 import type { AvssProtocol } from "./avss-round.ts";
 import { KeygenBatch, batchAvss, type BatchHost } from "./keygen-batch.ts";
+import { WaitingMessages } from "./waiting-messages.ts";
 import type { SharingRecord } from "./sharing.ts";
 import type { DealerDecision, DkgMessage, GeneratedKey, NodeSigner } from "./types.ts";
 import {
   MalformedDkgMessage,
-  matricesToWire,
   parseDecision,
   parseDkgMessage,
   parseScalar,
@@ -106,10 +106,7 @@ export class KeyGenerator {
   #out: KeygenOutput[] = [];
   readonly #checks: PendingChecks;
   /** Messages for batches not started yet, and how many each sender sent (see #batchFor). */
-  readonly #early = new Map<
-    number,
-    { senders: Map<number, number>; messages: { from: number; message: ParsedMessage }[] }
-  >();
+  readonly #early = new Map<number, WaitingMessages<number, ParsedMessage>>();
   /** Messages to this node itself, processed after the current input (no recursion). */
   #loopback: ParsedMessage[] = [];
 
@@ -266,19 +263,8 @@ export class KeyGenerator {
       case "echo":
       case "ready":
         return batch.avss.onPoints(from, message);
-      case "commitmentRequest": {
-        const commitments = batch.avss.commitmentsOf(message.dealer, message.hash);
-        if (commitments) {
-          this.#send(from, {
-            type: "commitments",
-            epoch: this.#c.epoch,
-            batch: batch.batch,
-            dealer: message.dealer,
-            commitments: matricesToWire(commitments),
-          });
-        }
-        return;
-      }
+      case "commitmentRequest":
+        return batch.avss.onCommitmentRequest(from, message);
       case "commitments":
         return batch.avss.onCommitments(from, message);
       case "resend":
@@ -301,13 +287,11 @@ export class KeyGenerator {
       return undefined;
     }
     let early = this.#early.get(number);
-    if (!early) this.#early.set(number, (early = { senders: new Map(), messages: [] }));
-    // Kept per sender, so that a Byzantine node cannot push out what honest ones sent. An honest one sends its
-    // dealing, per dealer an echo, a ready and a commitment exchange, and its proofs.
-    const kept = early.senders.get(from) ?? 0;
-    early.senders.set(from, kept + 1);
-    if (kept < 4 * this.#c.n + 8) early.messages.push({ from, message });
-    if (early.senders.size <= this.#c.t) return undefined;
+    // An honest peer sends its dealing, per dealer an echo, a ready and a commitment exchange, and its proofs.
+    if (!early)
+      this.#early.set(number, (early = new WaitingMessages(4 * this.#c.n + 8, (peer: number) => String(peer))));
+    early.add(from, message);
+    if (early.senders <= this.#c.t) return undefined;
     while (this.#nextBatch <= number) this.#startBatch();
     return undefined; // #startBatch replays the waiting messages, this one among them
   }
@@ -357,7 +341,7 @@ export class KeyGenerator {
     this.#out.push({ type: "timer", batch: number, delayMs: this.#c.resendMs });
     const early = this.#early.get(number);
     this.#early.delete(number);
-    for (const { from, message } of early?.messages ?? []) this.#handle(from, message);
+    for (const { from, message } of early?.take() ?? []) this.#handle(from, message);
   }
 
   #newBatch(number: number): KeygenBatch {

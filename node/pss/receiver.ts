@@ -9,26 +9,19 @@
  *     Ĉ = Σ λ_i C_i(x, 0), whose constant term must be the unchanged public key and whose value at m is Y'_m.
  * Outputs are carried out in order: a `persist` before the messages that depend on it.
  */
-import { multiScalarMul } from "../crypto/batch-verify.ts";
-import { add, mul, type Rng } from "../crypto/field.ts";
-import { evaluateCommitmentAtIndexes, mulG } from "../crypto/generators.ts";
-import { lagrangeCoefficients } from "../crypto/lagrange.ts";
-import { affinePoints, type Point } from "../crypto/point.ts";
+import type { Rng } from "../crypto/field.ts";
 import { PendingChecks, type CheckedInput, type CheckOutput } from "../dkg/checks.ts";
+import { fitsMovedKeys, receiverAvss } from "./receiver-avss.ts";
+import { chunkOfRecord, type ReceiverRecord } from "./receiver-records.ts";
+import { RecordCopies, acceptedRecords, type AcceptedRecords, type ChunkRecords } from "./record-copies.ts";
+import { combineReshares } from "./reshare-combine.ts";
 import { AvssRound, type AvssProtocol } from "../dkg/avss-round.ts";
-import type { Sharing, SharingRecord } from "../dkg/sharing.ts";
-import type { NodeSigner, SessionId } from "../dkg/types.ts";
-import { matricesToWire, parsePoint, pointHex, scalarHex } from "../dkg/wire.ts";
+import { WaitingMessages } from "../dkg/waiting-messages.ts";
+import type { Sharing } from "../dkg/sharing.ts";
+import type { NodeSigner } from "../dkg/types.ts";
 import { reshareDecisionProblem } from "./decision.ts";
-import type { MovedKey, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "./types.ts";
-import {
-  MalformedPssMessage,
-  PSS_DOMAIN,
-  parsePssMessage,
-  parseReshareDecision,
-  type ParsedPss,
-  type PssShape,
-} from "./wire.ts";
+import type { Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "./types.ts";
+import { MalformedPssMessage, parsePssMessage, parseReshareDecision, type ParsedPss, type PssShape } from "./wire.ts";
 
 export interface ReceiverConfig {
   transition: number;
@@ -51,17 +44,6 @@ export interface ReceiverConfig {
   deferChecks?: boolean;
 }
 
-export type ReceiverRecord =
-  | { kind: "records"; chunk: number; chunks: number; nextKeyIndex: number; keys: MovedKey[] }
-  | ({ kind: "sharing"; chunk: number; dealer: number } & SharingRecord)
-  | { kind: "decision"; decision: ReshareDecision }
-  | { kind: "keys"; chunk: number; keys: ResharedKey[] }
-  /**
-   * The handover completed and this node holds every moved key in its key store: every other record was erased
-   * (HandoverDriver's erasure), and the receiver has nothing left to do.
-   */
-  | { kind: "completed" };
-
 export type ReceiverInput =
   | { type: "message"; from: Party; message: unknown }
   | { type: "decided"; decision: unknown }
@@ -80,55 +62,17 @@ export type ReceiverOutput =
   | { type: "rejected"; from: Party | undefined; reason: string }
   | CheckOutput;
 
-interface Accepted {
-  chunks: number;
-  nextKeyIndex: number;
-  keys: MovedKey[];
-  publicKeys: Point[];
-  /** Y[κ][i − 1]: old node i's share key of the chunk's key κ. */
-  shareKeys: Point[][];
-}
-
 interface Chunk {
   chunk: number;
-  copies: Map<string, { senders: Set<number>; chunks: number; nextKeyIndex: number; keys: MovedKey[] }>;
-  copySenders: Set<number>;
-  accepted?: Accepted;
+  copies: RecordCopies;
+  accepted?: AcceptedRecords;
   /** AVSS messages that arrived before the records were accepted (bounded). */
-  waiting: { from: Party; message: ParsedPss }[];
-  /** How many of `waiting` each sender ("old:3", "new:2") sent. */
-  waitingFrom: Map<string, number>;
+  waiting: WaitingMessages<Party, ParsedPss>;
   /** The AVSS receiving side: one sharing per old dealer (node/dkg/avss-round.ts), once the records are accepted. */
   avss: AvssRound;
   decision?: ReshareDecision;
   proposed: boolean;
   keys?: ResharedKey[];
-}
-
-/** The chunk a record belongs to. */
-export function chunkOfRecord(record: Exclude<ReceiverRecord, { kind: "completed" }>): number {
-  return record.kind === "decision" ? record.decision.chunk : record.chunk;
-}
-
-/**
- * Erasing a done chunk's sharings, as a compaction of the records (RecordStore.compact): its `sharing` records go —
- * the bulk of the records (each sharing's commitments, once per state it went through) and the sub-shares this node
- * received. Its other records stay: restore needs them to count the chunk done (no resend, no second resharing) and
- * to confirm the handover with the digest of every moved key.
- */
-export function chunkSharingErasure(chunk: number): { select: (record: ReceiverRecord) => boolean } {
-  return { select: (record) => record.kind === "sharing" && record.chunk === chunk };
-}
-
-/**
- * Erasing every record once the handover completed and this node holds every moved key in its key store, as a
- * compaction: all records go, replaced by one `completed` record.
- */
-export function handoverErasure(): {
-  select: (record: ReceiverRecord) => boolean;
-  replace: () => ReceiverRecord[];
-} {
-  return { select: () => true, replace: () => [{ kind: "completed" }] };
 }
 
 /** Chunks this node opens before it knows how many there are (a Byzantine old node cannot make it open more). */
@@ -158,32 +102,13 @@ export class ReshareReceiver {
     this.#c = config;
     this.#checks = new PendingChecks(config.deferChecks ?? false, config.rng, (output) => this.#out.push(output));
     this.#shape = { nOld: config.old.n, nNew: n, kNew: k, chunkSize: config.chunkSize };
-    const toNew = (index: number): Party => ({ role: "new", index });
-    this.#avss = {
-      self: config.self,
-      n,
-      t,
-      k,
-      epoch: config.transition,
-      domain: PSS_DOMAIN,
-      signingDomain: config.signingDomain,
-      signer: config.signer,
-      feldman: true,
+    this.#avss = receiverAvss({
+      config,
       checks: this.#checks,
-      sendPoints: (to, id, session, type) => {
-        const points = session.pointsForPeer(to).map((p) => ({ row: scalarHex(p.row), col: scalarHex(p.col) }));
-        const wireId = this.#wireId(id);
-        if (type === "echo") this.#send(toNew(to), { type, ...wireId, hash: session.own!.hash, points });
-        else {
-          const signature = session.readySignature;
-          this.#send(toNew(to), { type, ...wireId, hash: session.readied!, points, signature });
-        }
-      },
-      askCommitments: (to, id, hash) => this.#send(toNew(to), { type: "commitmentRequest", ...this.#wireId(id), hash }),
-      reject: (from, reason, role) => this.#reject({ role: role === "dealer" ? "old" : "new", index: from }, reason),
-      persist: (chunk, dealer, record) =>
-        this.#out.push({ type: "persist", record: { kind: "sharing", chunk, dealer, ...record } }),
-    };
+      send: (to, message) => this.#send(to, message),
+      reject: (from, reason) => this.#reject(from, reason),
+      persist: (record) => this.#out.push({ type: "persist", record }),
+    });
   }
 
   /** Every chunk is done here: this node holds verified shares of every moved key. */
@@ -321,14 +246,7 @@ export class ReshareReceiver {
     if (message.type === "records") return this.#onRecords(from.index, chunk, message);
     if (message.type === "resend") return chunk.avss.resendTo(from.index);
     if (!chunk.accepted) {
-      // Bounded per sender, so that a Byzantine one cannot push out what honest ones sent: an honest new node sends
-      // an echo, a ready and a commitment exchange or two per dealer, an old node its resharing.
-      const sender = `${from.role}:${from.index}`;
-      const kept = chunk.waitingFrom.get(sender) ?? 0;
-      if (kept < 4 * this.#c.old.n + 4) {
-        chunk.waitingFrom.set(sender, kept + 1);
-        chunk.waiting.push({ from, message });
-      }
+      chunk.waiting.add(from, message);
       return;
     }
     if (chunk.keys) return; // finished; peers that lag ask with a resend
@@ -338,12 +256,8 @@ export class ReshareReceiver {
       case "echo":
       case "ready":
         return chunk.avss.onPoints(from.index, message);
-      case "commitmentRequest": {
-        const commitments = chunk.avss.commitmentsOf(message.dealer, message.hash);
-        if (commitments)
-          this.#send(from, { type: "commitments", ...this.#wireId(message), commitments: matricesToWire(commitments) });
-        return;
-      }
+      case "commitmentRequest":
+        return chunk.avss.onCommitmentRequest(from.index, message);
       case "commitments":
         return chunk.avss.onCommitments(from.index, message);
     }
@@ -381,17 +295,17 @@ export class ReshareReceiver {
     if (!chunk) {
       const state: Chunk = {
         chunk: number,
-        copies: new Map(),
-        copySenders: new Set(),
-        waiting: [],
-        waitingFrom: new Map(),
+        copies: new RecordCopies(this.#c.old.t + 1),
+        // An honest new node sends an echo, a ready and a commitment exchange or two per dealer, an old node its
+        // resharing.
+        waiting: new WaitingMessages(4 * this.#c.old.n + 4, (from: Party) => `${from.role}:${from.index}`),
         avss: new AvssRound(this.#avss, number, {
           // A chunk's sessions run only once its records are accepted (#handle holds their messages until then).
           keys: () => state.accepted!.keys.length,
           alive: () => state.keys === undefined, // done while a check ran
           decided: () => state.decision?.dealers,
           refuses: (dealer, commitments) =>
-            this.#fits(state, dealer, commitments)
+            fitsMovedKeys(state.accepted!.shareKeys, dealer, commitments)
               ? undefined
               : "commitments that do not commit to the moved share keys",
           completed: () => this.#progressChunk(state),
@@ -406,29 +320,19 @@ export class ReshareReceiver {
 
   /** The records of a chunk count once t_old + 1 old nodes sent the same bytes: at least one of them is honest. */
   #onRecords(from: number, chunk: Chunk, message: ParsedPss & { type: "records" }): void {
-    if (chunk.accepted || chunk.copySenders.has(from)) return; // each old node's first copy counts
-    chunk.copySenders.add(from);
-    let copy = chunk.copies.get(message.digest);
-    if (!copy) {
-      const { chunks, nextKeyIndex, keys } = message;
-      chunk.copies.set(message.digest, (copy = { senders: new Set(), chunks, nextKeyIndex, keys }));
-    }
-    copy.senders.add(from);
-    if (copy.senders.size < this.#c.old.t + 1) return;
-    const record = { chunks: copy.chunks, nextKeyIndex: copy.nextKeyIndex, keys: copy.keys };
-    if (!this.#accept(chunk, record)) return;
+    if (chunk.accepted) return;
+    const { chunks, nextKeyIndex, keys } = message;
+    const record = chunk.copies.add(from, message.digest, { chunks, nextKeyIndex, keys });
+    if (!record || !this.#accept(chunk, record)) return;
     this.#out.push({ type: "persist", record: { kind: "records", chunk: chunk.chunk, ...record } });
     // Now the number of chunks is known: every one of them gets a timer, so none is waited for forever.
-    for (let c = 0; c < copy.chunks; c++) if (!this.#chunks.get(c)?.keys) this.#arm(c);
-    const waiting = chunk.waiting;
-    chunk.waiting = [];
-    chunk.waitingFrom.clear();
-    for (const { from: sender, message: m } of waiting) this.#handle(sender, m);
+    for (let c = 0; c < record.chunks; c++) if (!this.#chunks.get(c)?.keys) this.#arm(c);
+    for (const { from: sender, message: m } of chunk.waiting.take()) this.#handle(sender, m);
   }
 
   /** Takes a chunk's agreed records; every chunk must agree on the chunk count and the next key index. */
-  #accept(chunk: Chunk, record: { chunks: number; nextKeyIndex: number; keys: MovedKey[] }): boolean {
-    const { chunks, nextKeyIndex, keys } = record;
+  #accept(chunk: Chunk, record: ChunkRecords): boolean {
+    const { chunks, nextKeyIndex } = record;
     const other = [...this.#chunks.values()].find((c) => c.accepted)?.accepted;
     if (other && (other.chunks !== chunks || other.nextKeyIndex !== nextKeyIndex)) {
       // t_old + 1 old nodes vouched for both: impossible with at most t_old Byzantine ones.
@@ -437,31 +341,8 @@ export class ReshareReceiver {
     }
     this.#chunkCount = chunks;
     for (const number of this.#chunks.keys()) if (number >= chunks) this.#chunks.delete(number);
-    chunk.accepted = {
-      chunks,
-      nextKeyIndex,
-      keys,
-      publicKeys: keys.map((k) => parsePoint(k.publicKey, "publicKey")),
-      shareKeys: keys.map((k) => k.shareKeys.map((y) => parsePoint(y, "shareKey"))),
-    };
+    chunk.accepted = acceptedRecords(record);
     return true;
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // AVSS (receiving side, as in node/dkg/keygen.ts)
-  // ---------------------------------------------------------------------------------------------------------------
-
-  #wireId(id: SessionId): { transition: number; chunk: number; dealer: number } {
-    return { transition: id.epoch, chunk: id.batch, dealer: id.dealer };
-  }
-
-  /** Commitments fit this chunk when there is one matrix per key and each constant term is the moved Y_dealer. */
-  #fits(chunk: Chunk, dealer: number, commitments: readonly Point[][][]): boolean {
-    const { shareKeys } = chunk.accepted!;
-    return (
-      commitments.length === shareKeys.length &&
-      commitments.every((matrix, key) => matrix[0]![0]!.equals(shareKeys[key]![dealer - 1]!))
-    );
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -505,45 +386,23 @@ export class ReshareReceiver {
     if (chunk.accepted) this.#progressChunk(chunk);
   }
 
-  /**
-   * Once the sharings of the first k_old decided dealers are complete here: s'_j = Σ λ_i f_i(j, 0), and the public
-   * Ĉ_κ = Σ λ_i C_i,κ(x, 0), whose constant term is the public key (checked) and whose value at m is Y'_m.
-   */
+  /** Once the sharings of the first k_old decided dealers are complete here: the new shares (reshare-combine.ts). */
   #computeShares(chunk: Chunk): void {
     const used = [...chunk.decision!.dealers].sort((a, b) => a.dealer - b.dealer).slice(0, this.#c.old.k);
     const sessions = used.map((d) => chunk.avss.sessions.get(d.dealer));
     if (sessions.some((s, j) => s?.completed !== used[j]!.hash || s.own?.hash !== used[j]!.hash)) return;
-    const lambdas = lagrangeCoefficients(used.map((d) => BigInt(d.dealer)));
     const { accepted } = chunk;
     const { n, k } = this.#c.new;
-    const keys: ResharedKey[] = [];
-    for (let key = 0; key < accepted!.keys.length; key++) {
-      let share = 0n;
-      const column: Point[] = [];
-      for (let c = 0; c < k; c++) {
-        column.push(
-          multiScalarMul(
-            (sessions as Sharing[]).map((s) => s.commitments.get(s.own!.hash)![key]![c]![0]!),
-            lambdas,
-          ),
-        );
-      }
-      (sessions as Sharing[]).forEach((s, j) => (share = add(share, mul(lambdas[j]!, s.own!.rows[key]![0]!))));
-      if (!column[0]!.equals(accepted!.publicKeys[key]!))
-        throw new Error(`chunk ${chunk.chunk} key ${key}: the reshared commitments lost the public key (a bug)`);
-      // Affine together: each is encoded below.
-      const shareKeys = affinePoints(evaluateCommitmentAtIndexes(column, n));
-      if (!mulG(share).equals(shareKeys[this.#c.self - 1]!))
-        throw new Error(`chunk ${chunk.chunk} key ${key}: the new share does not match its commitment (a bug)`);
-      const moved = accepted!.keys[key]!;
-      keys.push({
-        keyIndex: moved.keyIndex,
-        publicKey: moved.publicKey,
-        ...(moved.owner ? { owner: moved.owner } : {}),
-        shareKeys: shareKeys.map(pointHex),
-        share: scalarHex(share),
-      });
-    }
+    const keys = combineReshares({
+      chunk: chunk.chunk,
+      dealers: used.map((d) => d.dealer),
+      sessions: sessions as Sharing[],
+      keys: accepted!.keys,
+      publicKeys: accepted!.publicKeys,
+      self: this.#c.self,
+      n,
+      k,
+    });
     chunk.keys = keys;
     this.#out.push({ type: "persist", record: { kind: "keys", chunk: chunk.chunk, keys } });
     const { chunks, nextKeyIndex } = chunk.accepted!;

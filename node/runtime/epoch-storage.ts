@@ -26,7 +26,7 @@ import type { AppState } from "../app/app-state.ts";
 import type { WalRecord } from "../bft/consensus.ts";
 import { systemRng } from "../crypto/field.ts";
 import type { KeygenRecord } from "../dkg/keygen.ts";
-import type { ReceiverRecord } from "../pss/receiver.ts";
+import type { ReceiverRecord } from "../pss/receiver-records.ts";
 import { AppStateQueries, loadAppState } from "../store/app-state-store.ts";
 import { ChainStore, type ChainHead } from "../store/chain-store.ts";
 import type { DeploymentIdentity } from "../store/deployment-binding.ts";

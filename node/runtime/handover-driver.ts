@@ -15,7 +15,7 @@ import type { KeyMappingApp } from "../app/key-mapping-app.ts";
 import type { EpochView, Registry } from "../chain/registry.ts";
 import type { GeneratedKey, NodeSigner } from "../dkg/types.ts";
 import { dealerKeys } from "../pss/moved-state.ts";
-import { chunkSharingErasure, handoverErasure } from "../pss/receiver.ts";
+import { chunkSharingErasure, handoverErasure } from "../pss/receiver-records.ts";
 import type { ReshareDecision } from "../pss/types.ts";
 import { encodeTx, type MoveKeysBody } from "../app/transactions.ts";
 import type { BftDriver } from "./bft-driver.ts";

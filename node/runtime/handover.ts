@@ -16,7 +16,8 @@ import type { CheckJob, CheckResult } from "../dkg/checks.ts";
 import type { NodeSigner } from "../dkg/types.ts";
 import { peerIdOf, type P2PPeer } from "../p2p/host.ts";
 import { ReshareDealer, type DealerKey, type DealerSend } from "../pss/dealer.ts";
-import { ReshareReceiver, type ReceiverOutput, type ReceiverRecord } from "../pss/receiver.ts";
+import { ReshareReceiver, type ReceiverOutput } from "../pss/receiver.ts";
+import type { ReceiverRecord } from "../pss/receiver-records.ts";
 import type { ReshareDecision, ResharedKey } from "../pss/types.ts";
 
 /** Keys per handover chunk: one AVSS session per old dealer carries this many keys. */

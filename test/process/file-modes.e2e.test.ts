@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet } from "../../scripts/lib/devnet-processes.ts";
 import { entriesNotPrivate, entriesUnder } from "../support/file-modes.ts";
-import type { ReceiverRecord } from "../../node/pss/receiver.ts";
+import type { ReceiverRecord } from "../../node/pss/receiver-records.ts";
 import { movedKeys, readKeyStore } from "../support/key-rows.ts";
 import { readRecords, storeBytes } from "../support/record-rows.ts";
 

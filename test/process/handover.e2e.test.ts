@@ -21,7 +21,7 @@ import { lagrangeCoefficients } from "../../node/crypto/lagrange.ts";
 import { G, Point } from "../../node/crypto/point.ts";
 import type { GeneratedKey } from "../../node/dkg/types.ts";
 import { pointHex } from "../../node/dkg/wire.ts";
-import type { ReceiverRecord } from "../../node/pss/receiver.ts";
+import type { ReceiverRecord } from "../../node/pss/receiver-records.ts";
 import type { ResharedKey } from "../../node/pss/types.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { getOrAssignKey, keyAssign, login, networkFromDescription } from "../../client/index.ts";
 import { JsonRpcClient } from "../../client/jrpc.ts";
 import { epochStateName, pssStatusName } from "../../node/chain/epoch-state.ts";
-import type { ReceiverRecord } from "../../node/pss/receiver.ts";
+import type { ReceiverRecord } from "../../node/pss/receiver-records.ts";
 import { freePort } from "../../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME, type DevnetNode } from "../../scripts/lib/devnet-processes.ts";
 import * as ops from "../../scripts/lib/operations.ts";

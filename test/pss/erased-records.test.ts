@@ -1,11 +1,7 @@
 import { expect } from "chai";
 
-import {
-  chunkSharingErasure,
-  handoverErasure,
-  type ReceiverOutput,
-  type ReceiverRecord,
-} from "../../node/pss/receiver.ts";
+import type { ReceiverOutput } from "../../node/pss/receiver.ts";
+import { chunkSharingErasure, handoverErasure, type ReceiverRecord } from "../../node/pss/receiver-records.ts";
 import { MemoryStore } from "../../node/store/memory-store.ts";
 import { RecordStore } from "../../node/store/record-store.ts";
 import { PssCluster, thresholds } from "../sim/pss-cluster.ts";

@@ -10,7 +10,8 @@ import { evaluatePolynomial, interpolatePolynomial } from "../../node/crypto/pol
 import type { NodeSigner } from "../../node/dkg/types.ts";
 import { pointHex } from "../../node/dkg/wire.ts";
 import { ReshareDealer, type DealerKey, type DealerSend } from "../../node/pss/dealer.ts";
-import { ReshareReceiver, type ReceiverOutput, type ReceiverRecord } from "../../node/pss/receiver.ts";
+import { ReshareReceiver, type ReceiverOutput } from "../../node/pss/receiver.ts";
+import type { ReceiverRecord } from "../../node/pss/receiver-records.ts";
 import type { KeyOwner, Party, PssMessage, ReshareDecision, ResharedKey, Thresholds } from "../../node/pss/types.ts";
 import type { Prng } from "../support/prng.ts";
 import { fastSchemes } from "./fast-signer.ts";
