@@ -169,6 +169,11 @@ export class KeyGenerator {
     return this.#out;
   }
 
+  /** A fresh start: nothing to do until the key buffer asks for keys (`demand`) or peers start a batch. */
+  start(): KeygenOutput[] {
+    return [];
+  }
+
   /**
    * Rebuilds the state after a restart from the persisted records, then asks every peer to resend what it sent this
    * node for each unfinished batch (messages that arrived while it was down are lost): `restoreRecord` for each record

@@ -142,11 +142,22 @@ export class ReshareReceiver {
     return this.#out;
   }
 
-  /**
-   * Arms the resend timers; after a restart it also asks every old and new peer to resend each unfinished chunk
-   * (messages that arrived while it was down are lost).
-   */
+  /** A fresh start: arms the resend timers. */
   start(): ReceiverOutput[] {
+    return this.resume();
+  }
+
+  /** Rebuilds the state after a restart from the persisted records, then goes on (`resume`). */
+  restore(records: Iterable<ReceiverRecord>): ReceiverOutput[] {
+    for (const record of records) this.restoreRecord(record);
+    return this.resume();
+  }
+
+  /**
+   * After the last `restoreRecord` (or at a fresh start): arms the resend timers, and asks every old and new peer to
+   * resend each unfinished chunk (messages that arrived while it was down are lost).
+   */
+  resume(): ReceiverOutput[] {
     this.#out = [];
     if (this.#finished) return this.#out;
     const count = this.#chunkCount ?? 1;
@@ -161,14 +172,9 @@ export class ReshareReceiver {
     return this.#out;
   }
 
-  /** Rebuilds the state after a restart from the persisted records; call `start` next. */
-  restore(records: Iterable<ReceiverRecord>): void {
-    for (const record of records) this.restoreRecord(record);
-  }
-
   /**
    * Rebuilds what one persisted record says, after a restart: the caller feeds the records in the order they were
-   * persisted, as it reads them, and calls `start` after the last.
+   * persisted, as it reads them, and calls `resume` after the last.
    */
   restoreRecord(record: ReceiverRecord): void {
     if (record.kind === "completed") return this.finish();

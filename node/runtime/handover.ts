@@ -192,7 +192,7 @@ export class ReceivingSide {
       this.#moved.set(record.chunk, moved);
       await this.host.chunkDone(moved);
     }
-    await this.#carryOut(this.#receiver.start());
+    await this.#carryOut(this.#receiver.resume());
     for (const decision of decisions) await this.decided(decision);
   }
 

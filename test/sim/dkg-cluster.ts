@@ -72,7 +72,7 @@ export class SimDkgNode {
       deferChecks: cluster.checks.deferred,
     });
     this.checkRng = cluster.rngFor(this.index + 1000, this.incarnation);
-    if (this.disk.length > 0) this.apply(this.core.restore(this.disk));
+    this.apply(this.disk.length > 0 ? this.core.restore(this.disk) : this.core.start());
     for (const decision of cluster.log) this.apply(this.core.step({ type: "decided", decision }));
   }
 

@@ -138,8 +138,7 @@ class SimNewNode {
       deferChecks: c.checks.deferred,
     });
     this.checkRng = c.rngFor(this.index + 1000, this.incarnation);
-    if (this.disk.length > 0) this.core.restore(this.disk);
-    this.apply(this.core.start());
+    this.apply(this.disk.length > 0 ? this.core.restore(this.disk) : this.core.start());
     for (const decision of c.log) this.apply(this.core.step({ type: "decided", decision }));
   }
 
