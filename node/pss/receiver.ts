@@ -255,15 +255,17 @@ export class ReshareReceiver {
       chunk.waiting.add(from, message);
       return;
     }
-    if (chunk.keys) return; // finished; peers that lag ask with a resend
+    // A lagging peer rebuilds a row it was never sent from the echoes it asks for (a resend), whose commitments it
+    // asks for too: a finished chunk answers both as long as it keeps its sharings, or a decided dealer that went
+    // down after dealing would leave that peer without its new shares for good.
+    if (message.type === "commitmentRequest") return chunk.avss.onCommitmentRequest(from.index, message);
+    if (chunk.keys) return; // finished: nothing more to take
     switch (message.type) {
       case "send":
         return chunk.avss.onSend(from.index, message);
       case "echo":
       case "ready":
         return chunk.avss.onPoints(from.index, message);
-      case "commitmentRequest":
-        return chunk.avss.onCommitmentRequest(from.index, message);
       case "commitments":
         return chunk.avss.onCommitments(from.index, message);
     }
