@@ -7,9 +7,13 @@
  *
  * Then, on the native backend, the same clusters with their checks on a worker pool (node/runtime/check-pool.ts) of
  * BENCH_WORKERS threads (default: one per core), as a node with `crypto.workers` runs them, and with as many batches
- * under way as a node keeps: `allCores` in the JSON. Its `ratio` is against the better of the one-core figures of the
- * same run, one batch at a time (above) or as many under way as with the pool (`oneCoreKeysPerSec`). The pool's verdicts enter the cores as inputs (test/sim/checks.ts);
- * the scheduler runs in slices between which the event loop takes the workers' answers, as a node's would.
+ * under way as a node keeps: `allCores` in the JSON. It runs in BENCH_ROUNDS rounds (default 3), each of one core (one
+ * batch at a time, and as many under way as with the pool) and then the pool, one right after the other: the
+ * machine's speed moves over minutes, and the two sides of a round see the same machine. A round's ratio is the pool's
+ * keys per second against the better of its two one-core figures; the JSON gives the round with the median ratio
+ * (`ratio`, `oneCoreKeysPerSec`, the pool's figures) and every round's ratio (`ratios`). The pool's verdicts enter the
+ * cores as inputs (test/sim/checks.ts); the scheduler runs in slices between which the event loop takes the workers'
+ * answers, as a node's would.
  */
 import { availableParallelism } from "node:os";
 
@@ -30,6 +34,8 @@ const BATCHES = Number(process.env.BENCH_BATCHES ?? 3);
  */
 const CONCURRENT_BATCHES = Math.max(BATCHES, 10);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+if (!Number.isSafeInteger(ROUNDS) || ROUNDS < 1) throw new Error("BENCH_ROUNDS must be a positive integer");
 const round2 = (x: number) => Math.round(x * 100) / 100;
 /** Scheduler events between two turns of the event loop in the all-cores run. */
 const SLICE_EVENTS = 16;
@@ -123,19 +129,30 @@ const figures = await onEachBackend(async (backend) => {
   try {
     console.log(
       `all cores: checks on ${WORKERS} worker threads, ${KEYGEN_CONCURRENT_BATCHES} batches under way (a node's setting), ` +
-        `${CONCURRENT_BATCHES} timed, ` +
-        `against one core with as many`,
+        `${CONCURRENT_BATCHES} timed, in ${ROUNDS} rounds of one core (one batch at a time, and as many under way) ` +
+        `and then the pool`,
     );
-    const allCores = async (n: number, t: number, one: { keysPerSec: number }) => {
-      const sameLoad = await run(n, t, { concurrent: KEYGEN_CONCURRENT_BATCHES });
-      const figures = await run(n, t, { pool, concurrent: KEYGEN_CONCURRENT_BATCHES });
-      // Against the better of the two one-core figures, so that the ratio owes nothing to the batches' concurrency.
-      const oneCore = Math.max(one.keysPerSec, sameLoad.keysPerSec);
-      const ratio = round2(figures.keysPerSec / oneCore);
-      console.log(`n${n}: ${JSON.stringify(figures)}, one core ${JSON.stringify(sameLoad)}: ${ratio}× one core`);
-      return { ...figures, oneCoreKeysPerSec: sameLoad.keysPerSec, ratio };
+    const allCores = async (n: number, t: number) => {
+      const rounds = [];
+      for (let r = 1; r <= ROUNDS; r++) {
+        const sequential = await run(n, t);
+        const sameLoad = await run(n, t, { concurrent: KEYGEN_CONCURRENT_BATCHES });
+        const pooled = await run(n, t, { pool, concurrent: KEYGEN_CONCURRENT_BATCHES });
+        // Against the better of the two one-core figures, so that the ratio owes nothing to the batches' concurrency.
+        const oneCore = Math.max(sequential.keysPerSec, sameLoad.keysPerSec);
+        const ratio = round2(pooled.keysPerSec / oneCore);
+        console.log(
+          `n${n} round ${r}: pool ${JSON.stringify(pooled)}; one core ${sequential.keysPerSec} keys/s one batch at a ` +
+            `time, ${sameLoad.keysPerSec} with ${KEYGEN_CONCURRENT_BATCHES} under way: ${ratio}× one core`,
+        );
+        rounds.push({ ...pooled, oneCoreKeysPerSec: oneCore, ratio });
+      }
+      const ratios = rounds.map((r) => r.ratio);
+      const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)]!;
+      console.log(`n${n}: ${median.ratio}× one core (the median round; rounds ${ratios.join(", ")})`);
+      return { ...median, ratios };
     };
-    return { n5, n9, allCores: { n5: await allCores(5, 1, n5), n9: await allCores(9, 2, n9), workers: WORKERS } };
+    return { n5, n9, allCores: { n5: await allCores(5, 1), n9: await allCores(9, 2), workers: WORKERS } };
   } finally {
     await pool.close();
   }

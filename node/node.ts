@@ -182,6 +182,7 @@ export class TorusNode {
       keyStore: storage.keyStore,
       serving,
       checkWorkers: this.#checks?.workers ?? 0,
+      checkJobsOnMainThread: this.#checks?.mainThreadJobs ?? 0,
     });
   }
 

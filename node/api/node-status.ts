@@ -32,6 +32,8 @@ export interface NodeStatus {
   cryptoBackend: string;
   /** Threads that check peers' sharings (`crypto.workers`, node/runtime/check-pool.ts); 0: on the event loop. */
   checkWorkers: number;
+  /** Jobs of the check pool the event loop's thread ran since the start: while every worker was busy (or none could). */
+  checkJobsOnMainThread: number;
 }
 
 /** Counters since the node started. */

@@ -89,6 +89,12 @@ function prometheusText(source: StatusSource, s: StatusJson): string {
       p2p.malformedFrames,
     ],
     ["torus_check_workers", "gauge", "threads that check peers' sharings (crypto.workers)", s.checkWorkers],
+    [
+      "torus_check_jobs_main_thread_total",
+      "counter",
+      "check-pool jobs the event loop's thread ran while every worker was busy",
+      s.checkJobsOnMainThread,
+    ],
   ] as const;
   const text = lines.map(
     ([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`,

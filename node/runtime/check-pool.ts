@@ -38,6 +38,10 @@ export class CheckPool {
   #nextId = 0;
   #replacements = 0;
   #closing = false;
+  /** A turn of the event loop is booked to run a waiting job on this thread (#help). */
+  #helpBooked = false;
+  /** Jobs run on the calling thread since the start: while every worker was busy, or when none could run them. */
+  mainThreadJobs = 0;
 
   private constructor(
     private readonly crypto: CryptoConfig,
@@ -66,7 +70,25 @@ export class CheckPool {
     return new Promise<CheckResult>((resolve, reject) => {
       this.#queue.push({ id: this.#nextId++, job, resolve, reject });
       this.#dispatch();
+      this.#bookHelp();
     }) as Promise<CheckResult<J>>;
+  }
+
+  /**
+   * The event loop's thread works too: while jobs wait for a worker, it runs one of them at each turn of the loop.
+   * setImmediate runs after the turn's I/O, so messages, requests and timers keep their turn between two jobs. With
+   * `crypto.workers` at its default (every core but one) the workers alone leave the event loop's core idle whenever
+   * the node's own work is light, as it is during key generation.
+   */
+  #bookHelp(): void {
+    if (this.#helpBooked || this.#closing || this.#queue.length === 0) return;
+    this.#helpBooked = true;
+    setImmediate(() => {
+      this.#helpBooked = false;
+      const task = this.#queue.shift();
+      if (task) this.#runInline(task);
+      this.#bookHelp();
+    });
   }
 
   /** Stops the workers; jobs still queued or under way are run on the main thread, so every caller gets a result. */
@@ -146,6 +168,7 @@ export class CheckPool {
 
   /** A job on the main thread; one that throws there (a bug: checks fail with a reason) rejects its caller. */
   #runInline(task: Task): void {
+    this.mainThreadJobs++;
     try {
       task.resolve(runCheck(task.job, systemRng));
     } catch (error) {

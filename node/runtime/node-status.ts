@@ -19,6 +19,7 @@ export interface StatusParts {
   keyStore: KeyStore;
   serving: ServingState;
   checkWorkers: number;
+  checkJobsOnMainThread: number;
 }
 
 export function nodeStatus({
@@ -30,6 +31,7 @@ export function nodeStatus({
   keyStore,
   serving,
   checkWorkers,
+  checkJobsOnMainThread,
 }: StatusParts): NodeStatus {
   const { app, consensus } = bft;
   return {
@@ -53,5 +55,6 @@ export function nodeStatus({
     handoverFrom: serving.handover?.from.epoch,
     cryptoBackend: curveBackend().name,
     checkWorkers,
+    checkJobsOnMainThread,
   };
 }

@@ -1247,6 +1247,7 @@ describe("the JSON-RPC API over an in-memory key service (every method, every er
       expect(metrics.body).to.match(/^torus_p2p_malformed_frames_total 3$/m);
       expect(metrics.body).to.match(/^torus_p2p_inbound_dropped_total 4$/m);
       expect(metrics.body).to.match(/^torus_crypto_backend_info\{backend="noble"\} 1$/m);
+      expect(metrics.body).to.match(/^torus_check_jobs_main_thread_total 0$/m);
     });
 
     it("reports how fast the free-key buffer drains, in /status and /metrics", async function () {

@@ -61,6 +61,34 @@ describe("check pool (worker threads for the checks' curve work)", function () {
     expect(await pool.run(job)).to.deep.equal(runCheck(job, rng));
   });
 
+  it("runs waiting jobs on the event loop's thread too while every worker is busy, one per turn of the loop", async function () {
+    const own = await CheckPool.start(1, crypto, log);
+    try {
+      const job = rowsJob(rng, { k: 3, self: 1, keys: 8 });
+      const bad = tamperedRows(job, 0, 1);
+      // One worker holds two jobs at a time: of 20, most wait, and the event loop takes some of them.
+      const jobs = Array.from({ length: 20 }, (_, i) => (i % 4 === 3 ? bad : job));
+      // At each turn of the loop, how many jobs this thread has run: another callback gets its turn between two.
+      const seen: number[] = [];
+      let done = false;
+      const look = () => {
+        seen.push(own.mainThreadJobs);
+        if (!done) setImmediate(look);
+      };
+      look();
+      const verdicts = await Promise.all(jobs.map((j) => own.run(j)));
+      done = true;
+      expect(verdicts.map((v) => v.ok)).to.deep.equal(jobs.map((j) => j === job));
+      expect(own.mainThreadJobs).to.be.within(1, 18);
+      expect(seen.reduce((most, n, i) => Math.max(most, n - (seen[i - 1] ?? n)), 0)).to.equal(1);
+      const idle = own.mainThreadJobs;
+      expect(await own.run(job)).to.deep.equal({ ok: true });
+      expect(own.mainThreadJobs, "a job a worker is free for runs there").to.equal(idle);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("answers the jobs it still holds when it closes, on the main thread", async function () {
     const own = await CheckPool.start(1, crypto, log);
     const job = rowsJob(rng, { k: 3, self: 1, keys: 8 });

@@ -246,6 +246,7 @@ export function fakeStatusSource(service: FakeKeyService): StatusSource & { coun
       handoverFrom: undefined,
       cryptoBackend: "noble",
       checkWorkers: 0,
+      checkJobsOnMainThread: 0,
     }),
     counters: () => ({
       blocks: 6,
