@@ -35,7 +35,11 @@ export default defineConfig({
       jobs: 2,
       timeout: 120_000,
       // Tests run on the native curve backend, as nodes do; test/crypto suites also run on noble (describeOnBackends).
-      require: [new URL("./test/support/native-backend-hook.ts", import.meta.url).href],
+      // On a failure while a devnet's nodes run, the end of each node's log (test/support/failure-logs-hook.ts).
+      require: [
+        new URL("./test/support/native-backend-hook.ts", import.meta.url).href,
+        new URL("./test/support/failure-logs-hook.ts", import.meta.url).href,
+      ],
     },
   },
   networks: {

@@ -21,6 +21,7 @@ import type { NodeStatus } from "../../node/api/node-status.ts";
 import { thresholdsFor } from "../../node/chain/thresholds.ts";
 import { encryptNodeKey } from "../../node/chain/node-keystore.ts";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../node/store/file-modes.ts";
+import { forgetLog, registerLog } from "./process-logs.ts";
 
 /**
  * The scrypt cost of the devnet's keystores: 2^12, about 20 ms per unlock, where ethers' default 2^17 (what
@@ -243,6 +244,7 @@ export class Devnet {
     child.stderr.pipe(log);
     node.process = child;
     node.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    registerLog(node.logFile, `node ${node.slot} of epoch ${node.epoch}`);
   }
 
   /** Kills a node's process (SIGKILL by default: nothing is flushed, as in a crash). */
@@ -410,6 +412,7 @@ export class Devnet {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((node) => this.kill(node, "SIGTERM")));
+    for (const node of this.nodes) forgetLog(node.logFile);
     await this.oidc?.stop();
     await this.signer?.stop();
     this.provider?.destroy();
