@@ -38,10 +38,9 @@ export class CheckPool {
   #nextId = 0;
   #replacements = 0;
   #closing = false;
-  /** A turn of the event loop is booked to run a waiting job on this thread (#help). */
+  /** A turn of the event loop is booked to run a waiting job on this thread (#bookHelp). */
   #helpBooked = false;
-  /** Jobs run on the calling thread since the start: while every worker was busy, or when none could run them. */
-  mainThreadJobs = 0;
+  #mainThreadJobs = 0;
 
   private constructor(
     private readonly crypto: CryptoConfig,
@@ -64,6 +63,11 @@ export class CheckPool {
 
   get workers(): number {
     return this.#threads.size;
+  }
+
+  /** Jobs run on the calling thread since the start: while every worker was busy, or when none could run them. */
+  get mainThreadJobs(): number {
+    return this.#mainThreadJobs;
   }
 
   run<J extends CheckJob>(job: J): Promise<CheckResult<J>> {
@@ -168,7 +172,7 @@ export class CheckPool {
 
   /** A job on the main thread; one that throws there (a bug: checks fail with a reason) rejects its caller. */
   #runInline(task: Task): void {
-    this.mainThreadJobs++;
+    this.#mainThreadJobs++;
     try {
       task.resolve(runCheck(task.job, systemRng));
     } catch (error) {
