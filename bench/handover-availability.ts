@@ -13,7 +13,6 @@
  * {"bench":"handover-availability","keys":K,"handoverSeconds":S,"maxRefusedSeconds":R,"maxRefusedLoginSeconds":L}.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -22,6 +21,7 @@ import { epochStateName } from "../node/chain/epoch-state.ts";
 import { freePort } from "../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../scripts/lib/devnet-processes.ts";
 import * as ops from "../scripts/lib/operations.ts";
+import { fetchFrom } from "./fetch-from.ts";
 
 const KEYS = Number(process.env.BENCH_HANDOVER_KEYS ?? 1000);
 if (!Number.isSafeInteger(KEYS) || KEYS < 1) throw new Error("BENCH_HANDOVER_KEYS must be a positive integer");
@@ -35,28 +35,6 @@ interface Probe {
   at: number;
   ok: boolean;
   error?: string;
-}
-
-/** A fetch whose requests leave from `localAddress` (a client of its own, as the nodes' per-source limits see it). */
-function fetchFrom(localAddress: string): typeof fetch {
-  const agent = new Agent({ keepAlive: false, localAddress });
-  return (input, init) =>
-    new Promise<Response>((resolve, reject) => {
-      const req = request(
-        input instanceof Request ? input.url : input.toString(),
-        { method: init?.method ?? "GET", agent, headers: init?.headers as Record<string, string> },
-        (res) => {
-          let text = "";
-          res.on("data", (chunk: Buffer) => (text += chunk.toString()));
-          res.on("end", () => resolve(new Response(text, { status: res.statusCode ?? 0 })));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      init?.signal?.addEventListener("abort", () => req.destroy(new Error("aborted")));
-      if (init?.body) req.write(init.body as string);
-      req.end();
-    });
 }
 
 /** The next client address: 127.1.0.1, 127.1.0.2, … (a fresh source for every probe). */
@@ -137,8 +115,8 @@ try {
       const current = network;
       const assignUser = `assign${users++}@example.com`;
       const loginUser = `login${users++}@example.com`;
-      const lookupFetch = fetchFrom(freshSource());
-      const loginFetch = fetchFrom(freshSource());
+      const lookupFetch = fetchFrom(freshSource(), { keepAlive: false });
+      const loginFetch = fetchFrom(freshSource(), { keepAlive: false });
       pending.push(
         probe(() =>
           getOrAssignKey(

@@ -7,7 +7,6 @@
  * the top and noble's under `noble`.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -15,6 +14,7 @@ import { getOrAssignKey, login, networkFromDescription, type Network } from "../
 import { freePort } from "../scripts/lib/chain-process.ts";
 import { Devnet, VERIFIER_NAME } from "../scripts/lib/devnet-processes.ts";
 import { onEachBackend, type BackendName } from "./backends.ts";
+import { fetchFrom } from "./fetch-from.ts";
 
 async function run(backend: BackendName) {
   // The node processes take their backend from the environment (TORUS_CRYPTO_BACKEND overrides crypto.backend).
@@ -100,31 +100,3 @@ const USERS = 16;
 const figures = await onEachBackend(run);
 delete process.env.TORUS_CRYPTO_BACKEND;
 console.log(JSON.stringify({ bench: "login", n: 5, ...figures }));
-
-/**
- * A fetch whose connections leave from `localAddress` (a keep-alive agent bound to it): enough of fetch for the SDK's
- * JSON-RPC client (POST, a JSON body, a timeout signal).
- */
-function fetchFrom(localAddress: string): typeof fetch {
-  const agent = new Agent({ keepAlive: true, localAddress });
-  return (input, init) =>
-    new Promise<Response>((resolve, reject) => {
-      const req = request(
-        input instanceof Request ? input.url : input.toString(),
-        {
-          method: init?.method ?? "GET",
-          agent,
-          headers: init?.headers as Record<string, string>,
-          signal: init?.signal ?? undefined,
-        },
-        (res) => {
-          let text = "";
-          res.on("data", (chunk: Buffer) => (text += chunk.toString()));
-          res.on("end", () => resolve(new Response(text, { status: res.statusCode ?? 500 })));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(typeof init?.body === "string" ? init.body : undefined);
-    });
-}
