@@ -45,36 +45,38 @@ function freshSource(): string {
 }
 
 /** Runs `attempt` within the deadline; any failure or a late answer is a refusal. */
-async function probe(attempt: (signal: AbortSignal) => Promise<unknown>): Promise<Probe> {
+async function probe(attempt: () => Promise<unknown>): Promise<Probe> {
   const at = performance.now();
-  const signal = AbortSignal.timeout(REFUSED_AFTER_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("no answer within 1 s")), REFUSED_AFTER_MS);
+  });
   try {
-    await Promise.race([
-      attempt(signal),
-      new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("no answer within 1 s")))),
-    ]);
+    await Promise.race([attempt(), late]);
     return { at, ok: true };
   } catch (error) {
     return { at, ok: false, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** The longest stretch from a refused probe to the next answered one (or the last probe), in seconds. */
+/**
+ * The longest stretch from a refused probe to the next answered one, in seconds (a run still going at the last probe
+ * ends a probe interval after it).
+ */
 function longestRefusal(probes: Probe[]): { seconds: number; from?: number; example?: string } {
   const sorted = [...probes].sort((a, b) => a.at - b.at);
-  let longest = { seconds: 0 } as { seconds: number; from?: number; example?: string };
+  const end = { at: (sorted.at(-1)?.at ?? 0) + PROBE_EVERY_MS, ok: true };
+  let longest: { seconds: number; from?: number; example?: string } = { seconds: 0 };
   let start: Probe | undefined;
-  for (const p of sorted) {
-    if (!p.ok && !start) start = p;
-    if (p.ok && start) {
+  for (const p of [...sorted, end]) {
+    if (!p.ok) start ??= p;
+    else if (start) {
       const seconds = (p.at - start.at) / 1000;
       if (seconds > longest.seconds) longest = { seconds, from: start.at, example: start.error };
       start = undefined;
     }
-  }
-  if (start) {
-    const seconds = (sorted.at(-1)!.at - start.at) / 1000 + PROBE_EVERY_MS / 1000;
-    if (seconds > longest.seconds) longest = { seconds, from: start.at, example: start.error };
   }
   return longest;
 }
